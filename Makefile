@@ -1,0 +1,33 @@
+# Set-up and everyday tasks. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint fuzz bench regenerate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[tf,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/convplan analyze examples/seed_cnn.yaml
+	$(BIN)/convplan analyze examples/seed_cnn.yaml --input-size 56x56 --format json > /dev/null
+	@echo "demo: ok"
+
+test: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not tf"
+
+lint: $(STAMP)
+	$(BIN)/ruff check convplan tests benchmarks
+
+bench: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python benchmarks/bench_analyze.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

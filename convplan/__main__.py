@@ -1,0 +1,3 @@
+from convplan.cli.main import run
+
+run()

@@ -1,0 +1,179 @@
+"""`analyze`: one pass over a validated graph producing frozen per-layer results.
+
+Values are Python ints when every input size is concrete and sympy expressions otherwise; the
+same rules produce both, so `Analysis.at(sizes)` on a symbolic analysis must equal a concrete
+analysis at those sizes (the tests check exactly that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from convplan.analysis import arith
+from convplan.analysis.arith import Value
+from convplan.analysis.counts import count
+from convplan.analysis.memory import TrainingMemory, estimate_training_memory
+from convplan.analysis.receptive import Field, Misalignment, input_field, layer_field
+from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
+from convplan.errors import ShapeError, UsageError
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+from convplan.ir.validate import validate
+
+BATCH = "batch"
+SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    output_shape: Shape
+    trainable_params: Value
+    non_trainable_params: Value
+    macs: Value
+    flops: Value
+    activations: Value  # output elements per example
+    receptive_field: Field
+
+    @property
+    def params(self) -> Value:
+        return self.trainable_params + self.non_trainable_params
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: Value
+    trainable_params: Value
+    non_trainable_params: Value
+    macs: Value
+    flops: Value
+    activations: Value
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    layers: tuple[LayerResult, ...]
+    totals: Totals
+    outputs: tuple[str, ...]
+    conditions: tuple[ShapeCondition, ...]
+    misalignments: tuple[Misalignment, ...]
+    symbols: tuple[str, ...]  # free symbols left in the results (sizes not given)
+
+    def layer(self, name: str) -> LayerResult:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    @property
+    def output_shapes(self) -> list[Shape]:
+        return [self.layer(name).output_shape for name in self.outputs]
+
+    @property
+    def is_concrete(self) -> bool:
+        return not self.symbols
+
+    def training_memory(self, batch: Value = 1, dtype: str = "float32",
+                        optimizer: str = "adam") -> TrainingMemory:
+        t = self.totals
+        return estimate_training_memory(t.params, t.trainable_params, t.activations, batch,
+                                        dtype, optimizer)
+
+    def at(self, sizes: dict[str, int]) -> Analysis:
+        """Evaluate every formula exactly at concrete symbol values."""
+        sub = lambda v: arith.substitute(v, sizes)  # noqa: E731
+
+        def field(f: Field) -> Field:
+            return None if f is None else tuple(
+                dataclasses.replace(a, size=sub(a.size), stride=sub(a.stride), start=sub(a.start))
+                for a in f)
+
+        layers = tuple(dataclasses.replace(
+            layer, output_shape=tuple(sub(d) for d in layer.output_shape),
+            trainable_params=sub(layer.trainable_params),
+            non_trainable_params=sub(layer.non_trainable_params), macs=sub(layer.macs),
+            flops=sub(layer.flops), activations=sub(layer.activations),
+            receptive_field=field(layer.receptive_field)) for layer in self.layers)
+        totals = Totals(*(sub(getattr(self.totals, f.name))
+                          for f in dataclasses.fields(Totals)))
+        left = tuple(s for s in self.symbols if s not in sizes)
+        return dataclasses.replace(self, layers=layers, totals=totals, symbols=left)
+
+
+def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
+                 generalize: bool = False) -> dict[str, Shape]:
+    """Each input's shape with symbols made; `input_size` replaces the spatial dims of inputs
+    of that spatial rank; `generalize` turns concrete spatial dims into symbols (H, W, ...)."""
+    inputs = graph.inputs
+    shapes: dict[str, Shape] = {}
+    matched = False
+    for name in inputs:
+        op = graph[name].op
+        dims = list(op.shape)
+        spatial = len(dims) - 1
+        if input_size is not None and spatial == len(input_size):
+            dims[:-1] = list(input_size)
+            matched = True
+        elif generalize and 1 <= spatial <= 3:
+            base = SPATIAL_NAMES[spatial]
+            dims[:-1] = [d if isinstance(d, str) else
+                         (b if len(inputs) == 1 else f"{b}_{name}") for d, b in zip(dims, base)]
+        shapes[name] = tuple(
+            arith.symbol(d) if isinstance(d, str) else
+            arith.symbol(f"{name}_{i}") if d is None else d
+            for i, d in enumerate(dims))
+    if input_size is not None and not matched:
+        raise UsageError(f"--input-size {'x'.join(map(str, input_size))} has "
+                         f"{len(input_size)} spatial dimensions, but no input of this network "
+                         "has that many")
+    return shapes
+
+
+def analyze(graph: Graph, input_size: Sequence[int] | None = None,
+            generalize: bool = False) -> Analysis:
+    """Shapes, params, MACs, FLOPs, activations and receptive fields of every layer."""
+    order = validate(graph)
+    shapes, conditions = infer_shapes(graph, order, input_shapes(graph, input_size, generalize))
+    fields: dict[str, Field] = {}
+    misaligned: list[Misalignment] = []
+    results = []
+    for name in order:
+        node = graph[name]
+        ins = [shapes[i] for i in node.inputs]
+        out = shapes[name]
+        if isinstance(node.op, O.InputLayer):
+            fields[name] = input_field(out)
+        else:
+            fields[name] = layer_field(node.op, [fields[i] for i in node.inputs], ins, out,
+                                       misaligned)
+        c = count(node.op, ins, out)
+        results.append(LayerResult(
+            name=name, op=node.op.op_type, inputs=node.inputs, output_shape=out,
+            trainable_params=arith.simplify_int(c.trainable),
+            non_trainable_params=arith.simplify_int(c.non_trainable),
+            macs=arith.simplify_int(c.macs), flops=arith.simplify_int(c.flops),
+            activations=arith.simplify_int(arith.product(out)), receptive_field=fields[name]))
+    totals = Totals(
+        params=arith.total(r.params for r in results),
+        trainable_params=arith.total(r.trainable_params for r in results),
+        non_trainable_params=arith.total(r.non_trainable_params for r in results),
+        macs=arith.total(r.macs for r in results),
+        flops=arith.total(r.flops for r in results),
+        activations=arith.total(r.activations for r in results),
+    )
+    symbols = sorted({str(s) for r in results for d in r.output_shape
+                      if not isinstance(d, int) for s in d.free_symbols}
+                     | {str(s) for v in dataclasses.astuple(totals)
+                        if not isinstance(v, int) for s in getattr(v, "free_symbols", ())})
+    for r in results:
+        for d in r.output_shape:
+            if arith.is_concrete(d) and int(d) <= 0:
+                raise ShapeError(f"output shape {r.output_shape} has an empty dimension",
+                                 layer=r.name, op=r.op)
+    return Analysis(graph.name, tuple(results), totals, tuple(graph.outputs), tuple(conditions),
+                    tuple(misaligned), tuple(symbols))

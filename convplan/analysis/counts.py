@@ -1,0 +1,195 @@
+"""Parameter, MAC and FLOP rules: op class -> function (op, input shapes, output shape) -> Counts.
+
+Conventions (docs/counting.md, printed in every report):
+- MACs: multiply-accumulates of convolutions (every kind) and Dense, bias excluded.
+- FLOPs: 2 x MACs plus every other arithmetic operation, each op's count stated in its rule.
+- Params as Keras counts them: trainable, and non-trainable (BatchNormalization moving
+  statistics, Normalization's adapted statistics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from convplan.analysis.arith import Value, product
+from convplan.analysis.shapes import Shape, rule_for
+from convplan.ir import ops as O
+from convplan.ir.attrs import ACTIVATION_FLOPS
+
+
+@dataclass(frozen=True)
+class Counts:
+    trainable: Value = 0
+    non_trainable: Value = 0
+    macs: Value = 0
+    flops: Value = 0
+
+
+def _activation_flops(op: O.Op, out: Shape) -> Value:
+    act = getattr(op, "activation", None)
+    return ACTIVATION_FLOPS[act] * product(out) if act else 0
+
+
+def _bias(op: O.Op, channels: Value, out: Shape) -> tuple[Value, Value]:
+    """Bias params (one per output channel) and its FLOPs (one add per output element)."""
+    return (channels, product(out)) if op.use_bias else (0, 0)
+
+
+def conv_counts(op: O._Conv, ins: list[Shape], out: Shape) -> Counts:
+    """params = prod(kernel) * cin / groups * filters (+ filters);
+    MACs = output positions * prod(kernel) * cin / groups * filters."""
+    per_position = product(op.kernel_size) * (ins[0][-1] // op.groups if isinstance(ins[0][-1], int)
+                                               else ins[0][-1] / op.groups)
+    weights = per_position * op.filters
+    macs = product(out[:-1]) * weights
+    bias, bias_flops = _bias(op, op.filters, out)
+    return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
+
+
+def transpose_counts(op: O._ConvTranspose, ins: list[Shape], out: Shape) -> Counts:
+    """params = prod(kernel) * cin * filters (+ filters);
+    MACs = input positions * prod(kernel) * cin * filters (every input scatters a kernel)."""
+    weights = product(op.kernel_size) * ins[0][-1] * op.filters
+    macs = product(ins[0][:-1]) * weights
+    bias, bias_flops = _bias(op, op.filters, out)
+    return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
+
+
+def depthwise_counts(op: O._Depthwise, ins: list[Shape], out: Shape) -> Counts:
+    """params = prod(kernel) * cin * depth_multiplier (+ cin * depth_multiplier);
+    MACs = output positions * prod(kernel) * cin * depth_multiplier."""
+    weights = product(op.kernel_size) * ins[0][-1] * op.depth_multiplier
+    macs = product(out[:-1]) * weights
+    bias, bias_flops = _bias(op, out[-1], out)
+    return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
+
+
+def separable_counts(op: O._Separable, ins: list[Shape], out: Shape) -> Counts:
+    """depthwise prod(kernel) * cin * dm, then pointwise cin * dm * filters (+ filters);
+    MACs = output positions * (prod(kernel) * cin * dm + cin * dm * filters)."""
+    mid = ins[0][-1] * op.depth_multiplier
+    weights = product(op.kernel_size) * mid + mid * op.filters
+    macs = product(out[:-1]) * weights
+    bias, bias_flops = _bias(op, op.filters, out)
+    return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
+
+
+def dense_counts(op: O.Dense, ins: list[Shape], out: Shape) -> Counts:
+    """params = in_features * units (+ units); MACs = leading positions * in_features * units."""
+    weights = ins[0][-1] * op.units
+    macs = product(ins[0][:-1]) * weights
+    bias, bias_flops = _bias(op, op.units, out)
+    return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
+
+
+def pooling_counts(op: O._Pooling, ins: list[Shape], out: Shape) -> Counts:
+    """Max: prod(pool) - 1 comparisons per output; Average: prod(pool) - 1 adds + 1 divide."""
+    window = product(op.pool_size)
+    per_output = window - 1 if op.op_type.startswith("Max") else window
+    return Counts(flops=per_output * product(out))
+
+
+def global_pooling_counts(op: O._GlobalPooling, ins: list[Shape], out: Shape) -> Counts:
+    """One comparison or add per input element (the average's divide is per channel)."""
+    return Counts(flops=product(ins[0]))
+
+
+def _axis_size(op: O.Op, shape: Shape) -> Value:
+    axis = op.axis
+    return shape[axis - 1] if axis > 0 else shape[axis]
+
+
+def batch_norm_counts(op: O.BatchNormalization, ins: list[Shape], out: Shape) -> Counts:
+    """gamma and beta trainable (C each, if scale/center); moving mean and variance non-trainable
+    (C each). FLOPs at inference: subtract mean, divide by sqrt(var + eps), scale, shift: up to 4
+    per element (2 without scale and center)."""
+    c = _axis_size(op, ins[0])
+    affine = int(op.center) + int(op.scale)
+    return Counts(affine * c, 2 * c, 0, (2 + affine) * product(out))
+
+
+def layer_norm_counts(op: O.LayerNormalization, ins: list[Shape], out: Shape) -> Counts:
+    """gamma and beta over the normalized axis; FLOPs per element: mean (1), variance (3),
+    normalize (2), scale and shift (1 each)."""
+    c = _axis_size(op, ins[0])
+    affine = int(op.center) + int(op.scale)
+    return Counts(affine * c, 0, 0, (6 + affine) * product(out))
+
+
+def normalization_counts(op: O.Normalization, ins: list[Shape], out: Shape) -> Counts:
+    """Without given mean/variance Keras holds non-trainable mean and variance (C each) and a
+    scalar count; FLOPs: subtract and divide, 2 per element."""
+    stats = 0 if op.mean is not None else 2 * _axis_size(op, ins[0]) + 1
+    return Counts(0, stats, 0, 2 * product(out))
+
+
+def activation_counts(op: O.Activation, ins: list[Shape], out: Shape) -> Counts:
+    """Per element: the activation's FLOPs (ACTIVATION_FLOPS)."""
+    return Counts(flops=_activation_flops(op, out))
+
+
+def per_element(flops_each: int) -> Callable[..., Counts]:
+    def rule(op: O.Op, ins: list[Shape], out: Shape) -> Counts:
+        return Counts(flops=flops_each * product(out))
+    rule.__doc__ = f"{flops_each} FLOP(s) per output element."
+    return rule
+
+
+def merge_counts(op: O._Merge, ins: list[Shape], out: Shape) -> Counts:
+    """Add, Subtract, Multiply, Maximum, Minimum: one op per output element for each input after
+    the first; Average: the same plus one divide per element; Concatenate: no arithmetic."""
+    if isinstance(op, O.Concatenate):
+        return Counts()
+    extra = 1 if isinstance(op, O.Average) else 0
+    return Counts(flops=(len(ins) - 1 + extra) * product(out))
+
+
+def no_arithmetic(op: O.Op, ins: list[Shape], out: Shape) -> Counts:
+    """Moves or copies data only: 0 FLOPs (Dropout is the identity at inference)."""
+    return Counts()
+
+
+def relu_counts(op: O.ReLU, ins: list[Shape], out: Shape) -> Counts:
+    """1 comparison per element, +1 with max_value (ReLU6), +1 with a negative slope."""
+    each = 1 + int(op.max_value is not None) + int(op.negative_slope != 0)
+    return Counts(flops=each * product(out))
+
+
+def upsampling_counts(op: O._UpSampling, ins: list[Shape], out: Shape) -> Counts:
+    """nearest: copies only, 0 FLOPs; any other interpolation is counted as bilinear: four
+    neighbours weighted and summed, 4 multiplies + 3 adds = 7 FLOPs per output element."""
+    if getattr(op, "interpolation", "nearest") == "nearest":
+        return Counts()
+    return Counts(flops=7 * product(out))
+
+
+COUNT_RULES: dict[type, Callable[..., Counts]] = {
+    O.InputLayer: no_arithmetic,
+    O._Conv: conv_counts,
+    O._ConvTranspose: transpose_counts,
+    O._Separable: separable_counts,
+    O._Depthwise: depthwise_counts,
+    O.Dense: dense_counts,
+    O._Pooling: pooling_counts,
+    O._GlobalPooling: global_pooling_counts,
+    O.BatchNormalization: batch_norm_counts,
+    O.LayerNormalization: layer_norm_counts,
+    O.Normalization: normalization_counts,
+    O.Activation: activation_counts,
+    O.ReLU: relu_counts,
+    O.LeakyReLU: per_element(2),
+    O.Softmax: per_element(3),
+    O.Rescaling: per_element(2),
+    O._Merge: merge_counts,
+    O.Dropout: no_arithmetic,
+    O.Flatten: no_arithmetic,
+    O.Reshape: no_arithmetic,
+    O._ZeroPadding: no_arithmetic,
+    O._Cropping: no_arithmetic,
+    O._UpSampling: upsampling_counts,
+}
+
+
+def count(op: O.Op, ins: list[Shape], out: Shape) -> Counts:
+    return rule_for(COUNT_RULES, op)(op, ins, out)

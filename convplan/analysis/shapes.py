@@ -1,0 +1,294 @@
+"""Output-shape rules: a table from op class to a function (op, input shapes) -> output shape.
+
+Shapes exclude the batch axis and hold ints or sympy expressions. `infer_shapes` walks the graph
+in topological order and raises ShapeError naming the layer on any rank or channel mismatch or
+any output that is empty for the given sizes. Merges whose inputs agree only for some sizes are
+recorded as `ShapeCondition`s instead (for example H divisible by 16 in a U-Net).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from convplan.analysis import arith
+from convplan.analysis.arith import Value
+from convplan.analysis.windows import (
+    conv_output_length,
+    effective_kernel,
+    pool_output_length,
+    transpose_output_length,
+)
+from convplan.errors import ShapeError
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+
+Shape = tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class ShapeCondition:
+    """Inputs of a merge agree only where `left == right` holds (a condition on input sizes)."""
+
+    layer: str
+    axis: int
+    left: Value
+    right: Value
+
+
+AXIS_WORDS = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+UNIT_WORDS = {1: ("steps",), 2: ("rows", "columns"), 3: ("slices", "rows", "columns")}
+
+
+def _error(op: O.Op, message: str, hint: str | None = None) -> ShapeError:
+    return ShapeError(message, layer=op.name, op=op.op_type, hint=hint)
+
+
+def _spatial_input(op: O.Op, shape: Shape) -> Shape:
+    """Check rank = spatial_rank + 1 (channels_last) and return the shape."""
+    rank = op.spatial_rank
+    if len(shape) != rank + 1:
+        raise _error(op, f"expects a rank-{rank + 2} input (batch, "
+                     + ", ".join(AXIS_WORDS[rank]) + f", channels), received shape "
+                     f"{_fmt(shape)} of rank {len(shape) + 1}")
+    return shape
+
+
+def _fmt(shape: Shape) -> str:
+    return "(None, " + ", ".join(str(d) for d in shape) + ")"
+
+
+def _check_length(op: O.Op, axis: int, out: Value, n: Value, need: int, padding: str,
+                  what: str) -> Value:
+    if arith.is_positive(out) is False:
+        words, units = AXIS_WORDS[op.spatial_rank], UNIT_WORDS[op.spatial_rank]
+        raise _error(op, f"output {words[axis]} would be {out}; {what} needs an input of at least "
+                     f"{need} {units[axis]} under padding {padding!r}, received {n}",
+                     hint="padding: same" if padding == "valid" else None)
+    return out
+
+
+def conv_like_shape(op: O._Windowed, shape: Shape, channels: Value) -> Shape:
+    _spatial_input(op, shape)
+    out = []
+    for axis, (n, k, s, d) in enumerate(zip(shape[:-1], op.kernel_size, op.strides,
+                                            op.dilation_rate)):
+        length = conv_output_length(n, k, s, d, op.padding)
+        k_eff = effective_kernel(k, d)
+        out.append(_check_length(op, axis, length, n, k_eff, op.padding,
+                                 f"kernel {k} with dilation {d}"))
+    return (*out, channels)
+
+
+def conv_shape(op: O._Conv, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    cin = shape[-1]
+    if arith.is_concrete(cin) and int(cin) % op.groups:
+        raise _error(op, f"input channels {cin} must be divisible by groups {op.groups}")
+    return conv_like_shape(op, shape, op.filters)
+
+
+def depthwise_shape(op: O._Depthwise, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    return conv_like_shape(op, shape, shape[-1] * op.depth_multiplier)
+
+
+def separable_shape(op: O._Separable, shapes: list[Shape]) -> Shape:
+    return conv_like_shape(op, shapes[0], op.filters)
+
+
+def transpose_shape(op: O._ConvTranspose, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    pads = op.output_padding or (None,) * op.spatial_rank
+    out = [transpose_output_length(n, k, s, d, op.padding, p)
+           for n, k, s, d, p in zip(shape[:-1], op.kernel_size, op.strides, op.dilation_rate, pads)]
+    return (*out, op.filters)
+
+
+def pooling_shape(op: O._Pooling, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    out = []
+    for axis, (n, k, s) in enumerate(zip(shape[:-1], op.pool_size, op.strides)):
+        length = pool_output_length(n, k, s, op.padding)
+        out.append(_check_length(op, axis, length, n, k, op.padding, f"pool size {k}"))
+    return (*out, shape[-1])
+
+
+def global_pooling_shape(op: O._GlobalPooling, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    return (*([1] * op.spatial_rank), shape[-1]) if op.keepdims else (shape[-1],)
+
+
+def same_shape(op: O.Op, shapes: list[Shape]) -> Shape:
+    if op.spatial_rank is not None:
+        _spatial_input(op, shapes[0])
+    return shapes[0]
+
+
+def axis_checked_same_shape(op: O.Op, shapes: list[Shape]) -> Shape:
+    _normalize_axis(op, op.axis, len(shapes[0]))
+    return shapes[0]
+
+
+def _normalize_axis(op: O.Op, axis: int, rank: int) -> int:
+    """Keras axes count the batch axis as 0; ours do not. Returns an index into our shape."""
+    index = axis - 1 if axis > 0 else rank + axis
+    if not 0 <= index < rank:
+        raise _error(op, f"axis {axis} is out of range for an input of rank {rank + 1}")
+    return index
+
+
+def dense_shape(op: O.Dense, shapes: list[Shape]) -> Shape:
+    return (*shapes[0][:-1], op.units)
+
+
+def flatten_shape(op: O.Flatten, shapes: list[Shape]) -> Shape:
+    return (arith.product(shapes[0]),)
+
+
+def reshape_shape(op: O.Reshape, shapes: list[Shape]) -> Shape:
+    size = arith.product(shapes[0])
+    known = arith.product(d for d in op.target_shape if d != -1)
+    if -1 in op.target_shape:
+        missing = arith.simplify_int(size / known) if not isinstance(size, int) else None
+        if isinstance(size, int):
+            if size % known:
+                raise _error(op, f"cannot reshape {size} values into target_shape "
+                             f"{list(op.target_shape)}: {size} is not divisible by {known}")
+            missing = size // known
+        return tuple(missing if d == -1 else d for d in op.target_shape)
+    if arith.equal(size, known) is False:
+        raise _error(op, f"cannot reshape an input of {size} values (shape {_fmt(shapes[0])}) "
+                     f"into target_shape {list(op.target_shape)} of {known} values")
+    return op.target_shape
+
+
+def _broadcast(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition],
+               skip_axis: int | None = None) -> Shape:
+    """Keras merges: equal ranks; per axis equal, or 1 (broadcast)."""
+    first = shapes[0]
+    for other in shapes[1:]:
+        if len(other) != len(first):
+            raise _error(op, "inputs must have the same rank, received shapes "
+                         + " and ".join(_fmt(s) for s in shapes))
+    out = list(first)
+    for other in shapes[1:]:
+        for axis, (a, b) in enumerate(zip(out, other)):
+            if axis == skip_axis:
+                continue
+            same = arith.equal(a, b)
+            if same:
+                continue
+            if a == 1:
+                out[axis] = b
+            elif b == 1:
+                continue
+            elif same is None:
+                conditions.append(ShapeCondition(op.name, axis, a, b))
+            else:
+                what = "shapes" if skip_axis is None else "shapes outside the concatenation axis"
+                raise _error(op, f"input {what} must match, received "
+                             + " and ".join(_fmt(s) for s in shapes))
+    return tuple(out)
+
+
+def concatenate_shape(op: O.Concatenate, shapes: list[Shape],
+                      conditions: list[ShapeCondition]) -> Shape:
+    rank = len(shapes[0])
+    axis = _normalize_axis(op, op.axis, rank)
+    for other in shapes[1:]:
+        if len(other) != rank:
+            raise _error(op, "inputs must have the same rank, received shapes "
+                         + " and ".join(_fmt(s) for s in shapes))
+    out = list(shapes[0])
+    for other in shapes[1:]:
+        for i, (a, b) in enumerate(zip(out, other)):
+            if i == axis:
+                continue
+            same = arith.equal(a, b)
+            if same is None:
+                conditions.append(ShapeCondition(op.name, i, a, b))
+            elif not same:
+                raise _error(op, "input shapes must match except on the concatenation axis "
+                             f"{op.axis}, received " + " and ".join(_fmt(s) for s in shapes))
+    out[axis] = arith.total(s[axis] for s in shapes)
+    return tuple(out)
+
+
+def upsampling_shape(op: O._UpSampling, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    return (*(n * f for n, f in zip(shape[:-1], op.size)), shape[-1])
+
+
+def zero_padding_shape(op: O._ZeroPadding, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    return (*(n + a + b for n, (a, b) in zip(shape[:-1], op.padding)), shape[-1])
+
+
+def cropping_shape(op: O._Cropping, shapes: list[Shape]) -> Shape:
+    shape = _spatial_input(op, shapes[0])
+    out = []
+    for axis, (n, (a, b)) in enumerate(zip(shape[:-1], op.cropping)):
+        length = n - a - b
+        if arith.is_positive(length) is False:
+            raise _error(op, f"cropping {a} + {b} {UNIT_WORDS[op.spatial_rank][axis]} leaves "
+                         f"{length} of an input {AXIS_WORDS[op.spatial_rank][axis]} of {n}")
+        out.append(length)
+    return (*out, shape[-1])
+
+
+ShapeRule = Callable[..., Shape]
+
+SHAPE_RULES: dict[type, ShapeRule] = {
+    O._Conv: conv_shape,
+    O._ConvTranspose: transpose_shape,
+    O._Separable: separable_shape,
+    O._Depthwise: depthwise_shape,
+    O._Pooling: pooling_shape,
+    O._GlobalPooling: global_pooling_shape,
+    O.BatchNormalization: axis_checked_same_shape,
+    O.LayerNormalization: axis_checked_same_shape,
+    O.Softmax: axis_checked_same_shape,
+    O.Normalization: axis_checked_same_shape,
+    O.Activation: same_shape,
+    O.ReLU: same_shape,
+    O.LeakyReLU: same_shape,
+    O.Dropout: same_shape,
+    O.Rescaling: same_shape,
+    O.Dense: dense_shape,
+    O.Flatten: flatten_shape,
+    O.Reshape: reshape_shape,
+    O._UpSampling: upsampling_shape,
+    O._ZeroPadding: zero_padding_shape,
+    O._Cropping: cropping_shape,
+}
+
+
+def rule_for(table: dict[type, ShapeRule], op: O.Op) -> ShapeRule:
+    """The most specific rule in `table` for the op's class (walks the MRO)."""
+    for cls in type(op).__mro__:
+        if cls in table:
+            return table[cls]
+    raise KeyError(type(op).__name__)
+
+
+def output_shape(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition]) -> Shape:
+    if isinstance(op, O.Concatenate):
+        return concatenate_shape(op, shapes, conditions)
+    if isinstance(op, O._Merge):
+        return _broadcast(op, shapes, conditions)
+    return rule_for(SHAPE_RULES, op)(op, shapes)
+
+
+def infer_shapes(graph: Graph, order: list[str], input_shapes: dict[str, Shape]
+                 ) -> tuple[dict[str, Shape], list[ShapeCondition]]:
+    """Output shape of every layer (batch excluded), and the size conditions merges need."""
+    shapes: dict[str, Shape] = {}
+    conditions: list[ShapeCondition] = []
+    for name in order:
+        node = graph[name]
+        if isinstance(node.op, O.InputLayer):
+            shapes[name] = input_shapes[name]
+            continue
+        shapes[name] = output_shape(node.op, [shapes[i] for i in node.inputs], conditions)
+    return shapes, conditions

@@ -1,0 +1,68 @@
+"""Per-axis window arithmetic, one free function per formula (as in Keras's operation_utils).
+
+All take ints or sympy expressions for the input length ``n``; kernel, stride and dilation are
+always concrete ints. Formulas follow TF's kernel_shape_util.cc and Keras's
+ops/operation_utils.py and backend/common/backend_utils.py.
+"""
+
+from __future__ import annotations
+
+from convplan.analysis.arith import Value, floordiv, maximum
+
+
+def effective_kernel(k: int, d: int) -> int:
+    """k_eff = (k - 1) * d + 1: the span of a dilated kernel."""
+    return (k - 1) * d + 1
+
+
+def conv_output_length(n: Value, k: int, s: int, d: int, padding: str) -> Value:
+    """valid: floor((n - k_eff) / s) + 1; same and causal: floor((n - 1) / s) + 1 = ceil(n / s)."""
+    if padding == "valid":
+        return floordiv(n - effective_kernel(k, d), s) + 1
+    return floordiv(n - 1, s) + 1
+
+
+def pool_output_length(n: Value, k: int, s: int, padding: str) -> Value:
+    """Pooling is a window with dilation 1: valid floor((n - k) / s) + 1, same ceil(n / s)."""
+    return conv_output_length(n, k, s, 1, padding)
+
+
+def same_padding(n: Value, k: int, s: int, d: int) -> tuple[Value, Value]:
+    """TF 'same': pad_total = max((out - 1) * s + k_eff - n, 0); before = total // 2, and the
+    extra pixel, if any, goes after (bottom/right)."""
+    out = conv_output_length(n, k, s, d, "same")
+    pad_total = maximum((out - 1) * s + effective_kernel(k, d) - n, 0)
+    before = floordiv(pad_total, 2)
+    return before, pad_total - before
+
+
+def padding_before(n: Value, k: int, s: int, d: int, padding: str) -> Value:
+    """Rows or columns of zeros TF adds before the input: 0 (valid), d * (k - 1) (causal)."""
+    if padding == "valid":
+        return 0
+    if padding == "causal":
+        return d * (k - 1)
+    return same_padding(n, k, s, d)[0]
+
+
+def transpose_output_length(n: Value, k: int, s: int, d: int, padding: str,
+                            output_padding: int | None) -> Value:
+    """Keras conv-transpose length. Without output_padding: valid (n - 1) * s + max(k_eff, s),
+    same n * s. With output_padding p: valid (n - 1) * s + k_eff + p,
+    same (n - 1) * s + k_eff % 2 + p (Keras pads k_eff // 2 on each side)."""
+    k_eff = effective_kernel(k, d)
+    if output_padding is None:
+        if padding == "valid":
+            return (n - 1) * s + max(k_eff, s)
+        return n * s
+    pad = k_eff // 2 if padding == "same" else 0
+    return (n - 1) * s + k_eff - 2 * pad + output_padding
+
+
+def transpose_padding_before(n_in: Value, n_out: Value, k: int, s: int, d: int,
+                             padding: str) -> Value:
+    """The forward-convolution padding TF uses for a transposed conv: 0 for valid; for same,
+    half of max((n_in - 1) * s + k_eff - n_out, 0), rounded down."""
+    if padding == "valid":
+        return 0
+    return floordiv(maximum((n_in - 1) * s + effective_kernel(k, d) - n_out, 0), 2)

@@ -1,0 +1,38 @@
+"""Argument parsing shared by subcommands."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from convplan.errors import UsageError
+
+
+def parse_input_size(value: str | None) -> tuple[int, ...] | None:
+    """'224x224' -> (224, 224); '64x64x16' for 3-D; '100' for 1-D."""
+    if value is None:
+        return None
+    if not re.fullmatch(r"\s*\d{1,9}(\s*[xX×]\s*\d{1,9}){0,2}\s*", value):
+        raise UsageError(f"--input-size must look like 224x224 (HxW), 16x64x64 (DxHxW) or 100 "
+                         f"(length), received {value!r}")
+    dims = tuple(int(v) for v in re.split(r"\s*[xX×]\s*", value.strip()))
+    if any(d < 1 for d in dims):
+        raise UsageError(f"--input-size dimensions must be positive, received {value!r}")
+    return dims
+
+
+input_size_option = click.option(
+    "--input-size", "input_size", metavar="HxW",
+    help="Spatial input size overriding the spec's (HxW; DxHxW in 3-D; L in 1-D).")
+batch_option = click.option("--batch", type=click.IntRange(min=1), default=None,
+                            help="Batch size: MACs, FLOPs and memory for the whole batch.")
+dtype_option = click.option(
+    "--dtype", default="float32", show_default=True,
+    type=click.Choice(["float32", "float16", "bfloat16", "float64", "mixed_float16",
+                       "mixed_bfloat16"]), help="Compute dtype for memory estimates.")
+optimizer_option = click.option(
+    "--optimizer", default="adam", show_default=True,
+    type=click.Choice(["sgd", "momentum", "rmsprop", "adagrad", "lion", "adam", "adamw",
+                       "nadam", "adamax", "adadelta", "ftrl"]),
+    help="Optimizer for the training-memory estimate (its slots per parameter).")

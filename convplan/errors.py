@@ -1,0 +1,56 @@
+"""One error hierarchy for everything convplan reports about bad input.
+
+The CLI prints ``str(error)`` on one line and exits 2 for any :class:`ConvplanError`;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ConvplanError(Exception):
+    """Base class: a problem with what the user gave us, explained in one line."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = " ".join(message.split())
+        self.hint = hint
+        text = self.message
+        if hint:
+            text = text.rstrip(".") + f". Hint: {hint}"
+        super().__init__(text)
+
+
+class SpecError(ConvplanError):
+    """The spec file (or Keras model file) is malformed: syntax, schema, types, values."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        layer: str | None = None,
+        op: str | None = None,
+        hint: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.layer = layer
+        self.op = op
+        self.line = line
+        where = ""
+        if layer is not None:
+            where = f"layer {layer!r}" + (f" ({op})" if op else "") + ": "
+        super().__init__(where + message, hint=hint)
+
+
+class GraphError(SpecError):
+    """The layers do not form a valid graph: cycles, unknown inputs, duplicate names."""
+
+
+class ShapeError(SpecError):
+    """Shapes are impossible: empty outputs, rank or channel mismatches."""
+
+
+class UnsupportedError(SpecError):
+    """A layer class or option convplan does not model (and will not guess)."""
+
+
+class UsageError(ConvplanError):
+    """Bad command-line usage that click itself cannot detect."""

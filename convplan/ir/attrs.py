@@ -1,0 +1,135 @@
+"""Normalizers for op attributes: each takes the raw value a user wrote and returns the
+canonical form the IR stores (Keras's own normalization: an int kernel becomes a tuple per
+spatial axis), or raises a SpecError naming the layer, the attribute and what was expected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convplan.errors import SpecError, UnsupportedError
+
+# Activation name -> FLOPs per output element (documented in docs/counting.md).
+ACTIVATION_FLOPS: dict[str, int] = {
+    "linear": 0,
+    "relu": 1,
+    "relu6": 2,
+    "leaky_relu": 2,
+    "elu": 3,
+    "selu": 4,
+    "gelu": 8,
+    "silu": 5,
+    "swish": 5,
+    "sigmoid": 4,
+    "hard_sigmoid": 3,
+    "hard_silu": 4,
+    "hard_swish": 4,
+    "tanh": 5,
+    "softplus": 3,
+    "softsign": 3,
+    "exponential": 1,
+    "mish": 8,
+    "softmax": 3,
+    "log_softmax": 4,
+}
+
+PADDINGS = ("valid", "same", "causal")
+
+
+def _fail(owner: Any, attr: str, expected: str, value: Any) -> SpecError:
+    return SpecError(
+        f"attribute {attr!r} must be {expected}, received {value!r}",
+        layer=owner.name,
+        op=type(owner).__name__,
+    )
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def as_int(owner: Any, attr: str, value: Any, minimum: int = 1) -> int:
+    if not is_int(value) or value < minimum:
+        raise _fail(owner, attr, f"an integer >= {minimum}", value)
+    return value
+
+
+def as_float(owner: Any, attr: str, value: Any, low: float | None = None,
+             high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise _fail(owner, attr, "a number", value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise _fail(owner, attr, f"a number in [{low}, {high}]", value)
+    return float(value)
+
+
+def as_bool(owner: Any, attr: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(owner, attr, "true or false", value)
+    return value
+
+
+def as_tuple(owner: Any, attr: str, value: Any, rank: int, minimum: int = 1) -> tuple[int, ...]:
+    """An int, or a list of `rank` ints, each >= minimum -> tuple of `rank` ints."""
+    if is_int(value):
+        value = (value,) * rank
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != rank
+        or not all(is_int(v) and v >= minimum for v in value)
+    ):
+        expected = f"an integer >= {minimum}" + (f" or a list of {rank} such integers" if rank > 1 else "")
+        raise _fail(owner, attr, expected, value)
+    return tuple(value)
+
+
+def as_pairs(owner: Any, attr: str, value: Any, rank: int) -> tuple[tuple[int, int], ...]:
+    """ZeroPadding/Cropping amounts: int, `rank` ints (symmetric), or `rank` pairs -> pairs."""
+    if is_int(value):
+        value = (value,) * rank
+    if rank == 1 and isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_int, value)):
+        value = (tuple(value),)
+    pairs: list[tuple[int, int]] = []
+    if isinstance(value, (list, tuple)) and len(value) == rank:
+        for item in value:
+            if is_int(item):
+                item = (item, item)
+            if not (isinstance(item, (list, tuple)) and len(item) == 2
+                    and all(is_int(v) and v >= 0 for v in item)):
+                break
+            pairs.append((item[0], item[1]))
+    if len(pairs) != rank:
+        raise _fail(owner, attr, f"a non-negative integer, {rank} integers or {rank} pairs", value)
+    return tuple(pairs)
+
+
+def as_choice(owner: Any, attr: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise _fail(owner, attr, "one of " + ", ".join(repr(c) for c in choices), value)
+    return value.lower()
+
+
+def as_activation(owner: Any, attr: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in ACTIVATION_FLOPS:
+        raise _fail(owner, attr, "a Keras activation name (" + ", ".join(ACTIVATION_FLOPS) + ")", value)
+    return None if value == "linear" else value
+
+
+def as_data_format(owner: Any, attr: str, value: Any) -> None:
+    if value in (None, "channels_last"):
+        return None
+    if value == "channels_first":
+        raise UnsupportedError(
+            "data_format 'channels_first' is not supported; convplan plans channels_last models "
+            "(TensorFlow's CPU kernels need channels_last too)",
+            layer=owner.name, op=type(owner).__name__, hint="data_format: channels_last",
+        )
+    raise _fail(owner, attr, "'channels_last'", value)
+
+
+def as_axis(owner: Any, attr: str, value: Any) -> int:
+    if not is_int(value) or value == 0:
+        raise _fail(owner, attr, "a non-batch axis (a non-zero integer, -1 for channels)", value)
+    return value

@@ -1,0 +1,95 @@
+"""The network as a DAG of named nodes over networkx.DiGraph.
+
+A node holds an op and the ordered names of its inputs (order matters for Subtract and
+Concatenate, and an input may repeat, which a DiGraph edge cannot express), plus where the
+layer came from (line in the spec) and which check codes are suppressed on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from convplan.errors import GraphError
+from convplan.ir.ops import InputLayer, Op
+
+
+@dataclass(frozen=True)
+class Node:
+    op: Op
+    inputs: tuple[str, ...] = ()
+    line: int | None = None
+    suppress: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+
+class Graph:
+    """An ordered collection of nodes with explicit outputs; build it, then `validate()` it."""
+
+    def __init__(self, name: str = "model") -> None:
+        self.name = name
+        self.nodes: dict[str, Node] = {}
+        self._outputs: list[str] | None = None
+        self.source: str | None = None  # file the graph was read from, for reports
+        self.checks: dict = {}  # the spec's `checks:` section, kept for convplan check
+
+    # -- building -----------------------------------------------------------------------
+    def add(self, op: Op, inputs: Iterable[str] = (), *, line: int | None = None,
+            suppress: Iterable[str] = ()) -> str:
+        if op.name in self.nodes:
+            raise GraphError("duplicate layer name; every layer needs a unique name",
+                             layer=op.name, op=op.op_type, line=line)
+        self.nodes[op.name] = Node(op, tuple(inputs), line, frozenset(suppress))
+        return op.name
+
+    def set_outputs(self, names: Iterable[str]) -> None:
+        self._outputs = list(names)
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def outputs(self) -> list[str]:
+        if self._outputs is not None:
+            return list(self._outputs)
+        return [next(reversed(self.nodes))] if self.nodes else []
+
+    @property
+    def inputs(self) -> list[str]:
+        return [n for n, node in self.nodes.items() if isinstance(node.op, InputLayer)]
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def to_networkx(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        for index, (name, node) in enumerate(self.nodes.items()):
+            g.add_node(name, op=node.op, index=index)
+        for name, node in self.nodes.items():
+            for src in node.inputs:
+                g.add_edge(src, name)
+        return g
+
+    def topological_order(self) -> list[str]:
+        """Layers so every input comes before its users; ties keep the order written."""
+        g = self.to_networkx()
+        index = {name: i for i, name in enumerate(self.nodes)}
+        try:
+            return list(nx.lexicographical_topological_sort(g, key=index.__getitem__))
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(g)
+            path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
+            raise GraphError(f"the layers form a cycle ({path}); a network must be acyclic",
+                             layer=cycle[0][0]) from None
+
+    def consumers(self, name: str) -> list[str]:
+        return [n for n, node in self.nodes.items() if name in node.inputs]

@@ -1,0 +1,656 @@
+"""The closed set of ops convplan models, as frozen dataclasses with Keras's attribute names.
+
+Each op normalizes its attributes once, on construction (``kernel_size=3`` becomes ``(3, 3)``
+for Conv2D), exactly as the Keras layer of the same class name does, so the spec, the IR and the
+generated code read alike. The arithmetic lives in ``convplan.analysis``, not here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from convplan.errors import SpecError, UnsupportedError
+from convplan.ir import attrs as A
+
+Dim = Any  # int, or a symbol name (str), or None in an Input shape before symbols are made
+
+
+def _set(op: Op, attr: str, value: Any) -> None:
+    object.__setattr__(op, attr, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Op:
+    """Base op. ``name`` is the Keras layer name; the rest are Keras attributes."""
+
+    name: str
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    spatial_rank: ClassVar[int | None] = None  # number of spatial axes the op needs, if any
+    required: ClassVar[tuple[str, ...]] = ()  # attributes without a Keras default
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"every layer needs a non-empty string name, received {self.name!r}")
+        for attr in self.required:
+            if getattr(self, attr) is None:
+                raise SpecError(f"missing required attribute {attr!r}", layer=self.name,
+                                op=self.op_type)
+        self.normalize()
+
+    def normalize(self) -> None:
+        """Validate and canonicalize attributes (overridden per op)."""
+
+    @property
+    def op_type(self) -> str:
+        return type(self).__name__
+
+    def attributes(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
+
+    def non_default_attributes(self) -> dict[str, Any]:
+        """Attributes whose value differs from the Keras default (what a spec needs to say)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "name":
+                continue
+            value = getattr(self, f.name)
+            if f.default is dataclasses.MISSING or _canonical_default(self, f) != value:
+                out[f.name] = value
+        return out
+
+
+def _canonical_default(op: Op, f: dataclasses.Field) -> Any:
+    probe = dataclasses.replace(op, **{f.name: f.default})
+    return getattr(probe, f.name)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputLayer(Op):
+    """A graph input; ``shape`` excludes the batch axis; dims are ints or symbol names."""
+
+    shape: tuple = ()
+    dtype: str = "float32"
+    min_inputs: ClassVar[int] = 0
+    max_inputs: ClassVar[int | None] = 0
+
+    def normalize(self) -> None:
+        if not isinstance(self.shape, (list, tuple)) or not self.shape:
+            raise SpecError(f"input shape must be a non-empty list of dimensions, received {self.shape!r}",
+                            layer=self.name, op="InputLayer")
+        dims = []
+        for dim in self.shape:
+            if dim is None or (isinstance(dim, str) and dim.isidentifier() and dim.isascii()):
+                dims.append(dim)
+            elif A.is_int(dim) and dim >= 1:
+                dims.append(dim)
+            else:
+                raise SpecError(
+                    "each input dimension must be a positive integer, a symbol name such as 'H', or "
+                    f"null, received {dim!r}", layer=self.name, op="InputLayer")
+        _set(self, "shape", tuple(dims))
+        A.as_choice(self, "dtype", self.dtype, ("float32", "float16", "bfloat16", "float64",
+                                                "int32", "int64", "uint8"))
+
+
+# ---------------------------------------------------------------- convolutions
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Windowed(Op):
+    kernel_size: Any = None
+    strides: Any = 1
+    padding: str = "valid"
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    activation: str | None = None
+    use_bias: bool = True
+    paddings: ClassVar[tuple[str, ...]] = ("valid", "same")
+    required: ClassVar[tuple[str, ...]] = ("kernel_size",)
+
+    def normalize(self) -> None:
+        r = self.spatial_rank
+        _set(self, "kernel_size", A.as_tuple(self, "kernel_size", self.kernel_size, r))
+        _set(self, "strides", A.as_tuple(self, "strides", self.strides, r))
+        _set(self, "dilation_rate", A.as_tuple(self, "dilation_rate", self.dilation_rate, r))
+        _set(self, "padding", A.as_choice(self, "padding", self.padding, self.paddings))
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+        _set(self, "activation", A.as_activation(self, "activation", self.activation))
+        A.as_bool(self, "use_bias", self.use_bias)
+        if self.rejects_stride_with_dilation and max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise SpecError(
+                f"strides {list(self.strides)} > 1 together with dilation_rate "
+                f"{list(self.dilation_rate)} > 1 is rejected by Keras for {self.op_type}",
+                layer=self.name, op=self.op_type, hint="use strides 1 or dilation_rate 1")
+
+    rejects_stride_with_dilation: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Conv(_Windowed):
+    filters: int = None  # type: ignore[assignment]
+    groups: int = 1
+    rejects_stride_with_dilation: ClassVar[bool] = True
+    required: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
+
+    def normalize(self) -> None:
+        super().normalize()
+        A.as_int(self, "filters", self.filters)
+        A.as_int(self, "groups", self.groups)
+        if self.filters % self.groups:
+            raise SpecError(f"filters {self.filters} must be divisible by groups {self.groups}",
+                            layer=self.name, op=self.op_type)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv1D(_Conv):
+    spatial_rank: ClassVar[int] = 1
+    paddings: ClassVar[tuple[str, ...]] = ("valid", "same", "causal")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2D(_Conv):
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv3D(_Conv):
+    spatial_rank: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ConvTranspose(_Windowed):
+    filters: int = None  # type: ignore[assignment]
+    output_padding: Any = None
+    required: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
+    rejects_stride_with_dilation: ClassVar[bool] = True
+
+    def normalize(self) -> None:
+        super().normalize()
+        A.as_int(self, "filters", self.filters)
+        if self.output_padding is not None:
+            pads = A.as_tuple(self, "output_padding", self.output_padding, self.spatial_rank, 0)
+            for p, s in zip(pads, self.strides):
+                if p >= s:  # Keras: output_padding must be strictly less than the stride
+                    raise SpecError(
+                        f"output_padding {list(pads)} must be smaller than the strides "
+                        f"{list(self.strides)}", layer=self.name, op=self.op_type)
+            _set(self, "output_padding", pads)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv1DTranspose(_ConvTranspose):
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2DTranspose(_ConvTranspose):
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv3DTranspose(_ConvTranspose):
+    spatial_rank: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Depthwise(_Windowed):
+    depth_multiplier: int = 1
+
+    def normalize(self) -> None:
+        super().normalize()
+        A.as_int(self, "depth_multiplier", self.depth_multiplier)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepthwiseConv1D(_Depthwise):
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepthwiseConv2D(_Depthwise):
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Separable(_Depthwise):
+    filters: int = None  # type: ignore[assignment]
+    required: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
+
+    def normalize(self) -> None:
+        super().normalize()
+        A.as_int(self, "filters", self.filters)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeparableConv1D(_Separable):
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeparableConv2D(_Separable):
+    spatial_rank: ClassVar[int] = 2
+
+
+# ---------------------------------------------------------------- pooling
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Pooling(Op):
+    pool_size: Any = 2
+    strides: Any = None
+    padding: str = "valid"
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        r = self.spatial_rank
+        _set(self, "pool_size", A.as_tuple(self, "pool_size", self.pool_size, r))
+        # Keras: strides=None means strides = pool_size.
+        strides = self.pool_size if self.strides is None else self.strides
+        _set(self, "strides", A.as_tuple(self, "strides", strides, r))
+        _set(self, "padding", A.as_choice(self, "padding", self.padding, ("valid", "same")))
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+
+
+def _pooling_classes() -> dict[str, type]:
+    made = {}
+    for kind in ("Max", "Average"):
+        for rank in (1, 2, 3):
+            name = f"{kind}Pooling{rank}D"
+            made[name] = dataclass(frozen=True, kw_only=True)(
+                type(name, (_Pooling,), {"spatial_rank": rank, "__doc__": f"Keras {name}.",
+                                         "__module__": __name__, "__annotations__": {}}))
+    return made
+
+
+@dataclass(frozen=True, kw_only=True)
+class _GlobalPooling(Op):
+    keepdims: bool = False
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        A.as_bool(self, "keepdims", self.keepdims)
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+
+
+def _global_pooling_classes() -> dict[str, type]:
+    made = {}
+    for kind in ("Max", "Average"):
+        for rank in (1, 2, 3):
+            name = f"Global{kind}Pooling{rank}D"
+            made[name] = dataclass(frozen=True, kw_only=True)(
+                type(name, (_GlobalPooling,), {"spatial_rank": rank, "__doc__": f"Keras {name}.",
+                                               "__module__": __name__, "__annotations__": {}}))
+    return made
+
+
+# ---------------------------------------------------------------- normalization & activations
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNormalization(Op):
+    axis: int = -1
+    momentum: float = 0.99
+    epsilon: float = 0.001
+    center: bool = True
+    scale: bool = True
+
+    def normalize(self) -> None:
+        A.as_axis(self, "axis", self.axis)
+        A.as_float(self, "momentum", self.momentum, 0.0, 1.0)
+        A.as_float(self, "epsilon", self.epsilon, 0.0)
+        A.as_bool(self, "center", self.center)
+        A.as_bool(self, "scale", self.scale)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerNormalization(Op):
+    axis: int = -1
+    epsilon: float = 0.001
+    center: bool = True
+    scale: bool = True
+
+    def normalize(self) -> None:
+        A.as_axis(self, "axis", self.axis)
+        A.as_float(self, "epsilon", self.epsilon, 0.0)
+        A.as_bool(self, "center", self.center)
+        A.as_bool(self, "scale", self.scale)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Activation(Op):
+    activation: str = None  # type: ignore[assignment]
+    required: ClassVar[tuple[str, ...]] = ("activation",)
+
+    def normalize(self) -> None:
+        act = A.as_activation(self, "activation", self.activation)
+        _set(self, "activation", act or "linear")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReLU(Op):
+    max_value: float | None = None
+    negative_slope: float = 0.0
+    threshold: float = 0.0
+
+    def normalize(self) -> None:
+        if self.max_value is not None:
+            A.as_float(self, "max_value", self.max_value, 0.0)
+        A.as_float(self, "negative_slope", self.negative_slope, 0.0)
+        A.as_float(self, "threshold", self.threshold)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeakyReLU(Op):
+    negative_slope: float = 0.3
+
+    def normalize(self) -> None:
+        A.as_float(self, "negative_slope", self.negative_slope, 0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Softmax(Op):
+    axis: int = -1
+
+    def normalize(self) -> None:
+        A.as_axis(self, "axis", self.axis)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dropout(Op):
+    rate: float = None  # type: ignore[assignment]
+    required: ClassVar[tuple[str, ...]] = ("rate",)
+
+    def normalize(self) -> None:
+        A.as_float(self, "rate", self.rate, 0.0, 1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SpatialDropout(Dropout):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpatialDropout1D(_SpatialDropout):
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpatialDropout2D(_SpatialDropout):
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpatialDropout3D(_SpatialDropout):
+    spatial_rank: ClassVar[int] = 3
+
+
+# ---------------------------------------------------------------- dense & reshaping
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dense(Op):
+    units: int = None  # type: ignore[assignment]
+    required: ClassVar[tuple[str, ...]] = ("units",)
+    activation: str | None = None
+    use_bias: bool = True
+
+    def normalize(self) -> None:
+        A.as_int(self, "units", self.units)
+        _set(self, "activation", A.as_activation(self, "activation", self.activation))
+        A.as_bool(self, "use_bias", self.use_bias)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Flatten(Op):
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reshape(Op):
+    target_shape: tuple = None  # type: ignore[assignment]
+    required: ClassVar[tuple[str, ...]] = ("target_shape",)
+
+    def normalize(self) -> None:
+        shape = self.target_shape
+        if (not isinstance(shape, (list, tuple)) or not shape
+                or not all(A.is_int(d) and (d >= 1 or d == -1) for d in shape)
+                or list(shape).count(-1) > 1):
+            raise SpecError("attribute 'target_shape' must be a list of positive integers with at "
+                            f"most one -1, received {shape!r}", layer=self.name, op="Reshape")
+        _set(self, "target_shape", tuple(shape))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rescaling(Op):
+    scale: float = None  # type: ignore[assignment]
+    required: ClassVar[tuple[str, ...]] = ("scale",)
+    offset: float = 0.0
+
+    def normalize(self) -> None:
+        A.as_float(self, "scale", self.scale)
+        A.as_float(self, "offset", self.offset)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Normalization(Op):
+    """Keras Normalization. With mean and variance given it holds no weights; without them it
+    holds non-trainable ``mean``, ``variance`` (one per feature) and ``count`` (a scalar)."""
+
+    axis: int = -1
+    mean: Any = None
+    variance: Any = None
+    invert: bool = False
+
+    def normalize(self) -> None:
+        A.as_axis(self, "axis", self.axis)
+        A.as_bool(self, "invert", self.invert)
+        if (self.mean is None) != (self.variance is None):
+            raise SpecError("give both 'mean' and 'variance', or neither", layer=self.name,
+                            op="Normalization")
+        for attr in ("mean", "variance"):
+            value = getattr(self, attr)
+            if isinstance(value, list):
+                _set(self, attr, tuple(A.as_float(self, attr, v) for v in value))
+            elif value is not None:
+                _set(self, attr, A.as_float(self, attr, value))
+
+
+# ---------------------------------------------------------------- merges
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Merge(Op):
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int | None] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Add(_Merge):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subtract(_Merge):
+    max_inputs: ClassVar[int | None] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Multiply(_Merge):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Average(_Merge):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Maximum(_Merge):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Minimum(_Merge):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Concatenate(_Merge):
+    axis: int = -1
+
+    def normalize(self) -> None:
+        A.as_axis(self, "axis", self.axis)
+
+
+# ---------------------------------------------------------------- resampling, padding, cropping
+
+
+@dataclass(frozen=True, kw_only=True)
+class _UpSampling(Op):
+    size: Any = 2
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        _set(self, "size", A.as_tuple(self, "size", self.size, self.spatial_rank))
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpSampling1D(_UpSampling):
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpSampling2D(_UpSampling):
+    interpolation: str = "nearest"
+    spatial_rank: ClassVar[int] = 2
+
+    def normalize(self) -> None:
+        super().normalize()
+        A.as_choice(self, "interpolation", self.interpolation,
+                    ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpSampling3D(_UpSampling):
+    spatial_rank: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ZeroPadding(Op):
+    padding: Any = 1
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        _set(self, "padding", A.as_pairs(self, "padding", self.padding, self.spatial_rank))
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZeroPadding1D(_ZeroPadding):
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZeroPadding2D(_ZeroPadding):
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZeroPadding3D(_ZeroPadding):
+    spatial_rank: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Cropping(Op):
+    cropping: Any = 1
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        _set(self, "cropping", A.as_pairs(self, "cropping", self.cropping, self.spatial_rank))
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cropping1D(_Cropping):
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cropping2D(_Cropping):
+    cropping: Any = 0  # Keras: Cropping2D crops nothing by default; 1D and 3D crop 1
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cropping3D(_Cropping):
+    spatial_rank: ClassVar[int] = 3
+
+
+# ---------------------------------------------------------------- registry
+
+_GENERATED = {**_pooling_classes(), **_global_pooling_classes()}
+globals().update(_GENERATED)
+
+OPS: dict[str, type[Op]] = {
+    cls.__name__: cls
+    for cls in [
+        InputLayer, Conv1D, Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose, Conv3DTranspose,
+        DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+        *_GENERATED.values(), BatchNormalization, LayerNormalization, Activation, ReLU, LeakyReLU,
+        Softmax, Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, Dense, Flatten,
+        Reshape, Rescaling, Normalization, Add, Subtract, Multiply, Average, Maximum, Minimum,
+        Concatenate, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+        ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D,
+    ]
+}
+
+# Keras accepts these class names too; they are the same layers.
+ALIASES = {
+    "Convolution1D": "Conv1D", "Convolution2D": "Conv2D", "Convolution3D": "Conv3D",
+    "Convolution2DTranspose": "Conv2DTranspose", "Convolution3DTranspose": "Conv3DTranspose",
+    "MaxPool1D": "MaxPooling1D", "MaxPool2D": "MaxPooling2D", "MaxPool3D": "MaxPooling3D",
+    "AvgPool1D": "AveragePooling1D", "AvgPool2D": "AveragePooling2D",
+    "AvgPool3D": "AveragePooling3D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
+    "GlobalMaxPool2D": "GlobalMaxPooling2D", "Input": "InputLayer",
+}
+
+
+def op_class(op_name: Any, layer: str | None = None) -> type[Op]:
+    """Look up an op class by Keras class name, with a did-you-mean hint."""
+    if isinstance(op_name, str):
+        cls = OPS.get(ALIASES.get(op_name, op_name))
+        if cls is not None:
+            return cls
+    close = difflib.get_close_matches(str(op_name), list(OPS), n=1)
+    raise UnsupportedError(
+        f"unknown op {op_name!r}; expected a Keras layer class convplan models "
+        f"(see `convplan schema`)", layer=layer, hint=f"op: {close[0]}" if close else None)
+
+
+def attribute_names(cls: type[Op]) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.name != "name"]
+
+
+def make_op(op_name: Any, name: str, attributes: dict[str, Any]) -> Op:
+    """Build an op from a spec entry, with clear errors for unknown or missing attributes."""
+    cls = op_class(op_name, layer=name)
+    known = attribute_names(cls)
+    for key in attributes:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            raise SpecError(
+                f"unknown attribute {key!r}; {cls.__name__} takes "
+                + (", ".join(known) if known else "no attributes"),
+                layer=name, op=cls.__name__, hint=f"{close[0]}: ..." if close else None)
+    return cls(name=name, **attributes)
