@@ -17,8 +17,9 @@
     checks: {...}                   # read by `convplan check`
 
 A block instance named `stage2` makes layers `stage2_a`, ...; with `repeat: 3` the instances
-are `stage2_1`, `stage2_2`, `stage2_3`, each fed by the previous one, and `$index` (1-based)
-is available to expressions.
+are `stage2_1`, `stage2_2`, `stage2_3`, each fed by the previous one, and `$index` (1-based, or
+from `first_index`) is available to expressions. A name holding `{index}` (`conv2_block{index}`)
+names each instance by its index instead, as keras.applications does.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from convplan.ir.graph import Graph
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$")
 LAYER_KEYS = {"name", "op", "inputs", "suppress"}
-BLOCK_USE_KEYS = {"name", "block", "repeat", "with", "inputs", "suppress"}
+BLOCK_USE_KEYS = {"name", "block", "repeat", "first_index", "with", "inputs", "suppress"}
 TOP_KEYS = {"name", "inputs", "layers", "outputs", "blocks", "checks", "description"}
 MAX_REPEAT = 10_000
 MAX_EXPANDED = 100_000
@@ -80,7 +81,10 @@ class _Expander:
             entry = substitute(entry, params)
         if "block" in entry:
             return self.block_use(entry, prefix, local, block_input, line)
-        name = check_name(entry.get("name"), "layer 'name'", line)
+        name = entry.get("name")
+        if not isinstance(name, str):
+            check_name(name, "layer 'name'", line)
+        check_name(prefix + name, "layer 'name'", line)  # block-local names may start with a digit
         if "op" not in entry:
             raise SpecError("missing 'op' (a Keras layer class such as Conv2D) or 'block'",
                             layer=prefix + name, line=line)
@@ -135,7 +139,10 @@ class _Expander:
     def block_use(self, entry: dict, prefix: str, local: dict | None, block_input: str | None,
                   line: int | None) -> None:
         unknown = set(entry) - BLOCK_USE_KEYS
-        name = check_name(entry.get("name"), "block instance 'name'", line)
+        name = entry.get("name")
+        if not isinstance(name, str):
+            check_name(name, "block instance 'name'", line)
+        check_name(prefix + name.replace("{index}", "1"), "block instance 'name'", line)
         full = prefix + name
         if unknown:
             raise SpecError(f"unknown key(s) {sorted(unknown)} in a block use; expected "
@@ -152,6 +159,10 @@ class _Expander:
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
             raise SpecError(f"'repeat' must be an integer from 1 to {MAX_REPEAT}, received "
                             f"{repeat!r}", layer=full, line=line)
+        first = entry.get("first_index", 1)
+        if not isinstance(first, int) or isinstance(first, bool) or first < 0:
+            raise SpecError(f"'first_index' must be a non-negative integer, received {first!r}",
+                            layer=full, line=line)
         given = _expect(entry.get("with", {}), dict, f"block use {full!r}: 'with'", line)
         declared = block.get("params", {}) or {}
         for key in given:
@@ -163,13 +174,16 @@ class _Expander:
             raise SpecError("a block use takes exactly one input", layer=full, line=line)
         current = source[0]
         self.stack.append(block_name)
-        for index in range(1, repeat + 1):
+        for index in range(first, first + repeat):
             params = {**declared, **given, "index": index}
             missing = [k for k, v in params.items() if v is None]
             if missing:
                 raise SpecError(f"block {block_name!r} needs parameter(s) {missing} in 'with'",
                                 layer=full, line=line)
-            instance = f"{full}_{index}_" if repeat > 1 else f"{full}_"
+            if "{index}" in full:  # e.g. conv2_block{index} -> conv2_block2, as Keras names them
+                instance = full.replace("{index}", str(index)) + "_"
+            else:
+                instance = f"{full}_{index}_" if repeat > 1 else f"{full}_"
             self.previous = current
             inner: dict[str, str] = {}
             for layer in block["layers"]:
