@@ -45,4 +45,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'convplan' has no attribute {name!r}")
 
 
-__all__ = [*_EXPORTS, "load", "__version__"]
+__all__ = ["load", "__version__", *_EXPORTS]  # noqa: PLE0604
