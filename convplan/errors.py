@@ -20,7 +20,12 @@ class ConvplanError(Exception):
 
 
 class SpecError(ConvplanError):
-    """The spec file (or Keras model file) is malformed: syntax, schema, types, values."""
+    """The spec file (or Keras model file) is malformed: syntax, schema, types, values.
+
+    ``reason`` is a stable tag for errors that mean "well-formed, but Keras cannot build this
+    network" ('empty_output', 'strides_with_dilation', 'keras_rejects'); `convplan check`
+    reports those as findings with a rule code instead of failing on bad input.
+    """
 
     def __init__(
         self,
@@ -30,10 +35,12 @@ class SpecError(ConvplanError):
         op: str | None = None,
         hint: str | None = None,
         line: int | None = None,
+        reason: str | None = None,
     ) -> None:
         self.layer = layer
         self.op = op
         self.line = line
+        self.reason = reason
         where = ""
         if layer is not None:
             where = f"layer {layer!r}" + (f" ({op})" if op else "") + ": "

@@ -174,6 +174,6 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
         for d in r.output_shape:
             if arith.is_concrete(d) and int(d) <= 0:
                 raise ShapeError(f"output shape {r.output_shape} has an empty dimension",
-                                 layer=r.name, op=r.op)
+                                 layer=r.name, op=r.op, reason="empty_output")
     return Analysis(graph.name, tuple(results), totals, tuple(graph.outputs), tuple(conditions),
                     tuple(misaligned), tuple(symbols))

@@ -40,8 +40,9 @@ AXIS_WORDS = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "wi
 UNIT_WORDS = {1: ("steps",), 2: ("rows", "columns"), 3: ("slices", "rows", "columns")}
 
 
-def _error(op: O.Op, message: str, hint: str | None = None) -> ShapeError:
-    return ShapeError(message, layer=op.name, op=op.op_type, hint=hint)
+def _error(op: O.Op, message: str, hint: str | None = None,
+           reason: str | None = None) -> ShapeError:
+    return ShapeError(message, layer=op.name, op=op.op_type, hint=hint, reason=reason)
 
 
 def _spatial_input(op: O.Op, shape: Shape) -> Shape:
@@ -64,7 +65,8 @@ def _check_length(op: O.Op, axis: int, out: Value, n: Value, need: int, padding:
         words, units = AXIS_WORDS[op.spatial_rank], UNIT_WORDS[op.spatial_rank]
         raise _error(op, f"output {words[axis]} would be {out}; {what} needs an input of at least "
                      f"{need} {units[axis]} under padding {padding!r}, received {n}",
-                     hint="padding: same" if padding == "valid" else None)
+                     hint="padding: same" if padding == "valid" else None,
+                     reason="empty_output")
     return out
 
 
@@ -232,7 +234,8 @@ def cropping_shape(op: O._Cropping, shapes: list[Shape]) -> Shape:
         length = n - a - b
         if arith.is_positive(length) is False:
             raise _error(op, f"cropping {a} + {b} {UNIT_WORDS[op.spatial_rank][axis]} leaves "
-                         f"{length} of an input {AXIS_WORDS[op.spatial_rank][axis]} of {n}")
+                         f"{length} of an input {AXIS_WORDS[op.spatial_rank][axis]} of {n}",
+                         reason="empty_output")
         out.append(length)
     return (*out, shape[-1])
 

@@ -127,7 +127,8 @@ class _Windowed(Op):
             raise SpecError(
                 f"strides {list(self.strides)} > 1 together with dilation_rate "
                 f"{list(self.dilation_rate)} > 1 is rejected by Keras for {self.op_type}",
-                layer=self.name, op=self.op_type, hint="use strides 1 or dilation_rate 1")
+                layer=self.name, op=self.op_type, hint="use strides 1 or dilation_rate 1",
+                reason="strides_with_dilation")
 
     rejects_stride_with_dilation: ClassVar[bool] = False
 
@@ -145,7 +146,7 @@ class _Conv(_Windowed):
         A.as_int(self, "groups", self.groups)
         if self.filters % self.groups:
             raise SpecError(f"filters {self.filters} must be divisible by groups {self.groups}",
-                            layer=self.name, op=self.op_type)
+                            layer=self.name, op=self.op_type, reason="keras_rejects")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +181,8 @@ class _ConvTranspose(_Windowed):
                 if p >= s:  # Keras: output_padding must be strictly less than the stride
                     raise SpecError(
                         f"output_padding {list(pads)} must be smaller than the strides "
-                        f"{list(self.strides)}", layer=self.name, op=self.op_type)
+                        f"{list(self.strides)}", layer=self.name, op=self.op_type,
+                        reason="keras_rejects")
             _set(self, "output_padding", pads)
 
 
