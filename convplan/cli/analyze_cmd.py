@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
 from convplan.cli.common import (
@@ -12,6 +15,19 @@ from convplan.cli.common import (
     parse_input_size,
 )
 
+FORMATS = ("table", "json", "markdown", "html")  # convplan.report.render.FORMATS, kept light
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+              ".htm": "html", ".txt": "table"}
+
+
+def format_for_output(fmt: str | None, output: str | None) -> str:
+    """--format wins; else the extension of -o (report.html -> html); else a table."""
+    if fmt:
+        return fmt
+    if output:
+        return EXTENSIONS.get(Path(output).suffix.lower(), "table")
+    return "table"
+
 
 @click.command("analyze")
 @click.argument("spec", type=click.Path(dir_okay=False))
@@ -19,33 +35,55 @@ from convplan.cli.common import (
 @batch_option
 @dtype_option
 @optimizer_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]),
-              default="table", show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format  [default: table, or what -o's extension says]")
+@click.option("--layer-formulas", is_flag=True,
+              help="Also print every layer's formulas (HTML reports always hold them).")
 @click.option("--no-symbolic", is_flag=True, help="Skip the formulas (faster on huge graphs).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to a file instead of stdout.")
 def command(spec: str, input_size: str | None, batch: int | None, dtype: str, optimizer: str,
-            fmt: str, no_symbolic: bool, output: str | None) -> None:
+            fmt: str | None, layer_formulas: bool, no_symbolic: bool,
+            output: str | None) -> None:
     """Analyze SPEC (a convplan spec, Keras model JSON or .keras file).
 
-    Prints every layer's output shape, params, MACs, FLOPs, activation size and receptive
-    field, the totals, a training-memory estimate, and the formulas in the input size.
+    Prints every layer's output shape, params, MACs, FLOPs, activation memory and receptive
+    field (size and stride) with totals; a training-memory estimate for --batch, --dtype and
+    --optimizer; the formulas for output shape, params, MACs, FLOPs and memory in the input
+    size (H, W, ...) and the batch; and the counting conventions. Numbers are per example
+    unless --batch is given. Colour and box drawing only on a terminal (never with
+    NO_COLOR); piped output is plain text.
 
     \b
     Examples:
       convplan analyze examples/seed_cnn.yaml
-      convplan analyze examples/seed_cnn.yaml --input-size 56x56 --batch 64 --format json
+      convplan analyze examples/seed_cnn.yaml --input-size 56x56 --batch 64
+      convplan analyze examples/resnet50.yaml --format json | jq .totals.macs
+      convplan analyze examples/seed_cnn.yaml --format markdown --layer-formulas
+      convplan analyze examples/seed_cnn.yaml -o seed_cnn.html   # self-contained report
     """
     from convplan import load
     from convplan.analysis import analyze
+    from convplan.cli.console import colour_allowed, is_terminal, progress, terminal_width
     from convplan.report.render import render_analysis
 
+    fmt = format_for_output(fmt, output)
     size = parse_input_size(input_size)
-    graph = load(spec)
-    concrete = analyze(graph, input_size=size)
-    symbolic = None if no_symbolic else analyze(graph, generalize=True)
-    text = render_analysis(fmt, concrete, symbolic, batch=batch, dtype=dtype,
-                           optimizer=optimizer, input_size=size)
+    steps = 4 + (4 if fmt == "html" else 0)
+    with progress(steps) as step:
+        step(f"reading {spec}")
+        graph = load(spec)
+        step(f"analyzing {len(graph)} layers")
+        concrete = analyze(graph, input_size=size)
+        step("deriving the formulas")
+        symbolic = None if no_symbolic else analyze(graph, generalize=True)
+        step(f"writing the {fmt} report")
+        to_terminal = output is None and fmt == "table" and is_terminal(sys.stdout)
+        text = render_analysis(
+            fmt, concrete, symbolic, batch=batch, dtype=dtype, optimizer=optimizer,
+            input_size=size, graph=graph,
+            terminal_width=terminal_width() if to_terminal else None,
+            colour=colour_allowed(sys.stdout), layer_formulas=layer_formulas, on_step=step)
     if output:
         from convplan.report.files import write_text_atomic
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 
 import click
 
@@ -16,9 +17,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("convplan.cli.analyze_cmd", "Shapes, params, MACs/FLOPs, memory and receptive "
                 "fields of every layer."),
     "schema": ("convplan.cli.schema_cmd", "Print the JSON Schema of the spec format."),
+    "plot": ("convplan.cli.plot_cmd", "Draw the architecture and its charts to SVG or PNG."),
 }
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 class LazyGroup(click.Group):
@@ -36,41 +39,87 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+EPILOG = """\b
+Examples:
+  convplan analyze examples/seed_cnn.yaml --input-size 56x56
+  convplan plot examples/seed_cnn.yaml -o seed_cnn.svg
+  convplan COMMAND --help
+
+\b
+Shell completion (bash; zsh and fish alike, see docs/cli.md):
+  eval "$(_CONVPLAN_COMPLETE=bash_source convplan)"
+"""
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog="Example: convplan analyze examples/seed_cnn.yaml --input-size 56x56")
+             epilog=EPILOG)
 @click.version_option(__version__, prog_name="convplan")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--debug", is_flag=True,
+              help="Show the traceback of an error (also: CONVPLAN_DEBUG=1).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Plan convolutional networks before training them."""
+    """Plan convolutional networks before training them.
+
+    Exit codes: 0 success, 1 findings or mismatches, 2 bad input or usage. Errors are one
+    line on stderr; stdout carries only the requested output. Colour only on a terminal,
+    never with NO_COLOR.
+    """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
 
+def wants_debug(args: list[str]) -> bool:
+    """--debug before the subcommand's name, or CONVPLAN_DEBUG set."""
+    for arg in args:
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            break
+    return os.environ.get("CONVPLAN_DEBUG", "") not in ("", "0")
+
+
+def _error(text: str) -> int:
+    click.echo("convplan: " + " ".join(text.split()), err=True)
+    return EXIT_BAD_INPUT
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; ConvplanError -> one line on stderr and exit 2."""
+    """Run the CLI and return its exit code: what the command returns when that is an int
+    (1 for findings), else 0; 2 for bad input, usage or any error, as one line on stderr
+    (with --debug, the traceback instead)."""
     from convplan.errors import ConvplanError
 
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = wants_debug(args)
     try:
-        cli.main(args=argv, prog_name="convplan", standalone_mode=False)
-    except ConvplanError as exc:
-        if debug:
-            raise
-        click.echo(f"convplan: error: {exc}", err=True)
-        return EXIT_BAD_INPUT
+        result = cli.main(args=args, prog_name="convplan", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_BAD_INPUT
     except click.exceptions.Abort:
-        click.echo("convplan: aborted", err=True)
-        return EXIT_BAD_INPUT
+        return _error("aborted")
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    return EXIT_OK
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+            return EXIT_BAD_INPUT
+        if isinstance(exc, ConvplanError):
+            return _error(f"error: {exc}")
+        if isinstance(exc, NO_ARGS):  # bare `convplan`: the help, as click shows it
+            click.echo(exc.format_message(), err=True)
+            return EXIT_BAD_INPUT
+        if isinstance(exc, click.UsageError):
+            see = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            return _error(f"error: {exc.format_message().rstrip('.')}{see}")
+        if isinstance(exc, click.ClickException):
+            return _error(f"error: {exc.format_message()}")
+        if isinstance(exc, OSError):
+            where = f": {exc.filename}" if exc.filename else ""
+            return _error(f"error: {exc.strerror or exc}{where}")
+        return _error(f"internal error (a bug in convplan): {type(exc).__name__}: {exc}. "
+                      "Rerun with --debug for the traceback")
+    return result if isinstance(result, int) else EXIT_OK
 
 
 def run() -> None:
