@@ -12,11 +12,17 @@ import click
 
 from convplan import __version__
 
-# subcommand -> (module, one-line help shown by `convplan --help`)
+# subcommand -> (module, or module:attribute, of the click command (attribute `command` by
+# default); one-line help shown by `convplan --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("convplan.cli.analyze_cmd", "Shapes, params, MACs/FLOPs, memory and receptive "
                 "fields of every layer."),
     "schema": ("convplan.cli.schema_cmd", "Print the JSON Schema of the spec format."),
+    "check": ("convplan.cli.check_cmd", "Check specs and Keras models for design problems, "
+              "with rule codes, budgets and CI output (exit 1 on errors)."),
+    "rules": ("convplan.cli.check_cmd:rules_command", "List the checks of `convplan check`."),
+    "explain": ("convplan.cli.check_cmd:explain_command", "Explain one check, with an example "
+                "and the fix."),
     "plot": ("convplan.cli.plot_cmd", "Draw the architecture and its charts to SVG or PNG."),
 }
 
@@ -31,7 +37,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        return importlib.import_module(COMMANDS[name][0]).command
+        module, _, attribute = COMMANDS[name][0].partition(":")
+        return getattr(importlib.import_module(module), attribute or "command")
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]

@@ -1,0 +1,320 @@
+"""Design smells (CP4xx): networks that build and run, but train or port worse than they could.
+
+Several come from the seed article's "Common Challenges" (vanishing gradients in deep plain
+stacks; the cost of convolutions and the separable alternative); the others are well-known
+pitfalls: gridding of stacked dilations (Wang et al., 2018), checkerboard artifacts of
+transposed convolutions (Odena et al., 2016), TensorFlow's asymmetric 'same' padding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from convplan.analysis import arith
+from convplan.analysis.shapes import AXIS_WORDS, UNIT_WORDS
+from convplan.analysis.windows import same_padding
+from convplan.checks import residues
+from convplan.checks.config import CheckConfig
+from convplan.checks.registry import Finding, layer_finding, register
+from convplan.checks.subject import (
+    Analyses,
+    declared_sizes,
+    results_by_name,
+    spatial_heads,
+    upstream_inputs,
+    windows,
+)
+from convplan.checks.units import format_count
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+
+
+@register("CP401", "receptive-field-smaller-than-input", "design", "warning")
+def check_field_smaller_than_input(graph: Graph, analyses: Analyses,
+                                   config: CheckConfig) -> Iterator[Finding]:
+    """Features pooled globally whose receptive field is smaller than the input.
+
+    Global pooling averages (or maxes) features that each saw only their receptive field,
+    so the network cannot relate things farther apart than that: a classifier whose last
+    features see 5x5 pixels of a 64x64 image is a bag of 5x5 patches. Features flattened
+    into Dense are exempt (the Dense sees every position); for spatial outputs
+    (segmentation, detection) set `budgets.min_receptive_field` instead (CP206). Checked at
+    the declared input size. Fix: more downsampling, larger or dilated kernels, more
+    layers."""
+    if analyses.concrete is None:
+        return
+    analysis = analyses.concrete
+    results = results_by_name(analysis)
+    reported = set()
+    for layer, consumer in spatial_heads(graph, analysis):
+        if layer in reported or consumer == "output" \
+                or not isinstance(graph[consumer].op, O._GlobalPooling):
+            continue
+        field = results[layer].receptive_field
+        inputs = [name for name in upstream_inputs(graph, layer)
+                  if len(results[name].output_shape) - 1 == len(field)]
+        if not inputs:
+            continue
+        extent = results[inputs[0]].output_shape[:-1]
+        sizes = [f.size for f in field]
+        if any(size < n for size, n in zip(sizes, extent)):
+            reported.add(layer)
+            yield layer_finding("CP401", graph, layer,
+                                f"each position feeding global pooling {consumer!r} sees "
+                                f"{'x'.join(map(str, sizes))} pixels of the "
+                                f"{'x'.join(map(str, extent))} input {inputs[0]!r}")
+
+
+# ---------------------------------------------------------------- gridding
+
+
+def _is_transparent(op: O.Op) -> bool:
+    """Single-input layers that keep positions where they are (a window run continues)."""
+    return isinstance(op, (O.BatchNormalization, O.LayerNormalization, O.Activation, O.ReLU,
+                           O.LeakyReLU, O.Softmax, O.Dropout, O.Rescaling, O.Normalization))
+
+
+def _coverage(members: list[tuple[int, int]]) -> tuple[int, int]:
+    """(positions seen, positions spanned) by a stack of stride-1 windows (kernel, dilation):
+    the offsets seen are the sums of one tap m * d from each layer."""
+    offsets = {0}
+    for k, d in members:
+        offsets = {o + m * d for o in offsets for m in range(k)}
+    return len(offsets), max(offsets) + 1
+
+
+@register("CP402", "gridding", "design", "warning")
+def check_gridding(graph: Graph, analyses: Analyses, config: CheckConfig) -> Iterator[Finding]:
+    """Stacked dilated convolutions whose rates share a common factor leave holes (gridding).
+
+    Two 3-tap convolutions with dilation 2 see offsets 0, 2, 4, 6, 8: the odd pixels never
+    reach the output, so neighbouring outputs are computed from disjoint pixel sets (Wang et
+    al., "Understanding Convolution for Semantic Segmentation", 2018). The rule follows runs
+    of stride-1 windows (through normalization and activations), and reports a run with two
+    or more dilated layers whose combined taps leave holes, with the rates' common factor.
+    Fix: hybrid dilation rates without a common factor, such as 1, 2, 5 (or 1, 2, 3)."""
+    runs: dict[str, list[str]] = {}
+    extended: set[str] = set()
+    for name in graph.topological_order():
+        node = graph[name]
+        per_axis = windows(node.op)
+        if per_axis is not None and all(s == 1 for _, s, _ in per_axis):
+            runs[name] = [*runs.get(node.inputs[0], []), name]
+            extended.update(runs[name][:-1])
+        elif len(node.inputs) == 1 and _is_transparent(node.op):
+            runs[name] = runs.get(node.inputs[0], [])
+    for name, run in runs.items():
+        if not run or run[-1] != name or name in extended:
+            continue
+        dilated = [m for m in run if max(d for _, _, d in windows(graph[m].op)) > 1]
+        if len(dilated) < 2:
+            continue
+        rank = graph[name].op.spatial_rank
+        for axis in range(rank):
+            members = [(k, d) for m in run for k, _, d in [windows(graph[m].op)[axis]]]
+            seen, span = _coverage(members)
+            if seen < span:
+                rates = [d for _, d in members if d > 1]
+                factor = math.gcd(*rates)
+                common = f" (common factor {factor})" if factor > 1 else ""
+                yield layer_finding(
+                    "CP402", graph, name,
+                    f"the stacked dilated layers {', '.join(map(repr, run))} with dilation "
+                    f"rates {', '.join(map(str, rates))}{common} see only {seen} of the {span} "
+                    f"{UNIT_WORDS[rank][axis]} their field spans along the "
+                    f"{AXIS_WORDS[rank][axis]}; use rates without a common factor, such as "
+                    "1, 2, 5")
+                break
+
+
+# ---------------------------------------------------------------- checkerboard
+
+
+@register("CP403", "checkerboard", "design", "warning")
+def check_checkerboard(graph: Graph, analyses: Analyses,
+                       config: CheckConfig) -> Iterator[Finding]:
+    """A transposed convolution whose kernel size is not divisible by its stride.
+
+    With kernel 3 and stride 2, output pixels alternately receive 2 and 1 kernel taps: the
+    uneven overlap paints a checkerboard on generated images (Odena et al., "Deconvolution
+    and Checkerboard Artifacts", 2016). Fix: a kernel that is a multiple of the stride (4 for
+    stride 2), or UpSampling2D followed by a stride-1 Conv2D."""
+    for node in graph:
+        op = node.op
+        if not isinstance(op, O._ConvTranspose):
+            continue
+        bad = [(k, s) for k, s in zip(op.kernel_size, op.strides) if s > 1 and k % s]
+        if bad:
+            k, s = bad[0]
+            yield layer_finding("CP403", graph, node.name,
+                                f"kernel {k} is not divisible by stride {s}: output pixels get "
+                                f"{k // s} or {k // s + 1} kernel taps in turn (checkerboard "
+                                f"artifacts); use kernel {(k // s + 1) * s} or upsampling "
+                                "followed by a stride-1 convolution")
+
+
+# ---------------------------------------------------------------- asymmetric 'same'
+
+
+def _pads(n: int, k: int, s: int, d: int) -> tuple[int, int]:
+    before, after = same_padding(n, k, s, d)
+    return int(before), int(after)
+
+
+@register("CP404", "asymmetric-same-padding", "design", "info")
+def check_asymmetric_same(graph: Graph, analyses: Analyses,
+                          config: CheckConfig) -> Iterator[Finding]:
+    """'same' padding that TensorFlow splits unevenly (the extra row goes at the bottom/right).
+
+    TF pads total = max((ceil(n / s) - 1) * s + k_eff - n, 0), with total // 2 before and the
+    rest after. The total is odd for even kernels, and for strided layers whenever the input
+    size does not suit the stride (a 3x3 stride-2 convolution on 224 rows pads 0 above and 1
+    below). Weights moved to PyTorch (padding=k // 2, the only choice for strided
+    convolutions) or ONNX with symmetric pads then compute on inputs shifted by one pixel.
+    Fix: odd kernels and input sizes the strides suit, or explicit ZeroPadding2D + 'valid'
+    (what timm's Conv2dSame emulates)."""
+    concrete = results_by_name(analyses.concrete) if analyses.concrete else None
+    symbolic = results_by_name(analyses.symbolic) if analyses.symbolic else None
+    sizes = declared_sizes(graph, config)
+    for node in graph:
+        per_axis = windows(node.op)
+        if per_axis is None or getattr(node.op, "padding", None) != "same":
+            continue
+        parts = [_asymmetry(node.inputs[0], axis, window, node.op.spatial_rank, concrete,
+                            symbolic, sizes) for axis, window in enumerate(per_axis)]
+        parts = [p for p in parts if p]
+        if not parts:
+            continue
+        window = (f"kernel {'x'.join(str(k) for k, _, _ in per_axis)}, stride "
+                  f"{'x'.join(str(s) for _, s, _ in per_axis)}")
+        text = "TF pads " + " and ".join(pad for pad, _ in parts) + f" ({window})"
+        whens = [when for _, when in parts if when]
+        if whens:
+            text += ", which happens " + " and ".join(whens)
+        yield layer_finding("CP404", graph, node.name, text + "; symmetric padding in PyTorch or "
+                            "ONNX would shift the result by one pixel")
+
+
+def _asymmetry(source: str, axis: int, window: tuple[int, int, int], rank: int, concrete,
+               symbolic, sizes: dict[str, int]) -> tuple[str, str | None] | None:
+    """(how TF pads this axis unevenly, for which input sizes) or None when it pads evenly."""
+    k, s, d = window
+    units = UNIT_WORDS[rank][axis]
+    condition = None
+    if symbolic is not None:
+        n_expr = symbolic[source].output_shape[axis]
+        if not isinstance(n_expr, int):
+            condition = residues.solve(
+                lambda v: sum(_pads(int(residues.evaluate(n_expr, v)), k, s, d)) % 2 == 1,
+                [n_expr], modulus=s)
+    when = residues.when_clause(condition, sizes)
+    if concrete is not None:
+        n = concrete[source].output_shape[axis]
+        before, after = _pads(n, k, s, d)
+        return (f"{before} before and {after} after the {n} {units}", when) \
+            if before != after else None
+    if condition is None or condition.never:
+        return None
+    return f"one more of the {units} after than before", when or "for every size"
+
+
+# ---------------------------------------------------------------- deep plain stacks
+
+
+def has_weights(op: O.Op) -> bool:
+    return isinstance(op, (O._Windowed, O.Dense)) and not isinstance(op, O._Pooling)
+
+
+@register("CP405", "plain-deep-stack", "design", "warning")
+def check_plain_deep_stack(graph: Graph, analyses: Analyses,
+                           config: CheckConfig) -> Iterator[Finding]:
+    """More than `max_plain_depth` weight layers in a row without normalization or skips.
+
+    The seed article's "Vanishing Gradients": gradients shrink through every layer of a deep
+    plain stack, and the first layers stop learning. The depth counts convolutions and
+    Dense layers since the last BatchNormalization/LayerNormalization; a merge takes the
+    shortest of its inputs (a residual connection gives the gradient a short path). Fix:
+    BatchNormalization after convolutions, or residual (Add) connections."""
+    limit = config.max_plain_depth
+    depth: dict[str, int] = {}
+    start: dict[str, str | None] = {}
+    for name in graph.topological_order():
+        node = graph[name]
+        op = node.op
+        if not node.inputs or isinstance(op, (O.BatchNormalization, O.LayerNormalization)):
+            depth[name], start[name] = 0, None
+            continue
+        source = min(node.inputs, key=lambda i: depth[i])
+        depth[name], start[name] = depth[source], start[source]
+        if has_weights(op):
+            depth[name] += 1
+            start[name] = start[name] or name
+            if depth[name] == limit + 1:
+                yield layer_finding(
+                    "CP405", graph, name,
+                    f"{depth[name]} weight layers in a row from {start[name]!r} to here with "
+                    f"neither normalization nor a skip connection (max_plain_depth {limit}); "
+                    "gradients may vanish: add BatchNormalization or residual connections")
+
+
+# ---------------------------------------------------------------- costly convolutions
+
+
+def _alternatives(op: O._Conv, cin: int, p_in, p_out) -> list[tuple[str, object]]:
+    """MACs of cheaper replacements of a k x k convolution (cin -> filters):
+    separable: p_out * (K * cin + cin * filters), K = prod(kernel);
+    1x1 bottleneck to b = min(cin, filters) // 4 (where that is at least 16):
+    p_in * cin * b + p_out * (K * b * b + b * filters).
+    """
+    kernel = math.prod(op.kernel_size)
+    out = []
+    if op.spatial_rank in (1, 2):
+        out.append((f"SeparableConv{op.spatial_rank}D", p_out * (kernel * cin + cin * op.filters)))
+    if min(cin, op.filters) >= 64:  # ResNet's bottleneck: 256 -> 64 -> 256, never below 16
+        b = min(cin, op.filters) // 4
+        out.append((f"a 1x1 bottleneck to {b} channels",
+                    p_in * cin * b + p_out * (kernel * b * b + b * op.filters)))
+    return out
+
+
+@register("CP406", "costly-convolution", "design", "info")
+def check_costly_convolution(graph: Graph, analyses: Analyses,
+                             config: CheckConfig) -> Iterator[Finding]:
+    """A costly standard convolution that a separable or bottleneck one would make far cheaper.
+
+    Reported when the replacement cuts its MACs by at least `costly_min_saving` (half). The
+    seed article's "Computational Cost": a k x k convolution costs positions x k^2 x
+    C_in x C_out; a depthwise-separable one costs positions x (k^2 x C_in + C_in x C_out),
+    a fraction 1/C_out + 1/k^2 of it, and a ResNet-style 1x1 bottleneck (C -> C/4 -> k x k ->
+    C_out) cuts it too. Reported for convolutions with at least 16 input channels holding at
+    least `costly_min_share` (10%) of the network's MACs (symbolic sizes are taken as 256),
+    with the computed saving. Fix: the suggested replacement, if accuracy allows."""
+    analysis, where = analyses.best, ""
+    if analysis.symbols:
+        where = f" at {' = '.join(analysis.symbols)} = 256"
+        analysis = analysis.at({s: 256 for s in analysis.symbols})
+    results = results_by_name(analysis)
+    total = analysis.totals.macs
+    if not isinstance(total, int) or total <= 0:
+        return
+    for node in graph:
+        op = node.op
+        if type(op) not in (O.Conv1D, O.Conv2D, O.Conv3D) or op.groups != 1:
+            continue
+        cin = results[node.inputs[0]].output_shape[-1]
+        macs = results[node.name].macs
+        if (not isinstance(cin, int) or cin < 16 or math.prod(op.kernel_size) == 1
+                or not isinstance(macs, int) or macs < config.costly_min_share * total):
+            continue
+        p_in = arith.product(results[node.inputs[0]].output_shape[:-1])
+        p_out = arith.product(results[node.name].output_shape[:-1])
+        options = [(name, cost) for name, cost in _alternatives(op, cin, p_in, p_out)
+                   if cost <= (1 - config.costly_min_saving) * macs]
+        if options:
+            described = ", ".join(f"{name} would need {format_count(cost)} "
+                                  f"({100 * (1 - cost / macs):.0f}% less)"
+                                  for name, cost in options)
+            yield layer_finding("CP406", graph, node.name,
+                                f"{format_count(macs)} MACs{where} ({100 * macs / total:.0f}% "
+                                f"of the network); {described}")

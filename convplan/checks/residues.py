@@ -1,0 +1,140 @@
+"""For which input sizes does a size-dependent fact hold? Answers as residue classes.
+
+Window arithmetic is floor division, so anything built from it (a remainder left by a stride,
+the parity of TF's 'same' padding, whether two paths of a merge agree) is periodic in an input
+size H once H is large: its period divides the product of the denominators inside the floors.
+Evaluating one period at a large H gives the exact set of residues, which `Condition.phrase`
+states the way people say it: "H is divisible by 16", "H mod 8 is 4, 5, 6 or 7".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+
+MAX_PERIOD = 4096
+BASE = 4096  # large enough that every max(., 0) and small-size corner is past
+
+
+def evaluate(expr: sympy.Expr | int, values: Mapping[sympy.Symbol, int]) -> Fraction:
+    """Exact value of an expression of floors, ceilings, Max, Min, Mod, sums and products."""
+    if isinstance(expr, int):
+        return Fraction(expr)
+    if expr.is_Symbol:
+        return Fraction(values[expr])
+    if expr.is_Rational:
+        return Fraction(int(expr.p), int(expr.q))
+    args = [evaluate(a, values) for a in expr.args]
+    if expr.is_Add:
+        return sum(args, Fraction(0))
+    if expr.is_Mul:
+        return math.prod(args, start=Fraction(1))
+    if expr.is_Pow and args[1].denominator == 1:
+        return args[0] ** int(args[1])
+    if isinstance(expr, sympy.floor):
+        return Fraction(math.floor(args[0]))
+    if isinstance(expr, sympy.ceiling):
+        return Fraction(math.ceil(args[0]))
+    if isinstance(expr, sympy.Max):
+        return max(args)
+    if isinstance(expr, sympy.Min):
+        return min(args)
+    if isinstance(expr, sympy.Mod):
+        return args[0] % args[1]
+    raise ValueError(f"cannot evaluate {expr}")
+
+
+def period_of(exprs: Iterable[sympy.Expr | int]) -> int | None:
+    """A multiple of the period in the input size: the product, over floor/ceiling/Mod terms,
+    of the denominators inside them (nested floors count once per level). None if huge."""
+    period = 1
+    for expr in exprs:
+        if isinstance(expr, int):
+            continue
+        for term in expr.atoms(sympy.floor, sympy.ceiling):
+            period *= math.lcm(*(int(r.q) for r in term.args[0].atoms(sympy.Rational)), 1)
+        for term in expr.atoms(sympy.Mod):
+            modulus = term.args[1]
+            period *= int(modulus) if modulus.is_Integer else 1
+        if period > MAX_PERIOD:
+            return None
+    return period
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`symbol` mod `period` in `residues` (for large sizes), reduced to the smallest period."""
+
+    symbol: str
+    period: int
+    residues: frozenset[int]
+
+    def holds_at(self, value: int) -> bool:
+        return value % self.period in self.residues
+
+    @property
+    def always(self) -> bool:
+        return len(self.residues) == self.period
+
+    @property
+    def never(self) -> bool:
+        return not self.residues
+
+    def phrase(self) -> str:
+        """'H is divisible by 16', 'H is odd', 'H mod 8 is 4, 5, 6 or 7', ..."""
+        s, q, r = self.symbol, self.period, sorted(self.residues)
+        if not r:
+            return f"for no value of {s}"
+        if len(r) == q:
+            return f"for every {s}"
+        if q == 2:
+            return f"{s} is {'even' if r == [0] else 'odd'}"
+        if r == [0]:
+            return f"{s} is divisible by {q}"
+        if len(r) == q - 1 and 0 not in r:
+            return f"{s} is not divisible by {q}"
+        if len(r) == 1:
+            return f"{s} mod {q} = {r[0]}"
+        words = [str(v) for v in r]
+        return f"{s} mod {q} is {', '.join(words[:-1])} or {words[-1]}"
+
+
+def when_clause(condition: Condition | None, declared: Mapping[str, int]) -> str | None:
+    """'when H is odd (declared 28)'; None without a condition or when it always holds."""
+    if condition is None or condition.always:
+        return None
+    value = declared.get(condition.symbol)
+    return f"when {condition.phrase()}" + (f" (declared {value})" if value is not None else "")
+
+
+def _reduce(symbol: str, period: int, residues: set[int]) -> Condition:
+    for q in range(1, period + 1):
+        if period % q:
+            continue
+        reduced = {r % q for r in residues}
+        if all(((r % q) in reduced) == (r in residues) for r in range(period)):
+            return Condition(symbol, q, frozenset(reduced))
+    return Condition(symbol, period, frozenset(residues))
+
+
+def solve(test: Callable[[Mapping[sympy.Symbol, int]], bool],
+          exprs: Iterable[sympy.Expr | int], modulus: int = 1) -> Condition | None:
+    """The input sizes for which `test` holds, given the expressions it reads; `modulus`: the
+    period of the test's own arithmetic on their values (s for a remainder mod s). None when
+    they depend on more than one size (or on none), or the period is too large."""
+    exprs = list(exprs)
+    symbols = set().union(*(getattr(e, "free_symbols", set()) for e in exprs))
+    if len(symbols) != 1:
+        return None
+    period = period_of(exprs)
+    if period is None or period * modulus > MAX_PERIOD:
+        return None
+    period *= modulus
+    (symbol,) = symbols
+    base = period * math.ceil(BASE / period)
+    good = {r for r in range(period) if test({symbol: base + r})}
+    return _reduce(str(symbol), period, good)

@@ -1,0 +1,239 @@
+"""Checking files: discovery, configuration layering, loading, running the rules.
+
+A file is *bad input* (the CLI exits 2) when it cannot be read or parsed, or is not a valid
+spec (unknown keys, ops or attributes, a broken graph, bad `checks:` settings). A well-formed
+spec describing a network Keras cannot build is not bad input: the error that stops it (an
+empty output, strides with dilation, mismatched shapes) becomes an error-level finding with
+its rule code and the layer's line, like any other finding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convplan.checks.config import CheckConfig, apply_settings, config_for
+from convplan.checks.registry import Finding, finding, load_rules
+from convplan.checks.subject import Analyses, analyze_for_checks
+from convplan.errors import ConvplanError, ShapeError, SpecError
+from convplan.frontends.detect import is_keras_config
+from convplan.frontends.loader import parse_text, read_text
+from convplan.frontends.spec import build_graph
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+KERAS_SUFFIX = ".keras"
+SKIP_FOLDERS = {"__pycache__", "node_modules"}
+# SpecError.reason -> the rule that reports it
+REASON_CODES = {"empty_output": "CP101", "strides_with_dilation": "CP102",
+                "keras_rejects": "CP100"}
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """The findings of one file, or why it could not be checked (`error`: bad input)."""
+
+    path: str
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def is_excluded(path: Path, patterns: Iterable[str]) -> bool:
+    """A glob matches the whole (POSIX) path, or any one part of it."""
+    text = path.as_posix()
+    return any(fnmatch.fnmatch(text, p) or any(fnmatch.fnmatch(part, p) for part in path.parts)
+               for p in patterns)
+
+
+def discover(paths: Iterable[str | Path], exclude: Iterable[str] = ()) -> Iterator[tuple[Path, bool]]:
+    """(file, named explicitly) for each path; folders are walked for *.yaml, *.yml, *.json and
+    *.keras, skipping hidden folders, __pycache__ and node_modules, in sorted order."""
+    exclude = tuple(exclude)
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            yield path, True
+            continue
+        for root, folders, files in os.walk(path):
+            folders[:] = sorted(f for f in folders if not f.startswith(".")
+                                and f not in SKIP_FOLDERS and not is_excluded(Path(root, f), exclude))
+            for name in sorted(files):
+                file = Path(root, name)
+                if file.suffix.lower() in (*SPEC_SUFFIXES, KERAS_SUFFIX) \
+                        and not is_excluded(file, exclude):
+                    yield file, False
+
+
+def looks_like_model(data: Any) -> bool:
+    """A convplan spec (inputs and layers) or a Keras model config (class_name and config)."""
+    return isinstance(data, dict) and (("inputs" in data and "layers" in data)
+                                       or is_keras_config(data))
+
+
+# ---------------------------------------------------------------- errors as findings
+
+
+def error_finding(exc: ConvplanError, graph: Graph | None) -> Finding | None:
+    """The finding for an error that means "Keras cannot build this network", else None."""
+    reason = getattr(exc, "reason", None)
+    code = REASON_CODES.get(reason) or ("CP100" if isinstance(exc, ShapeError) else None)
+    if code is None:
+        return None
+    layer = getattr(exc, "layer", None)
+    line = getattr(exc, "line", None)
+    if line is None and graph is not None and layer in graph.nodes:
+        line = graph[layer].line
+    return dataclasses.replace(finding(code, str(exc), layer), line=line)
+
+
+# ---------------------------------------------------------------- running the rules
+
+
+def run_rules(graph: Graph, analyses: Analyses, config: CheckConfig) -> list[Finding]:
+    """Every enabled rule's findings (before suppression, severities and locations)."""
+    found: list[Finding] = []
+    for code, rule in load_rules().items():
+        if rule.check is not None and config.is_enabled(code):
+            found.extend(rule.check(graph, analyses, config))
+    return found
+
+
+def _is_suppressed(finding_: Finding, graph: Graph | None) -> bool:
+    if graph is None or finding_.layer not in graph.nodes:
+        return False
+    return any(finding_.code.startswith(code.upper()) for code in graph[finding_.layer].suppress)
+
+
+def finalize(findings: Iterable[Finding], graph: Graph | None, config: CheckConfig, path: str,
+             checks_line: int | None, suppressible: bool = True) -> list[Finding]:
+    """Apply select/ignore, layer suppressions, severities, and locations; sort by line."""
+    out = []
+    for item in findings:
+        if not config.is_enabled(item.code) or (suppressible and _is_suppressed(item, graph)):
+            continue
+        line = item.line
+        if line is None:
+            line = graph[item.layer].line if graph is not None and item.layer in graph.nodes \
+                else checks_line
+        out.append(dataclasses.replace(item, path=path, line=line,
+                                       severity=config.severity_of(item.code, item.severity)))
+    return sorted(out, key=lambda f: (f.line or 0, f.code, f.message))
+
+
+def _merge_explanations(graph: Graph, exc: ConvplanError,
+                        config: CheckConfig) -> list[Finding]:
+    """When a merge fails at the declared size, CP105 on the symbolic shapes says for which
+    sizes it would work."""
+    layer = getattr(exc, "layer", None)
+    if layer not in graph.nodes or not isinstance(graph[layer].op, O._Merge):
+        return []
+    from convplan.analysis import analyze
+    from convplan.checks.shape_rules import check_conditional_merge
+
+    try:
+        symbolic = analyze(graph, generalize=True)
+    except ConvplanError:
+        return []
+    return [f for f in check_conditional_merge(graph, Analyses(None, symbolic), config)
+            if f.layer == layer]
+
+
+def stop_findings(exc: ConvplanError, graph: Graph | None, config: CheckConfig, path: str,
+                  checks_line: int | None) -> list[Finding]:
+    """The error that stops the network being built, as findings; re-raises bad input."""
+    stop = error_finding(exc, graph)
+    if stop is None:
+        raise exc
+    found = finalize([stop], graph, config, path, checks_line, suppressible=False)
+    if graph is not None:
+        found += finalize(_merge_explanations(graph, exc, config), graph, config, path,
+                          checks_line)
+    return found
+
+
+def check_graph(graph: Graph, config: CheckConfig, path: str = "<spec>",
+                checks_line: int | None = None) -> list[Finding]:
+    """Findings of a built graph: the analysis error that stops it, or every rule's."""
+    try:
+        analyses = analyze_for_checks(graph, config)
+    except ConvplanError as exc:
+        return stop_findings(exc, graph, config, path, checks_line)
+    return finalize(run_rules(graph, analyses, config), graph, config, path, checks_line)
+
+
+def _keras_graph(path: Path, data: Any) -> Graph:
+    if data is None:
+        from convplan import load
+
+        return load(path)
+    from convplan.frontends.keras_model import graph_from_keras_config
+
+    return graph_from_keras_config(data, source=str(path))
+
+
+def check_file(path: str | Path, *, explicit: bool = True,
+               overrides: Mapping[str, Any] | None = None, isolated: bool = False,
+               base: CheckConfig | None = None) -> FileReport | None:
+    """Check one file; None when a file found in a folder is not a model (not for us)."""
+    path = Path(path)
+    name = str(path)
+    try:
+        data, section, checks_line = None, None, None
+        if path.suffix.lower() != KERAS_SUFFIX:
+            data = parse_text(read_text(path), name)
+            if not explicit and not looks_like_model(data):
+                return None
+            if isinstance(data, dict) and not is_keras_config(data):
+                section = data.get("checks")
+                checks_line = getattr(section, "line", None) or getattr(data, "line", None)
+        config = config_for(path, base or CheckConfig(), isolated)
+        if section is not None:
+            config = apply_settings(config, section, f"{name}: checks", error=SpecError,
+                                    line=checks_line, allow_exclude=False)
+        if overrides:
+            config = apply_settings(config, overrides, "command line")
+        try:
+            if data is None or is_keras_config(data):
+                graph = _keras_graph(path, data)
+            else:
+                graph = build_graph(data, name)
+        except SpecError as exc:
+            return FileReport(name, tuple(stop_findings(exc, None, config, name, checks_line)))
+        return FileReport(name, tuple(check_graph(graph, config, name, checks_line)))
+    except ConvplanError as exc:
+        text = str(exc)
+        return FileReport(name, error=text if text.startswith(name) else f"{name}: {text}")
+    except ModuleNotFoundError as exc:
+        if exc.name != "convplan.frontends.keras_model":
+            raise
+        return FileReport(name, error=f"{name}: Keras model files need the Keras frontend "
+                          "(convplan.frontends.keras_model), which this installation lacks")
+
+
+def check_paths(paths: Iterable[str | Path], *, overrides: Mapping[str, Any] | None = None,
+                isolated: bool = False) -> list[FileReport]:
+    """Check files and folders; reports in discovery order (files with nothing to check in
+    folders are left out)."""
+    reports = []
+    paths = list(paths)
+    exclude: tuple[str, ...] = tuple((overrides or {}).get("exclude", ()))
+    for given in paths:
+        try:
+            exclude += config_for(given, CheckConfig(), isolated).exclude
+        except ConvplanError as exc:
+            reports.append(FileReport(str(given), error=str(exc)))
+            return reports
+    for file, explicit in discover(paths, exclude):
+        report = check_file(file, explicit=explicit, overrides=overrides, isolated=isolated)
+        if report is not None:
+            reports.append(report)
+    return reports

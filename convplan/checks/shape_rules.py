@@ -1,0 +1,223 @@
+"""Shape validity (CP1xx): networks Keras cannot build, and shapes that lose or misplace data.
+
+CP100-CP102 are reported by the runner from the error that stops the network being built (the
+IR and the analysis raise them with a `reason`); the rest are rules over the analyses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from convplan.analysis.shapes import AXIS_WORDS, UNIT_WORDS
+from convplan.analysis.windows import effective_kernel
+from convplan.checks import residues
+from convplan.checks.config import CheckConfig
+from convplan.checks.registry import Finding, layer_finding, register
+from convplan.checks.subject import Analyses, declared_sizes, results_by_name, windows
+from convplan.ir.graph import Graph
+
+register("CP100", "unbuildable-layer", "shape", "error", doc="""
+    Keras rejects the layer or its inputs (shapes, channels, attribute combinations).
+
+    Mismatched ranks, channels or merge shapes, filters not divisible by groups, an
+    output_padding not smaller than the strides: the network cannot be built at all;
+    convplan reports the first such error in the file (the analysis stops there). Reported
+    from the error itself, so it cannot be suppressed on the layer; fix the layer.""")(None)
+
+register("CP101", "empty-output", "shape", "error", doc="""
+    An output size of zero or less: a kernel, pool or cropping larger than its input.
+
+    Under padding 'valid' a window of effective size k_eff = (k - 1) * d + 1 needs at least
+    k_eff input rows; with fewer, Keras raises "Computed output size would be zero or
+    negative". Use padding 'same', a smaller kernel or dilation, or a larger input.""")(None)
+
+register("CP102", "strides-with-dilation", "shape", "error", doc="""
+    strides > 1 together with dilation_rate > 1 in a layer where Keras rejects it.
+
+    Conv1D/2D/3D and Conv1D/2D/3DTranspose raise "`strides > 1` not supported in conjunction
+    with `dilation_rate > 1`" at construction (the test is max(strides) > 1 and
+    max(dilation_rate) > 1 over all axes). DepthwiseConv and SeparableConv accept the
+    combination. Split the layer: a dilated stride-1 convolution, then a strided one (or
+    pooling), or use DepthwiseConv2D/SeparableConv2D.""")(None)
+
+
+def _axis_words(rank: int, axis: int) -> tuple[str, str]:
+    return AXIS_WORDS[rank][axis], UNIT_WORDS[rank][axis]
+
+
+@register("CP103", "kernel-larger-than-input", "shape", "error")
+def check_kernel_larger_than_input(graph: Graph, analyses: Analyses,
+                                   config: CheckConfig) -> Iterator[Finding]:
+    """A kernel or pool window larger than its input under 'same' or 'causal' padding.
+
+    Keras accepts it (the output is ceil(n / s)), but every window reads mostly zero padding:
+    a 7x7 kernel on a 3x3 feature map learns 49 weights of which at most 9 ever touch data.
+    Checked at the declared input size. Use a kernel no larger than the feature map, or move
+    the layer before the downsampling that shrank its input."""
+    if analyses.concrete is None:
+        return
+    results = results_by_name(analyses.concrete)
+    for node in graph:
+        per_axis = windows(node.op)
+        if per_axis is None or getattr(node.op, "padding", "valid") == "valid":
+            continue
+        shape = results[node.inputs[0]].output_shape
+        rank = node.op.spatial_rank
+        for axis, (k, _, d) in enumerate(per_axis):
+            k_eff, n = effective_kernel(k, d), shape[axis]
+            if k_eff > n:
+                word, _ = _axis_words(rank, axis)
+                yield layer_finding("CP103", graph, node.name,
+                                    f"window of {k_eff} (kernel {k}, dilation {d}) is larger than "
+                                    f"its input {word} {n} under padding {node.op.padding!r}; most "
+                                    "taps only ever read padding")
+                break
+
+
+def dropped_rows(n: int, k: int, s: int, d: int, padding: str) -> int:
+    """Input rows after the last window: valid (n - k_eff) mod s; causal (left pad k_eff - 1)
+    (n - 1) mod s; 'same' pads up to cover every row when k_eff >= s, so 0."""
+    k_eff = effective_kernel(k, d)
+    if padding == "valid":
+        return (n - k_eff) % s if n >= k_eff else 0
+    if padding == "causal":
+        return (n - 1) % s
+    return 0
+
+
+@register("CP104", "floor-truncation", "shape", "warning")
+def check_floor_truncation(graph: Graph, analyses: Analyses,
+                           config: CheckConfig) -> Iterator[Finding]:
+    """Input rows or columns that no window ever covers, because the stride does not divide.
+
+    Under 'valid' padding a window of k_eff = (k - 1) * d + 1 at stride s covers
+    (out - 1) * s + k_eff rows, so (n - k_eff) mod s rows at the bottom (columns at the right)
+    are silently dropped: a 2x2 pool on 7 rows reads 6. The rule names the layer and the
+    count at the declared size, and, from the symbolic shapes, the input sizes for which it
+    happens ("H mod 8 is 4, 5, 6 or 7"). Layers whose stride exceeds the window (k_eff < s)
+    skip rows by design and are not reported. Fix: pick input sizes the strides divide, or
+    padding 'same'."""
+    concrete = results_by_name(analyses.concrete) if analyses.concrete else None
+    symbolic = results_by_name(analyses.symbolic) if analyses.symbolic else None
+    sizes = declared_sizes(graph, config)
+    for node in graph:
+        per_axis = windows(node.op)
+        padding = getattr(node.op, "padding", "valid")
+        if per_axis is None or padding == "same":
+            continue
+        rank = node.op.spatial_rank
+        parts = []
+        for axis, (k, s, d) in enumerate(per_axis):
+            if s == 1 or effective_kernel(k, d) < s:
+                continue
+            part = _truncation(node.inputs[0], axis, (k, s, d), padding, rank, concrete,
+                               symbolic, sizes)
+            if part:
+                parts.append(part)
+        if not parts:
+            continue
+        window = (f"window {'x'.join(str(effective_kernel(k, d)) for k, _, d in per_axis)} at "
+                  f"stride {'x'.join(str(s) for _, s, _ in per_axis)}, padding {padding!r}")
+        text = " and ".join(lost for lost, _ in parts) + f" never reach a window ({window})"
+        whens = [when for _, when in parts if when]
+        if whens:
+            text += "; at the network input this happens " + " and ".join(whens)
+        yield layer_finding("CP104", graph, node.name, text)
+
+
+def _truncation(source: str, axis: int, window: tuple[int, int, int], padding: str, rank: int,
+                concrete, symbolic, sizes: dict[str, int]) -> tuple[str, str | None] | None:
+    """(what is lost on this axis, for which input sizes) or None when nothing is."""
+    k, s, d = window
+    word, units = _axis_words(rank, axis)
+    condition, amounts = None, []
+    if symbolic is not None:
+        n_expr = symbolic[source].output_shape[axis]
+        if not isinstance(n_expr, int):
+
+            def drops(values) -> bool:
+                amounts.append(dropped_rows(int(residues.evaluate(n_expr, values)), k, s, d,
+                                            padding))
+                return amounts[-1] > 0
+
+            condition = residues.solve(drops, [n_expr], modulus=s)
+    when = residues.when_clause(condition, sizes)
+    if concrete is not None:
+        n = concrete[source].output_shape[axis]
+        lost = dropped_rows(n, k, s, d, padding)
+        return (f"the last {lost} of its {n} input {units}", when) if lost else None
+    if condition is None or condition.never:
+        return None
+    least, most = min(a for a in amounts if a > 0), max(amounts)
+    count = f"{most}" if least == most else f"{least} to {most}"
+    return (f"the last {count} {units if most > 1 else units[:-1]} of its input {word}",
+            when or "for every size")
+
+
+@register("CP105", "conditional-merge", "shape", "warning")
+def check_conditional_merge(graph: Graph, analyses: Analyses,
+                            config: CheckConfig) -> Iterator[Finding]:
+    """A merge (Add, Concatenate, Multiply, ...) whose inputs agree only for some input sizes.
+
+    Paths with different downsampling (a U-Net's skip and its upsampled path) match only
+    when the input size is a multiple of the total stride: the network builds at 224 and
+    fails at 225. The rule derives the condition from the symbolic shapes ("H is divisible
+    by 16") and reports it where the input size is left symbolic (at a declared size that
+    fits there is nothing to report; one that does not fit is CP100, explained by this rule).
+    Fix: declare the input size the network is built for (or set `checks.input_size`), or
+    crop/pad the skip path to match; suppress it on the layer for a fully convolutional
+    network that only ever sees valid sizes."""
+    if analyses.symbolic is None:
+        return
+    sizes = declared_sizes(graph, config)
+    by_layer: dict[str, list[str]] = {}
+    for cond in analyses.symbolic.conditions:
+        rank = len(analyses.symbolic.layer(cond.layer).output_shape) - 1
+        word = AXIS_WORDS[rank][cond.axis] if 1 <= rank <= 3 and cond.axis < rank else \
+            f"axis {cond.axis + 1}"
+        left, right = cond.left, cond.right
+        solved = residues.solve(
+            lambda v, a=left, b=right: residues.evaluate(a, v) == residues.evaluate(b, v),
+            [left, right])
+        if _agree_at_declared_size(left, right, sizes):
+            continue  # the size is fixed and fits: nothing can go wrong
+        if solved is None:
+            text = f"their {word}s agree only when {left} = {right}"
+        elif solved.never:
+            text = f"their {word}s ({left} and {right}) agree for no large input size"
+        else:
+            text = f"their {word}s ({left} and {right}) agree only when {solved.phrase()}"
+            if solved.symbol in sizes:
+                text += f" (declared {solved.symbol} = {sizes[solved.symbol]} does not satisfy it)"
+        by_layer.setdefault(cond.layer, []).append(text)
+    for layer, texts in by_layer.items():
+        yield layer_finding("CP105", graph, layer, "inputs of this merge: " + "; ".join(texts))
+
+
+def _agree_at_declared_size(left, right, sizes: dict[str, int]) -> bool:
+    symbols = {str(x) for e in (left, right) for x in getattr(e, "free_symbols", ())}
+    if not symbols or not symbols <= set(sizes):
+        return False
+    values = {x: sizes[str(x)] for e in (left, right) for x in getattr(e, "free_symbols", ())}
+    return residues.evaluate(left, values) == residues.evaluate(right, values)
+
+
+@register("CP106", "misaligned-paths", "shape", "warning")
+def check_misaligned_paths(graph: Graph, analyses: Analyses,
+                           config: CheckConfig) -> Iterator[Finding]:
+    """Paths into a merge that see the input at different strides or different centres.
+
+    Adding a feature computed around input pixel (10, 10) to one computed around (11, 11)
+    mixes neighbouring locations; asymmetric 'same' padding on strided layers and
+    differently padded branches cause it. Checked at the declared size when there is one.
+    Fix: make the branches' padding and strides match (odd kernels, sizes the strides
+    divide), or crop one branch."""
+    analysis = analyses.best
+    by_layer: dict[str, dict[str, list[str]]] = {}
+    for item in analysis.misalignments:
+        rank = len(analysis.layer(item.layer).receptive_field or ())
+        word = AXIS_WORDS[rank][item.axis] if rank in AXIS_WORDS else f"axis {item.axis + 1}"
+        by_layer.setdefault(item.layer, {}).setdefault(item.message, []).append(word)
+    for layer, messages in by_layer.items():
+        yield layer_finding("CP106", graph, layer, "; ".join(
+            f"{' and '.join(words)}: {message}" for message, words in messages.items()))

@@ -1,0 +1,126 @@
+"""What the rules look at: the two analyses of a graph, and graph walks several rules share.
+
+- `concrete`: at the declared input size (or `checks.input_size`); None when a size is symbolic.
+- `symbolic`: every spatial size a symbol (H, W, ...), so a rule can say for which sizes
+  something happens (merge conditions, truncation, padding parity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convplan.analysis import Analysis, analyze
+from convplan.analysis.analyze import SPATIAL_NAMES, LayerResult
+from convplan.checks.config import CheckConfig
+from convplan.errors import ConvplanError
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+
+
+@dataclass(frozen=True)
+class Analyses:
+    concrete: Analysis | None
+    symbolic: Analysis | None
+
+    @property
+    def best(self) -> Analysis:
+        """The concrete analysis where there is one, else the symbolic one."""
+        result = self.concrete or self.symbolic
+        assert result is not None
+        return result
+
+
+def is_concrete_spec(graph: Graph) -> bool:
+    return all(isinstance(d, int) for name in graph.inputs for d in graph[name].op.shape)
+
+
+def analyze_for_checks(graph: Graph, config: CheckConfig) -> Analyses:
+    """Both analyses; raises the ConvplanError of the one that decides validity (the concrete
+    one where sizes are known, else the symbolic one)."""
+    concrete = None
+    if config.input_size is not None:
+        concrete = analyze(graph, input_size=config.input_size)
+    elif is_concrete_spec(graph):
+        concrete = analyze(graph)
+    try:
+        symbolic = analyze(graph, generalize=True)
+    except ConvplanError:
+        if concrete is None:
+            raise
+        symbolic = None  # valid at the declared size; the size-free view is a bonus
+    return Analyses(concrete, symbolic)
+
+
+def results_by_name(analysis: Analysis) -> dict[str, LayerResult]:
+    return {layer.name: layer for layer in analysis.layers}
+
+
+def spatial_heads(graph: Graph, analysis: Analysis) -> list[tuple[str, str]]:
+    """(layer, consumer) for the last spatial feature maps: layers with a receptive field that
+    are graph outputs (consumer 'output') or feed a layer without one (Flatten, global pooling,
+    Reshape; consumer is that layer's name)."""
+    results = results_by_name(analysis)
+    users = consumers(graph)
+    heads = []
+    for layer in analysis.layers:
+        if layer.receptive_field is None or isinstance(graph[layer.name].op, O.InputLayer):
+            continue
+        if layer.name in analysis.outputs:
+            heads.append((layer.name, "output"))
+        for consumer in users[layer.name]:
+            if results[consumer].receptive_field is None:
+                heads.append((layer.name, consumer))
+    return heads
+
+
+def consumers(graph: Graph) -> dict[str, list[str]]:
+    """Each layer's users, in declaration order (one pass, unlike Graph.consumers per name)."""
+    users: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for node in graph:
+        for src in dict.fromkeys(node.inputs):
+            users[src].append(node.name)
+    return users
+
+
+def upstream_inputs(graph: Graph, layer: str) -> list[str]:
+    """The graph inputs `layer` depends on, in declaration order."""
+    seen, stack = set(), [layer]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(graph[name].inputs)
+    return [name for name in graph.inputs if name in seen]
+
+
+def declared_sizes(graph: Graph, config: CheckConfig) -> dict[str, int]:
+    """Symbol name in the symbolic analysis -> the size declared for it (or configured with
+    `input_size`), following `analysis.input_shapes`'s naming: H, W for a single input,
+    H_<input>, W_<input> for several; symbolic dims keep their own names."""
+    inputs = graph.inputs
+    sizes: dict[str, int] = {}
+    for name in inputs:
+        dims = graph[name].op.shape
+        spatial = len(dims) - 1
+        if not 1 <= spatial <= 3:
+            continue
+        given = config.input_size if config.input_size and len(config.input_size) == spatial \
+            else None
+        for axis, (dim, base) in enumerate(zip(dims, SPATIAL_NAMES[spatial])):
+            symbol = dim if isinstance(dim, str) else (
+                base if len(inputs) == 1 else f"{base}_{name}")
+            value = given[axis] if given else dim
+            if isinstance(value, int):
+                sizes[symbol] = value
+    return sizes
+
+
+def windows(op: O.Op) -> list[tuple[int, int, int]] | None:
+    """Per spatial axis (kernel, stride, dilation) of a sliding-window op (convolutions other
+    than transposed ones, and pooling); None for any other op."""
+    if isinstance(op, O._Pooling):
+        return list(zip(op.pool_size, op.strides, (1,) * op.spatial_rank))
+    if isinstance(op, O._Windowed) and not isinstance(op, O._ConvTranspose):
+        return list(zip(op.kernel_size, op.strides, op.dilation_rate))
+    return None
