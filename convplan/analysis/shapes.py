@@ -132,9 +132,24 @@ def axis_checked_same_shape(op: O.Op, shapes: list[Shape]) -> Shape:
     return shapes[0]
 
 
+def normalization_shape(op: O.Normalization, shapes: list[Shape]) -> Shape:
+    """Same shape; given mean/variance lists broadcast against the axis: length 1 or its size."""
+    index = _normalize_axis(op, op.axis, len(shapes[0]))
+    size = shapes[0][index]
+    if isinstance(op.mean, tuple) and len(op.mean) != 1 and arith.equal(size, len(op.mean)) is False:
+        raise _error(op, f"'mean' and 'variance' hold {len(op.mean)} values, but axis {op.axis} "
+                     f"of the input {_fmt(shapes[0])} has {size}; give one value per feature "
+                     "or a single one")
+    return shapes[0]
+
+
 def _normalize_axis(op: O.Op, axis: int, rank: int) -> int:
     """Keras axes count the batch axis as 0; ours do not. Returns an index into our shape."""
     index = axis - 1 if axis > 0 else rank + axis
+    if index == -1:
+        raise _error(op, f"axis {axis} is the batch axis of an input of rank {rank + 1}; "
+                     "convplan plans layers that work within one example",
+                     hint="count axes from -1 (channels) or from 1")
     if not 0 <= index < rank:
         raise _error(op, f"axis {axis} is out of range for an input of rank {rank + 1}")
     return index
@@ -167,14 +182,13 @@ def reshape_shape(op: O.Reshape, shapes: list[Shape]) -> Shape:
 
 def _broadcast(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition],
                skip_axis: int | None = None) -> Shape:
-    """Keras merges: equal ranks; per axis equal, or 1 (broadcast)."""
-    first = shapes[0]
-    for other in shapes[1:]:
-        if len(other) != len(first):
-            raise _error(op, "inputs must have the same rank, received shapes "
-                         + " and ".join(_fmt(s) for s in shapes))
-    out = list(first)
-    for other in shapes[1:]:
+    """Keras merges broadcast like numpy: shapes align on the right (a lower-rank input gets
+    leading axes of 1, as Keras's expand_dims at axis 1 does), and per axis the sizes are
+    equal or one of them is 1."""
+    rank = max(len(s) for s in shapes)
+    aligned = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out = list(aligned[0])
+    for other in aligned[1:]:
         for axis, (a, b) in enumerate(zip(out, other)):
             if axis == skip_axis:
                 continue
@@ -252,7 +266,7 @@ SHAPE_RULES: dict[type, ShapeRule] = {
     O.BatchNormalization: axis_checked_same_shape,
     O.LayerNormalization: axis_checked_same_shape,
     O.Softmax: axis_checked_same_shape,
-    O.Normalization: axis_checked_same_shape,
+    O.Normalization: normalization_shape,
     O.Activation: same_shape,
     O.ReLU: same_shape,
     O.LeakyReLU: same_shape,

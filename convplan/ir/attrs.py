@@ -31,6 +31,23 @@ ACTIVATION_FLOPS: dict[str, int] = {
     "mish": 8,
     "softmax": 3,
     "log_softmax": 4,
+    "celu": 4,
+    "hard_shrink": 2,
+    "hard_tanh": 2,
+    "log_sigmoid": 4,
+    "soft_shrink": 3,
+    "sparse_plus": 4,
+    "sparse_sigmoid": 3,
+    "sparsemax": 5,
+    "squareplus": 5,
+    "tanh_shrink": 6,
+}
+
+# Keras activation names convplan refuses, and why (measured on Keras 3.15 / TF 2.21).
+UNMODELLED_ACTIVATIONS: dict[str, str] = {
+    "glu": "it halves the last axis when run, while Keras's symbolic shape keeps it",
+    "threshold": "keras.activations.threshold needs arguments an activation name cannot pass, "
+                 "so the layer fails when run",
 }
 
 PADDINGS = ("valid", "same", "causal")
@@ -112,6 +129,10 @@ def as_choice(owner: Any, attr: str, value: Any, choices: tuple[str, ...]) -> st
 def as_activation(owner: Any, attr: str, value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str) and value in UNMODELLED_ACTIVATIONS:
+        raise UnsupportedError(f"activation {value!r} is not modelled: "
+                               f"{UNMODELLED_ACTIVATIONS[value]}", layer=owner.name,
+                               op=type(owner).__name__)
     if not isinstance(value, str) or value not in ACTIVATION_FLOPS:
         raise _fail(owner, attr, "a Keras activation name (" + ", ".join(ACTIVATION_FLOPS) + ")", value)
     return None if value == "linear" else value

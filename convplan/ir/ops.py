@@ -345,7 +345,7 @@ class ReLU(Op):
         if self.max_value is not None:
             A.as_float(self, "max_value", self.max_value, 0.0)
         A.as_float(self, "negative_slope", self.negative_slope, 0.0)
-        A.as_float(self, "threshold", self.threshold)
+        A.as_float(self, "threshold", self.threshold, 0.0)  # Keras rejects a negative one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -461,10 +461,18 @@ class Normalization(Op):
                             op="Normalization")
         for attr in ("mean", "variance"):
             value = getattr(self, attr)
-            if isinstance(value, list):
+            if isinstance(value, (list, tuple)):
                 _set(self, attr, tuple(A.as_float(self, attr, v) for v in value))
             elif value is not None:
                 _set(self, attr, A.as_float(self, attr, value))
+        if _stat_shape(self.mean) != _stat_shape(self.variance):  # Keras: np.shape must match
+            raise SpecError(f"'mean' {_stat_shape(self.mean)} and 'variance' "
+                            f"{_stat_shape(self.variance)} must have the same shape (a number, "
+                            "or lists of the same length)", layer=self.name, op="Normalization")
+
+
+def _stat_shape(value: Any) -> tuple[int, ...]:
+    return (len(value),) if isinstance(value, tuple) else ()
 
 
 # ---------------------------------------------------------------- merges

@@ -1,0 +1,94 @@
+"""Build real Keras layers and models from convplan ops and graphs (imports Keras).
+
+This is the one place in the package that turns the IR back into Keras: `verify` compares the
+model it builds with the plan, and the tests use it as their oracle. Op attributes already carry
+Keras's names, so a layer is `getattr(keras.layers, op_type)(name=..., **attributes)`; only the
+few spots where convplan's normalized form differs from what the Keras constructor accepts are
+mapped back (see `keras_arguments`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from convplan.analysis import arith
+from convplan.analysis.analyze import input_shapes
+from convplan.errors import UnsupportedError
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+from convplan.ir.validate import validate
+
+
+def keras_arguments(op: O.Op) -> dict[str, Any]:
+    """The keyword arguments of the Keras layer of the op's class, from `op.attributes()`.
+
+    Mapped back from convplan's normalized form: a `None` data_format is left to Keras's default
+    (Cropping1D takes no data_format at all); ZeroPadding1D/Cropping1D take one pair, not a
+    tuple of pairs; UpSampling1D takes an int only; Normalization statistics are lists.
+    """
+    args = op.attributes()
+    if args.get("data_format", "x") is None:
+        del args["data_format"]
+    if isinstance(op, (O.ZeroPadding1D, O.Cropping1D)):
+        key = "padding" if isinstance(op, O.ZeroPadding1D) else "cropping"
+        args[key] = tuple(args[key][0])
+    if isinstance(op, O.UpSampling1D):
+        args["size"] = args["size"][0]
+    if isinstance(op, O.Normalization):
+        for key in ("mean", "variance"):
+            if isinstance(args[key], tuple):
+                args[key] = list(args[key])
+    return args
+
+
+def build_keras_layer(op: O.Op) -> Any:
+    """A fresh, unbuilt Keras layer equal to the op (same class name, name and attributes)."""
+    import keras
+
+    if isinstance(op, O.InputLayer):
+        raise TypeError("an InputLayer becomes keras.Input; use build_keras_model")
+    if not hasattr(keras.layers, op.op_type):  # a declared (Custom) layer: no Keras class
+        raise UnsupportedError(f"{op.op_type} layers have no Keras class convplan can build",
+                               layer=op.name, op=op.op_type)
+    args = keras_arguments(op)
+    # Not every constructor takes `trainable` (SpatialDropout does not); the property does.
+    trainable = args.pop("trainable", True)
+    layer = getattr(keras.layers, op.op_type)(name=op.name, **args)
+    layer.trainable = trainable
+    return layer
+
+
+def keras_input_shapes(graph: Graph, input_size: Sequence[int] | None = None
+                       ) -> dict[str, tuple[int | None, ...]]:
+    """Each input's shape (batch excluded) as keras.Input takes it: symbols become None.
+
+    `input_size` replaces the spatial dims of inputs of that spatial rank, as in `analyze`."""
+    shapes = input_shapes(graph, input_size)
+    return {name: tuple(int(d) if arith.is_concrete(d) else None for d in shape)
+            for name, shape in shapes.items()}
+
+
+def build_keras_model(graph: Graph, input_size: Sequence[int] | None = None) -> Any:
+    """A functional keras.Model with the graph's layers, names, wiring, inputs and outputs.
+
+    Symbolic or null input dims stay None unless `input_size` fixes them. Keras raises its own
+    errors (ValueError and the like) for configurations it rejects."""
+    import keras
+
+    order = validate(graph)
+    shapes = keras_input_shapes(graph, input_size)
+    tensors: dict[str, Any] = {}
+    for name in order:
+        node = graph[name]
+        op = node.op
+        if isinstance(op, O.InputLayer):
+            tensors[name] = keras.Input(shape=shapes[name], name=name, dtype=op.dtype)
+            continue
+        ins = [tensors[i] for i in node.inputs]
+        layer = build_keras_layer(op)
+        tensors[name] = layer(ins if isinstance(op, O._Merge) else ins[0])
+    inputs = [tensors[name] for name in graph.inputs]
+    outputs = [tensors[name] for name in graph.outputs]
+    return keras.Model(inputs=inputs if len(inputs) > 1 else inputs[0],
+                       outputs=outputs if len(outputs) > 1 else outputs[0], name=graph.name)

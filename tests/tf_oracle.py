@@ -1,0 +1,155 @@
+"""The TensorFlow oracle for differential tests: what a real Keras layer says about itself.
+
+`keras_facts` applies a Keras layer to symbolic `keras.Input`s (no execution) and reads its
+output shape and weights; `convplan_facts` runs convplan's analysis on the same op and input
+shapes. Both return `Facts`, so a test compares them with `==`. MACs on the Keras side are
+derived from the built layer's kernels, independently of convplan's rules:
+kernel volume (every weight named *kernel, i.e. prod(kernel.shape)) x positions, where
+positions are the output positions for convolutions, depthwise and separable convolutions
+(separable: depthwise kernel + pointwise kernel), the input positions for transposed
+convolutions (each input scatters one kernel) and the leading positions for Dense.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from convplan.analysis import analyze
+from convplan.errors import ConvplanError
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+from convplan.verify.keras_build import build_keras_layer, build_keras_model
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One layer, batch axis excluded from the output shape."""
+
+    output_shape: Shape
+    trainable: int
+    non_trainable: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Either facts or the error raised while building (class name and first line)."""
+
+    facts: Facts | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _size(shape: Sequence[Any]) -> int:
+    return math.prod(int(d) for d in shape)
+
+
+def keras_macs(layer: Any, input_shape: Shape, output_shape: Shape) -> int:
+    """Kernel volume x positions, read off the built layer (see the module docstring)."""
+    kernels = [w for w in layer.weights if "kernel" in w.path.rsplit("/", 1)[-1]]
+    volume = sum(_size(w.shape) for w in kernels)
+    if not kernels:
+        return 0
+    if type(layer).__name__.endswith("Transpose"):
+        return _size(input_shape[:-1]) * volume
+    if type(layer).__name__ == "Dense":
+        return _size(input_shape[:-1]) * volume
+    return _size(output_shape[:-1]) * volume
+
+
+def keras_facts(layer: Any, input_shapes: Sequence[Shape], merge: bool = False) -> Facts:
+    """Apply `layer` to symbolic inputs of the given shapes (batch excluded) and read it."""
+    import keras
+
+    inputs = [keras.Input(shape=tuple(s)) for s in input_shapes]
+    out = layer(inputs if merge else inputs[0])
+    trainable = sum(_size(w.shape) for w in layer.trainable_weights)
+    non_trainable = sum(_size(w.shape) for w in layer.non_trainable_weights)
+    assert layer.count_params() == trainable + non_trainable
+    out_shape = tuple(out.shape[1:])
+    return Facts(out_shape, trainable, non_trainable,
+                 keras_macs(layer, tuple(input_shapes[0]), out_shape))
+
+
+def keras_executes(make_layer: Callable[[], Any], input_shapes: Sequence[Shape],
+                   merge: bool = False) -> Shape:
+    """Run a fresh layer eagerly on ones; return the output shape (batch excluded) or raise."""
+    import numpy as np
+
+    arrays = [np.ones((1, *s), dtype="float32") for s in input_shapes]
+    out = make_layer()(arrays if merge else arrays[0])
+    return tuple(int(d) for d in out.shape[1:])
+
+
+def single_layer_graph(op: O.Op, input_shapes: Sequence[Shape]) -> Graph:
+    """A graph of inputs `in0`, `in1`, ... feeding `op` (the only output)."""
+    graph = Graph("oracle")
+    names = [graph.add(O.InputLayer(name=f"in{i}", shape=tuple(s)))
+             for i, s in enumerate(input_shapes)]
+    graph.add(op, names)
+    graph.set_outputs([op.name])
+    return graph
+
+
+def convplan_facts(op: O.Op, input_shapes: Sequence[Shape]) -> Facts:
+    """convplan's analysis of `op` applied to inputs of the given concrete shapes."""
+    result = analyze(single_layer_graph(op, input_shapes)).layer(op.name)
+    values = (result.output_shape, result.trainable_params, result.non_trainable_params,
+              result.macs)
+    assert all(isinstance(v, int) for v in (*values[0], *values[1:])), values
+    return Facts(tuple(result.output_shape), *values[1:])
+
+
+def outcome(fn: Callable[[], Facts], catch: type[BaseException] | tuple = Exception) -> Outcome:
+    try:
+        return Outcome(facts=fn())
+    except catch as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return Outcome(error=f"{type(exc).__name__}: {first[:300]}")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    keras: Outcome
+    convplan: Outcome
+    op: O.Op | None  # convplan's op, when its constructor accepted the arguments
+
+
+def compare_layer(op_type: str, args: dict[str, Any], input_shapes: Sequence[Shape]
+                  ) -> Comparison:
+    """Build the layer from the same Keras arguments in Keras and in convplan.
+
+    Keras side: `keras.layers.<op_type>(**args)` applied to symbolic inputs; any exception is
+    Keras rejecting the configuration. convplan side: `make_op` and `analyze`; only a
+    ConvplanError counts as rejecting (anything else propagates: it is a convplan bug)."""
+    import keras
+
+    merge = issubclass(O.OPS[op_type], O._Merge)
+    k = outcome(lambda: keras_facts(getattr(keras.layers, op_type)(**args), input_shapes, merge))
+    op: O.Op | None = None
+
+    def ours() -> Facts:
+        nonlocal op
+        op = O.make_op(op_type, "layer", dict(args))
+        return convplan_facts(op, input_shapes)
+
+    c = outcome(ours, ConvplanError)
+    return Comparison(k, c, op)
+
+
+def keras_layer_from_op(op: O.Op) -> Any:
+    """The Keras layer `convplan.verify.keras_build` makes from a convplan op."""
+    return build_keras_layer(op)
+
+
+__all__ = ["Facts", "Outcome", "Comparison", "build_keras_model", "compare_layer",
+           "convplan_facts", "keras_executes", "keras_facts", "keras_layer_from_op",
+           "keras_macs", "single_layer_graph"]
