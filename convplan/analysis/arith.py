@@ -29,9 +29,10 @@ def simplify_int(value: Value) -> Value:
     return value
 
 
-def floordiv(a: Value, b: int) -> Value:
-    """floor(a / b) for a positive integer b, flattening nested floors."""
-    if isinstance(a, int):
+def floordiv(a: Value, b: Value) -> Value:
+    """floor(a / b) for a positive integer b (an int, or a positive integer symbol or product
+    of them, as when `convplan sweep` makes a stride a symbol), flattening nested floors."""
+    if isinstance(a, int) and isinstance(b, int):
         return a // b
     a = sympy.sympify(a)
     if b == 1:
@@ -42,7 +43,7 @@ def floordiv(a: Value, b: int) -> Value:
     return simplify_int(sympy.floor(a / b))
 
 
-def ceildiv(a: Value, b: int) -> Value:
+def ceildiv(a: Value, b: Value) -> Value:
     """ceil(a / b) = floor((a + b - 1) / b) for integer a and positive integer b."""
     return floordiv(a + b - 1, b)
 

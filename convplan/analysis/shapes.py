@@ -201,6 +201,8 @@ def _broadcast(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition],
                 continue
             elif same is None:
                 conditions.append(ShapeCondition(op.name, axis, a, b))
+                # valid where a == b, a == 1 or b == 1 (broadcast): the output is the larger
+                out[axis] = arith.maximum(a, b)
             else:
                 what = "shapes" if skip_axis is None else "shapes outside the concatenation axis"
                 raise _error(op, f"input {what} must match, received "

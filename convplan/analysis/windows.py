@@ -1,7 +1,8 @@
 """Per-axis window arithmetic, one free function per formula (as in Keras's operation_utils).
 
 All take ints or sympy expressions for the input length ``n``; kernel, stride and dilation are
-always concrete ints. Formulas follow TF's kernel_shape_util.cc and Keras's
+ints, or positive integer symbols where `convplan sweep` varies them (conv and pooling windows
+only: the transposed-convolution formulas need ints). Formulas follow TF's kernel_shape_util.cc and Keras's
 ops/operation_utils.py and backend/common/backend_utils.py.
 """
 
