@@ -1,0 +1,234 @@
+"""One symbolic derivation per categorical setting, compiled for vectorized evaluation.
+
+The numeric choices of a sweep become sympy symbols in the ops (a Conv2D whose strides are
+`(s, s)`), the ordinary analysis rules run once on that graph, and the formulas the sweep needs
+(totals, receptive field, output shapes, and the conditions under which Keras builds the layer)
+are compiled into one exact integer program (`vectorize.compile_formulas`).
+
+Validity of a combination, as `Check`s:
+- positive: every layer's output dims are whole numbers >= 1 (an empty 'valid' window, a crop
+  that eats the input, a reshape that does not divide);
+- zero: merges whose input shapes agree only for some values (Concatenate: equal; Add and the
+  other elementwise merges: equal or one of them 1, as Keras broadcasts), and Keras's own
+  rejections for the numeric attributes (Conv strides > 1 together with dilation > 1, filters or
+  input channels not divisible by groups).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from convplan.analysis import arith
+from convplan.analysis.analyze import Analysis, analyze
+from convplan.analysis.receptive import Field
+from convplan.analysis.shapes import AXIS_WORDS
+from convplan.errors import ConvplanError, UsageError
+from convplan.explore.choices import Vary, apply_categorical
+from convplan.explore.vectorize import Program, compile_formulas
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+
+TOTALS = ("params", "trainable_params", "macs", "flops", "activations")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A combination is valid where `formula` is a whole number >= 1 (positive) or 0 (zero)."""
+
+    layer: str
+    message: str
+    formula: Any
+    kind: str  # "positive" | "zero"
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The compiled formulas of one categorical setting, or why the setting cannot build."""
+
+    error: str | None
+    analysis: Analysis | None = None
+    program: Program | None = None
+    checks: tuple[Check, ...] = ()
+    output_ranks: tuple[int, ...] = ()  # dims per network output, in program order
+    field_counts: tuple[int, ...] = ()  # per spatial axis: how many receptive-field formulas
+
+
+def vary_symbols(varies: Sequence[Vary]) -> list[tuple[sympy.Symbol, ...]]:
+    """One positive-integer symbol per component of each numeric vary (None for categorical)."""
+    out: list[tuple[sympy.Symbol, ...]] = []
+    for i, vary in enumerate(varies):
+        out.append(tuple(arith.symbol(f"v{i}_{c}") for c in range(vary.width))
+                   if vary.numeric else ())
+    return out
+
+
+def _axis_values(op: O.Op, attr: str, syms: tuple[sympy.Symbol, ...]) -> Any:
+    if attr in ("filters", "units", "depth_multiplier"):
+        return syms[0]
+    return syms if len(syms) > 1 else syms * op.spatial_rank
+
+
+def symbolize(graph: Graph, varies: Sequence[Vary],
+              symbols: Sequence[tuple[sympy.Symbol, ...]]) -> Graph:
+    """A copy of the graph whose numeric varied attributes are symbols.
+
+    The ops are copied without re-running their validation (which wants ints); the Keras rules
+    that validation enforces for these attributes become `Check`s instead (`keras_checks`).
+    A pooling layer whose strides equal its pool size follows a varied pool size, as Keras's
+    default strides=None does."""
+    per_layer: dict[str, dict[str, Any]] = {}
+    for vary, syms in zip(varies, symbols):
+        if not vary.numeric or vary.is_input_size:
+            continue
+        for name in vary.layers:
+            per_layer.setdefault(name, {})[vary.attribute] = syms
+    out = Graph(graph.name)
+    out.source, out.checks = graph.source, graph.checks
+    for name, node in graph.nodes.items():
+        op = node.op
+        if name in per_layer:
+            changes = {attr: _axis_values(op, attr, syms) for attr, syms in per_layer[name].items()}
+            if isinstance(op, O._Pooling) and "pool_size" in changes and "strides" not in changes \
+                    and op.strides == op.pool_size:
+                changes["strides"] = changes["pool_size"]
+            op = copy.copy(op)
+            for attr, value in changes.items():
+                object.__setattr__(op, attr, value)
+        out.add(op, node.inputs, line=node.line, suppress=node.suppress)
+    out.set_outputs(graph.outputs)
+    return out
+
+
+def input_size_for(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple],
+                   given: tuple[int, ...] | None) -> tuple[Any, ...] | None:
+    """The `input_size` argument of analyze: the input-size vary's symbols, or --input-size."""
+    for vary, syms in zip(varies, symbols):
+        if vary.is_input_size:
+            if len(syms) > 1:
+                return syms
+            ranks = {len(graph[n].op.shape) - 1 for n in graph.inputs} & {1, 2, 3}
+            if len(ranks) != 1:
+                raise UsageError(f"--vary {vary.label}: the inputs have different spatial ranks; "
+                                 "give per-axis sizes such as 224x224")
+            return syms * ranks.pop()
+    return given
+
+
+def _field_frontier(graph: Graph, analysis: Analysis) -> list[Field]:
+    """Fields of layers none of whose consumers has a field. Receptive-field sizes never
+    shrink along a path, so the network's largest field is among these."""
+    fields = {r.name: r.receptive_field for r in analysis.layers}
+    users: dict[str, list[str]] = {name: [] for name in fields}
+    for r in analysis.layers:
+        for i in r.inputs:
+            users[i].append(r.name)
+    frontier = []
+    for name, field in fields.items():
+        if field is None or isinstance(graph[name].op, O.InputLayer):
+            continue
+        if name in analysis.outputs or all(fields[u] is None for u in users[name]):
+            frontier.append(field)
+    return frontier
+
+
+def keras_checks(graph: Graph, analysis: Analysis) -> list[Check]:
+    """Keras's constructor and build rules for attributes that may be symbols here."""
+    checks = []
+    shapes = {r.name: r.output_shape for r in analysis.layers}
+    for name, node in graph.nodes.items():
+        op = node.op
+        if not isinstance(op, O._Conv):
+            continue
+        strides, dilation = tuple(op.strides), tuple(op.dilation_rate)
+        if not all(map(arith.is_concrete, strides + dilation)):
+            checks.append(Check(name, "strides > 1 together with dilation_rate > 1 is rejected "
+                                "by Keras", (sympy.Max(*strides) - 1) * (sympy.Max(*dilation) - 1),
+                                "zero"))
+        if op.groups > 1:
+            if not arith.is_concrete(op.filters):
+                checks.append(Check(name, f"filters must be divisible by groups {op.groups}",
+                                    sympy.Mod(op.filters, op.groups), "zero"))
+            cin = shapes[node.inputs[0]][-1]
+            if not arith.is_concrete(cin):
+                checks.append(Check(name, f"input channels must be divisible by groups "
+                                    f"{op.groups}", sympy.Mod(cin, op.groups), "zero"))
+    return checks
+
+
+def _dim_word(op: O.Op, shape: tuple, axis: int) -> str:
+    rank = op.spatial_rank
+    if rank and len(shape) == rank + 1:
+        return AXIS_WORDS[rank][axis] if axis < rank else "channels"
+    return f"dimension {axis + 1}"
+
+
+def _implied(dim: Any, checked: set[Any]) -> bool:
+    """Known >= 1: positive by the symbols' assumptions, or a product of checked dims."""
+    if arith.is_positive(dim) is True:
+        return True
+    if isinstance(dim, sympy.Mul):
+        return all(f.is_positive or f in checked or (isinstance(f, sympy.Pow) and f.base in checked
+                                                     and f.exp.is_positive)
+                   for f in dim.args)
+    return False
+
+
+def shape_checks(graph: Graph, analysis: Analysis) -> list[Check]:
+    """Every symbolic output dim a whole number >= 1; merge conditions (see module doc)."""
+    checks = []
+    seen: set[Any] = set()
+    for r in analysis.layers:
+        op = graph[r.name].op
+        if isinstance(op, O.InputLayer):
+            continue
+        for axis, dim in enumerate(r.output_shape):
+            if arith.is_concrete(dim) or dim in seen or _implied(dim, seen):
+                continue
+            seen.add(dim)
+            checks.append(Check(r.name, f"output {_dim_word(op, r.output_shape, axis)} would be "
+                                "below 1", dim, "positive"))
+    for c in analysis.conditions:
+        left, right = sympy.sympify(c.left), sympy.sympify(c.right)
+        if isinstance(graph[c.layer].op, O.Concatenate):
+            checks.append(Check(c.layer, f"inputs differ on axis {c.axis + 1}", left - right,
+                                "zero"))
+        else:
+            checks.append(Check(c.layer, f"inputs differ on axis {c.axis + 1} (and neither is "
+                                "1)", (left - right) * (left - 1) * (right - 1), "zero"))
+    return checks
+
+
+def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.Symbol, ...]],
+           assignment: Mapping[tuple[str, str], Any], input_size: tuple[Any, ...] | None,
+           bounds: Mapping[sympy.Symbol, tuple[int, int]]) -> Derivation:
+    """Analyze the graph once for a categorical `assignment` with the numeric varies as
+    symbols; compile totals, receptive fields, output shapes and checks."""
+    try:
+        concrete = apply_categorical(graph, dict(assignment))
+        symbolic = symbolize(concrete, varies, symbols)
+        analysis = analyze(symbolic, input_size=input_size)
+    except ConvplanError as exc:
+        if isinstance(exc, UsageError):
+            raise
+        return Derivation(error=str(exc))
+    checks = tuple(keras_checks(symbolic, analysis) + shape_checks(symbolic, analysis))
+    unknown = {str(s) for s in analysis.symbols} - {str(s) for syms in symbols for s in syms}
+    if unknown:
+        raise UsageError("the input size is symbolic (" + ", ".join(sorted(unknown)) + "); give "
+                         "--input-size or --vary input.size=...")
+    frontier = _field_frontier(symbolic, analysis)
+    axes = len(frontier[0]) if frontier else 0
+    fields = [[f[a].size for f in frontier if len(f) == axes] for a in range(axes)]
+    outputs = [analysis.layer(n).output_shape for n in analysis.outputs]
+    formulas = ([getattr(analysis.totals, t) for t in TOTALS]
+                + [size for axis in fields for size in axis]
+                + [d for shape in outputs for d in shape]
+                + [c.formula for c in checks])
+    program = compile_formulas(formulas, bounds)
+    return Derivation(None, analysis, program, checks, tuple(len(s) for s in outputs),
+                      tuple(len(a) for a in fields))

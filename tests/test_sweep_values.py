@@ -1,0 +1,229 @@
+"""Sweep values equal plain concrete analyze() at sampled combinations; invalid combinations
+are exactly those a concrete analysis (or op construction) rejects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convplan import analyze, load, loads_spec
+from convplan.errors import ConvplanError, UsageError
+from convplan.explore.choices import apply_categorical, parse_values, parse_varies
+from convplan.explore.run import run_sweep
+from convplan.explore.sweep import Chunk, Sweep, SweepOptions
+from tests.conftest import EXAMPLES
+
+MIXED = """
+name: mixed
+inputs: {x: [40, 40, 6]}
+layers:
+  - {name: c1, op: Conv2D, filters: 12, kernel_size: 3, groups: 3}
+  - {name: dw, op: DepthwiseConv2D, kernel_size: 3, strides: 2, padding: same}
+  - {name: sep, op: SeparableConv2D, filters: 16, kernel_size: 3, padding: same}
+  - {name: skip, op: Conv2D, filters: 16, kernel_size: 1, strides: 2, inputs: [c1]}
+  - {name: add, op: Add, inputs: [sep, skip]}
+  - {name: bn, op: BatchNormalization}
+  - {name: pool, op: AveragePooling2D, pool_size: 2, padding: same}
+  - {name: up, op: UpSampling2D, size: 2}
+  - {name: crop, op: Cropping2D, cropping: 1}
+  - {name: gap, op: GlobalAveragePooling2D}
+  - {name: fc, op: Dense, units: 10}
+"""
+
+SEQUENCE = """
+name: tcn
+inputs: {s: [64, 4]}
+layers:
+  - {name: c1, op: Conv1D, filters: 8, kernel_size: 3, padding: causal, dilation_rate: 2}
+  - {name: p1, op: MaxPooling1D, pool_size: 2}
+  - {name: c2, op: Conv1D, filters: 8, kernel_size: 5, padding: valid}
+  - {name: flat, op: Flatten}
+  - {name: out, op: Dense, units: 3}
+"""
+
+
+def sample_rows(sweep: Sweep, per_chunk: int, seed: int = 0) -> Chunk:
+    rng = np.random.default_rng(seed)
+    parts = [c.take(rng.choice(len(c), min(per_chunk, len(c)), replace=False))
+             for c in sweep.chunks()]
+    return Chunk.concat(parts)
+
+
+def assert_matches_concrete(sweep: Sweep, rows: Chunk) -> tuple[int, int]:
+    """Every sampled row against a concrete analysis of the same combination."""
+    o = sweep.options
+    counts = [0, 0]
+    for j in range(len(rows)):
+        index = int(rows.columns["index"][j])
+        assignment, size = sweep.combination(index)
+        try:
+            result = analyze(apply_categorical(sweep.graph, assignment), input_size=size)
+        except ConvplanError as exc:
+            assert not rows.columns["valid"][j], (assignment, size, str(exc))
+            counts[1] += 1
+            continue
+        message = sweep.messages[rows.columns["error"][j]]
+        assert rows.columns["valid"][j], (assignment, size, message)
+        counts[0] += 1
+        totals = result.totals
+        for name in ("params", "trainable_params", "macs", "flops", "activations"):
+            assert rows.columns[name][j] == getattr(totals, name), (name, assignment, size)
+        memory = result.training_memory(o.batch, o.dtype, o.optimizer).total
+        assert rows.columns["memory"][j] == memory
+        fields = [layer.receptive_field for layer in result.layers if layer.receptive_field]
+        if sweep.has_rf:
+            expected = min(max(f[a].size for f in fields) for a in range(len(fields[0])))
+            assert rows.columns["rf"][j] == expected, (assignment, size)
+        for k, shape in enumerate(result.output_shapes):
+            assert tuple(rows.columns[f"output:{k}"][j].tolist()) == shape
+    return counts[0], counts[1]
+
+
+def test_seed_cnn_sweep_matches_concrete_analysis():
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    varies = parse_varies(graph, [
+        "conv1.strides=1..3", "conv*.dilation_rate=1..3", "conv1.kernel_size=1..7",
+        "conv2.filters=8..64:8", "pool*.pool_size=1..3", "input.size=5..61:4",
+        "conv*.padding=valid,same", "dense1.units=16,128"])
+    sweep = Sweep(graph, varies, SweepOptions(batch=8, dtype="mixed_float16", optimizer="sgd"))
+    valid, invalid = assert_matches_concrete(sweep, sample_rows(sweep, 80))
+    assert valid > 40 and invalid > 20  # both kinds were really exercised
+
+
+def test_mixed_ops_sweep_matches_concrete_analysis():
+    graph = loads_spec(MIXED)
+    varies = parse_varies(graph, [
+        "c1.filters=6,8,9,12", "c1.kernel_size=1..5", "dw.strides=1..3", "dw.dilation_rate=1,2",
+        "dw.depth_multiplier=1,2", "skip.strides=1..3", "sep.kernel_size=1,3",
+        "pool.pool_size=1..3", "fc.units=4,10", "input.size=8..40:8,24x40",
+        "dw.padding=valid,same", "c1.padding=valid,same"])
+    sweep = Sweep(graph, varies, SweepOptions(chunk_size=4096))
+    valid, invalid = assert_matches_concrete(sweep, sample_rows(sweep, 12, seed=3))
+    assert valid > 30 and invalid > 30
+    reasons = " ".join(sweep.messages)
+    assert "filters must be divisible by groups 3" in reasons
+    assert "inputs differ on axis" in reasons
+
+
+def test_conv1d_causal_and_per_axis_values():
+    graph = loads_spec(SEQUENCE)
+    varies = parse_varies(graph, ["c1.dilation_rate=1..4", "c1.kernel_size=1..6",
+                                  "c2.strides=1..3", "p1.strides=1,2", "input.size=2..64:6",
+                                  "c*.padding=valid,same,causal"])
+    sweep = Sweep(graph, varies)
+    # causal is Conv1D-only and valid here: every categorical setting derives
+    valid, invalid = assert_matches_concrete(sweep, sample_rows(sweep, 60, seed=5))
+    assert valid > 50 and invalid > 10
+    mixed = loads_spec(MIXED)
+    per_axis = Sweep(mixed, parse_varies(mixed, ["c1.kernel_size=1x3,3x1,3x5",
+                                                 "input.size=16x24,24x16"]))
+    assert_matches_concrete(per_axis, sample_rows(per_axis, 100))
+
+
+def test_transposed_strides_are_enumerated_and_exact():
+    graph = load(EXAMPLES / "unet_small.yaml")
+    varies = parse_varies(graph, ["up*.strides=1,2", "enc1_a.kernel_size=1,3,5",
+                                  "input.size=16..64:8"])
+    assert [v.numeric for v in varies] == [False, True, True]
+    sweep = Sweep(graph, varies)
+    assert sweep.categorical_count == 2
+    valid, invalid = assert_matches_concrete(sweep, sample_rows(sweep, 40))
+    assert valid and invalid
+
+
+def test_results_do_not_depend_on_the_chunk_size():
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    texts = ["conv1.strides=1..4", "conv1.dilation_rate=1..3", "input.size=4..40:3",
+             "conv*.padding=valid,same"]
+    whole = Chunk.concat(list(Sweep(graph, parse_varies(graph, texts)).chunks()))
+    small = Chunk.concat(list(Sweep(graph, parse_varies(graph, texts),
+                                    SweepOptions(chunk_size=7)).chunks()))
+    assert len(whole) == 4 * 3 * 13 * 2
+    for key in whole.columns:
+        assert np.array_equal(whole.columns[key], small.columns[key]), key
+    assert np.array_equal(whole.columns["index"], np.arange(len(whole)))
+
+
+def test_a_large_sweep_streams_in_bounded_memory():
+    import tracemalloc
+
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    varies = parse_varies(graph, ["conv1.filters=1..100", "conv2.filters=1..100",
+                                  "input.size=8..57", "conv1.strides=1,2"])
+    sweep = Sweep(graph, varies, SweepOptions(chunk_size=8192))
+    assert sweep.total == 1_000_000
+    seen = []
+    tracemalloc.start()
+    try:
+        result = run_sweep(sweep, sink=lambda chunk: seen.append(len(chunk)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(seen) == result.valid == 1_000_000
+    assert peak < 40 * 2**20, peak  # all rows at once would be far more than 200 MiB
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1..4", (1, 2, 3, 4)), ("16..64:16", (16, 32, 48, 64)), ("1,3..5,9", (1, 3, 4, 5, 9)),
+    ("3x3,1x7", ((3, 3), (1, 7))), ("valid,same", ("valid", "same")),
+    ("true,false", (True, False)),
+])
+def test_value_lists(text, expected):
+    assert parse_values(text, "x.y") == expected
+
+
+@pytest.mark.parametrize("vary, message", [
+    ("conv9.strides=1,2", "no layer matches 'conv9'"),
+    ("conv1.stride=1,2", "did you mean strides"),
+    ("conv1.strides=4..1", "must go up"),
+    ("conv1.strides=0,1", "values must be >= 1"),
+    ("conv1.filters=3x3", "takes one integer"),
+    ("conv1.strides=1,1", "listed twice"),
+    ("conv1.strides", "LAYER.ATTRIBUTE=V1,V2"),
+    ("conv1.strides=1x2x3", "has 2 spatial axes"),
+    ("input.size=28x28x3", "has 3 axes"),
+])
+def test_bad_varies_are_usage_errors(vary, message):
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    with pytest.raises(UsageError, match=message):
+        parse_varies(graph, [vary])
+
+
+def test_symbolic_input_size_needs_a_value():
+    graph = loads_spec(SEQUENCE.replace("[64, 4]", "[L, 4]"))
+    with pytest.raises(UsageError, match="give --input-size"):
+        Sweep(graph, parse_varies(graph, ["c1.kernel_size=1,3"]))
+    sized = Sweep(graph, parse_varies(graph, ["c1.kernel_size=1,3"]),
+                  SweepOptions(input_size=(32,)))
+    assert sized.total == 2
+
+
+def test_two_varies_of_one_attribute_conflict():
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    with pytest.raises(UsageError, match="both set strides of layer 'conv1'"):
+        parse_varies(graph, ["conv1.strides=1,2", "conv*.strides=1,3"])
+
+
+BROADCAST = """
+name: broadcast
+inputs: {x: [H, W, 4]}
+layers:
+  - {name: a, op: Conv2D, filters: 4, kernel_size: 1, strides: 8, padding: same, inputs: x}
+  - {name: b, op: MaxPooling2D, pool_size: 2, inputs: x}
+  - {name: add, op: Add, inputs: [a, b]}
+  - {name: c, op: Conv2D, filters: 2, kernel_size: 3}
+"""
+
+
+def test_symbolic_add_broadcasting_a_one_matches_concrete():
+    """Regression: where an Add's inputs agree only for some sizes, the symbolic output is the
+    larger input dim (Keras broadcasts a 1), not the first input's: at H = 8, `a` is 1 x 1
+    and `b` 4 x 4, so `add` is 4 x 4 and `c` 2 x 2."""
+    graph = loads_spec(BROADCAST)
+    symbolic = analyze(graph)
+    for size in (6, 8):
+        concrete = analyze(graph, input_size=(size, size))
+        assert concrete.layer("add").output_shape == (size // 2, size // 2, 4)
+        at = symbolic.at({"H": size, "W": size})
+        assert at.layer("c").output_shape == concrete.layer("c").output_shape
+        assert at.totals == concrete.totals
