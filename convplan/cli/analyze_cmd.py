@@ -68,6 +68,10 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
     from convplan.report.render import render_analysis
 
     fmt = format_for_output(fmt, output)
+    if output:
+        from convplan.report.files import check_folder
+
+        check_folder(output)
     size = parse_input_size(input_size)
     steps = 4 + (4 if fmt == "html" else 0)
     with progress(steps) as step:

@@ -48,10 +48,10 @@ def command(spec: str, output: str, kind: str, input_size: str | None, batch: in
     from convplan import load
     from convplan.analysis import analyze
     from convplan.cli.console import progress
-    from convplan.report.files import write_bytes_atomic
+    from convplan.report.files import check_folder, write_bytes_atomic
     from convplan.report.plots import build_figure, figure_bytes, figure_class, format_for
 
-    fmt = format_for(output)
+    fmt = format_for(check_folder(output))
     size = parse_input_size(input_size)
     figure_class()  # fail early, with the install hint, where matplotlib is missing
     needs_formulas = kind in ("scaling", "all")

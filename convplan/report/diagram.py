@@ -97,7 +97,9 @@ def node_label(layer: LayerResult, detail: str = "") -> str:
     lines = [head]
     if detail:
         lines.append(detail)
-    lines.append("out " + "×".join(format_formula(d) for d in layer.output_shape))
+    dims = [format_formula(d) for d in layer.output_shape]
+    # 28×28×32, but ⌊H/2⌋ × ⌊W/2⌋ × 32 where a formula needs the room
+    lines.append("out " + ("×" if all(d.isdigit() for d in dims) else " × ").join(dims))
     field = layer.receptive_field
     if field:
         lines.append(f"RF {axes_text(a.size for a in field)}, stride "

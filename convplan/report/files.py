@@ -9,11 +9,17 @@ from pathlib import Path
 from convplan.errors import UsageError
 
 
+def check_folder(path: str | Path) -> Path:
+    """The folder `path` would be written to must exist (checked before any slow work)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+    return path
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename over it."""
-    path = Path(path)
-    if not path.parent.exists():
-        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+    path = check_folder(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file

@@ -11,8 +11,8 @@ from typing import Any
 
 from convplan.analysis.arith import Value, simplify_int, to_json
 
-NUMBER_PREFIXES = "K = 10^3, M = 10^6, G = 10^9, T = 10^12 (3 significant digits)"
-BYTE_PREFIXES = "KiB = 2^10, MiB = 2^20, GiB = 2^30 bytes"
+NUMBER_PREFIXES = "K/M/G/T = 10^3/10^6/10^9/10^12 (3 significant digits)"
+BYTE_PREFIXES = "KiB/MiB/GiB = 2^10/2^20/2^30 bytes"
 
 
 def human(value: Value, unit: str = "") -> str:

@@ -4,6 +4,7 @@ counting conventions. Plain text (stable, for pipes and tests) or rich (for a te
 from __future__ import annotations
 
 import io
+import textwrap
 
 from convplan.report.formatting import human, human_bytes, shape_text  # noqa: F401 (re-export)
 from convplan.report.summary import Report
@@ -23,9 +24,20 @@ def _plain_table(report: Report) -> list[str]:
     return [line(report.headers), rule, *(line(r) for r in report.rows), rule, line(report.total)]
 
 
-def _aligned(pairs: list[tuple[str, str]], indent: str = "") -> list[str]:
+PROSE_WIDTH = 100  # summary and conventions wrap here; formulas never wrap (people copy them)
+
+
+def _aligned(pairs: list[tuple[str, str]], indent: str = "", wrap: bool = False) -> list[str]:
     width = max((len(label) for label, _ in pairs), default=0)
-    return [f"{indent}{label.ljust(width)}  {text}".rstrip() for label, text in pairs]
+    lines = []
+    for label, text in pairs:
+        head = f"{indent}{label.ljust(width)}  "
+        if wrap:
+            lines += textwrap.wrap(text, PROSE_WIDTH, initial_indent=head,
+                                   subsequent_indent=" " * len(head), break_on_hyphens=False)
+        else:
+            lines.append((head + text).rstrip())
+    return lines
 
 
 def _formula_pairs(report: Report) -> list[tuple[str, str]]:
@@ -35,7 +47,7 @@ def _formula_pairs(report: Report) -> list[tuple[str, str]]:
 def render_plain(report: Report, layer_formulas: bool = False) -> str:
     """Plain text: no colour, no box drawing, stable column alignment."""
     lines = [f"{report.name}: {report.setting}", "", *_plain_table(report), ""]
-    lines += _aligned([(label + ":", text) for label, text in report.facts])
+    lines += _aligned([(label + ":", text) for label, text in report.facts], wrap=True)
     lines += [f"note: {note}" for note in report.notes]
     if report.formulas:
         lines += ["", f"formulas ({report.symbols}):"]
@@ -44,7 +56,8 @@ def render_plain(report: Report, layer_formulas: bool = False) -> str:
         lines += ["", "per-layer formulas:"]
         lines += _aligned([(row[0], "  ".join(row[1:])) for row in report.layer_formulas], "  ")
     lines += ["", "conventions:"]
-    lines += _aligned([(label + ":", text) for label, text in report.conventions], "  ")
+    lines += _aligned([(label + ":", text) for label, text in report.conventions], "  ",
+                      wrap=True)
     return "\n".join(lines) + "\n"
 
 
