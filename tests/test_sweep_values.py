@@ -121,7 +121,7 @@ def test_conv1d_causal_and_per_axis_values():
 
 
 def test_transposed_strides_are_enumerated_and_exact():
-    graph = load(EXAMPLES / "unet_small.yaml")
+    graph = load(EXAMPLES / "unet_4level.yaml")
     varies = parse_varies(graph, ["up*.strides=1,2", "enc1_a.kernel_size=1,3,5",
                                   "input.size=16..64:8"])
     assert [v.numeric for v in varies] == [False, True, True]

@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("convplan.cli.check_cmd:explain_command", "Explain one check, with an example "
                 "and the fix."),
     "plot": ("convplan.cli.plot_cmd", "Draw the architecture and its charts to SVG or PNG."),
+    "sweep": ("convplan.cli.sweep_cmd", "Evaluate every combination of attribute choices "
+              "(strides, padding, dilation, filters, input size) with filters and Pareto fronts."),
+    "solve": ("convplan.cli.solve_cmd", "Valid input sizes in closed form, the largest size or "
+              "batch within a budget, the cheapest settings reaching a receptive field."),
 }
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2

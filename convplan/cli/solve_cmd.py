@@ -1,0 +1,106 @@
+"""`convplan solve SPEC`: valid input sizes, budgets, and a target receptive field."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from convplan.cli.common import dtype_option, input_size_option, optimizer_option, parse_input_size
+
+
+def _budget(value: str | None, option: str) -> int | None:
+    if value is None:
+        return None
+    from convplan.errors import UsageError
+    from convplan.explore.where import parse_number
+
+    number = parse_number(value)
+    if number is None or number <= 0:
+        raise UsageError(f"{option} must be a positive number such as 1e9, 500M or 8GiB, "
+                         f"received {value!r}")
+    return int(number)
+
+
+@click.command("solve")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--max-macs", default=None, metavar="N",
+              help="MACs budget (1e9, 500M): the largest input size (or batch) within it.")
+@click.option("--max-memory", default=None, metavar="BYTES",
+              help="Training-memory budget (8GiB, 2e9): the largest input size (or batch).")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Batch for the budgets when solving for the input size (default 1).")
+@input_size_option
+@dtype_option
+@optimizer_option
+@click.option("--target-rf", type=click.IntRange(min=1), default=None, metavar="PIXELS",
+              help="Find the --vary settings that reach this receptive field with the fewest "
+                   "MACs.")
+@click.option("--vary", "varies", multiple=True, metavar="LAYER.ATTR=VALUES",
+              help="Choices for --target-rf, as in convplan sweep: 'conv*.strides=1,2'.")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many settings --target-rf lists.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int | None,
+            input_size: str | None, dtype: str, optimizer: str, target_rf: int | None,
+            varies: tuple[str, ...], top: int, fmt: str) -> None:
+    """Answer inverse questions about SPEC.
+
+    Always: the input sizes at which every layer builds, in closed form (minimum size and
+    divisibility conditions, with the layers that impose them). With --max-macs or
+    --max-memory: the largest square input size within the budget (at --batch), or, given
+    --input-size, the largest batch. With --target-rf and --vary: the settings reaching that
+    receptive field with the fewest MACs.
+
+    \b
+    Examples:
+      convplan solve examples/unet_4level.yaml
+      convplan solve examples/unet_4level.yaml --max-memory 4GiB --batch 16
+      convplan solve examples/seed_cnn.yaml --max-macs 1e9 --input-size 224x224
+      convplan solve examples/seed_cnn.yaml --target-rf 32 \\
+          --vary 'conv*.strides=1,2' --vary 'conv*.dilation_rate=1..4'
+    """
+    from convplan import load
+    from convplan.errors import UsageError
+    from convplan.explore import solve as S
+    from convplan.report import solve_report as R
+
+    macs_budget, memory_budget = _budget(max_macs, "--max-macs"), _budget(max_memory,
+                                                                         "--max-memory")
+    size = parse_input_size(input_size)
+    if (macs_budget or memory_budget) and size is not None and batch is not None:
+        raise UsageError("give --batch to solve for the input size, or --input-size to solve "
+                         "for the batch, not both")
+    if varies and target_rf is None:
+        raise UsageError("--vary is used with --target-rf; to sweep, use convplan sweep")
+    if target_rf is not None and not varies:
+        raise UsageError("--target-rf needs the choices to search: add --vary, for example "
+                         "--vary 'conv*.strides=1,2' --vary 'conv*.dilation_rate=1..4'")
+    graph = load(spec)
+    sizes = S.solve_input_sizes(graph)
+    text = R.sizes_text(sizes)
+    document: dict = {"spec": graph.name, "input_sizes": R.sizes_json(sizes), "budgets": []}
+    for metric, budget in (("macs", macs_budget), ("memory", memory_budget)):
+        if budget is None:
+            continue
+        if size is not None:
+            answer = S.largest_batch(graph, size, metric, budget, dtype, optimizer)
+        else:
+            answer = S.largest_input_size(graph, metric, budget, batch or 1, dtype, optimizer)
+        text += [""] + R.budget_text(answer, batch or 1, dtype, optimizer,
+                                     len(sizes.axes) if len(graph.inputs) == 1 else 0)
+        document["budgets"].append(R.budget_json(answer))
+    if target_rf is not None:
+        from convplan.cli.sweep_cmd import progress_bar
+        from convplan.explore.choices import parse_varies
+        from convplan.explore.sweep import Sweep, SweepOptions
+
+        sweep = Sweep(graph, parse_varies(graph, list(varies)),
+                      SweepOptions(input_size=size, dtype=dtype, optimizer=optimizer,
+                                   batch=batch or 1))
+        with progress_bar(sweep.total, sys.stderr.isatty()) as advance:
+            result = S.cheapest_for_field(sweep, target_rf, top, advance)
+        text += [""] + R.field_text(sweep, result, target_rf)
+        document["target_rf"] = R.field_json(sweep, result, target_rf)
+    click.echo(R.render_json(document) if fmt == "json" else "\n".join(text) + "\n", nl=False)

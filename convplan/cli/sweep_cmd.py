@@ -1,0 +1,139 @@
+"""`convplan sweep SPEC --vary LAYER.ATTR=V1,V2,...`."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import click
+
+from convplan.cli.common import dtype_option, input_size_option, optimizer_option, parse_input_size
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool):
+    """A rich progress bar on stderr when it is a terminal; yields the advance callback."""
+    if not enabled or total < 2:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sweep", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _mode(pareto, sort, limit_given: bool) -> str:
+    if pareto:
+        return "rows on the Pareto front over " + ", ".join(
+            f"{n} ({'max' if s < 0 else 'min'})" for n, s in pareto)
+    if sort:
+        return f"best rows by {sort[0]} ({'largest' if sort[1] < 0 else 'smallest'} first)"
+    return "first rows in combination order" + ("" if limit_given else
+                                                 " (--limit N for more, --format csv for all)")
+
+
+@click.command("sweep")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--vary", "varies", multiple=True, required=True, metavar="LAYER.ATTR=VALUES",
+              help="Choices for an attribute: conv1.strides=1,2  'conv*.padding=valid,same'  "
+                   "conv1.filters=16..512:16  input.size=32..224:32 or 224x224,256x256. "
+                   "Repeatable; a glob sets every matching layer alike.")
+@click.option("--where", "where", multiple=True, metavar="COND",
+              help="Keep rows where COND holds: rf>=64, macs<1e9, memory<2GiB, "
+                   "conv1.padding==same; comma-separated or repeated, all must hold.")
+@click.option("--pareto", default=None, metavar="METRICS",
+              help="Show only the Pareto front over these metrics, - to maximize: macs,-rf.")
+@click.option("--sort", "sort_by", default=None, metavar="METRIC",
+              help="Show the best rows by METRIC (-METRIC: largest first).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Rows to show (table: 20 by default; csv/json: all).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Output format (csv and json stream every row).")
+@click.option("-o", "--output", "plot", type=click.Path(dir_okay=False), default=None,
+              help="Plot the Pareto front to FILE.png or FILE.svg (needs --pareto).")
+@input_size_option
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size for the training-memory estimate.")
+@dtype_option
+@optimizer_option
+@click.option("--invalid", "include_invalid", is_flag=True,
+              help="List combinations Keras would reject too, with the reason.")
+@click.option("--chunk-size", type=click.IntRange(min=1, max=2**22), default=65_536,
+              hidden=True)
+def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: str | None,
+            sort_by: str | None, limit: int | None, fmt: str, plot: str | None,
+            input_size: str | None, batch: int, dtype: str, optimizer: str,
+            include_invalid: bool, chunk_size: int) -> None:
+    """Evaluate every combination of the --vary choices on SPEC.
+
+    Shows, per combination, the output shape, receptive field, params, MACs, FLOPs and a
+    training-memory estimate. Numeric choices (kernel sizes, strides, dilations, filters,
+    units, input sizes) are evaluated from the symbolic formulas on numpy arrays; categorical
+    ones (padding, activation, ...) are enumerated, one derivation each.
+
+    \b
+    Examples:
+      convplan sweep examples/seed_cnn.yaml --vary 'conv*.strides=1,2' \\
+          --vary 'conv*.padding=valid,same' --vary 'conv*.dilation_rate=1..3'
+      convplan sweep examples/seed_cnn.yaml --vary conv1.filters=8..128:8 \\
+          --vary input.size=28..224:28 --where 'rf>=16' --pareto macs,-rf -o front.png
+    """
+    from convplan import load
+    from convplan.errors import UsageError
+    from convplan.explore.choices import parse_varies
+    from convplan.explore.run import parse_objectives, run_sweep
+    from convplan.explore.sweep import Sweep, SweepOptions
+    from convplan.explore.where import parse_where
+    from convplan.report import sweep_report as R
+
+    graph = load(spec)
+    sweep = Sweep(graph, parse_varies(graph, list(varies)),
+                  SweepOptions(batch=batch, dtype=dtype, optimizer=optimizer,
+                               input_size=parse_input_size(input_size), chunk_size=chunk_size))
+    conditions = parse_where(sweep, where)
+    objectives = parse_objectives(sweep, pareto) if pareto else None
+    sort = parse_objectives(sweep, sort_by, "--sort")[0] if sort_by else None
+    if pareto and sort:
+        raise UsageError("give --pareto or --sort, not both")
+    if plot:
+        from convplan.report.sweep_plot import check_plot_path
+
+        if not objectives or len(objectives) < 2:
+            raise UsageError("-o plots the Pareto front: give --pareto with two metrics, for "
+                             "example --pareto macs,-rf")
+        check_plot_path(plot)
+    out = sys.stdout
+    streaming = fmt != "table" and not objectives and not sort and limit is None
+    state = {"first": True}
+
+    def sink(chunk) -> None:
+        if fmt == "csv":
+            out.write(R.csv_rows(sweep, chunk))
+        else:
+            out.write(R.json_rows(sweep, chunk, state["first"]))
+            state["first"] = state["first"] and not len(chunk)
+
+    if fmt == "csv":
+        out.write(R.csv_header(sweep))
+    elif fmt == "json":
+        out.write(R.json_start(sweep))
+    with progress_bar(sweep.total, sys.stderr.isatty()) as advance:
+        result = run_sweep(sweep, conditions, objectives, sort, limit, include_invalid,
+                           sink if streaming else None, 20_000 if plot else 0, advance)
+    if fmt == "table":
+        out.write(R.render_sweep_table(sweep, result, result.rows,
+                                       _mode(objectives, sort, limit is not None)))
+    elif fmt == "csv" and not streaming and result.rows is not None:
+        out.write(R.csv_rows(sweep, result.rows))
+    elif fmt == "json":
+        if not streaming and result.rows is not None:
+            out.write(R.json_rows(sweep, result.rows, True))
+        out.write(R.json_end(sweep, result, objectives))
+    if plot:
+        from convplan.report.sweep_plot import plot_front
+
+        plot_front(plot, sweep, result.rows, result.sample, objectives, result.matched)
+        click.echo(f"wrote {plot}", err=True)

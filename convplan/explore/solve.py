@@ -1,0 +1,227 @@
+"""Inverse questions: which input sizes build, the largest size or batch within a budget, and
+the cheapest settings that reach a receptive field.
+
+Valid input sizes: the analysis in symbolic sizes (H, W, ...) gives every layer's output dims
+and the merge conditions; each must hold (`derive.shape_checks`), and each involves one spatial
+size, so every axis gets its own closed form (`periodic.SizeRule`): a minimum and, where strided
+paths meet again (a U-Net's skip connections), a divisibility condition.
+
+Budgets: MACs and training memory never decrease as the input grows (every output length is a
+nondecreasing function of the input length), so the largest square size within a budget is found
+by exponential then binary search on the exact formula, then moved down to the nearest valid
+size; the largest batch is a closed-form division.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import sympy
+
+from convplan.analysis import arith
+from convplan.analysis.analyze import Analysis, analyze
+from convplan.errors import UsageError
+from convplan.explore.derive import keras_checks, shape_checks
+from convplan.explore.periodic import NotPeriodic, SizeRule, solve_checks
+from convplan.explore.run import SweepResult, run_sweep
+from convplan.explore.sweep import Sweep
+from convplan.explore.where import Condition
+from convplan.ir.graph import Graph
+
+MAX_SIZE = 1 << 24
+SIDE = "side__"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One layer's condition on the input size, and the sizes it allows (None: not solved
+    per axis, because it ties several sizes together or is not floor-linear)."""
+
+    layer: str
+    message: str
+    formula: str
+    kind: str  # "positive": formula >= 1; "zero": formula == 0
+    rule: SizeRule | None
+
+
+@dataclass(frozen=True)
+class AxisSizes:
+    symbol: str
+    rule: SizeRule
+    requirements: tuple[Requirement, ...]  # the binding ones
+
+
+@dataclass(frozen=True)
+class InputSizes:
+    graph: str
+    axes: tuple[AxisSizes, ...]
+    other: tuple[Requirement, ...]  # conditions on several sizes at once
+    formulas: tuple[tuple[sympy.Expr, str], ...]  # the checks on several sizes at once
+
+    def accepts(self, sizes: Mapping[str, int]) -> bool:
+        """Whether the network builds at these sizes (symbol name -> size)."""
+        if any(not a.rule.contains(sizes[a.symbol]) for a in self.axes):
+            return False
+        for expr, kind in self.formulas:
+            value = sympy.nsimplify(arith.substitute(expr, dict(sizes)))
+            if not value.is_number:
+                continue
+            if (kind == "zero" and value != 0) or (kind == "positive" and not (
+                    value.is_integer and value >= 1)):
+                return False
+        return True
+
+
+def _formula(expr: sympy.Expr, kind: str) -> str:
+    return f"{sympy.sstr(expr)} {'>= 1' if kind == 'positive' else '== 0'}"
+
+
+def solve_input_sizes(graph: Graph) -> InputSizes:
+    """Closed forms of the input sizes at which every layer builds."""
+    analysis = analyze(graph, generalize=True)
+    checks = keras_checks(graph, analysis) + shape_checks(graph, analysis)
+    names = _spatial_symbols(graph, analysis)
+    symbols = {name: arith.symbol(name) for name in names}
+    per_axis: dict[str, list] = {name: [] for name in names}
+    other: list[Requirement] = []
+    for check in checks:
+        free = [n for n in names if symbols[n] in sympy.sympify(check.formula).free_symbols]
+        if len(free) == 1:
+            per_axis[free[0]].append(check)
+        elif free:
+            other.append(Requirement(check.layer, check.message,
+                                     _formula(check.formula, check.kind), check.kind, None))
+    axes = []
+    for name in names:
+        sym, mine = symbols[name], per_axis[name]
+        try:
+            rule = solve_checks([(c.formula, c.kind) for c in mine], sym)
+        except NotPeriodic as exc:
+            raise UsageError(f"cannot solve for {name} in closed form: {exc}") from None
+        requirements = []
+        for c in mine:
+            single = solve_checks([(c.formula, c.kind)], sym)
+            if single != SizeRule(1, 1, (0,)):
+                requirements.append(Requirement(c.layer, c.message, _formula(c.formula, c.kind),
+                                                c.kind, single))
+        axes.append(AxisSizes(name, rule, tuple(requirements)))
+    coupled = tuple((sympy.sympify(c.formula), c.kind) for c in checks
+                    if len([n for n in names if symbols[n] in
+                            sympy.sympify(c.formula).free_symbols]) > 1)
+    return InputSizes(graph.name, tuple(axes), tuple(other), coupled)
+
+
+def _spatial_symbols(graph: Graph, analysis: Analysis) -> list[str]:
+    """Names of the symbols standing for the inputs' spatial sizes, in input order."""
+    names: list[str] = []
+    for name in graph.inputs:
+        shape = analysis.layer(name).output_shape
+        if 1 <= len(shape) - 1 <= 3:
+            for dim in shape[:-1]:
+                for sym in sorted(getattr(dim, "free_symbols", ()), key=str):
+                    if str(sym) not in names:
+                        names.append(str(sym))
+    return names
+
+
+@dataclass(frozen=True)
+class BudgetAnswer:
+    """The largest input side (square) or batch whose metric fits the budget."""
+
+    unknown: str  # "input size" | "batch"
+    metric: str  # "macs" | "memory"
+    budget: int
+    answer: int | None  # None: nothing fits
+    value: int | None  # the metric at the answer
+    next_answer: int | None  # the next valid size or batch, which exceeds the budget
+    next_value: int | None
+    formula: str  # the metric as a formula in the unknown
+    unbounded: bool = False  # the metric does not grow with the unknown
+
+
+def _metric(analysis: Analysis, metric: str, batch: object, dtype: str, optimizer: str):
+    if metric == "macs":
+        return analysis.totals.macs * batch
+    return analysis.training_memory(batch, dtype, optimizer).total
+
+
+def largest_input_size(graph: Graph, metric: str, budget: int, batch: int = 1,
+                       dtype: str = "float32", optimizer: str = "adam") -> BudgetAnswer:
+    """The largest square input side S (every spatial axis S) that builds with the metric
+    (MACs for the batch, or training memory) within `budget`."""
+    sizes = solve_input_sizes(graph)
+    if not sizes.axes:
+        raise UsageError("the network has no spatial input size to solve for")
+    analysis = analyze(graph, generalize=True)
+    side = arith.symbol(SIDE)
+    square = {arith.symbol(a.symbol): side for a in sizes.axes}
+    formula = sympy.sympify(_metric(analysis, metric, batch, dtype, optimizer)).xreplace(square)
+    if formula.free_symbols - {side}:
+        raise UsageError("the budget depends on sizes other than the input's spatial axes: "
+                         + ", ".join(sorted(map(str, formula.free_symbols - {side}))))
+
+    def value(s: int) -> int:
+        return int(arith.substitute(formula, {SIDE: s}))
+
+    def valid(s: int) -> bool:
+        return sizes.accepts({a.symbol: s for a in sizes.axes})
+
+    def next_valid(s: int) -> int | None:
+        for candidate in range(s + 1, MAX_SIZE):
+            if valid(candidate):
+                return candidate
+        return None
+
+    text = sympy.sstr(formula).replace(SIDE, "S")
+    first = next_valid(0)
+    if first is None:
+        return BudgetAnswer("input size", metric, budget, None, None, None, None, text)
+    if value(first) > budget:
+        return BudgetAnswer("input size", metric, budget, None, None, first, value(first), text)
+    low, high = first, max(2 * first, 2)
+    while value(high) <= budget:
+        if high >= MAX_SIZE:
+            return BudgetAnswer("input size", metric, budget, None, None, None, None, text,
+                                unbounded=True)
+        low, high = high, min(2 * high, MAX_SIZE)
+    while high - low > 1:  # value(low) <= budget < value(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if value(middle) <= budget else (low, middle)
+    best = low
+    while not valid(best):
+        best -= 1
+    after = next_valid(best)
+    return BudgetAnswer("input size", metric, budget, best, value(best), after,
+                        None if after is None else value(after), text)
+
+
+def largest_batch(graph: Graph, input_size: Sequence[int] | None, metric: str, budget: int,
+                  dtype: str = "float32", optimizer: str = "adam") -> BudgetAnswer:
+    """The largest batch B whose MACs (B x per example) or training memory (fixed + B x
+    activations) fit the budget at a given input size."""
+    analysis = analyze(graph, input_size=input_size)
+    if not analysis.is_concrete:
+        raise UsageError("the input size is symbolic (" + ", ".join(analysis.symbols) + "); "
+                         "give --input-size to solve for the batch")
+    b = arith.symbol("B")
+    fixed = int(_metric(analysis, metric, 0, dtype, optimizer))
+    per = int(_metric(analysis, metric, 1, dtype, optimizer)) - fixed
+    text = sympy.sstr(fixed + per * b)
+    best = (budget - fixed) // per if per > 0 else None
+    if per == 0:
+        return BudgetAnswer("batch", metric, budget, None, None, None, None, text,
+                            unbounded=fixed <= budget)
+    if best < 1:
+        return BudgetAnswer("batch", metric, budget, None, None, 1, fixed + per, text)
+    return BudgetAnswer("batch", metric, budget, best, fixed + per * best, best + 1,
+                        fixed + per * (best + 1), text)
+
+
+def cheapest_for_field(sweep: Sweep, target: int, top: int = 5,
+                       progress=None) -> SweepResult:
+    """The `top` combinations with the fewest MACs whose receptive field is >= target."""
+    if not sweep.has_rf:
+        raise UsageError("--target-rf: no layer of this network has a receptive field")
+    return run_sweep(sweep, (Condition("rf", ">=", target),), sort=("macs", 1), limit=top,
+                     progress=progress)
