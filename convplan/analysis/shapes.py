@@ -199,7 +199,8 @@ def _broadcast(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition],
                 out[axis] = b
             elif b == 1:
                 continue
-            elif same is None:
+            elif same is None or not (arith.is_concrete(a) and arith.is_concrete(b)):
+                # Even L - 1 and L, unequal for every L, broadcast where one of them is 1.
                 conditions.append(ShapeCondition(op.name, axis, a, b))
                 # valid where a == b, a == 1 or b == 1 (broadcast): the output is the larger
                 out[axis] = arith.maximum(a, b)
