@@ -121,7 +121,11 @@ def check_max_macs(graph: Graph, analyses: Analyses, config: CheckConfig) -> Ite
 
 @register("CP203", "max-flops", "budget", "error")
 def check_max_flops(graph: Graph, analyses: Analyses, config: CheckConfig) -> Iterator[Finding]:
-    """More FLOPs per example than `budgets.max_flops` (2 x MACs plus every other operation)."""
+    """More FLOPs per example than `budgets.max_flops`.
+
+    FLOPs = 2 x MACs plus every other arithmetic operation (bias, normalization, activations,
+    pooling, merges), each op's count documented in docs/counting.md. Fix: as for max_macs;
+    cheaper activations and fewer elementwise layers matter at the margin."""
     yield from _check_total("max_flops", "CP203", analyses, config)
 
 

@@ -189,7 +189,7 @@ def check_asymmetric_same(graph: Graph, analyses: Analyses,
         window = (f"kernel {'x'.join(str(k) for k, _, _ in per_axis)}, stride "
                   f"{'x'.join(str(s) for _, s, _ in per_axis)}")
         text = "TF pads " + " and ".join(pad for pad, _ in parts) + f" ({window})"
-        whens = [when for _, when in parts if when]
+        whens = list(dict.fromkeys(when for _, when in parts if when))
         if whens:
             text += ", which happens " + " and ".join(whens)
         yield layer_finding("CP404", graph, node.name, text + "; symmetric padding in PyTorch or "

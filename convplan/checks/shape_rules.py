@@ -119,7 +119,7 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
         window = (f"window {'x'.join(str(effective_kernel(k, d)) for k, _, d in per_axis)} at "
                   f"stride {'x'.join(str(s) for _, s, _ in per_axis)}, padding {padding!r}")
         text = " and ".join(lost for lost, _ in parts) + f" never reach a window ({window})"
-        whens = [when for _, when in parts if when]
+        whens = list(dict.fromkeys(when for _, when in parts if when))
         if whens:
             text += "; at the network input this happens " + " and ".join(whens)
         yield layer_finding("CP104", graph, node.name, text)

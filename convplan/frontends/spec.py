@@ -228,6 +228,15 @@ def _inputs(graph: Graph, data: dict) -> None:
         graph.add(O.InputLayer(name=name, shape=value, dtype=dtype), line=_line(inputs))
 
 
+def default_name(source: str) -> str:
+    """A valid network name from the file name when the spec gives none ('my model.yaml' ->
+    'my_model'): the user never wrote it, so it must not be rejected."""
+    if source == "<spec>":
+        return "model"
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", Path(source).stem)[:200]
+    return name if NAME.match(name) else ("_" + name)[:200] if name else "model"
+
+
 def build_graph(data: Any, source: str = "<spec>") -> Graph:
     """Spec data (as parsed) -> Graph (not yet validated)."""
     data = _expect(data, dict, "the spec", None)
@@ -235,8 +244,7 @@ def build_graph(data: Any, source: str = "<spec>") -> Graph:
     if unknown:
         raise SpecError(f"unknown top-level key(s) {sorted(map(str, unknown))}; expected "
                         + ", ".join(sorted(TOP_KEYS)), line=_line(data))
-    name = check_name(data.get("name", Path(source).stem if source != "<spec>" else "model"),
-                      "the spec 'name'", _line(data))
+    name = check_name(data.get("name", default_name(source)), "the spec 'name'", _line(data))
     graph = Graph(name)
     graph.source = source
     graph.checks = data.get("checks") or {}

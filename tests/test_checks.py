@@ -1,0 +1,276 @@
+"""convplan check rules: every rule fires on its example and not on the corrected spec, and the
+numbers and conditions in the messages are the analysis' own (checked size by size)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from convplan import analyze, loads_spec
+from convplan.checks import check_file, load_rules
+from convplan.checks.design_rules import _coverage
+from convplan.checks.examples import EXAMPLES, SEED, SEED_SEPARABLE
+from convplan.checks.registry import GROUPS
+from convplan.errors import ShapeError
+
+RULES = load_rules()
+
+
+def check(tmp_path, text: str, name: str = "spec.yaml", **overrides):
+    path = tmp_path / name
+    path.write_text(text)
+    report = check_file(path, isolated=True, overrides=overrides or None)
+    assert report.error is None, report.error
+    return report.findings
+
+
+def codes(findings) -> list[str]:
+    return [f.code for f in findings]
+
+
+def only(findings, code: str):
+    found = [f for f in findings if f.code == code]
+    assert len(found) == 1, [f.message for f in findings]
+    return found[0]
+
+
+# ---------------------------------------------------------------- the registry
+
+
+def test_codes_and_names_are_stable():
+    """Codes are a public contract (configs and suppressions name them): changing one breaks
+    every user's settings, so the list is pinned here."""
+    assert {c: r.name for c, r in RULES.items()} == {
+        "CP100": "unbuildable-layer", "CP101": "empty-output", "CP102": "strides-with-dilation",
+        "CP103": "kernel-larger-than-input", "CP104": "floor-truncation",
+        "CP105": "conditional-merge", "CP106": "misaligned-paths",
+        "CP200": "budget-needs-size", "CP201": "max-params", "CP202": "max-macs",
+        "CP203": "max-flops", "CP204": "max-activation-memory", "CP205": "max-training-memory",
+        "CP206": "min-receptive-field", "CP207": "max-receptive-field", "CP208": "output-stride",
+        "CP301": "gpu-tensor-core-alignment", "CP302": "tpu-feature-alignment",
+        "CP303": "tpu-batch", "CP304": "tpu-dynamic-shape",
+        "CP401": "receptive-field-smaller-than-input", "CP402": "gridding",
+        "CP403": "checkerboard", "CP404": "asymmetric-same-padding", "CP405": "plain-deep-stack",
+        "CP406": "costly-convolution",
+    }
+
+
+@pytest.mark.parametrize("code", list(RULES))
+def test_every_rule_is_documented(code):
+    rule = RULES[code]
+    assert rule.code.startswith(GROUPS[rule.group][0])
+    assert rule.summary and rule.explanation and "\n" not in rule.summary
+    assert code in EXAMPLES
+
+
+# ---------------------------------------------------------------- trigger and fix
+
+
+@pytest.mark.parametrize("code", list(EXAMPLES))
+def test_example_triggers_the_rule(tmp_path, code):
+    bad, _ = EXAMPLES[code]
+    found = [f for f in check(tmp_path, bad) if f.code == code]
+    assert found, f"{code} did not fire on its example"
+    assert all(f.severity == RULES[code].severity for f in found)
+    assert all(f.line is not None for f in found)
+
+
+@pytest.mark.parametrize("code", list(EXAMPLES))
+def test_corrected_example_does_not_trigger_it(tmp_path, code):
+    _, good = EXAMPLES[code]
+    assert code not in codes(check(tmp_path, good))
+
+
+# ---------------------------------------------------------------- shape validity
+
+
+def test_construction_errors_are_findings_with_the_layer_line(tmp_path):
+    text = EXAMPLES["CP102"][0]
+    found = only(check(tmp_path, text), "CP102")
+    assert found.layer == "conv" and found.line == 3 and found.severity == "error"
+    assert "dilation_rate" in found.message
+
+
+def test_empty_output_names_the_layer_and_line(tmp_path):
+    found = only(check(tmp_path, EXAMPLES["CP101"][0]), "CP101")
+    assert (found.layer, found.line) == ("conv", 3)
+    assert "would be -1" in found.message
+
+
+TRUNCATION = """\
+inputs: {{image: [{h}, {w}, 1]}}
+layers:
+  - {{name: conv, op: Conv2D, filters: 4, kernel_size: 3, strides: 2}}
+  - {{name: pool, op: MaxPooling2D, pool_size: 3, strides: 2}}
+"""
+
+
+def test_truncation_counts_the_rows_no_window_covers(tmp_path):
+    # conv: (29 - 3) % 2 = 0 rows lost; its output is 14, pool: (14 - 3) % 2 = 1 row lost.
+    found = only(check(tmp_path, TRUNCATION.format(h=29, w=31)), "CP104")
+    assert found.layer == "pool"
+    assert "the last 1 of its 14 input rows" in found.message
+    assert "columns" not in found.message  # W = 31: conv 15, pool (15 - 3) % 2 = 0
+
+
+@pytest.mark.parametrize("h", range(40, 56))
+def test_truncation_condition_matches_every_concrete_size(tmp_path, h):
+    """The symbolic condition reported for a symbolic input equals, size by size, whether a
+    concrete check at that size finds lost rows."""
+    symbolic = [f for f in check(tmp_path, TRUNCATION.format(h="H", w=32)) if f.layer == "pool"]
+    condition = re.search(r"when (H mod \d+ is [\d, or]+|H is \w+)", symbolic[0].message)
+    assert condition, symbolic[0].message
+    concrete = check(tmp_path, TRUNCATION.format(h=h, w=32), name=f"s{h}.yaml")
+    fires = any(f.code == "CP104" and f.layer == "pool" for f in concrete)
+    assert fires == _holds(condition.group(1), h)
+
+
+def _holds(phrase: str, value: int) -> bool:
+    """Evaluate 'H mod 4 is 0, 1 or 2' / 'H is odd' / 'H is divisible by 4' at value."""
+    if phrase.endswith("is odd"):
+        return value % 2 == 1
+    if phrase.endswith("is even"):
+        return value % 2 == 0
+    match = re.match(r"H mod (\d+) is (.*)", phrase)
+    modulus, residues = int(match.group(1)), {int(r) for r in re.findall(r"\d+", match.group(2))}
+    return value % modulus in residues
+
+
+UNET = """\
+inputs: {{image: [{size}, {width}, 3]}}
+blocks:
+  down:
+    layers:
+      - {{name: conv, op: Conv2D, filters: 8, kernel_size: 3, padding: same}}
+      - {{name: pool, op: MaxPooling2D, pool_size: 2}}
+layers:
+  - {{name: enc, op: Conv2D, filters: 8, kernel_size: 3, padding: same}}
+  - {{name: down, block: down, repeat: 4}}
+  - {{name: up, op: UpSampling2D, size: 16}}
+  - {{name: merge, op: Add, inputs: [enc, up]}}
+"""
+
+
+def test_merge_condition_is_divisibility_by_the_total_stride(tmp_path):
+    found = only(check(tmp_path, UNET.format(size="H", width="W")), "CP105")
+    assert "heights (H and 16*floor(H/16)) agree only when H is divisible by 16" in found.message
+    assert "W is divisible by 16" in found.message
+
+
+def test_merge_that_fails_at_the_declared_size_is_an_error_explained_by_its_condition(tmp_path):
+    assert "CP105" not in codes(check(tmp_path, UNET.format(size=224, width=224)))  # 14 x 16
+    found = check(tmp_path, UNET.format(size=232, width=224), name="bad.yaml")
+    assert only(found, "CP100").layer == "merge"
+    explained = only(found, "CP105")
+    assert "declared H = 232 does not satisfy it" in explained.message
+
+
+def test_merge_condition_holds_exactly_at_multiples_of_16():
+    for size in range(200, 240):
+        try:
+            analyze(loads_spec(UNET.format(size=size, width=size)))
+            built = True
+        except ShapeError:
+            built = False
+        assert built == (size % 16 == 0), size
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def test_budget_message_carries_the_analysis_totals(tmp_path):
+    found = only(check(tmp_path, EXAMPLES["CP202"][0]), "CP202")
+    macs = analyze(loads_spec(SEED)).totals.macs
+    assert f"({macs:,})" in found.message and "2.00 M" in found.message
+    assert found.line == 1  # the `checks:` line: a budget belongs to the whole network
+
+
+def test_memory_budget_follows_batch_and_dtype(tmp_path):
+    analysis = analyze(loads_spec(SEED))
+    found = only(check(tmp_path, EXAMPLES["CP204"][0]), "CP204")
+    assert f"({256 * analysis.totals.activations * 4:,})" in found.message
+    memory = analysis.training_memory(256, "float32", "adam").total
+    assert f"({memory:,})" in only(check(tmp_path, EXAMPLES["CP205"][0], "t.yaml"),
+                                   "CP205").message
+
+
+def test_receptive_field_budgets_use_the_last_spatial_layer(tmp_path):
+    text = "checks: {budgets: {min_receptive_field: [11, 9], max_output_stride: 2}}\n" + SEED
+    found = check(tmp_path, text)
+    assert only(found, "CP206").message.endswith("receptive field 10x10 is smaller than "
+                                                 "min_receptive_field 11x9")
+    assert "output stride 4x4 is larger than max_output_stride 2" in only(found, "CP208").message
+
+
+# ---------------------------------------------------------------- hardware
+
+
+def test_gpu_alignment_exempts_the_output_layer(tmp_path):
+    text = "checks: {dtype: mixed_float16, batch: 64}\n" + SEED.replace("units: 128", "units: 100")
+    found = [f for f in check(tmp_path, text) if f.code == "CP301"]
+    assert [f.layer for f in found] == ["dense1"]  # dense2 (10 units) is the output
+
+
+def test_hardware_rules_need_a_target_or_dtype(tmp_path):
+    assert not [c for c in codes(check(tmp_path, SEED.replace("filters: 32", "filters: 30")))
+                if c.startswith("CP3")]
+
+
+# ---------------------------------------------------------------- design
+
+
+def test_coverage_of_stacked_dilations():
+    assert _coverage([(3, 2), (3, 2), (3, 2)]) == (7, 13)  # offsets 0, 2, ..., 12
+    assert _coverage([(3, 1), (3, 2), (3, 5)]) == (17, 17)  # hybrid rates: no holes
+    assert _coverage([(3, 2), (3, 3)]) == (9, 11)  # no common factor, still holes (4 and 6 apart)
+
+
+def test_gridding_run_continues_through_normalization_and_stops_at_strides(tmp_path):
+    text = """\
+inputs: {x: [64, 64, 8]}
+layers:
+  - {name: a, op: Conv2D, filters: 8, kernel_size: 3, dilation_rate: 2, padding: same}
+  - {name: bn, op: BatchNormalization}
+  - {name: b, op: Conv2D, filters: 8, kernel_size: 3, dilation_rate: 4, padding: same}
+  - {name: down, op: Conv2D, filters: 8, kernel_size: 3, strides: 2, padding: same}
+  - {name: c, op: Conv2D, filters: 8, kernel_size: 3, dilation_rate: 2, padding: same}
+"""
+    found = only(check(tmp_path, text), "CP402")
+    assert found.layer == "b" and "'a', 'b'" in found.message and "common factor 2" in found.message
+
+
+def test_residual_connections_reset_the_plain_depth(tmp_path):
+    text = """\
+inputs: {x: [16, 16, 8]}
+blocks:
+  res:
+    layers:
+      - {name: a, op: Conv2D, filters: 8, kernel_size: 3, padding: same, activation: relu}
+      - {name: b, op: Conv2D, filters: 8, kernel_size: 3, padding: same}
+      - {name: sum, op: Add, inputs: [b, $input]}
+layers:
+  - {name: stage, block: res, repeat: 8}
+"""
+    assert "CP405" not in codes(check(tmp_path, text))
+    plain = text.replace("inputs: [b, $input]", "inputs: [b, b]")
+    assert "CP405" in codes(check(tmp_path, plain, "plain.yaml"))
+
+
+def test_costly_convolution_saving_is_what_the_replacement_costs(tmp_path):
+    found = only(check(tmp_path, SEED), "CP406")
+    separable = analyze(loads_spec(SEED_SEPARABLE)).layer("conv2").macs
+    standard = analyze(loads_spec(SEED)).layer("conv2").macs
+    assert f"SeparableConv2D would need {separable / 1e3:.2f} K" in found.message
+    assert f"({100 * (1 - separable / standard):.0f}% less)" in found.message
+
+
+def test_asymmetric_padding_states_the_split_and_condition(tmp_path):
+    found = only(check(tmp_path, EXAMPLES["CP404"][0]), "CP404")
+    assert "TF pads 0 before and 1 after the 224 rows" in found.message
+    assert "when H is even (declared 224)" in found.message
+    even_kernel = "inputs: {x: [H, 9, 3]}\nlayers:\n" \
+        "  - {name: c, op: Conv2D, filters: 4, kernel_size: 2, padding: same}\n"
+    found = only(check(tmp_path, even_kernel, "even.yaml"), "CP404")
+    assert "TF pads one more of the rows after than before and one more of the columns after " \
+        "than before (kernel 2x2, stride 1x1), which happens for every size;" in found.message
