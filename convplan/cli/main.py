@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("convplan.cli.check_cmd:rules_command", "List the checks of `convplan check`."),
     "explain": ("convplan.cli.check_cmd:explain_command", "Explain one check, with an example "
                 "and the fix."),
+    "verify": ("convplan.cli.verify_cmd", "Build the model in TensorFlow and compare every "
+               "layer with the plan (exit 1 on a mismatch)."),
     "plot": ("convplan.cli.plot_cmd", "Draw the architecture and its charts to SVG or PNG."),
     "sweep": ("convplan.cli.sweep_cmd", "Evaluate every combination of attribute choices "
               "(strides, padding, dilation, filters, input size) with filters and Pareto fronts."),

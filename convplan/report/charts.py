@@ -6,6 +6,8 @@ Matplotlib is imported by the caller (convplan.report.plots); these functions on
 
 from __future__ import annotations
 
+import math
+
 from convplan.analysis import Analysis
 from convplan.report.formatting import human, human_bytes
 from convplan.report.scaling import Sweep
@@ -22,11 +24,15 @@ def _label_layers(ax, names: list[str]) -> None:
     ax.set_xlim(-0.6, len(names) - 0.4)
 
 
-def _count_axis(ax, byte_units: bool = False) -> None:
-    from matplotlib.ticker import FuncFormatter
+def _count_axis(ax, byte_units: bool = False, top: float = 0) -> None:
+    """K/M/G tick labels; for bytes, ticks at multiples of a power of two (16 MiB, not
+    19.1 MiB) so the binary prefixes read as round numbers."""
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     fmt = human_bytes if byte_units else human
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(int(v)) if v >= 0 else ""))
+    if byte_units and top >= 8:
+        ax.yaxis.set_major_locator(MultipleLocator(2 ** math.floor(math.log2(top / 4))))
 
 
 def _log_if_wide(ax, values) -> None:
@@ -113,7 +119,7 @@ def draw_scaling(ax_macs, ax_memory, sweep: Sweep, dtype: str, optimizer: str) -
         ax.set_xlabel(f"input {sweep.symbol} (other sizes scaled alike)", fontsize=8)
         ax.set_title(f"{title} against input size", fontsize=10)
         ax.set_ylabel(label, fontsize=8)
-        _count_axis(ax, byte_units)
+        _count_axis(ax, byte_units, max(values))
         ax.grid(True, alpha=0.3)
         if ref is not None:
             ax.axvline(sweep.reference, color="#888888", lw=0.8, ls=":")

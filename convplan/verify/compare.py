@@ -1,0 +1,237 @@
+"""`verify`: the plan against the model built in TensorFlow, layer by layer.
+
+For every layer: the output shape (symbolic, and from an eager call on a batch of two), the
+trainable and non-trainable params and the MACs (`convplan.verify.measure`), and, for layers
+that keep the input's spatial axes, the receptive field measured on a linearized copy
+(`convplan.verify.field`). Where the geometry is uniform (no transposed convolution or
+upsampling upstream), every output position must see exactly the interval of input pixels the
+plan's (size, stride, start) predict, clipped to the input; downstream of resampling the plan's
+field is the envelope of positions that see different windows, so each measured interval must
+lie inside the predicted one and the predicted first and last pixels must be reached.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from convplan.analysis import Analysis, analyze
+from convplan.analysis.receptive import Field
+from convplan.errors import UsageError
+from convplan.ir.graph import Graph
+from convplan.verify.field import Interval, measure_fields, resampled_layers, with_every_sink
+from convplan.verify.measure import measure_layer, shape_of
+
+
+@dataclass(frozen=True)
+class Check:
+    quantity: str
+    plan: Any
+    measured: Any
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    name: str
+    op: str
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def check(self, quantity: str) -> Check | None:
+        return next((c for c in self.checks if c.quantity == quantity), None)
+
+
+@dataclass(frozen=True)
+class Verification:
+    name: str
+    layers: tuple[LayerCheck, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(layer.ok for layer in self.layers)
+
+    @property
+    def mismatches(self) -> list[tuple[str, Check]]:
+        return [(layer.name, c) for layer in self.layers for c in layer.checks if not c.ok]
+
+
+def concrete_plan(graph: Graph, input_size: Sequence[int] | None) -> Analysis:
+    plan = analyze(graph, input_size=input_size)
+    if not plan.is_concrete:
+        raise UsageError(f"the network's size depends on {', '.join(plan.symbols)}; verify needs "
+                         "concrete sizes", hint="--input-size 224x224")
+    return plan
+
+
+def _fraction(value: Any) -> Fraction:
+    if isinstance(value, int):
+        return Fraction(value)
+    return Fraction(int(value.p), int(value.q))  # a sympy Rational once sizes are concrete
+
+
+def predicted_interval(size: Fraction, stride: Fraction, start: Fraction, p: int,
+                       n: int) -> Interval:
+    """[start + p * stride, ... + size - 1], rounded outward and clipped to [0, n - 1]."""
+    lo = start + p * stride
+    first, last = math.floor(lo), math.ceil(lo + size - 1)
+    first, last = max(first, 0), min(last, n - 1)
+    return (first, last) if first <= last else None
+
+
+def compare_axis(plan_axis: Any, measured: Sequence[Interval], n: int, uniform: bool
+                 ) -> tuple[bool, str]:
+    """Measured intervals of one axis against the plan's field (see the module docstring)."""
+    size, stride, start = (_fraction(plan_axis.size), _fraction(plan_axis.stride),
+                           _fraction(plan_axis.start))
+    if not uniform:
+        return compare_extent(size, measured, n)
+    for p, seen in enumerate(measured):
+        want = predicted_interval(size, stride, start, p, n)
+        if seen is not None and (want is None or seen[0] < want[0] or seen[1] > want[1]):
+            return False, f"output {p} sees {_text(seen)}, outside the plan's {_text(want)}"
+        lo = start + p * stride
+        first, last = math.floor(lo), math.ceil(lo + size - 1)
+        # An end inside the input must be seen; an end in the padding says nothing (a dilated
+        # field has holes, so the first pixel seen after the border may come later), and an
+        # output that sees no pixel at all lies in zero padding.
+        for end, index in ((first, 0), (last, 1)):
+            if seen is not None and 0 <= end <= n - 1 and seen[index] != end:
+                return False, f"output {p} sees {_text(seen)}, plan says [{first}, {last}]"
+    return True, ""
+
+
+def compare_extent(size: Fraction, measured: Sequence[Interval], n: int) -> tuple[bool, str]:
+    """Downstream of resampling, neighbouring outputs see windows of different sizes and
+    offsets; the plan's size is the largest, which the widest field clear of the border has."""
+    clear = [hi - lo + 1 for lo, hi in filter(None, measured) if lo > 0 and hi < n - 1]
+    if not clear:
+        return True, "every field reaches the border; size not measurable at this input size"
+    if max(clear) != size:
+        return False, f"the widest field clear of the border spans {max(clear)} pixels, plan " \
+                      f"says {size}"
+    return True, "non-uniform geometry after resampling: size compared"
+
+
+def _text(interval: Interval) -> str:
+    return "nothing" if interval is None else f"[{interval[0]}, {interval[1]}]"
+
+
+def compare_field(field: Field, measured: tuple[tuple[Interval, ...], ...] | None,
+                  spatial: Sequence[int], uniform: bool) -> Check:
+    plan_text = field_text(field)
+    if measured is None:
+        return Check("receptive_field", plan_text, "-", True, "not measured")
+    measured_text = "x".join(str(max((hi - lo + 1 for lo, hi in filter(None, axis)), default=0))
+                             for axis in measured)
+    for axis, (plan_axis, seen, n) in enumerate(zip(field, measured, spatial)):
+        ok, detail = compare_axis(plan_axis, seen, n, uniform)
+        if not ok:
+            return Check("receptive_field", plan_text, measured_text, False,
+                         f"axis {axis + 1}: {detail}")
+    return Check("receptive_field", plan_text, measured_text, True)
+
+
+def field_text(field: Field) -> str:
+    if field is None:
+        return "-"
+    return "x".join(str(_fraction(a.size)) for a in field)
+
+
+def _value_check(quantity: str, plan: Any, measured: Any) -> Check:
+    return Check(quantity, plan, measured, plan == measured)
+
+
+def build_model(graph: Graph, model_path: str | None, input_size: Sequence[int] | None) -> Any:
+    """The Keras model to check: the real one from a .keras/JSON file, else built from the IR."""
+    if model_path is None:
+        from convplan.verify.keras_build import build_keras_model
+
+        return build_keras_model(with_every_sink(graph), input_size)
+    import keras
+
+    if model_path.endswith(".keras"):
+        model = keras.saving.load_model(model_path, compile=False)
+    else:
+        with open(model_path, encoding="utf-8") as handle:
+            model = keras.models.model_from_json(handle.read())
+    if input_size is not None:
+        raise UsageError("--input-size applies to specs; a saved model keeps its own input size")
+    return model
+
+
+def eager_shapes(model: Any, names: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """Every layer's output shape from running the model on a batch of two (zeros)."""
+    import keras
+    import numpy as np
+
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    inputs = [np.zeros((2, *shape_of(t)), dtype=str(t.dtype)) for t in model.inputs]
+    outputs = probe(inputs, training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return {n: shape_of(o) for n, o in zip(names, outputs)}
+
+
+def verify_model(graph: Graph, input_size: Sequence[int] | None = None,
+                 model_path: str | None = None, fields: bool = True) -> Verification:
+    """Build (or load) the model in TensorFlow and compare it with the plan, layer by layer."""
+    plan = concrete_plan(graph, input_size)
+    model = build_model(graph, model_path, input_size)
+    notes: list[str] = []
+    layer_names = [layer.name for layer in plan.layers]
+    missing = [n for n in layer_names if n not in {lay.name for lay in model.layers}]
+    if missing:
+        raise UsageError(f"the model has no layer(s) named {', '.join(missing[:5])}")
+    computed = [r.name for r in plan.layers if r.op != "InputLayer"]
+    eager = eager_shapes(model, computed)
+    measured_fields = None
+    if fields:
+        measured_fields, note = _measure(graph, plan, input_size)
+        if note:
+            notes.append(note)
+    uniform_exempt = resampled_layers(graph)
+    spatial = [int(d) for d in plan.layer(graph.inputs[0]).output_shape[:-1]]
+    rows = []
+    for result in plan.layers:
+        layer = model.get_layer(result.name)
+        plan_shape = tuple(int(d) for d in result.output_shape)
+        if result.op == "InputLayer":
+            checks = [_value_check("output_shape", plan_shape, shape_of(layer.output))]
+        else:
+            facts = measure_layer(layer)
+            checks = [
+                _value_check("output_shape", plan_shape, facts["output_shape"]),
+                Check("eager_shape", plan_shape, eager[result.name],
+                      plan_shape == eager[result.name], "shape from running the model"),
+                _value_check("trainable_params", result.trainable_params,
+                             facts["trainable_params"]),
+                _value_check("non_trainable_params", result.non_trainable_params,
+                             facts["non_trainable_params"]),
+                _value_check("macs", result.macs, facts["macs"]),
+            ]
+            if measured_fields is not None and result.receptive_field is not None:
+                checks.append(compare_field(result.receptive_field,
+                                            measured_fields.get(result.name), spatial,
+                                            result.name not in uniform_exempt))
+        rows.append(LayerCheck(result.name, result.op, tuple(checks)))
+    return Verification(plan.name, tuple(rows), tuple(notes))
+
+
+def _measure(graph: Graph, plan: Analysis, input_size: Sequence[int] | None
+             ) -> tuple[dict | None, str | None]:
+    if len(graph.inputs) != 1:
+        return None, "receptive fields are measured for one-input networks only; skipped"
+    shape = plan.layer(graph.inputs[0]).output_shape
+    rank = len(shape)
+    names = [r.name for r in plan.layers
+             if r.receptive_field is not None and r.op != "InputLayer"
+             and len(r.output_shape) == rank]
+    return measure_fields(graph, names, [int(d) for d in shape], input_size), None

@@ -1,0 +1,188 @@
+"""Receptive fields measured in TensorFlow, on a linearized copy of the network.
+
+Which input pixels can change output pixel p is a property of the network's wiring and windows,
+not of its weights; on the real network it is hidden by dead ReLUs, max-pooling winners and
+cancelling weights. So the field is measured on a surrogate with the same geometry: every
+activation linear, max pooling replaced by average pooling over the same windows (global too),
+Maximum/Minimum by Average, Subtract and Multiply by Add, Rescaling by the identity, every
+kernel positive (uniform in [0.5, 1.5] divided by its fan-in), biases, betas and means zero,
+variances one, float64. In that network an output is a sum of positive products of the input
+pixels it can see, so it is non-zero exactly when one of them is.
+
+The measurement is forward, in batches: for each spatial axis and each input position i, an
+input that is one on the hyperplane at i and zero elsewhere. Output position p along that axis
+is reached iff i is in p's field on that axis, which gives every output position's interval
+[first, last] of input pixels seen, per axis, for every layer at once. The gradient of output p
+with respect to the input is non-zero on exactly the same pixels (the surrogate is linear).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+
+Interval = tuple[int, int] | None  # first and last input pixel seen; None: no input pixel
+CHUNK = 16
+RESAMPLING = (O._ConvTranspose, O._UpSampling)
+
+
+def linearize_op(op: O.Op) -> O.Op:
+    """The op as it appears in the surrogate (see the module docstring)."""
+    name = op.name
+    if isinstance(op, O.InputLayer):
+        return dataclasses.replace(op, dtype="float32")
+    if isinstance(op, (O.Activation, O.ReLU, O.LeakyReLU, O.Softmax, O.Rescaling)):
+        return O.Activation(name=name, activation="linear")
+    if isinstance(op, O._Pooling) and op.op_type.startswith("Max"):
+        cls = O.OPS[op.op_type.replace("Max", "Average")]
+        return cls(name=name, pool_size=op.pool_size, strides=op.strides, padding=op.padding)
+    if isinstance(op, O._GlobalPooling) and "Max" in op.op_type:
+        return O.OPS[op.op_type.replace("Max", "Average")](name=name, keepdims=op.keepdims)
+    if isinstance(op, (O.Maximum, O.Minimum)):
+        return O.Average(name=name)
+    if isinstance(op, (O.Subtract, O.Multiply)):
+        return O.Add(name=name)
+    if getattr(op, "activation", None) is not None:
+        return dataclasses.replace(op, activation=None)
+    return op
+
+
+def linearize_graph(graph: Graph) -> Graph:
+    """A copy of the graph with every op linearized, same names and wiring."""
+    copy = Graph(graph.name)
+    for node in graph:
+        copy.add(linearize_op(node.op), node.inputs)
+    copy.set_outputs(graph.outputs)
+    return copy
+
+
+def with_every_sink(graph: Graph) -> Graph:
+    """The graph with layers that feed nothing added to its outputs, so a Keras model built
+    from it keeps every layer of the plan (keras.Model drops layers off the output paths)."""
+    used = {i for node in graph for i in node.inputs}
+    sinks = [n for n in graph.nodes if n not in used and n not in graph.outputs
+             and n not in graph.inputs]
+    if not sinks:
+        return graph
+    copy = Graph(graph.name)
+    copy.nodes = dict(graph.nodes)
+    copy.set_outputs([*graph.outputs, *sinks])
+    return copy
+
+
+def _fan_in(layer: Any, weight: Any) -> int:
+    shape = [int(d) for d in weight.shape]
+    if type(layer).__name__.startswith("Depthwise") or weight.name == "depthwise_kernel":
+        return max(1, int(_prod(shape[:-2])))
+    return max(1, int(_prod(shape[:-1])))
+
+
+def _prod(values: Sequence[int]) -> int:
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+def make_positive(model: Any, seed: int = 0) -> None:
+    """Kernels and scales positive and fan-in normalized; offsets zero; variances one."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        for weight in layer.weights:
+            shape = tuple(int(d) for d in weight.shape)
+            if weight.name in ("bias", "beta", "moving_mean", "mean"):
+                value = np.zeros(shape)
+            elif weight.name in ("moving_variance", "variance"):
+                value = np.ones(shape)
+            elif weight.name == "count" or "int" in str(weight.dtype):
+                continue
+            else:
+                scale = 1.0 / _fan_in(layer, weight) if len(shape) >= 2 else 1.0
+                value = rng.uniform(0.5, 1.5, shape) * scale
+            weight.assign(value.astype(str(weight.dtype)))
+
+
+def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[int] | None) -> Any:
+    import keras
+
+    from convplan.verify.keras_build import build_keras_model
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float64")
+    try:
+        model = build_keras_model(with_every_sink(linearize_graph(graph)), input_size)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    make_positive(model)
+    return keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+
+
+def impulses(spatial: Sequence[int], channels: int) -> tuple[Any, list[tuple[int, int]]]:
+    """One input per (axis, position): ones on that hyperplane, zeros elsewhere."""
+    import numpy as np
+
+    batch, labels = [], []
+    for axis, n in enumerate(spatial):
+        for i in range(n):
+            x = np.zeros((*spatial, channels))
+            index = [slice(None)] * len(spatial)
+            index[axis] = i
+            x[tuple(index)] = 1.0
+            batch.append(x)
+            labels.append((axis, i))
+    return np.stack(batch), labels
+
+
+def measure_fields(graph: Graph, names: Sequence[str], input_shape: Sequence[int],
+                   input_size: Sequence[int] | None = None
+                   ) -> dict[str, tuple[tuple[Interval, ...], ...]]:
+    """Per layer (of a one-input graph) and spatial axis: the interval of input pixels each
+    output position sees along that axis (the layers' outputs must keep the spatial axes)."""
+    import numpy as np
+
+    names = list(names)
+    if not names:
+        return {}
+    model = _build_surrogate(graph, names, input_size)
+    spatial, channels = [int(d) for d in input_shape[:-1]], int(input_shape[-1])
+    x, labels = impulses(spatial, channels)
+    reach: dict[str, list[Any]] = {n: [] for n in names}
+    for start in range(0, len(x), CHUNK):
+        outputs = model([x[start:start + CHUNK].astype("float32")], training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        for name, out in zip(names, outputs):
+            reach[name].append(np.abs(np.asarray(out)) > 0)
+    result = {}
+    for name in names:
+        hit = np.concatenate(reach[name])  # (impulses, *spatial_out, C)
+        axes = []
+        for axis in range(len(spatial)):
+            rows = [k for k, (a, _) in enumerate(labels) if a == axis]
+            others = tuple(d for d in range(1, hit.ndim) if d != axis + 1)
+            seen = hit[rows].any(axis=others)  # (n_in, n_out) on this axis
+            axes.append(tuple(_interval(seen[:, p]) for p in range(seen.shape[1])))
+        result[name] = tuple(axes)
+    return result
+
+
+def _interval(column: Any) -> Interval:
+    import numpy as np
+
+    hits = np.flatnonzero(column)
+    return (int(hits[0]), int(hits[-1])) if len(hits) else None
+
+
+def resampled_layers(graph: Graph) -> set[str]:
+    """Layers downstream of a transposed convolution or upsampling (non-uniform geometry)."""
+    marked: set[str] = set()
+    for name in graph.topological_order():
+        node = graph[name]
+        if isinstance(node.op, RESAMPLING) or any(i in marked for i in node.inputs):
+            marked.add(name)
+    return marked
