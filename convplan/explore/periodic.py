@@ -11,6 +11,11 @@ an integer). So f(n) - s * n is P-periodic, its range over one period bounds it 
 "f >= 1" and "f != 0" hold for all n past a point computed from those bounds. Past the largest
 such point every condition is P-periodic: the set is {n >= start : n mod p in residues} plus a
 few smaller exceptions, found by evaluating the conditions exactly on one window.
+
+Max and Min (an Add that broadcasts a 1 outputs the larger input dim) keep this shape when
+their arguments grow at the same rate; otherwise the fastest-growing (slowest, for Min)
+argument wins past a computable point, and the formula is floor-linear from there on
+(`eventual`).
 """
 
 from __future__ import annotations
@@ -132,7 +137,30 @@ def slope(expr: sympy.Expr, n: sympy.Symbol) -> Fraction:
         return Fraction(int(const.p), int(const.q)) * slope(varying[0], n)
     if isinstance(expr, (sympy.floor, sympy.ceiling)):
         return slope(expr.args[0], n)
+    if isinstance(expr, (sympy.Max, sympy.Min)):
+        slopes = {slope(a, n) for a in expr.args}
+        if len(slopes) == 1:
+            return slopes.pop()
     raise NotPeriodic(f"{type(expr).__name__} in {expr} is not floor-linear in {n}")
+
+
+def eventual(expr: sympy.Expr, n: sympy.Symbol) -> tuple[sympy.Expr, int]:
+    """`expr` with every Max (Min) reduced to its arguments of the largest (smallest) slope,
+    and a point past which the reduced formula equals `expr`."""
+    if n not in getattr(expr, "free_symbols", ()) or not expr.args:
+        return expr, 1
+    parts = [eventual(a, n) for a in expr.args]
+    args = [a for a, _ in parts]
+    start = max(p for _, p in parts)
+    if not isinstance(expr, (sympy.Max, sympy.Min)):
+        return expr.func(*args), start
+    slopes = [slope(a, n) for a in args]
+    best = max(slopes) if isinstance(expr, sympy.Max) else min(slopes)
+    winners = [a for a, s in zip(args, slopes) if s == best]
+    for loser in (a for a, s in zip(args, slopes) if s != best):
+        gap = winners[0] - loser if isinstance(expr, sympy.Max) else loser - winners[0]
+        start = max(start, _settle(gap, n, period([gap], n), 0))
+    return (winners[0] if len(winners) == 1 else expr.func(*winners)), start
 
 
 def period(exprs: Sequence[sympy.Expr], n: sympy.Symbol) -> int:
@@ -212,9 +240,10 @@ def _reduce(residues: set[int], p: int) -> tuple[int, tuple[int, ...]]:
 
 def solve_checks(checks: Sequence[tuple[sympy.Expr, str]], n: sympy.Symbol) -> SizeRule:
     """The set of n >= 1 where every (formula, kind) check holds, as a SizeRule."""
-    exprs = [e for e, _ in checks]
-    p = period(exprs, n)
-    settle = max([settle_point(e, k, n, p) for e, k in checks], default=1)
+    reduced = [(eventual(sympy.sympify(e), n), k) for e, k in checks]
+    p = period([e for (e, _), _ in reduced], n)
+    settle = max([max(start, settle_point(e, k, n, p)) for (e, start), k in reduced],
+                 default=1)
     high = settle + 2 * p
     if high > MAX_WINDOW:
         raise NotPeriodic(f"the conditions settle only past n = {settle}")
