@@ -12,6 +12,7 @@ from convplan.explore.choices import apply_categorical, parse_values, parse_vari
 from convplan.explore.run import run_sweep
 from convplan.explore.sweep import Chunk, Sweep, SweepOptions
 from tests.conftest import EXAMPLES
+from tests.test_solve_sizes import BROADCAST
 
 MIXED = """
 name: mixed
@@ -204,15 +205,6 @@ def test_two_varies_of_one_attribute_conflict():
         parse_varies(graph, ["conv1.strides=1,2", "conv*.strides=1,3"])
 
 
-BROADCAST = """
-name: broadcast
-inputs: {x: [H, W, 4]}
-layers:
-  - {name: a, op: Conv2D, filters: 4, kernel_size: 1, strides: 8, padding: same, inputs: x}
-  - {name: b, op: MaxPooling2D, pool_size: 2, inputs: x}
-  - {name: add, op: Add, inputs: [a, b]}
-  - {name: c, op: Conv2D, filters: 2, kernel_size: 3}
-"""
 
 
 def test_symbolic_add_broadcasting_a_one_matches_concrete():
