@@ -35,7 +35,7 @@ layers:
 
 
 @pytest.mark.parametrize("spec", ["seed_cnn", "seed_dilated", "seed_separable", "resnet_small",
-                                  "mobilenet_small", "unet_small"])
+                                  "mobilenet_small", "unet_segmentation"])
 def test_examples_verify_clean(spec, capsys):
     assert main(["verify", str(EXAMPLES / f"{spec}.yaml")]) == 0
     out = capsys.readouterr().out
