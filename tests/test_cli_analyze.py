@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from xml.etree import ElementTree
 
 import pytest
-from cli_run import ROOT, SEED, clean_env, run_cli
+from cli_run import ROOT, SEED, clean_env, run_cli, run_main
 
 from convplan.report.formatting import human
 
@@ -110,10 +110,14 @@ input image (None, 28, 28, 1); per example (batch 1); float32; adam
 LAYERS = ["image", "conv1", "pool1", "conv2", "pool2", "flatten", "dense1", "dense2"]
 
 
-def analyze_json(*extra) -> dict:
-    result = run_cli("analyze", SEED, "--format", "json", *extra)
-    assert result.returncode == 0 and result.stderr == ""
-    return json.loads(result.stdout)
+@pytest.fixture
+def analyze_json(capsys):
+    """`convplan analyze SEED --format json EXTRA...` in-process, parsed."""
+    def run(*extra) -> dict:
+        code, out, err = run_main(capsys, "analyze", SEED, "--format", "json", *extra)
+        assert (code, err) == (0, "")
+        return json.loads(out)
+    return run
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -138,14 +142,14 @@ def test_markdown_is_the_expected_text():
     assert result.stdout == EXPECTED_MARKDOWN
 
 
-def test_layer_formulas_on_request():
-    result = run_cli("analyze", SEED, "--format", "markdown", "--layer-formulas")
-    assert "| conv2 | (batch, ⌊H/2⌋, ⌊W/2⌋, 64) | 18496 | 18432·⌊H/2⌋·⌊W/2⌋ | 8 |" in result.stdout
-    plain = run_cli("analyze", SEED, "--layer-formulas").stdout
+def test_layer_formulas_on_request(capsys):
+    markdown = run_main(capsys, "analyze", SEED, "--format", "markdown", "--layer-formulas")[1]
+    assert "| conv2 | (batch, ⌊H/2⌋, ⌊W/2⌋, 64) | 18496 | 18432·⌊H/2⌋·⌊W/2⌋ | 8 |" in markdown
+    plain = run_main(capsys, "analyze", SEED, "--layer-formulas")[1]
     assert "  dense1   (batch, 128)  8192·⌊H/4⌋·⌊W/4⌋ + 128  8192·⌊H/4⌋·⌊W/4⌋  -" in plain
 
 
-def test_json_contract_and_its_agreement_with_the_table():
+def test_json_contract_and_its_agreement_with_the_table(analyze_json, capsys):
     doc = analyze_json()
     assert {"output_shape", "totals", "layers", "symbolic", "memory", "conventions"} <= set(doc)
     assert doc["output_shape"] == [None, 10]
@@ -172,7 +176,7 @@ def test_json_contract_and_its_agreement_with_the_table():
                                          human(layer["flops"]))
 
 
-def test_batch_scales_the_counts_but_not_the_params():
+def test_batch_scales_the_counts_but_not_the_params(analyze_json, capsys):
     one, eight = analyze_json(), analyze_json("--batch", "8")
     assert eight["output_shape"] == [8, 10]
     assert eight["totals"]["params"] == one["totals"]["params"]
@@ -180,7 +184,7 @@ def test_batch_scales_the_counts_but_not_the_params():
         assert eight["totals"][key] == 8 * one["totals"][key]
     assert eight["memory"]["activations_bytes"] == 8 * one["memory"]["activations_bytes"]
     assert eight["memory"]["weights_bytes"] == one["memory"]["weights_bytes"]
-    table = run_cli("analyze", SEED, "--batch", "8").stdout
+    table = run_main(capsys, "analyze", SEED, "--batch", "8")[1]
     assert "(8, 28, 28, 32)" in table and "for batch 8" in table
 
 
@@ -192,7 +196,7 @@ def evaluate(formula: str, **sizes: int) -> int:
 
 
 @pytest.mark.parametrize("size", [28, 56, 31])
-def test_input_size_and_the_formulas_agree(size):
+def test_input_size_and_the_formulas_agree(analyze_json, size):
     doc = analyze_json("--input-size", f"{size}x{size}", "--batch", "3")
     assert doc["layers"][1]["macs"] == 3 * size * size * 32 * 9
     formulas = doc["symbolic"]["totals"]
@@ -202,7 +206,7 @@ def test_input_size_and_the_formulas_agree(size):
         doc["memory"]["total_bytes"]
 
 
-def test_dtype_and_optimizer_shape_the_memory_estimate():
+def test_dtype_and_optimizer_shape_the_memory_estimate(analyze_json, capsys):
     params = 421642
     sgd16 = analyze_json("--dtype", "float16", "--optimizer", "sgd")["memory"]
     assert (sgd16["weights_bytes"], sgd16["gradients_bytes"], sgd16["optimizer_bytes"]) == \
@@ -210,18 +214,17 @@ def test_dtype_and_optimizer_shape_the_memory_estimate():
     mixed = analyze_json("--dtype", "mixed_float16", "--optimizer", "adam")["memory"]
     assert (mixed["weights_bytes"], mixed["optimizer_bytes"]) == (4 * params, 8 * params)
     assert mixed["activation_bytes_per_example"] == 2 * 51098
-    table = run_cli("analyze", SEED, "--dtype", "float16", "--optimizer", "sgd").stdout
+    table = run_main(capsys, "analyze", SEED, "--dtype", "float16", "--optimizer", "sgd")[1]
     assert "at batch 1 (float16, sgd) = weights 824 KiB + gradients 824 KiB + optimizer " \
            "slots 0 B" in " ".join(table.split())
 
 
-def test_output_file_with_the_format_from_its_extension(tmp_path):
+def test_output_file_with_the_format_from_its_extension(tmp_path, capsys):
     checks = {"r.json": lambda text: json.loads(text)["name"] == "seed_cnn",
               "r.md": lambda text: text == EXPECTED_MARKDOWN,
               "r.txt": lambda text: text == EXPECTED_TABLE}
     for name, check in checks.items():
-        result = run_cli("analyze", SEED, "-o", tmp_path / name)
-        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+        assert run_main(capsys, "analyze", SEED, "-o", tmp_path / name) == (0, "", "")
         assert check((tmp_path / name).read_text(encoding="utf-8")), name
     umask = os.umask(0)
     os.umask(umask)
@@ -282,18 +285,18 @@ def test_html_report_is_self_contained_with_the_table_formulas_and_pictures(tmp_
     assert all(f"{name} · " in pictures[0] for name in LAYERS)  # the diagram's boxes
 
 
-def test_symbolic_input_sizes_print_formulas(tmp_path):
+def test_symbolic_input_sizes_print_formulas(tmp_path, capsys):
     spec = tmp_path / "fcn.yaml"
     spec.write_text("name: fcn\ninputs: {image: [H, W, 3]}\nlayers:\n"
                     "  - {name: c1, op: Conv2D, filters: 8, kernel_size: 3, strides: 2}\n")
-    table = run_cli("analyze", spec).stdout
+    table = run_main(capsys, "analyze", spec)[1]
     assert "c1     Conv2D      (None, ⌊(H - 3)/2⌋ + 1, ⌊(W - 3)/2⌋ + 1, 8)" in table
-    doc = json.loads(run_cli("analyze", spec, "--format", "json").stdout)
+    doc = json.loads(run_main(capsys, "analyze", spec, "--format", "json")[1])
     assert [evaluate(d, H=11, W=12) for d in doc["output_shape"][1:3]] == [5, 5]
-    result = run_cli("analyze", spec, "--format", "html")
-    assert result.returncode == 0
-    assert "Charts need concrete input sizes" in result.stdout
-    assert result.stdout.count("<img ") == 1  # the diagram only
+    code, page, _ = run_main(capsys, "analyze", spec, "--format", "html")
+    assert code == 0
+    assert "Charts need concrete input sizes" in page
+    assert page.count("<img ") == 1  # the diagram only
 
 
 def run_on_terminal(*args: str, tty: str, **env: str) -> tuple[bytes, bytes]:
@@ -345,7 +348,7 @@ def test_progress_goes_to_stderr_on_a_terminal_and_stdout_stays_clean():
 
 
 @pytest.mark.tf
-def test_table_numbers_are_what_keras_reports(keras):
+def test_table_numbers_are_what_keras_reports(keras, analyze_json):
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
         keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 import pytest
-from cli_run import EXAMPLES, SEED, one_error_line, run_cli
+from cli_run import EXAMPLES, SEED, one_error_line, run_cli, run_main
 
 import convplan
 from convplan.analysis import analyze
@@ -37,8 +37,17 @@ def svg_texts(path) -> list[str]:
 
 
 def plot(*args) -> None:
+    """Through a subprocess, the way a shell runs it."""
     result = run_cli("plot", *args)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), result.stderr
+
+
+@pytest.fixture
+def plot_here(capsys):
+    """The same entry point in-process (faster: matplotlib is imported once)."""
+    def run(*args) -> None:
+        assert run_main(capsys, "plot", *args) == (0, "", "")
+    return run
 
 
 @pytest.mark.parametrize("kind", ["diagram", "all"])
@@ -51,12 +60,12 @@ def test_svg_is_valid_xml_with_a_box_for_every_layer(tmp_path, kind):
     assert "out 14×14×32" in texts and "RF 10, stride 4" in texts  # pool1's shape, pool2's RF
 
 
-def test_charts_name_the_layers_they_plot(tmp_path):
-    plot(SEED, "--kind", "rf", "-o", tmp_path / "rf.svg")
+def test_charts_name_the_layers_they_plot(tmp_path, plot_here):
+    plot_here(SEED, "--kind", "rf", "-o", tmp_path / "rf.svg")
     assert {"image", "conv1", "pool1", "conv2", "pool2"} <= set(svg_texts(tmp_path / "rf.svg"))
-    plot(SEED, "--kind", "cost", "-o", tmp_path / "cost.svg")
+    plot_here(SEED, "--kind", "cost", "-o", tmp_path / "cost.svg")
     assert {"conv1", "conv2", "dense1", "dense2"} <= set(svg_texts(tmp_path / "cost.svg"))
-    plot(SEED, "--kind", "scaling", "-o", tmp_path / "scaling.svg")
+    plot_here(SEED, "--kind", "scaling", "-o", tmp_path / "scaling.svg")
     texts = svg_texts(tmp_path / "scaling.svg")
     assert "H=28: 4.24M" in texts and "H=28: 6.63 MiB" in texts  # the analysed size, marked
 
@@ -75,11 +84,11 @@ def test_png_opens_and_is_not_blank(tmp_path):
         assert inked > 0.02 * width * height
 
 
-def test_merges_are_drawn_as_merge_nodes(tmp_path):
+def test_merges_are_drawn_as_merge_nodes(tmp_path, plot_here):
     spec = tmp_path / "res.yaml"
     spec.write_text(RESIDUAL)
     out = tmp_path / "res.svg"
-    plot(spec, "--kind", "diagram", "-o", out)
+    plot_here(spec, "--kind", "diagram", "-o", out)
     texts = svg_texts(out)
     assert "+  add1 · Add" in texts and "‖  cat · Concatenate" in texts
     names = {t.split(" · ")[0].split()[-1] for t in texts if " · " in t}
@@ -121,13 +130,13 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, fragment):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_symbolic_sizes_draw_a_diagram_but_charts_ask_for_a_size(tmp_path):
+def test_symbolic_sizes_draw_a_diagram_but_charts_ask_for_a_size(tmp_path, capsys, plot_here):
     spec = tmp_path / "fcn.yaml"
     spec.write_text("name: fcn\ninputs: {image: [H, W, 3]}\nlayers:\n"
                     "  - {name: c1, op: Conv2D, filters: 8, kernel_size: 3, strides: 2}\n")
-    plot(spec, "--kind", "diagram", "-o", tmp_path / "d.svg")
+    plot_here(spec, "--kind", "diagram", "-o", tmp_path / "d.svg")
     assert "out ⌊(H - 3)/2⌋ + 1 × ⌊(W - 3)/2⌋ + 1 × 8" in svg_texts(tmp_path / "d.svg")
-    result = run_cli("plot", spec, "--kind", "rf", "-o", tmp_path / "rf.svg")
-    assert result.returncode == 2
-    assert "Hint: --input-size 224x224" in one_error_line(result.stderr)
-    plot(spec, "--kind", "all", "--input-size", "64x64", "-o", tmp_path / "all.svg")
+    code, out, err = run_main(capsys, "plot", spec, "--kind", "rf", "-o", tmp_path / "rf.svg")
+    assert (code, out) == (2, "")
+    assert "Hint: --input-size 224x224" in one_error_line(err)
+    plot_here(spec, "--kind", "all", "--input-size", "64x64", "-o", tmp_path / "all.svg")

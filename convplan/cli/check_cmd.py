@@ -106,7 +106,13 @@ def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: t
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 def rules_command(fmt: str) -> None:
-    """List every check: code, name, default severity and what it finds."""
+    """List every check: code, name, default severity and what it finds.
+
+    \b
+    Examples:
+      convplan rules
+      convplan rules --format json
+    """
     from convplan.checks import load_rules
     from convplan.report.check_formats import render_rules
 
@@ -117,7 +123,12 @@ def rules_command(fmt: str) -> None:
 @click.argument("code")
 def explain_command(code: str) -> None:
     """Explain one check (by code such as CP104, or name): why it matters, an example that
-    triggers it, and the fix."""
+    triggers it, and the fix.
+
+    \b
+    Example:
+      convplan explain CP104
+    """
     from convplan.checks import find_rule
     from convplan.checks.examples import EXAMPLES
     from convplan.errors import UsageError
