@@ -10,6 +10,7 @@ from convplan.report.formatting import human, human_bytes, shape_text  # noqa: F
 from convplan.report.summary import Report
 
 LEFT_COLUMNS = 3  # layer, op and output shape read left-aligned; numbers right-aligned
+RICH_HEADERS = {"act. mem": "act.\nmem", "RF size": "RF\nsize", "RF stride": "RF\nstride"}
 
 
 def _plain_table(report: Report) -> list[str]:
@@ -66,6 +67,7 @@ def render_rich(report: Report, *, width: int = 100, colour: bool = True,
     """The same content through rich: a boxed table, bold labels, colour when allowed.
 
     Returns the text with ANSI escapes (none when `colour` is False); never prints."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -74,9 +76,17 @@ def render_rich(report: Report, *, width: int = 100, colour: bool = True,
                       color_system="standard" if colour else None, highlight=False,
                       emoji=False, markup=False)
     table = Table(title=f"{report.name}: {report.setting}", title_justify="left",
-                  show_footer=True, header_style="bold", footer_style="bold")
-    for i, header in enumerate(report.headers):
-        table.add_column(header, footer=report.total[i], no_wrap=i < 2,
+                  show_footer=True, header_style="bold", footer_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    headers = [RICH_HEADERS.get(h, h) for h in report.headers]
+    for i, header in enumerate(headers):
+        widest = max(len(part) for row in [*report.rows, report.total, header.split("\n")]
+                     for part in ([row[i]] if isinstance(row, tuple) else row))
+        # On a narrow terminal rich narrows the widest wrappable columns first: names get
+        # an ellipsis (they are one word), the shape wraps at its commas, numbers stay whole.
+        table.add_column(header, footer=report.total[i], no_wrap=i >= LEFT_COLUMNS,
+                         min_width=widest if i >= LEFT_COLUMNS else None,
+                         overflow="fold" if i == 2 else "ellipsis",
                          justify="left" if i < LEFT_COLUMNS else "right",
                          style="cyan" if i == 0 else None)
     for row in report.rows:
