@@ -15,7 +15,8 @@ import pytest
 from convplan.checks.examples import EXAMPLES, SEED
 from convplan.cli.main import main
 
-SCHEMA = Path(__file__).parent / "data" / "sarif-2.1.0.json"
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "tests" / "data" / "sarif-2.1.0.json"
 CLEAN = """\
 inputs: {image: [32, 32, 3]}
 layers:
@@ -117,6 +118,25 @@ def test_folders_are_walked_for_models_only(tmp_path, capsys):
     assert code == 2
 
 
+def test_pre_commit_hook_skips_files_that_are_not_models(tmp_path, capsys):
+    """The hook passes every changed YAML/JSON file; its entry must skip non-models."""
+    import shlex
+
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    entry = shlex.split(hook["entry"])
+    assert entry[:2] == ["convplan", "check"] and re.search(hook["files"], "a/b.yml")
+    files = [write(tmp_path, ".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+             write(tmp_path, "models/bad.yaml", EMPTY_OUTPUT), write(tmp_path, "ok.json", "{}")]
+    code = main([*entry[1:], "--isolated", *map(str, files)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.splitlines()[-1] == "Found 1 finding (1 error, 0 warnings, 0 info) in 1 of 1 file."
+    assert main([*entry[1:], "--isolated", str(files[0])]) == 0
+    assert "(0 files checked)" in capsys.readouterr().out
+
+
 def test_file_names_that_are_not_valid_network_names_still_load(tmp_path, capsys):
     """Regression: without `name:` the network was named after the file, and '2 model.yaml'
     was rejected as an invalid name the user never wrote."""
@@ -203,6 +223,16 @@ def test_command_line_select_and_settings(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- rules and explain
+
+
+def test_docs_rules_reference_is_the_generated_one(capsys):
+    """docs/checks.md embeds `convplan rules --format markdown` between markers."""
+    text = (ROOT / "docs" / "checks.md").read_text()
+    start = text.index("-->", text.index("<!-- rules:start")) + len("-->\n\n")
+    embedded = text[start:text.index("\n<!-- rules:end -->")]
+    assert main(["rules", "--format", "markdown"]) == 0
+    assert embedded == capsys.readouterr().out, (
+        "docs/checks.md is stale: paste `convplan rules --format markdown` between the markers")
 
 
 def test_rules_lists_every_code(capsys):

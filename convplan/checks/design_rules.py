@@ -20,6 +20,7 @@ from convplan.checks.registry import Finding, layer_finding, register
 from convplan.checks.subject import (
     Analyses,
     declared_sizes,
+    length_condition,
     results_by_name,
     spatial_heads,
     upstream_inputs,
@@ -174,15 +175,13 @@ def check_asymmetric_same(graph: Graph, analyses: Analyses,
     convolutions) or ONNX with symmetric pads then compute on inputs shifted by one pixel.
     Fix: odd kernels and input sizes the strides suit, or explicit ZeroPadding2D + 'valid'
     (what timm's Conv2dSame emulates)."""
-    concrete = results_by_name(analyses.concrete) if analyses.concrete else None
-    symbolic = results_by_name(analyses.symbolic) if analyses.symbolic else None
     sizes = declared_sizes(graph, config)
     for node in graph:
         per_axis = windows(node.op)
         if per_axis is None or getattr(node.op, "padding", None) != "same":
             continue
-        parts = [_asymmetry(node.inputs[0], axis, window, node.op.spatial_rank, concrete,
-                            symbolic, sizes) for axis, window in enumerate(per_axis)]
+        parts = [_asymmetry(node.inputs[0], axis, window, node.op.spatial_rank, analyses, sizes)
+                 for axis, window in enumerate(per_axis)]
         parts = [p for p in parts if p]
         if not parts:
             continue
@@ -196,24 +195,22 @@ def check_asymmetric_same(graph: Graph, analyses: Analyses,
                             "ONNX would shift the result by one pixel")
 
 
-def _asymmetry(source: str, axis: int, window: tuple[int, int, int], rank: int, concrete,
-               symbolic, sizes: dict[str, int]) -> tuple[str, str | None] | None:
+def _asymmetry(source: str, axis: int, window: tuple[int, int, int], rank: int,
+               analyses: Analyses, sizes: dict[str, int]) -> tuple[str, str | None] | None:
     """(how TF pads this axis unevenly, for which input sizes) or None when it pads evenly."""
     k, s, d = window
     units = UNIT_WORDS[rank][axis]
-    condition = None
-    if symbolic is not None:
-        n_expr = symbolic[source].output_shape[axis]
-        if not isinstance(n_expr, int):
-            condition = residues.solve(
-                lambda v: sum(_pads(int(residues.evaluate(n_expr, v)), k, s, d)) % 2 == 1,
-                [n_expr], modulus=s)
-    when = residues.when_clause(condition, sizes)
+    concrete = analyses.concrete_layers
     if concrete is not None:
         n = concrete[source].output_shape[axis]
         before, after = _pads(n, k, s, d)
-        return (f"{before} before and {after} after the {n} {units}", when) \
-            if before != after else None
+        if before == after:
+            return None
+    condition = length_condition(analyses, source, axis,
+                                 lambda length: sum(_pads(length, k, s, d)) % 2 == 1, s)
+    when = residues.when_clause(condition, sizes)
+    if concrete is not None:
+        return f"{before} before and {after} after the {n} {units}", when
     if condition is None or condition.never:
         return None
     return f"one more of the {units} after than before", when or "for every size"

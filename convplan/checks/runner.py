@@ -54,14 +54,17 @@ def is_excluded(path: Path, patterns: Iterable[str]) -> bool:
                for p in patterns)
 
 
-def discover(paths: Iterable[str | Path], exclude: Iterable[str] = ()) -> Iterator[tuple[Path, bool]]:
-    """(file, named explicitly) for each path; folders are walked for *.yaml, *.yml, *.json and
-    *.keras, skipping hidden folders, __pycache__ and node_modules, in sorted order."""
+def discover(paths: Iterable[str | Path], exclude: Iterable[str] = (),
+             models_only: bool = False) -> Iterator[tuple[Path, bool]]:
+    """(file, must be a model) for each path; folders are walked for *.yaml, *.yml, *.json and
+    *.keras, skipping hidden folders, __pycache__ and node_modules, in sorted order. Files in
+    folders (and, with `models_only`, named files too) may turn out not to be models."""
     exclude = tuple(exclude)
     for given in paths:
         path = Path(given)
         if not path.is_dir():
-            yield path, True
+            if not (models_only and is_excluded(path, exclude)):
+                yield path, not models_only
             continue
         for root, folders, files in os.walk(path):
             folders[:] = sorted(f for f in folders if not f.startswith(".")
@@ -220,9 +223,10 @@ def check_file(path: str | Path, *, explicit: bool = True,
 
 
 def check_paths(paths: Iterable[str | Path], *, overrides: Mapping[str, Any] | None = None,
-                isolated: bool = False) -> list[FileReport]:
-    """Check files and folders; reports in discovery order (files with nothing to check in
-    folders are left out)."""
+                isolated: bool = False, models_only: bool = False) -> list[FileReport]:
+    """Check files and folders; reports in discovery order. Files found in folders that are
+    not models are left out; with `models_only` (pre-commit passes every changed YAML file)
+    so are named ones, and named files matching `exclude` too."""
     reports = []
     paths = list(paths)
     exclude: tuple[str, ...] = tuple((overrides or {}).get("exclude", ()))
@@ -232,7 +236,7 @@ def check_paths(paths: Iterable[str | Path], *, overrides: Mapping[str, Any] | N
         except ConvplanError as exc:
             reports.append(FileReport(str(given), error=str(exc)))
             return reports
-    for file, explicit in discover(paths, exclude):
+    for file, explicit in discover(paths, exclude, models_only):
         report = check_file(file, explicit=explicit, overrides=overrides, isolated=isolated)
         if report is not None:
             reports.append(report)

@@ -13,7 +13,14 @@ from convplan.analysis.windows import effective_kernel
 from convplan.checks import residues
 from convplan.checks.config import CheckConfig
 from convplan.checks.registry import Finding, layer_finding, register
-from convplan.checks.subject import Analyses, declared_sizes, results_by_name, windows
+from convplan.checks.subject import (
+    Analyses,
+    declared_sizes,
+    length_condition,
+    results_by_name,
+    windows,
+)
+from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 register("CP100", "unbuildable-layer", "shape", "error", doc="""
@@ -97,8 +104,6 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
     happens ("H mod 8 is 4, 5, 6 or 7"). Layers whose stride exceeds the window (k_eff < s)
     skip rows by design and are not reported. Fix: pick input sizes the strides divide, or
     padding 'same'."""
-    concrete = results_by_name(analyses.concrete) if analyses.concrete else None
-    symbolic = results_by_name(analyses.symbolic) if analyses.symbolic else None
     sizes = declared_sizes(graph, config)
     for node in graph:
         per_axis = windows(node.op)
@@ -110,8 +115,7 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
         for axis, (k, s, d) in enumerate(per_axis):
             if s == 1 or effective_kernel(k, d) < s:
                 continue
-            part = _truncation(node.inputs[0], axis, (k, s, d), padding, rank, concrete,
-                               symbolic, sizes)
+            part = _truncation(node.inputs[0], axis, (k, s, d), padding, rank, analyses, sizes)
             if part:
                 parts.append(part)
         if not parts:
@@ -126,26 +130,26 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
 
 
 def _truncation(source: str, axis: int, window: tuple[int, int, int], padding: str, rank: int,
-                concrete, symbolic, sizes: dict[str, int]) -> tuple[str, str | None] | None:
+                analyses: Analyses, sizes: dict[str, int]) -> tuple[str, str | None] | None:
     """(what is lost on this axis, for which input sizes) or None when nothing is."""
     k, s, d = window
     word, units = _axis_words(rank, axis)
-    condition, amounts = None, []
-    if symbolic is not None:
-        n_expr = symbolic[source].output_shape[axis]
-        if not isinstance(n_expr, int):
-
-            def drops(values) -> bool:
-                amounts.append(dropped_rows(int(residues.evaluate(n_expr, values)), k, s, d,
-                                            padding))
-                return amounts[-1] > 0
-
-            condition = residues.solve(drops, [n_expr], modulus=s)
-    when = residues.when_clause(condition, sizes)
+    concrete = analyses.concrete_layers
     if concrete is not None:
         n = concrete[source].output_shape[axis]
         lost = dropped_rows(n, k, s, d, padding)
-        return (f"the last {lost} of its {n} input {units}", when) if lost else None
+        if not lost:
+            return None  # the size-free view is only worth computing to explain a loss
+    amounts: list[int] = []
+
+    def drops(length: int) -> bool:
+        amounts.append(dropped_rows(length, k, s, d, padding))
+        return amounts[-1] > 0
+
+    condition = length_condition(analyses, source, axis, drops, s)
+    when = residues.when_clause(condition, sizes)
+    if concrete is not None:
+        return f"the last {lost} of its {n} input {units}", when
     if condition is None or condition.never:
         return None
     least, most = min(a for a in amounts if a > 0), max(amounts)
@@ -167,7 +171,7 @@ def check_conditional_merge(graph: Graph, analyses: Analyses,
     Fix: declare the input size the network is built for (or set `checks.input_size`), or
     crop/pad the skip path to match; suppress it on the layer for a fully convolutional
     network that only ever sees valid sizes."""
-    if analyses.symbolic is None:
+    if not any(isinstance(node.op, O._Merge) for node in graph) or analyses.symbolic is None:
         return
     sizes = declared_sizes(graph, config)
     by_layer: dict[str, list[str]] = {}

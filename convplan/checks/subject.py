@@ -2,25 +2,35 @@
 
 - `concrete`: at the declared input size (or `checks.input_size`); None when a size is symbolic.
 - `symbolic`: every spatial size a symbol (H, W, ...), so a rule can say for which sizes
-  something happens (merge conditions, truncation, padding parity).
+  something happens (merge conditions, truncation, padding parity). Computed on first use
+  where a concrete analysis exists: most networks never need it, and sympy is the cost.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
 
 from convplan.analysis import Analysis, analyze
 from convplan.analysis.analyze import SPATIAL_NAMES, LayerResult
+from convplan.checks import residues
 from convplan.checks.config import CheckConfig
 from convplan.errors import ConvplanError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 
-@dataclass(frozen=True)
 class Analyses:
-    concrete: Analysis | None
-    symbolic: Analysis | None
+    """The concrete analysis and the symbolic one (given, or a function computing it once)."""
+
+    def __init__(self, concrete: Analysis | None,
+                 symbolic: Analysis | Callable[[], Analysis | None] | None) -> None:
+        self.concrete = concrete
+        self._symbolic = symbolic
+
+    @functools.cached_property
+    def symbolic(self) -> Analysis | None:
+        return self._symbolic() if callable(self._symbolic) else self._symbolic
 
     @property
     def best(self) -> Analysis:
@@ -28,6 +38,27 @@ class Analyses:
         result = self.concrete or self.symbolic
         assert result is not None
         return result
+
+    @functools.cached_property
+    def concrete_layers(self) -> dict[str, LayerResult] | None:
+        return results_by_name(self.concrete) if self.concrete else None
+
+    @functools.cached_property
+    def symbolic_layers(self) -> dict[str, LayerResult] | None:
+        return results_by_name(self.symbolic) if self.symbolic else None
+
+
+def length_condition(analyses: Analyses, source: str, axis: int, test: Callable[[int], bool],
+                     modulus: int) -> residues.Condition | None:
+    """For which network input sizes `test(n)` holds, n being the length of `source`'s output
+    on `axis` as the symbolic analysis gives it; `modulus`: the period of the test in n."""
+    layers = analyses.symbolic_layers
+    if layers is None:
+        return None
+    n_expr = layers[source].output_shape[axis]
+    if isinstance(n_expr, int):
+        return None
+    return residues.solve(lambda v: test(int(residues.evaluate(n_expr, v))), [n_expr], modulus)
 
 
 def is_concrete_spec(graph: Graph) -> bool:
@@ -42,12 +73,15 @@ def analyze_for_checks(graph: Graph, config: CheckConfig) -> Analyses:
         concrete = analyze(graph, input_size=config.input_size)
     elif is_concrete_spec(graph):
         concrete = analyze(graph)
-    try:
-        symbolic = analyze(graph, generalize=True)
-    except ConvplanError:
-        if concrete is None:
-            raise
-        symbolic = None  # valid at the declared size; the size-free view is a bonus
+    if concrete is None:
+        return Analyses(None, analyze(graph, generalize=True))
+
+    def symbolic() -> Analysis | None:
+        try:
+            return analyze(graph, generalize=True)
+        except ConvplanError:  # valid at the declared size; the size-free view is a bonus
+            return None
+
     return Analyses(concrete, symbolic)
 
 

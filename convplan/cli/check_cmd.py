@@ -46,14 +46,16 @@ def _severities(values: tuple[str, ...]) -> dict[str, str]:
               help="Check at this spatial input size (budgets on symbolic specs).")
 @click.option("--exclude", multiple=True, metavar="GLOB",
               help="Skip files and folders matching this glob when walking folders.")
+@click.option("--models-only", is_flag=True,
+              help="Skip named files that are not specs or Keras models (for pre-commit).")
 @click.option("--isolated", is_flag=True, help="Ignore [tool.convplan] in pyproject.toml.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when error findings remain.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to a file instead of stdout.")
 def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...],
             severity: tuple[str, ...], target: str | None, dtype: str | None, batch: int | None,
-            input_size: str | None, exclude: tuple[str, ...], isolated: bool, exit_zero: bool,
-            output: str | None) -> None:
+            input_size: str | None, exclude: tuple[str, ...], models_only: bool, isolated: bool,
+            exit_zero: bool, output: str | None) -> None:
     """Check model specs, Keras model JSON and .keras files for design problems.
 
     PATHS are files or folders (searched for *.yaml, *.yml, *.json and *.keras; files in
@@ -85,7 +87,8 @@ def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: t
         overrides["input_size"] = list(parse_input_size(input_size) or ())
     if exclude:
         overrides["exclude"] = list(exclude)
-    reports = check_paths(paths, overrides=overrides, isolated=isolated)
+    reports = check_paths(paths, overrides=overrides, isolated=isolated,
+                          models_only=models_only)
     for report in reports:
         if report.error is not None:
             click.echo(f"convplan: error: {report.error}", err=True)
@@ -103,8 +106,10 @@ def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: t
 
 
 @click.command("rules")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True,
+              help="Output format (markdown: the full reference with examples, as in "
+              "docs/checks.md).")
 def rules_command(fmt: str) -> None:
     """List every check: code, name, default severity and what it finds.
 
@@ -112,11 +117,13 @@ def rules_command(fmt: str) -> None:
     Examples:
       convplan rules
       convplan rules --format json
+      convplan rules --format markdown
     """
     from convplan.checks import load_rules
+    from convplan.checks.examples import EXAMPLES
     from convplan.report.check_formats import render_rules
 
-    click.echo(render_rules(load_rules(), fmt), nl=False)
+    click.echo(render_rules(load_rules(), fmt, EXAMPLES), nl=False)
 
 
 @click.command("explain")

@@ -150,8 +150,12 @@ def render_findings(fmt: str, reports: Sequence[FileReport], rules: dict[str, Ru
 # ---------------------------------------------------------------- rules and explain
 
 
-def render_rules(rules: dict[str, Rule], fmt: str = "text") -> str:
-    """Every rule by group: code, name, default severity, summary (or a JSON list)."""
+def render_rules(rules: dict[str, Rule], fmt: str = "text",
+                 examples: dict[str, tuple[str, str]] | None = None) -> str:
+    """Every rule by group: code, name, default severity, summary (or a JSON list, or the
+    Markdown reference of docs/checks.md with `examples`)."""
+    if fmt == "markdown":
+        return render_rules_markdown(rules, examples or {})
     if fmt == "json":
         return json.dumps([{"code": r.code, "name": r.name, "group": r.group,
                             "severity": r.severity, "summary": r.summary}
@@ -166,6 +170,26 @@ def render_rules(rules: dict[str, Rule], fmt: str = "text") -> str:
         lines.append("")
     lines.append("Details: convplan explain CODE")
     return "\n".join(lines) + "\n"
+
+
+def render_rules_markdown(rules: dict[str, Rule], examples: dict[str, tuple[str, str]]) -> str:
+    """The rules reference in docs/checks.md: per group, each rule's summary, explanation,
+    the spec that triggers it and the fixed one."""
+    lines = []
+    for group, (prefix, title) in GROUPS.items():
+        lines += [f"### {title} ({prefix}xx)", ""]
+        for r in rules.values():
+            if r.group != group:
+                continue
+            lines += [f"#### {r.code} {r.name}", "", f"Default severity: **{r.severity}**. "
+                      f"{r.summary}", ""]
+            if r.explanation:
+                lines += [" ".join(r.explanation.split()), ""]
+            if r.code in examples:
+                bad, good = examples[r.code]
+                lines += ["Triggers it:", "", "```yaml", bad.rstrip("\n"), "```", "", "Fixed:", "",
+                          "```yaml", good.rstrip("\n"), "```", ""]
+    return "\n".join(lines)
 
 
 def _indent(text: str) -> str:
