@@ -219,3 +219,24 @@ def test_symbolic_add_broadcasting_a_one_matches_concrete():
         at = symbolic.at({"H": size, "W": size})
         assert at.layer("c").output_shape == concrete.layer("c").output_shape
         assert at.totals == concrete.totals
+
+
+def test_attributes_a_rule_needs_as_integers_are_enumerated_instead(monkeypatch):
+    """If an analysis rule cannot take a symbol (a TypeError deep in the rule), the sweep
+    enumerates those choices, one derivation each, and the values stay exact."""
+    import math
+
+    from convplan.analysis import receptive
+
+    padding_before = receptive.padding_before
+
+    def integers_only(n, k, s, d, padding):
+        math.gcd(1, s)  # raises TypeError for a sympy symbol
+        return padding_before(n, k, s, d, padding)
+
+    monkeypatch.setattr(receptive, "padding_before", integers_only)
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    sweep = Sweep(graph, parse_varies(graph, ["conv1.strides=1..3", "input.size=3..30:3"]))
+    assert [v.numeric for v in sweep.varies] == [False, True]
+    assert sweep.categorical_count == 3 and sweep.total == 30
+    assert_matches_concrete(sweep, Chunk.concat(list(sweep.chunks())))

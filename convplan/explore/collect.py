@@ -17,12 +17,6 @@ from convplan.explore.sweep import Chunk
 BLOCK = 512
 
 
-def _lexsorted_unique(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique rows in lexicographic order, and each input row's position among them."""
-    unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1)
-
-
 def _front_of_unique(unique: np.ndarray) -> np.ndarray:
     """Which of these distinct, lexicographically sorted rows no other row dominates
     (all objectives minimized). A dominating row sorts before the row it dominates."""
@@ -54,10 +48,17 @@ def _front_of_unique(unique: np.ndarray) -> np.ndarray:
 
 def nondominated(matrix: np.ndarray) -> np.ndarray:
     """Boolean mask of the rows on the Pareto front of `matrix` (every column minimized)."""
-    if len(matrix) == 0:
+    count = len(matrix)
+    if count == 0:
         return np.zeros(0, dtype=bool)
-    unique, inverse = _lexsorted_unique(matrix)
-    return _front_of_unique(unique)[inverse]
+    order = np.lexsort(matrix.T[::-1])  # by the first column, then the next, ...
+    ranked = matrix[order]
+    first = np.ones(count, dtype=bool)  # first row of each run of identical rows
+    first[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+    keep = _front_of_unique(ranked[first])[np.cumsum(first) - 1]
+    mask = np.empty(count, dtype=bool)
+    mask[order] = keep
+    return mask
 
 
 class ParetoFront:

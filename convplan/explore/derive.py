@@ -36,6 +36,10 @@ from convplan.ir.graph import Graph
 TOTALS = ("params", "trainable_params", "macs", "flops", "activations")
 
 
+class SymbolsUnsupported(Exception):
+    """An analysis rule needs concrete values for an attribute the sweep made a symbol."""
+
+
 @dataclass(frozen=True)
 class Check:
     """A combination is valid where `formula` is a whole number >= 1 (positive) or 0 (zero)."""
@@ -216,6 +220,10 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
         if isinstance(exc, UsageError):
             raise
         return Derivation(error=str(exc))
+    except TypeError as exc:  # a rule that needs an integer where a symbol was given
+        if not any(syms for syms in symbols):
+            raise
+        raise SymbolsUnsupported(str(exc)) from exc
     checks = tuple(keras_checks(symbolic, analysis) + shape_checks(symbolic, analysis))
     unknown = {str(s) for s in analysis.symbols} - {str(s) for syms in symbols for s in syms}
     if unknown:

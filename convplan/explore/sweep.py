@@ -21,6 +21,7 @@ Columns of a `Chunk` (one row per combination):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,7 @@ from convplan.explore.choices import Vary
 from convplan.explore.derive import (
     TOTALS,
     Derivation,
+    SymbolsUnsupported,
     derive,
     input_size_for,
     vary_symbols,
@@ -88,8 +90,17 @@ class Sweep:
         if options.optimizer not in OPTIMIZER_SLOTS:
             raise UsageError(f"unknown optimizer {options.optimizer!r}")
         self.graph = graph
-        self.varies = tuple(varies)
         self.options = options
+        try:
+            self._setup(tuple(varies))
+        except SymbolsUnsupported:
+            # a rule needs some of these attributes as integers: enumerate them instead
+            self._setup(tuple(dataclasses.replace(v, numeric=False) if v.numeric and not
+                              v.is_input_size else v for v in varies))
+
+    def _setup(self, varies: tuple[Vary, ...]) -> None:
+        graph, options = self.graph, self.options
+        self.varies = varies
         self.symbols = vary_symbols(self.varies)
         self.numeric = [i for i, v in enumerate(self.varies) if v.numeric]
         self.categorical = [i for i, v in enumerate(self.varies) if not v.numeric]

@@ -7,8 +7,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from convplan.explore.run import SweepResult
 from convplan.explore.sweep import Chunk, Sweep
 from convplan.report.formatting import human, human_bytes
@@ -130,12 +128,15 @@ def csv_rows(sweep: Sweep, chunk: Chunk) -> str:
     columns += [_shape_texts(chunk, k) for k in range(len(sweep.output_ranks))]
     valid = chunk.columns["valid"]
     numeric = (["rf"] if sweep.has_rf else []) + list(COUNTS)
+    every = bool(valid.all())
     for name in numeric:
-        values = chunk.columns[name].astype(str).astype(object)
-        values[~valid] = ""
-        columns.append(values.tolist())
-    columns.append(np.where(valid, "true", "false").tolist())
-    columns.append([_csv_cell(m) for m in _invalid_text(sweep, chunk)])
+        values = list(map(str, chunk.columns[name].tolist()))
+        if not every:
+            values = [v if ok else "" for v, ok in zip(values, valid.tolist())]
+        columns.append(values)
+    columns.append(["true" if ok else "false" for ok in valid.tolist()])
+    messages = [_csv_cell(m) for m in sweep.messages]
+    columns.append([messages[c] for c in chunk.columns["error"].tolist()])
     return "".join(",".join(r) + "\n" for r in zip(*columns))
 
 
