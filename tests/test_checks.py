@@ -114,6 +114,17 @@ def test_truncation_counts_the_rows_no_window_covers(tmp_path):
     assert "columns" not in found.message  # W = 31: conv 15, pool (15 - 3) % 2 = 0
 
 
+def test_truncation_of_zero_padding_alone_is_not_reported(tmp_path):
+    """Keras's ResNet50 stem: ZeroPadding2D(3) to 230, then 7x7 stride 2 'valid' leaves the
+    last (padded) row: nothing of the image is lost."""
+    text = ("inputs: {{x: [{h}, {h}, 3]}}\nlayers:\n"
+            "  - {{name: pad, op: ZeroPadding2D, padding: [[{a}, {b}], [{a}, {b}]]}}\n"
+            "  - {{name: conv, op: Conv2D, filters: 8, kernel_size: {k}, strides: {k2}}}\n")
+    assert "CP104" not in codes(check(tmp_path, text.format(h=224, a=3, b=3, k=7, k2=2)))
+    found = only(check(tmp_path, text.format(h=10, a=0, b=1, k=3, k2=3), "b.yaml"), "CP104")
+    assert "the last 2 of its 11 input rows (1 of them zero padding)" in found.message
+
+
 @pytest.mark.parametrize("h", range(40, 56))
 def test_truncation_condition_matches_every_concrete_size(tmp_path, h):
     """The symbolic condition reported for a symbolic input equals, size by size, whether a

@@ -19,6 +19,7 @@ from convplan.checks.config import CheckConfig
 from convplan.checks.registry import Finding, layer_finding, register
 from convplan.checks.subject import (
     Analyses,
+    consumers,
     declared_sizes,
     length_condition,
     results_by_name,
@@ -228,31 +229,40 @@ def check_plain_deep_stack(graph: Graph, analyses: Analyses,
                            config: CheckConfig) -> Iterator[Finding]:
     """More than `max_plain_depth` weight layers in a row without normalization or skips.
 
-    The seed article's "Vanishing Gradients": gradients shrink through every layer of a deep
-    plain stack, and the first layers stop learning. The depth counts convolutions and
-    Dense layers since the last BatchNormalization/LayerNormalization; a merge takes the
-    shortest of its inputs (a residual connection gives the gradient a short path). Fix:
-    BatchNormalization after convolutions, or residual (Add) connections."""
+    The seed article's "Vanishing Gradients": the gradient reaching a layer has passed
+    through every layer between it and the loss, and shrinks at each one of a plain stack, so
+    the first layers stop learning. For every layer the rule counts the convolutions and
+    Dense layers on the shortest path to an output, starting over after each
+    BatchNormalization/LayerNormalization; a skip connection is such a short path (a ResNet
+    block's Add, a U-Net's skip Concatenate). Reported once, at the layer farthest from the
+    output, with how many layers are beyond the limit. Fix: BatchNormalization after the
+    convolutions, or residual connections."""
     limit = config.max_plain_depth
-    depth: dict[str, int] = {}
-    start: dict[str, str | None] = {}
-    for name in graph.topological_order():
-        node = graph[name]
-        op = node.op
-        if not node.inputs or isinstance(op, (O.BatchNormalization, O.LayerNormalization)):
-            depth[name], start[name] = 0, None
+    outputs = set(graph.outputs)
+    users = consumers(graph)
+    depth: dict[str, tuple[int, str]] = {}  # layer -> (plain weight layers to an output, output)
+    for name in reversed(graph.topological_order()):
+        op = graph[name].op
+        ahead = [depth[user] for user in users[name]]
+        if name in outputs:
+            ahead.append((0, name))
+        if not ahead:  # a dead end feeds no output: no gradient reaches it
+            depth[name] = (0, name)
             continue
-        source = min(node.inputs, key=lambda i: depth[i])
-        depth[name], start[name] = depth[source], start[source]
-        if has_weights(op):
-            depth[name] += 1
-            start[name] = start[name] or name
-            if depth[name] == limit + 1:
-                yield layer_finding(
-                    "CP405", graph, name,
-                    f"{depth[name]} weight layers in a row from {start[name]!r} to here with "
-                    f"neither normalization nor a skip connection (max_plain_depth {limit}); "
-                    "gradients may vanish: add BatchNormalization or residual connections")
+        steps, output = min(ahead)
+        if isinstance(op, (O.BatchNormalization, O.LayerNormalization)):
+            steps = 0
+        depth[name] = (steps + int(has_weights(op)), output)
+    deep = [name for name in depth if has_weights(graph[name].op) and depth[name][0] > limit]
+    if deep:
+        worst = max(deep, key=lambda name: depth[name][0])
+        steps, output = depth[worst]
+        yield layer_finding(
+            "CP405", graph, worst,
+            f"the gradient from output {output!r} reaches this layer through {steps} weight "
+            f"layers with neither normalization nor a skip connection (max_plain_depth {limit}; "
+            f"{len(deep)} layer{'s' if len(deep) > 1 else ''} beyond it); gradients may vanish: "
+            "add BatchNormalization or residual connections")
 
 
 # ---------------------------------------------------------------- costly convolutions

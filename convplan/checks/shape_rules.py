@@ -102,8 +102,9 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
     are silently dropped: a 2x2 pool on 7 rows reads 6. The rule names the layer and the
     count at the declared size, and, from the symbolic shapes, the input sizes for which it
     happens ("H mod 8 is 4, 5, 6 or 7"). Layers whose stride exceeds the window (k_eff < s)
-    skip rows by design and are not reported. Fix: pick input sizes the strides divide, or
-    padding 'same'."""
+    skip rows by design and are not reported, nor are rows that only a ZeroPadding layer just
+    before added (Keras's ResNet50 pads 224 to 230 and its 7x7 stride-2 convolution leaves the
+    last padded row). Fix: pick input sizes the strides divide, or padding 'same'."""
     sizes = declared_sizes(graph, config)
     for node in graph:
         per_axis = windows(node.op)
@@ -111,11 +112,14 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
         if per_axis is None or padding == "same":
             continue
         rank = node.op.spatial_rank
+        producer = graph[node.inputs[0]].op
+        padded = producer.padding if isinstance(producer, O._ZeroPadding) else ((0, 0),) * rank
         parts = []
         for axis, (k, s, d) in enumerate(per_axis):
             if s == 1 or effective_kernel(k, d) < s:
                 continue
-            part = _truncation(node.inputs[0], axis, (k, s, d), padding, rank, analyses, sizes)
+            part = _truncation(node.inputs[0], axis, (k, s, d), padding, rank, analyses, sizes,
+                               padded[axis][1])
             if part:
                 parts.append(part)
         if not parts:
@@ -130,26 +134,29 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
 
 
 def _truncation(source: str, axis: int, window: tuple[int, int, int], padding: str, rank: int,
-                analyses: Analyses, sizes: dict[str, int]) -> tuple[str, str | None] | None:
-    """(what is lost on this axis, for which input sizes) or None when nothing is."""
+                analyses: Analyses, sizes: dict[str, int],
+                zeros_after: int) -> tuple[str, str | None] | None:
+    """(what is lost on this axis, for which input sizes) or None when nothing is; the last
+    `zeros_after` rows are zero padding, whose loss costs nothing."""
     k, s, d = window
     word, units = _axis_words(rank, axis)
     concrete = analyses.concrete_layers
     if concrete is not None:
         n = concrete[source].output_shape[axis]
         lost = dropped_rows(n, k, s, d, padding)
-        if not lost:
+        if lost <= zeros_after:
             return None  # the size-free view is only worth computing to explain a loss
     amounts: list[int] = []
 
     def drops(length: int) -> bool:
-        amounts.append(dropped_rows(length, k, s, d, padding))
+        amounts.append(max(dropped_rows(length, k, s, d, padding) - zeros_after, 0))
         return amounts[-1] > 0
 
     condition = length_condition(analyses, source, axis, drops, s)
     when = residues.when_clause(condition, sizes)
     if concrete is not None:
-        return f"the last {lost} of its {n} input {units}", when
+        padding_note = f" ({zeros_after} of them zero padding)" if zeros_after else ""
+        return f"the last {lost} of its {n} input {units}{padding_note}", when
     if condition is None or condition.never:
         return None
     least, most = min(a for a in amounts if a > 0), max(amounts)
