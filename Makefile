@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python benchmarks/bench_analyze.py
 	$(BIN)/python benchmarks/bench_check.py
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -61,7 +61,8 @@ def test_table_shows_choices_metrics_and_why_combinations_are_invalid(capsys):
                for line in lines) == 4
     assert "invalid: 4 x conv1: strides > 1 together with dilation_rate > 1 is rejected by " \
         "Keras" in lines
-    assert "12 combinations (6 numeric, evaluated from the formulas x 2 categorical" in out
+    assert "12 combinations: 6 numeric (evaluated from the formulas) x 2 categorical (2 " \
+        "derivations)" in out
 
 
 def test_pareto_front_is_the_nondominated_set_of_all_rows(capsys):

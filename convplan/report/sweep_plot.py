@@ -67,12 +67,12 @@ def plot_front(path: str | Path, sweep: Sweep, front: Chunk | None, sample: Chun
         ax.plot(fx, fy, "--", color="#1f77b4", linewidth=0.8, alpha=0.6, zorder=2,
                 drawstyle="steps-post" if (xs > 0) == (ys < 0) else "steps-pre")
         if len(front) <= MAX_LABELS:
-            for j, px, py in zip(order, fx, fy):
+            for n, (j, px, py) in enumerate(zip(order, fx, fy)):
                 ax.annotate(_label(sweep, front, int(j)), (px, py), textcoords="offset points",
-                            xytext=(5, 4), fontsize=7, color="#1f4f7f")
+                            xytext=(6, 5 if n % 2 == 0 else -11), fontsize=7, color="#1f4f7f")
     for axis, setter, scale in ((x, ax.set_xscale, ax.xaxis), (y, ax.set_yscale, ax.yaxis)):
         values = sample.columns[axis] if sample is not None and len(sample) else None
-        if values is not None and values.min() > 0 and values.max() / values.min() > 100:
+        if values is not None and values.min() > 0 and values.max() / values.min() > 20:
             setter("log")
         if axis != "rf":
             scale.set_major_formatter(EngFormatter(unit="B" if axis == "memory" else ""))
@@ -80,6 +80,7 @@ def plot_front(path: str | Path, sweep: Sweep, front: Chunk | None, sample: Chun
     ax.set_ylabel(f"{AXIS_TITLES.get(y, y)} ({'lower' if ys > 0 else 'higher'} is better)")
     ax.set_title(f"{sweep.graph.name}: labels are " + ", ".join(v.label for v in sweep.varies),
                  fontsize=9)
+    ax.margins(0.08)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

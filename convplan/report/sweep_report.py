@@ -74,11 +74,11 @@ def summary_lines(sweep: Sweep, result: SweepResult, mode: str, shown: int) -> l
     """What was swept, how much was valid, why the rest was not, and what is shown."""
     o = sweep.options
     rate = result.total / result.seconds if result.seconds > 0 else float("inf")
+    speed = f" ({human(int(rate))} per s)" if result.total >= 10_000 else ""
     lines = [
-        f"{result.total:,} combinations ({sweep.numeric_count:,} numeric, evaluated from the "
-        f"formulas x {sweep.categorical_count:,} categorical, {result.derivations} "
-        f"derivation{'s' if result.derivations != 1 else ''}) in {result.seconds:.2f} s "
-        f"({human(int(rate))} per s)",
+        f"{result.total:,} combinations: {sweep.numeric_count:,} numeric (evaluated from the "
+        f"formulas) x {sweep.categorical_count:,} categorical ({result.derivations} "
+        f"derivation{'s' if result.derivations != 1 else ''}), in {result.seconds:.2f} s{speed}",
         f"valid: {result.valid:,}; passed the filters: {result.matched:,}",
     ]
     for message, count in result.invalid[:5]:

@@ -1,0 +1,157 @@
+"""Sweep throughput (issue 7): configurations per second evaluated from the symbolic formulas,
+a 1,000,000-point sweep end to end, and the ratio against the obvious alternatives: building
+each configuration as a Keras model (timed on a sample, extrapolated), and a concrete
+convplan analyze() per configuration.
+
+    .venv/bin/python benchmarks/bench_sweep.py            # about a minute on 2 cores
+    .venv/bin/python benchmarks/bench_sweep.py --keras-sample 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "seed_cnn.yaml"
+
+# 1,000,000 numeric combinations: filters of both convolutions, input size, conv1 stride
+NUMERIC = ["conv1.filters=1..100", "conv2.filters=1..100", "input.size=8..57",
+           "conv1.strides=1,2"]
+# 623,616 combinations of kernels, strides, dilations (Keras rejects some), filters, input
+# size and padding (categorical: two derivations)
+MIXED = ["conv1.kernel_size=1..7", "conv2.kernel_size=1,3,5", "conv*.strides=1..4",
+         "conv*.dilation_rate=1..4", "conv2.filters=8..256:8", "input.size=28..252:8",
+         "conv*.padding=valid,same"]
+
+
+def library_rate(varies: list[str]) -> tuple[int, float, float, int]:
+    """(combinations, derivation seconds, evaluation seconds, valid) for Sweep.chunks()."""
+    from convplan import load
+    from convplan.explore.choices import parse_varies
+    from convplan.explore.sweep import Sweep
+
+    graph = load(SEED)
+    start = time.perf_counter()
+    sweep = Sweep(graph, parse_varies(graph, varies))
+    for digits in [(i,) for i in range(sweep.categorical_count)] if sweep.categorical else [()]:
+        sweep.derivation(digits)
+    derived = time.perf_counter() - start
+    start = time.perf_counter()
+    valid = sum(int(chunk.columns["valid"].sum()) for chunk in sweep.chunks())
+    return sweep.total, derived, time.perf_counter() - start, valid
+
+
+def cli_seconds(varies: list[str], extra: list[str]) -> float:
+    """A whole `convplan sweep` process (start-up, derivation, sweep, output), best of 2."""
+    args = [sys.executable, "-m", "convplan", "sweep", str(SEED)]
+    for v in varies:
+        args += ["--vary", v]
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run(args + extra, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def sampled_configs(varies: list[str], count: int):
+    """`count` valid configurations of the sweep, spread over it, as (graph, input size)."""
+    import numpy as np
+
+    from convplan import analyze, load
+    from convplan.errors import ConvplanError
+    from convplan.explore.choices import apply_categorical, parse_varies
+    from convplan.explore.sweep import Sweep
+
+    graph = load(SEED)
+    sweep = Sweep(graph, parse_varies(graph, varies))
+    configs = []
+    for index in np.random.default_rng(0).permutation(sweep.total)[:count * 20]:
+        assignment, size = sweep.combination(int(index))
+        try:
+            config = apply_categorical(graph, assignment)
+            analyze(config, input_size=size)
+        except ConvplanError:  # skip what Keras would reject
+            continue
+        configs.append((config, size))
+        if len(configs) == count:
+            break
+    return configs
+
+
+def keras_seconds_per_config(configs) -> float:
+    """Build each configuration as a Keras model and read its parameter count and output
+    shape: what a sweep without convplan does (MACs would need a profiler on top)."""
+    import keras
+
+    from convplan.verify.keras_build import build_keras_model
+
+    build_keras_model(*configs[0]).count_params()  # import and first-call costs not counted
+    start = time.perf_counter()
+    for graph, size in configs:
+        model = build_keras_model(graph, size)
+        model.count_params()
+        _ = model.output_shape
+    seconds = (time.perf_counter() - start) / len(configs)
+    keras.backend.clear_session()
+    return seconds
+
+
+def analyze_seconds_per_config(configs) -> float:
+    from convplan import analyze
+
+    start = time.perf_counter()
+    for graph, size in configs:
+        analyze(graph, input_size=size)
+    return (time.perf_counter() - start) / len(configs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keras-sample", type=int, default=30,
+                        help="configurations built in Keras to time (default 30)")
+    args = parser.parse_args()
+
+    print("convplan sweep benchmark (seed CNN, examples/seed_cnn.yaml)")
+    print(f"{'sweep':<52}{'points':>11}{'derive s':>10}{'eval s':>9}{'points/s':>13}")
+    rates = {}
+    for name, varies in (("numeric: filters x filters x size x stride", NUMERIC),
+                         ("mixed: kernel, strides, dilations, filters, size, padding",
+                          MIXED)):
+        total, derived, evaluated, valid = library_rate(varies)
+        rates[name] = total / evaluated
+        print(f"{name[:51]:<52}{total:>11,}{derived:>10.2f}{evaluated:>9.2f}"
+              f"{total / evaluated:>13,.0f}   ({valid:,} valid)")
+
+    print("\nwhole `convplan sweep` processes, 1,000,000 points (start-up included):")
+    for label, extra in (("--pareto macs,-rf (table of the front)", ["--pareto", "macs,-rf"]),
+                         ("--where 'rf>=10' --sort macs --limit 20", ["--where", "rf>=10",
+                                                                      "--sort", "macs"]),
+                         ("--format csv (every row written)", ["--format", "csv"])):
+        print(f"  {label:<48}{cli_seconds(NUMERIC, extra):>7.2f} s")
+
+    configs = sampled_configs(MIXED, args.keras_sample)
+    keras_each = keras_seconds_per_config(configs)
+    analyze_each = analyze_seconds_per_config(configs)
+    sweep_rate = rates["mixed: kernel, strides, dilations, filters, size, padding"]
+    print(f"\nper configuration (mixed sweep, {len(configs)} sampled configurations):")
+    print(f"  build in Keras + count_params: {keras_each * 1e3:9.2f} ms  -> 1,000,000 points "
+          f"~ {keras_each * 1e6 / 3600:,.1f} h")
+    print(f"  convplan analyze() (concrete): {analyze_each * 1e3:9.2f} ms  -> 1,000,000 points "
+          f"~ {analyze_each * 1e6 / 60:,.1f} min")
+    print(f"  convplan sweep (vectorized):   {1e3 / sweep_rate:9.5f} ms  -> 1,000,000 points "
+          f"~ {1e6 / sweep_rate:,.2f} s")
+    print(f"  ratio: sweep is {keras_each * sweep_rate:,.0f}x faster than building in Keras, "
+          f"{analyze_each * sweep_rate:,.0f}x faster than analyze() per configuration")
+
+
+if __name__ == "__main__":
+    main()
