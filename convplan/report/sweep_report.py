@@ -88,8 +88,8 @@ def summary_lines(sweep: Sweep, result: SweepResult, mode: str, shown: int) -> l
                      f"{len(result.invalid) - 5} other reasons")
     lines.append(f"showing {shown:,} {mode}")
     lines.append(f"per example; train mem: training-memory estimate at batch {o.batch}, {o.dtype}, "
-                 f"{o.optimizer}; RF: receptive field of the deepest spatial layer (smallest "
-                 "axis)")
+                 f"{o.optimizer}" + ("; RF: receptive field of the deepest spatial layer "
+                                     "(smallest axis)" if sweep.has_rf else ""))
     return lines
 
 
