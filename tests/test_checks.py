@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from convplan import analyze, loads_spec
 from convplan.checks import check_file, load_rules
@@ -138,14 +140,57 @@ def test_truncation_condition_matches_every_concrete_size(tmp_path, h):
 
 
 def _holds(phrase: str, value: int) -> bool:
-    """Evaluate 'H mod 4 is 0, 1 or 2' / 'H is odd' / 'H is divisible by 4' at value."""
+    """Evaluate a condition as the rules phrase it ('H mod 4 is 0, 1 or 2', 'H is odd',
+    'L is divisible by 4', 'L is not divisible by 3', 'L mod 6 = 5') at value."""
     if phrase.endswith("is odd"):
         return value % 2 == 1
     if phrase.endswith("is even"):
         return value % 2 == 0
-    match = re.match(r"H mod (\d+) is (.*)", phrase)
+    if match := re.search(r"is (not )?divisible by (\d+)$", phrase):
+        return (value % int(match.group(2)) == 0) != bool(match.group(1))
+    match = re.search(r"mod (\d+) (?:=|is) (.*)$", phrase)
     modulus, residues = int(match.group(1)), {int(r) for r in re.findall(r"\d+", match.group(2))}
     return value % modulus in residues
+
+
+WINDOW_OPS = st.sampled_from(["Conv1D", "MaxPooling1D", "AveragePooling1D"])
+
+
+@st.composite
+def window_stacks(draw):
+    """1-D chains of 1 to 4 windows with kernels 1-5, strides 1-3, 'valid' or 'same'."""
+    layers = []
+    for i in range(draw(st.integers(1, 4))):
+        op, k, s = draw(WINDOW_OPS), draw(st.integers(1, 5)), draw(st.integers(1, 3))
+        padding = draw(st.sampled_from(["valid", "same"]))
+        size = "kernel_size" if op == "Conv1D" else "pool_size"
+        extra = "filters: 2, " if op == "Conv1D" else ""
+        layers.append(f"  - {{name: l{i}, op: {op}, {extra}{size}: {k}, strides: {s}, "
+                      f"padding: {padding}}}")
+    return "inputs: {x: [SIZE, 1]}\nlayers:\n" + "\n".join(layers) + "\n"
+
+
+@given(window_stacks(), st.integers(40, 200))
+def test_symbolic_conditions_agree_with_concrete_checks(tmp_path_factory, stack, start):
+    """For random window stacks, CP104's and CP404's conditions on a symbolic input say
+    exactly at which concrete sizes the concrete check reports the same layer."""
+    folder = tmp_path_factory.mktemp("stack")
+    symbolic = check(folder, stack.replace("SIZE", "L"), "sym.yaml")
+    for n in range(start, start + 12):
+        concrete = check(folder, stack.replace("SIZE", str(n)), f"n{n}.yaml")
+        if {"CP100", "CP101"} & set(codes(concrete)):
+            continue  # too small to build: the analysis stops at the error
+        for code in ("CP104", "CP404"):
+            for layer in {f.layer for f in symbolic + concrete if f.code == code}:
+                claim = next((f.message for f in symbolic
+                              if f.code == code and f.layer == layer), None)
+                fires = any(f.code == code and f.layer == layer for f in concrete)
+                if claim is None:
+                    assert not fires, (code, layer, n, stack)
+                    continue
+                when = re.search(r"when (L .*?)(?: \(declared|; | and when |$)", claim)
+                expected = True if when is None else _holds(when.group(1), n)
+                assert fires == expected, (code, layer, n, claim, stack)
 
 
 UNET = """\
