@@ -116,6 +116,9 @@ def test_folders_are_walked_for_models_only(tmp_path, capsys):
     assert [Path(f["path"]).name for f in json.loads(out)] == ["b.yml"]
     code, out, _ = run(capsys, tmp_path / "models" / "ci.yml")  # named explicitly: checked
     assert code == 2
+    code, out, _ = run(capsys, "--format", "json", tmp_path / "models" / "deep" / "b.yml",
+                       tmp_path / "models" / "deep")
+    assert len(json.loads(out)) == 1  # named twice, checked once
 
 
 def test_pre_commit_hook_skips_files_that_are_not_models(tmp_path, capsys):

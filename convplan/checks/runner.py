@@ -236,7 +236,11 @@ def check_paths(paths: Iterable[str | Path], *, overrides: Mapping[str, Any] | N
         except ConvplanError as exc:
             reports.append(FileReport(str(given), error=str(exc)))
             return reports
+    seen: set[Path] = set()
     for file, explicit in discover(paths, exclude, models_only):
+        if file.resolve() in seen:  # `check models/a.yaml models/` names it twice
+            continue
+        seen.add(file.resolve())
         report = check_file(file, explicit=explicit, overrides=overrides, isolated=isolated)
         if report is not None:
             reports.append(report)
