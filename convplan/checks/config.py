@@ -84,7 +84,7 @@ class CheckConfig:
         return level
 
 
-SCALAR_KEYS = ("select", "ignore", "severity", "target", "dtype", "batch", "optimizer",
+SETTINGS = ("select", "ignore", "severity", "target", "dtype", "batch", "optimizer",
                "input_size", "budgets", "max_plain_depth", "costly_min_saving",
                "costly_min_share", "exclude")
 
@@ -232,7 +232,7 @@ def apply_settings(config: CheckConfig, settings: Mapping[str, Any], source: str
         elif allow_tables and isinstance(value, Mapping):
             continue
         else:
-            raise read.unknown(key, key, [k for k in SCALAR_KEYS
+            raise read.unknown(key, key, [k for k in SETTINGS
                                           if allow_exclude or k != "exclude"])
     return dataclasses.replace(config, **changes)
 

@@ -30,9 +30,9 @@ def _plural(count: int, word: str) -> str:
 def render_text(reports: Sequence[FileReport]) -> str:
     """`path:line:col: CODE [severity] message` per finding (line 1 where the file gives no
     line), then a summary line."""
-    lines = [f"{f.path}:{f.line or 1}:{f.column}: {f.code} [{f.severity}] {f.message}"
-             for f in all_findings(reports)]
     findings = all_findings(reports)
+    lines = [f"{f.path}:{f.line or 1}:{f.column}: {f.code} [{f.severity}] {f.message}"
+             for f in findings]
     checked = [r for r in reports if r.error is None]
     if findings:
         counts = [_plural(sum(f.severity == level for f in findings), level)
