@@ -152,10 +152,13 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
             fields[name] = layer_field(node.op, [fields[i] for i in node.inputs], ins, out,
                                        misaligned)
         c = count(node.op, ins, out)
+        trainable, frozen = c.trainable, c.non_trainable
+        if not node.op.trainable:  # Keras: every weight of a frozen layer is non-trainable
+            trainable, frozen = 0, trainable + frozen
         results.append(LayerResult(
             name=name, op=node.op.op_type, inputs=node.inputs, output_shape=out,
-            trainable_params=arith.simplify_int(c.trainable),
-            non_trainable_params=arith.simplify_int(c.non_trainable),
+            trainable_params=arith.simplify_int(trainable),
+            non_trainable_params=arith.simplify_int(frozen),
             macs=arith.simplify_int(c.macs), flops=arith.simplify_int(c.flops),
             activations=arith.simplify_int(arith.product(out)), receptive_field=fields[name]))
     totals = Totals(

@@ -164,6 +164,23 @@ def upsampling_counts(op: O._UpSampling, ins: list[Shape], out: Shape) -> Counts
     return Counts(flops=7 * product(out))
 
 
+def rescaling_counts(op: O.Rescaling, ins: list[Shape], out: Shape) -> Counts:
+    """x * scale + offset: one multiply per element unless every scale is 1, one add unless
+    every offset is 0 (so `x + 3.0` from keras.ops costs 1 FLOP per element, not 2)."""
+    def all_equal(value, constant: float) -> bool:
+        return all(v == constant for v in (value if isinstance(value, tuple) else (value,)))
+
+    each = int(not all_equal(op.scale, 1.0)) + int(not all_equal(op.offset, 0.0))
+    return Counts(flops=each * product(out))
+
+
+def custom_counts(op: O.Custom, ins: list[Shape], out: Shape) -> Counts:
+    """As declared: params = params + params_per_channel * input channels (trainable);
+    FLOPs = flops_per_element * output elements; no MACs."""
+    params = op.params + op.params_per_channel * ins[0][-1]
+    return Counts(trainable=params, flops=op.flops_per_element * product(out))
+
+
 COUNT_RULES: dict[type, Callable[..., Counts]] = {
     O.InputLayer: no_arithmetic,
     O._Conv: conv_counts,
@@ -180,7 +197,7 @@ COUNT_RULES: dict[type, Callable[..., Counts]] = {
     O.ReLU: relu_counts,
     O.LeakyReLU: per_element(2),
     O.Softmax: per_element(3),
-    O.Rescaling: per_element(2),
+    O.Rescaling: rescaling_counts,
     O._Merge: merge_counts,
     O.Dropout: no_arithmetic,
     O.Flatten: no_arithmetic,
@@ -188,6 +205,7 @@ COUNT_RULES: dict[type, Callable[..., Counts]] = {
     O._ZeroPadding: no_arithmetic,
     O._Cropping: no_arithmetic,
     O._UpSampling: upsampling_counts,
+    O.Custom: custom_counts,
 }
 
 

@@ -275,6 +275,7 @@ SHAPE_RULES: dict[type, ShapeRule] = {
     O.LeakyReLU: same_shape,
     O.Dropout: same_shape,
     O.Rescaling: same_shape,
+    O.Custom: same_shape,  # declared shape-preserving
     O.Dense: dense_shape,
     O.Flatten: flatten_shape,
     O.Reshape: reshape_shape,

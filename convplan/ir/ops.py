@@ -27,6 +27,7 @@ class Op:
     """Base op. ``name`` is the Keras layer name; the rest are Keras attributes."""
 
     name: str
+    trainable: bool = True  # Keras: a frozen layer's weights count as non-trainable
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
     spatial_rank: ClassVar[int | None] = None  # number of spatial axes the op needs, if any
@@ -39,6 +40,7 @@ class Op:
             if getattr(self, attr) is None:
                 raise SpecError(f"missing required attribute {attr!r}", layer=self.name,
                                 op=self.op_type)
+        A.as_bool(self, "trainable", self.trainable)
         self.normalize()
 
     def normalize(self) -> None:
@@ -58,13 +60,22 @@ class Op:
             if f.name == "name":
                 continue
             value = getattr(self, f.name)
-            if f.default is dataclasses.MISSING or _canonical_default(self, f) != value:
+            if (f.name in self.required or f.default is dataclasses.MISSING
+                    or _canonical_default(self, f) != value):
                 out[f.name] = value
         return out
 
 
+_NO_DEFAULT = object()
+
+
 def _canonical_default(op: Op, f: dataclasses.Field) -> Any:
-    probe = dataclasses.replace(op, **{f.name: f.default})
+    """The attribute's value had it been left out; _NO_DEFAULT where leaving it out is invalid
+    (output_padding 1 needs strides > 1, so strides cannot fall back to 1)."""
+    try:
+        probe = dataclasses.replace(op, **{f.name: f.default})
+    except SpecError:
+        return _NO_DEFAULT
     return getattr(probe, f.name)
 
 
@@ -434,13 +445,20 @@ class Reshape(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Rescaling(Op):
-    scale: float = None  # type: ignore[assignment]
+    """Keras Rescaling: ``x * scale + offset``; each is a number or, as Keras allows, a list
+    broadcast against the input (one value per channel)."""
+
+    scale: Any = None
     required: ClassVar[tuple[str, ...]] = ("scale",)
-    offset: float = 0.0
+    offset: Any = 0.0
 
     def normalize(self) -> None:
-        A.as_float(self, "scale", self.scale)
-        A.as_float(self, "offset", self.offset)
+        for attr in ("scale", "offset"):
+            value = getattr(self, attr)
+            if isinstance(value, (list, tuple)) and value:
+                _set(self, attr, tuple(A.as_float(self, attr, v) for v in value))
+            else:
+                _set(self, attr, A.as_float(self, attr, value))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -607,6 +625,31 @@ class Cropping3D(_Cropping):
     spatial_rank: ClassVar[int] = 3
 
 
+# ---------------------------------------------------------------- declared layers
+
+
+@dataclass(frozen=True, kw_only=True)
+class Custom(Op):
+    """A layer class convplan does not know, with its behaviour declared by the user (or a known
+    helper layer of keras.applications): the output has the first input's shape;
+    params = ``params`` + ``params_per_channel`` x input channels; FLOPs =
+    ``flops_per_element`` x output elements; no MACs. ``class_name`` is the Keras class."""
+
+    class_name: str = None  # type: ignore[assignment]
+    params: int = 0
+    params_per_channel: int = 0
+    flops_per_element: int = 0
+    max_inputs: ClassVar[int | None] = None
+    required: ClassVar[tuple[str, ...]] = ("class_name",)
+
+    def normalize(self) -> None:
+        if not isinstance(self.class_name, str) or not self.class_name.strip():
+            raise SpecError(f"attribute 'class_name' must be the layer's class name, received "
+                            f"{self.class_name!r}", layer=self.name, op="Custom")
+        for attr in ("params", "params_per_channel", "flops_per_element"):
+            A.as_int(self, attr, getattr(self, attr), 0)
+
+
 # ---------------------------------------------------------------- registry
 
 _GENERATED = {**_pooling_classes(), **_global_pooling_classes()}
@@ -621,7 +664,7 @@ OPS: dict[str, type[Op]] = {
         Softmax, Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, Dense, Flatten,
         Reshape, Rescaling, Normalization, Add, Subtract, Multiply, Average, Maximum, Minimum,
         Concatenate, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
-        ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D,
+        ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D, Custom,
     ]
 }
 
