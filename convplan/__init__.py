@@ -32,11 +32,13 @@ _EXPORTS = {
 }
 
 
-def load(path: Any) -> Any:
-    """Read a spec (YAML/JSON) or a Keras model file (JSON or .keras) into a Graph."""
+def load(path: Any, custom_layers: Any = None) -> Any:
+    """Read a spec (YAML/JSON) or a Keras model file (JSON or .keras) into a Graph.
+    `custom_layers` declares Keras layer classes convplan does not model:
+    {'MyLayer': 'identity,params=10'}."""
     from convplan.frontends.detect import load_any
 
-    return load_any(path)
+    return load_any(path, custom_layers)
 
 
 def __getattr__(name: str) -> Any:

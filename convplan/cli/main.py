@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("convplan.cli.analyze_cmd", "Shapes, params, MACs/FLOPs, memory and receptive "
                 "fields of every layer."),
     "schema": ("convplan.cli.schema_cmd", "Print the JSON Schema of the spec format."),
+    "import": ("convplan.cli.import_cmd", "Convert a Keras model (JSON or .keras) into a "
+               "readable spec with the same analysis."),
     "check": ("convplan.cli.check_cmd", "Check specs and Keras models for design problems, "
               "with rule codes, budgets and CI output (exit 1 on errors)."),
     "rules": ("convplan.cli.check_cmd:rules_command", "List the checks of `convplan check`."),

@@ -1,0 +1,278 @@
+"""One Keras layer config -> one convplan op, strictly.
+
+Every key of a layer's config is either an op attribute (same Keras name), a key that never
+changes a shape or a count (initializers, regularizers, constraints, dtype policies, seeds), or
+a key that must keep its default (``lora_rank``, ``renorm``, ...): anything else is an
+UnsupportedError naming the layer and the key, so a config convplan does not understand can
+never turn into a silently wrong number. Layer classes convplan does not model are errors too,
+unless the user declares how they behave (`CustomLayer`, ``--custom-layer``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from convplan.errors import SpecError, UnsupportedError, UsageError
+from convplan.ir import ops as O
+
+# Keys that never change an output shape, a parameter count or a MAC count.
+_IGNORED_KEY = re.compile(r".*_(initializer|regularizer|constraint)$")
+IGNORED_KEYS = frozenset({
+    "name", "trainable", "dtype", "seed", "noise_shape", "synchronized", "renorm_momentum",
+    "renorm_clipping", "lora_alpha", "autocast",
+})
+# Keys convplan models only at their default: another value changes the weights Keras makes.
+DEFAULT_ONLY: dict[str, Any] = {
+    "lora_rank": None, "quantization_config": None, "renorm": False, "rms_scaling": False,
+}
+# Keras classes that are one of convplan's ops under another name or with a fixed attribute.
+RENAMED: dict[str, tuple[str, dict[str, Any]]] = {
+    "Identity": ("Activation", {"activation": "linear"}),
+}
+# Ops that hold weights: a layer of these classes called twice would share its weights, which
+# a graph node per call cannot express without counting them twice.
+WEIGHTED = (O._Conv, O._ConvTranspose, O._Depthwise, O.Dense, O.BatchNormalization,
+            O.LayerNormalization, O.Normalization, O.Custom)
+
+
+@dataclass(frozen=True)
+class CustomLayer:
+    """How a layer class convplan does not know behaves: ``identity`` (the output has the first
+    input's shape) with ``params`` + ``params_per_channel`` x input channels trainable weights
+    and ``flops_per_element`` FLOPs per output element."""
+
+    behaviour: str = "identity"
+    params: int = 0
+    params_per_channel: int = 0
+    flops_per_element: int = 0
+
+    def attributes(self, class_name: str) -> dict[str, Any]:
+        return {"class_name": class_name, "params": self.params,
+                "params_per_channel": self.params_per_channel,
+                "flops_per_element": self.flops_per_element}
+
+
+BEHAVIOURS = ("identity",)
+_COUNT_KEYS = tuple(f.name for f in fields(CustomLayer) if f.name != "behaviour")
+
+
+def parse_custom_layer(text: str) -> tuple[str, CustomLayer]:
+    """'MyLayer=identity,params=10' -> ('MyLayer', CustomLayer(params=10))."""
+    key, sep, rest = str(text).partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"--custom-layer must look like CLASS=identity[,params=N], received "
+                         f"{text!r}")
+    return key, custom_layer_from(key, rest)
+
+
+def custom_layer_from(key: str, value: Any) -> CustomLayer:
+    """A declaration as a CustomLayer, a 'identity,params=N' string or a mapping."""
+    if isinstance(value, CustomLayer):
+        declared = value
+    elif isinstance(value, str):
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        options: dict[str, Any] = {"behaviour": parts[0] if parts else ""}
+        for part in parts[1:]:
+            name, sep, number = part.partition("=")
+            if not sep or not re.fullmatch(r"\d{1,15}", number.strip()):
+                raise UsageError(f"custom layer {key!r}: options must look like params=N, "
+                                 f"received {part!r}")
+            options[name.strip()] = int(number)
+        declared = _declared(key, options)
+    elif isinstance(value, Mapping):
+        declared = _declared(key, {"behaviour": "identity", **value})
+    else:
+        raise UsageError(f"custom layer {key!r}: expected 'identity[,params=N]' or a mapping, "
+                         f"received {value!r}")
+    if declared.behaviour not in BEHAVIOURS:
+        raise UsageError(f"custom layer {key!r}: unknown behaviour {declared.behaviour!r}; "
+                         f"expected one of {', '.join(BEHAVIOURS)}")
+    return declared
+
+
+def _declared(key: str, options: dict[str, Any]) -> CustomLayer:
+    unknown = set(options) - {"behaviour", *_COUNT_KEYS}
+    if unknown:
+        raise UsageError(f"custom layer {key!r}: unknown option(s) {sorted(unknown)}; expected "
+                         + ", ".join(_COUNT_KEYS))
+    for name in _COUNT_KEYS:
+        value = options.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"custom layer {key!r}: {name} must be a non-negative integer, "
+                             f"received {value!r}")
+    return CustomLayer(**options)
+
+
+def normalize_custom_layers(declared: Mapping[str, Any] | None) -> dict[str, CustomLayer]:
+    """The `custom_layers=` argument: {class or layer name: declaration}."""
+    if not declared:
+        return {}
+    if not isinstance(declared, Mapping):
+        raise UsageError("custom_layers must map a layer class (or layer name) to its behaviour, "
+                         "e.g. {'MyLayer': 'identity,params=10'}")
+    out = {}
+    for key, value in declared.items():
+        if not isinstance(key, str) or not key:
+            raise UsageError(f"custom layer keys must be class or layer names, received {key!r}")
+        if O.OPS.get(O.ALIASES.get(key, key)) is not None or key in RENAMED:
+            raise UsageError(f"{key} is a Keras layer convplan models; declare only classes it "
+                             "does not know")
+        out[key] = custom_layer_from(key, value)
+    return out
+
+
+# ---------------------------------------------------------------- helper layers of the zoo
+
+
+def _layer_scale(config: dict) -> CustomLayer:
+    """ConvNeXt's LayerScale: x * gamma, gamma one trainable value per channel."""
+    return CustomLayer(params_per_channel=1, flops_per_element=1)
+
+
+def _custom_scale(config: dict) -> CustomLayer:
+    """InceptionResNetV2's CustomScaleLayer: inputs[0] + inputs[1] * scale, no weights."""
+    return CustomLayer(flops_per_element=2)
+
+
+# (module suffix, class name) -> behaviour; matched on the module so that a user's own class of
+# the same name is never mistaken for these.
+APPLICATION_LAYERS = {
+    ("applications.convnext", "LayerScale"): _layer_scale,
+    ("applications.inception_resnet_v2", "CustomScaleLayer"): _custom_scale,
+}
+
+
+def application_layer(entry: dict) -> CustomLayer | None:
+    module = entry.get("module") or ""
+    for (suffix, class_name), make in APPLICATION_LAYERS.items():
+        if entry.get("class_name") == class_name and str(module).endswith(suffix):
+            return make(entry.get("config") or {})
+    return None
+
+
+# ---------------------------------------------------------------- config -> attributes
+
+
+def plain(value: Any) -> Any:
+    """Keras's serialized numpy arrays -> lists; everything else unchanged."""
+    if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+        return plain((value.get("config") or {}).get("value"))
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _axis(value: Any, layer: str, class_name: str) -> Any:
+    """Keras writes some axes as a one-element list ([3], [-1]); convplan's ops take one int."""
+    if isinstance(value, list):
+        if len(value) == 1:
+            return value[0]
+        raise UnsupportedError(f"axis {value} (several axes) is not modelled; convplan models "
+                               "one axis", layer=layer, op=class_name)
+    return value
+
+
+def _activation(value: Any, layer: str, class_name: str) -> Any:
+    if isinstance(value, dict):
+        name = (value.get("config") if isinstance(value.get("config"), str)
+                else value.get("class_name"))
+        raise UnsupportedError(f"custom activation function {name!r} is not modelled; convplan "
+                               "knows Keras's named activations", layer=layer, op=class_name,
+                               hint="use a named activation, or a separate Activation layer "
+                               "declared with --custom-layer")
+    return value
+
+
+_ADAPT = {"axis": _axis, "activation": _activation}
+# Keras 2 (tf.keras) names of attributes Keras 3 renamed.
+_KERAS2_NAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
+
+
+def layer_attributes(class_name: str, config: dict, layer: str) -> tuple[str, dict[str, Any]]:
+    """(op class name, attributes) for a Keras layer config, or UnsupportedError."""
+    op_name, fixed = RENAMED.get(class_name, (class_name, {}))
+    cls = O.op_class(op_name, layer=layer)
+    known = set(O.attribute_names(cls))
+    renames = _KERAS2_NAMES.get(class_name, {})
+    attributes = dict(fixed)
+    for key, value in config.items():
+        key = renames.get(key, key)
+        value = plain(value)
+        if key in ("name", "trainable") or key in fixed:
+            continue
+        if key in known:
+            adapt = _ADAPT.get(key)
+            attributes[key] = adapt(value, layer, class_name) if adapt else value
+        elif key in DEFAULT_ONLY:
+            if value != DEFAULT_ONLY[key]:
+                raise UnsupportedError(
+                    f"{key}={value!r} is not modelled (it changes the weights Keras creates); "
+                    f"convplan models {class_name} with {key}={DEFAULT_ONLY[key]!r}", layer=layer,
+                    op=class_name)
+        elif key not in IGNORED_KEYS and not _IGNORED_KEY.match(key):
+            raise UnsupportedError(
+                f"config key {key!r} (value {value!r}) is not modelled; convplan reads "
+                + ", ".join(sorted(known - {"trainable"})), layer=layer, op=class_name)
+    return cls.__name__, attributes
+
+
+# ---------------------------------------------------------------- keras.ops in a functional graph
+
+TENSOR = object()  # marks a tensor argument in an operation's call
+_MERGES = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply", "Maximum": "Maximum",
+           "Minimum": "Minimum"}
+
+
+def is_operation(entry: dict) -> bool:
+    """A keras.ops call recorded in a functional graph (`x + 3.0` on a KerasTensor)."""
+    module = str(entry.get("module") or "")
+    return module.startswith(("keras.src.ops.", "keras.ops."))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def operation_attributes(class_name: str, args: list[Any], layer: str
+                         ) -> tuple[str, dict[str, Any]]:
+    """Elementwise keras.ops arithmetic as an op: tensor with tensor -> the merge layer of the
+    same name; tensor with a number c -> Rescaling (x + c, x - c, c - x, x * c, x / c)."""
+    tensors = [a for a in args if a is TENSOR]
+    if len(args) == 2 and len(tensors) == 2 and class_name in _MERGES:
+        return _MERGES[class_name], {}
+    if len(args) == 2 and len(tensors) == 1:
+        c = args[1] if args[0] is TENSOR else args[0]
+        first = args[0] is TENSOR
+        if _number(c):
+            c = float(c)
+            if class_name == "Add":
+                return "Rescaling", {"scale": 1.0, "offset": c}
+            if class_name == "Subtract":
+                return "Rescaling", ({"scale": 1.0, "offset": -c} if first
+                                     else {"scale": -1.0, "offset": c})
+            if class_name == "Multiply":
+                return "Rescaling", {"scale": c}
+            if class_name in ("Divide", "TrueDivide") and first and c != 0:
+                return "Rescaling", {"scale": 1.0 / c}
+    shown = ", ".join("tensor" if a is TENSOR else repr(a) for a in args)
+    raise UnsupportedError(
+        f"keras.ops operation {class_name!r}({shown}) is not modelled; convplan reads "
+        "elementwise add, subtract, multiply and divide of a tensor by a number, and add, "
+        "subtract, multiply, maximum and minimum of two tensors", layer=layer, op=class_name,
+        hint="use Keras layers for the rest, or declare it with --custom-layer")
+
+
+def describe_unknown(entry: dict, layer: str) -> SpecError:
+    """The error for a layer class convplan does not model and nobody declared."""
+    class_name = entry.get("class_name")
+    module = entry.get("module")
+    where = f" from module {module!r}" if module not in (None, "keras", "keras.layers") else ""
+    return UnsupportedError(
+        f"Keras layer class {class_name!r}{where} is not modelled by convplan, which never "
+        "guesses a layer's shape or weights", layer=layer, op=str(class_name),
+        hint=f"declare it, e.g. --custom-layer {class_name}=identity,params=N (Python: "
+        f"custom_layers={{{class_name!r}: 'identity,params=N'}}) if it keeps its input's shape")

@@ -1,0 +1,475 @@
+"""Keras model files -> Graph, without TensorFlow or Keras: the JSON `model.to_json()` writes and
+`.keras` archives (only their `config.json` is read; weights never are).
+
+Functional models are read from `layers[*].inbound_nodes` (Keras 3: `args` holding
+`__keras_tensor__` entries whose `keras_history` is `[layer, node index, tensor index]`; Keras 2:
+lists of `[layer, node index, tensor index, kwargs]`); Sequential models chain their layers.
+A model nested inside another (a Sequential used as a layer) is flattened into the graph: its
+layers keep their own names, prefixed with the nested model's name only where a name is taken.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from convplan.errors import GraphError, SpecError, UnsupportedError, UsageError
+from convplan.frontends import keras_layers as K
+from convplan.frontends.loader import MAX_BYTES
+from convplan.frontends.spec import NAME
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+from convplan.ir.validate import MAX_LAYERS
+
+MODEL_CLASSES = ("Functional", "Model", "Sequential")
+MAX_NESTING = 32
+MAX_ARCHIVE_ENTRIES = 10_000
+INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8")
+
+Ref = tuple[str, int, int]  # keras_history: layer name, node index, tensor index
+
+
+def _fail(message: str, layer: str | None = None, op: str | None = None,
+          hint: str | None = None) -> SpecError:
+    return SpecError(message, layer=layer, op=op, hint=hint)
+
+
+def _mapping(value: Any, what: str, layer: str | None = None) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(f"{what} must be a JSON object, received {type(value).__name__}", layer)
+    return value
+
+
+def _list(value: Any, what: str, layer: str | None = None) -> list:
+    if not isinstance(value, list):
+        raise _fail(f"{what} must be a JSON list, received {type(value).__name__}", layer)
+    return value
+
+
+def sanitize_name(name: Any) -> str:
+    """A Keras layer name as a convplan name: Keras allows any string without '/', specs
+    allow letters, digits, '_', '.' and '-'; other characters become '_'."""
+    if not isinstance(name, str) or not name:
+        raise _fail(f"every layer needs a non-empty string name, received {name!r}")
+    if NAME.match(name):
+        return name
+    clean = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+    if not re.match(r"[A-Za-z_]", clean):
+        clean = "_" + clean
+    return clean[:200]
+
+
+def _refs(value: Any, what: str) -> list[Ref]:
+    """input_layers/output_layers: one [name, node, tensor] triple, a list of them, or a dict."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    value = _list(value, what)
+    if len(value) == 3 and isinstance(value[0], str):
+        value = [value]
+    refs = []
+    for item in value:
+        if (not isinstance(item, list) or len(item) < 3 or not isinstance(item[0], str)
+                or not all(isinstance(i, int) for i in item[1:3])):
+            raise _fail(f"{what} must hold [layer name, node index, tensor index] triples, "
+                        f"received {item!r}")
+        refs.append((item[0], item[1], item[2]))
+    return refs
+
+
+def _tensors(value: Any, layer: str) -> Iterator[Ref]:
+    """Every `__keras_tensor__` in a call's args, in order (merges pass a list of them)."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            history = (value.get("config") or {}).get("keras_history")
+            if (not isinstance(history, list) or len(history) != 3
+                    or not isinstance(history[0], str)
+                    or not all(isinstance(i, int) for i in history[1:])):
+                raise _fail(f"malformed keras_history {history!r}", layer)
+            yield (history[0], history[1], history[2])
+        else:
+            for item in value.values():
+                yield from _tensors(item, layer)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _tensors(item, layer)
+
+
+def node_inputs(node: Any, layer: str) -> list[Ref]:
+    """The tensors one call of a layer consumes (Keras 3 or Keras 2 inbound node)."""
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        kwargs = list(_tensors(node.get("kwargs") or {}, layer))
+        if kwargs:
+            raise UnsupportedError(f"a call passes tensors as keyword arguments "
+                                   f"({', '.join(r[0] for r in kwargs)}); convplan reads "
+                                   "positional inputs only", layer=layer)
+        return list(_tensors(node.get("args") or [], layer))
+    if isinstance(node, list):  # Keras 2: [[layer, node, tensor, kwargs], ...]
+        refs = []
+        for item in node:
+            if (not isinstance(item, list) or len(item) < 3 or not isinstance(item[0], str)
+                    or not all(isinstance(i, int) for i in item[1:3])):
+                raise _fail(f"malformed inbound node entry {item!r}", layer)
+            refs.append((item[0], item[1], item[2]))
+        return refs
+    raise _fail(f"malformed inbound node {node!r}", layer)
+
+
+def _layer_name(entry: dict) -> Any:
+    config = entry.get("config")
+    return entry.get("name", config.get("name") if isinstance(config, dict) else None)
+
+
+def call_arguments(node: Any, layer: str) -> list[Any]:
+    """A Keras 3 call's positional arguments: TENSOR for each tensor, constants as they are."""
+    if not isinstance(node, dict):
+        return [K.TENSOR for _ in node_inputs(node, layer)]
+    args = node.get("args") or []
+    return [K.TENSOR if list(_tensors(a, layer)) else a for a in args]
+
+
+def _input_shape(entry: dict, layer: str) -> list:
+    config = entry.get("config") or {}
+    shape = config.get("batch_shape", config.get("batch_input_shape"))
+    if shape is None and config.get("shape") is not None:
+        shape = [None, *config["shape"]]
+    if not isinstance(shape, list) or len(shape) < 2:
+        raise _fail(f"an InputLayer needs batch_shape (batch first), received {shape!r}", layer,
+                    "InputLayer")
+    return shape[1:]  # convplan counts per example: the batch axis is left out
+
+
+def _input_dtype(config: dict) -> str:
+    dtype = config.get("dtype", "float32")
+    if isinstance(dtype, dict):  # a DTypePolicy
+        dtype = (dtype.get("config") or {}).get("name", "float32")
+    return dtype if dtype in INPUT_DTYPES else "float32"
+
+
+class _Importer:
+    """Walks a model config (recursively through nested models) and fills a Graph."""
+
+    def __init__(self, graph: Graph, custom: dict[str, K.CustomLayer]) -> None:
+        self.graph = graph
+        self.custom = custom
+        self.used_custom: set[str] = set()
+        self.reserved: set[str] = set()  # names of the top-level model's own layers
+
+    # -- names ------------------------------------------------------------------------
+    def claim(self, wanted: str, prefix: str | None = None) -> str:
+        """A free node name: the layer's own, else prefixed with its nested model's name."""
+        taken = lambda n: n in self.graph.nodes or (prefix is not None and n in self.reserved)  # noqa: E731
+        name = sanitize_name(wanted)
+        if taken(name) and prefix is not None:
+            name = sanitize_name(f"{prefix}.{wanted}")
+        base, n = name, 1
+        while taken(name):
+            n += 1
+            name = f"{base}_{n}"
+        return name
+
+    # -- models -----------------------------------------------------------------------
+    def model(self, entry: dict, feeds: list[str] | None, trainable: bool, depth: int,
+              prefix: str | None) -> list[str]:
+        class_name = entry.get("class_name")
+        config = _mapping(entry.get("config"), f"model {class_name!r}: 'config'")
+        name = str(config.get("name", class_name))
+        if depth > MAX_NESTING:
+            raise _fail(f"models nest deeper than {MAX_NESTING} levels", name)
+        if "layers" not in config:
+            raise UnsupportedError(
+                f"model class {class_name!r} has no layer list in its config (a subclassed "
+                "model); convplan reads Functional and Sequential models", layer=name,
+                hint="rebuild it with the Functional API, or write a convplan spec")
+        trainable = trainable and config.get("trainable", True) is not False
+        layers = _list(config["layers"], f"model {name!r}: 'layers'")
+        if depth == 0:  # the outer model's own layer names win over nested models' names
+            self.reserved = {sanitize_name(_layer_name(e)) for e in layers if isinstance(e, dict)
+                             and e.get("class_name") not in MODEL_CLASSES
+                             and isinstance(_layer_name(e), str)}
+        if class_name == "Sequential":
+            return self.sequential(name, config, layers, feeds, trainable, depth, prefix)
+        return self.functional(name, config, layers, feeds, trainable, depth, prefix)
+
+    def sequential(self, name: str, config: dict, layers: list, feeds: list[str] | None,
+                   trainable: bool, depth: int, prefix: str | None) -> list[str]:
+        entries = [_mapping(e, f"model {name!r}: each layer") for e in layers]
+        first_input = entries[0] if entries and entries[0].get("class_name") == "InputLayer" \
+            else None
+        if first_input is not None:
+            entries = entries[1:]
+        if feeds is None:
+            current = self.sequential_input(name, config, first_input, entries)
+        elif len(feeds) != 1:
+            raise _fail(f"a Sequential model takes one input, received {len(feeds)}", name)
+        else:
+            current = feeds[0]
+        if not entries:
+            raise _fail("the Sequential model has no layers", name)
+        for entry in entries:
+            layer = str(_layer_name(entry) or entry.get("class_name"))
+            if entry.get("class_name") == "InputLayer":
+                raise _fail("an InputLayer can only come first in a Sequential model", layer)
+            current = self.call(entry, layer, 0, [current], trainable, depth, prefix)[0]
+        return [current]
+
+    def sequential_input(self, name: str, config: dict, first_input: dict | None,
+                         entries: list[dict]) -> str:
+        """A top-level Sequential's input: its InputLayer, else the shape it was built with."""
+        if first_input is not None:
+            layer = (first_input.get("config") or {}).get("name", "input_layer")
+            shape, dtype = _input_shape(first_input, layer), _input_dtype(
+                first_input.get("config") or {})
+        else:
+            built = config.get("build_input_shape") or (
+                (entries[0].get("build_config") or {}).get("input_shape") if entries else None)
+            if not isinstance(built, list) or len(built) < 2:
+                raise _fail("the Sequential model has no input shape (it was never built); "
+                            "give it one", name,
+                            hint="start it with keras.Input(shape=...) or call "
+                            "model.build((None, ...)) before saving")
+            layer, shape, dtype = "input_layer", built[1:], "float32"
+        node = self.claim(layer)
+        self.add(O.InputLayer(name=node, shape=shape, dtype=dtype), [], layer)
+        return node
+
+    def functional(self, name: str, config: dict, layers: list, feeds: list[str] | None,
+                   trainable: bool, depth: int, prefix: str | None) -> list[str]:
+        entries = []
+        for entry in layers:
+            entry = _mapping(entry, f"model {name!r}: each layer")
+            layer = _layer_name(entry)
+            if not isinstance(layer, str):
+                raise _fail(f"every layer needs a string name, received {layer!r}", name)
+            entries.append((layer, entry))
+        names = [layer for layer, _ in entries]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise GraphError(f"the name is used by {names.count(dup)} layers of model {name!r}; "
+                             "Keras requires unique names", layer=dup)
+        tensors: dict[Ref, str] = {}
+        inputs = _refs(config.get("input_layers", []), f"model {name!r}: 'input_layers'")
+        by_name = dict(entries)
+        for layer, _, _ in inputs:
+            entry = by_name.get(layer)
+            if entry is None or entry.get("class_name") != "InputLayer":
+                raise _fail(f"input {layer!r} of model {name!r} is not one of its InputLayers")
+            if feeds is None:
+                node = self.claim(layer, prefix)
+                self.add(O.InputLayer(name=node, shape=_input_shape(entry, layer),
+                                      dtype=_input_dtype(entry.get("config") or {})), [], layer)
+                tensors[(layer, 0, 0)] = node
+        if feeds is not None:
+            if len(feeds) != len(inputs):
+                raise _fail(f"model {name!r} takes {len(inputs)} input(s), received "
+                            f"{len(feeds)}", name)
+            tensors.update({(ref[0], 0, 0): feed for ref, feed in zip(inputs, feeds)})
+        pending = [(layer, entry) for layer, entry in entries
+                   if entry.get("class_name") != "InputLayer"]
+        # Keras lists layers in topological order; tolerate any order, but never loop forever.
+        while pending:
+            waiting = []
+            for layer, entry in pending:
+                if not self.functional_layer(layer, entry, tensors, trainable, depth, prefix):
+                    waiting.append((layer, entry))
+            if len(waiting) == len(pending):
+                layer, entry = waiting[0]
+                missing = [r for n in entry.get("inbound_nodes") or []
+                           for r in node_inputs(n, layer) if r not in tensors]
+                raise GraphError(f"input {missing[0][0]!r} (node {missing[0][1]}, tensor "
+                                 f"{missing[0][2]}) is not produced by any layer of model "
+                                 f"{name!r}", layer=layer)
+            pending = waiting
+        outputs = _refs(config.get("output_layers", []), f"model {name!r}: 'output_layers'")
+        if not outputs:
+            raise _fail(f"model {name!r} has no output_layers")
+        for ref in outputs:
+            if ref not in tensors:
+                raise GraphError(f"output {ref[0]!r} (node {ref[1]}, tensor {ref[2]}) of model "
+                                 f"{name!r} is not produced by any layer")
+        return [tensors[ref] for ref in outputs]
+
+    def functional_layer(self, layer: str, entry: dict, tensors: dict[Ref, str],
+                         trainable: bool, depth: int, prefix: str | None) -> bool:
+        """Add every call of one layer; False while one of its inputs is not made yet."""
+        calls = _list(entry.get("inbound_nodes", []), "'inbound_nodes'", layer)
+        if not calls:
+            raise _fail("the layer is never called (no inbound_nodes); it is not part of the "
+                        "model's graph", layer, str(entry.get("class_name")))
+        resolved = []
+        for node in calls:
+            refs = node_inputs(node, layer)
+            if not all(ref in tensors for ref in refs):
+                return False
+            resolved.append([tensors[ref] for ref in refs])
+        for index, (ins, node) in enumerate(zip(resolved, calls)):
+            outs = self.call(entry, layer, index, ins, trainable, depth, prefix, node)
+            for t, out in enumerate(outs):
+                tensors[(layer, index, t)] = out
+        return True
+
+    # -- one call of one layer ----------------------------------------------------------
+    def call(self, entry: dict, layer: str, index: int, ins: list[str], trainable: bool,
+             depth: int, prefix: str | None, node: Any = None) -> list[str]:
+        class_name = entry.get("class_name")
+        if class_name in MODEL_CLASSES:
+            if index > 0:
+                raise UnsupportedError(
+                    "the nested model is called more than once (shared weights); convplan "
+                    "would count its weights once per call", layer=layer, op=class_name)
+            return self.model(entry, ins, trainable, depth + 1, layer)
+        if not ins:
+            raise _fail("the layer is called without tensor inputs", layer, str(class_name))
+        config = _mapping(entry.get("config", {}), "'config'", layer)
+        if K.is_operation(entry) and not self.declared(entry, layer):
+            op_name, attributes = K.operation_attributes(
+                str(class_name), call_arguments(node, layer) if node is not None
+                else [K.TENSOR] * len(ins), layer)
+        else:
+            op_name, attributes = self.translate(entry, class_name, config, layer)
+        attributes["trainable"] = trainable and config.get("trainable", True) is not False
+        wanted = layer if index == 0 else f"{layer}_call{index}"
+        node = self.claim(wanted, prefix)
+        op = O.make_op(op_name, node, attributes)
+        if index > 0 and isinstance(op, K.WEIGHTED):
+            raise UnsupportedError(
+                f"the layer is called {index + 1} or more times and shares its weights between "
+                "calls; convplan models one set of weights per layer node", layer=layer,
+                op=op_name, hint="give each call its own layer, or write a convplan spec")
+        self.add(op, ins, layer)
+        return [node]
+
+    def declared(self, entry: dict, layer: str) -> str | None:
+        """The key under which the user declared this layer's behaviour, if any."""
+        for key in (layer, entry.get("class_name"), entry.get("registered_name")):
+            if isinstance(key, str) and key in self.custom:
+                return key
+        return None
+
+    def translate(self, entry: dict, class_name: Any, config: dict,
+                  layer: str) -> tuple[str, dict[str, Any]]:
+        key = self.declared(entry, layer)
+        if key is not None:
+            self.used_custom.add(key)
+            return "Custom", self.custom[key].attributes(str(class_name))
+        if not isinstance(class_name, str):
+            raise _fail(f"'class_name' must be a string, received {class_name!r}", layer)
+        helper = K.application_layer(entry)
+        if helper is not None:
+            return "Custom", helper.attributes(class_name)
+        if O.OPS.get(O.ALIASES.get(class_name, class_name)) is None \
+                and class_name not in K.RENAMED:
+            raise K.describe_unknown(entry, layer)
+        return K.layer_attributes(class_name, config, layer)
+
+    def add(self, op: O.Op, ins: list[str], layer: str) -> None:
+        if len(self.graph) >= MAX_LAYERS:
+            raise _fail(f"the model has more than {MAX_LAYERS} layers")
+        self.graph.add(op, ins)
+
+
+def graph_from_keras_config(data: Any, source: str = "<keras>",
+                            custom_layers: Mapping[str, Any] | None = None) -> Graph:
+    """A Keras model config (as `model.to_json()` or a .keras archive's config.json holds it)
+    -> Graph. `custom_layers` declares layer classes (or layer names) convplan does not model:
+    {'MyLayer': 'identity,params=10'}."""
+    data = _mapping(data, "a Keras model config")
+    class_name = data.get("class_name")
+    if class_name not in MODEL_CLASSES:
+        if isinstance(data.get("config"), dict) and "layers" in data["config"]:
+            class_name = "Functional"  # a registered subclass of Functional keeps its graph
+        else:
+            raise UnsupportedError(
+                f"{source} holds a {class_name!r}, not a Keras model; convplan reads Functional "
+                "and Sequential models (model.to_json() or model.save('model.keras'))")
+    custom = K.normalize_custom_layers(custom_layers)
+    config = _mapping(data.get("config"), "the model's 'config'")
+    graph = Graph(sanitize_name(config.get("name") or Path(source).stem or "model"))
+    graph.source = source
+    importer = _Importer(graph, custom)
+    try:
+        outputs = importer.model({**data, "class_name": class_name}, None, True, 0, None)
+    except RecursionError:
+        raise _fail(f"{source}: the model config nests too deeply") from None
+    graph.set_outputs(list(dict.fromkeys(outputs)))
+    unused = sorted(set(custom) - importer.used_custom)
+    if unused:
+        raise UsageError(f"custom layer declaration(s) {', '.join(unused)} match no layer class "
+                         f"or layer name in {source}")
+    return graph
+
+
+# ---------------------------------------------------------------- files
+
+
+def read_archive_config(path: str | Path) -> dict:
+    """The model config inside a .keras archive: config.json, read with a bounded size so a zip
+    bomb or a lying header cannot exhaust memory; weights are never opened."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: no such file")
+    if path.is_dir():
+        raise SpecError(f"{path} is a folder, expected a .keras archive (a SavedModel folder is "
+                        "not read; save with model.save('model.keras'))")
+    try:
+        if not zipfile.is_zipfile(path):
+            raise SpecError(f"{path} is not a .keras archive (not a zip file, or truncated)")
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_ARCHIVE_ENTRIES:
+                raise SpecError(f"{path} holds {len(infos)} files; a .keras archive holds a few")
+            info = next((i for i in infos if i.filename == "config.json"), None)
+            if info is None:
+                raise SpecError(f"{path} holds no config.json; is it a Keras 3 archive written "
+                                "by model.save('model.keras')?")
+            if info.file_size > MAX_BYTES:
+                raise SpecError(f"{path}: config.json is {info.file_size} bytes; configs larger "
+                                f"than {MAX_BYTES // (1024 * 1024)} MiB are refused")
+            with archive.open(info) as stream:
+                raw = stream.read(MAX_BYTES + 1)  # never inflate more than the limit
+    except SpecError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            ValueError, OSError) as exc:
+        raise SpecError(f"{path} is a damaged or unsupported .keras archive ({exc})") from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError(f"{path}: config.json inflates to more than "
+                        f"{MAX_BYTES // (1024 * 1024)} MiB; refused")
+    return parse_config_json(raw, f"{path}: config.json")
+
+
+def parse_config_json(raw: bytes | str, source: str) -> Any:
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text)
+    except UnicodeDecodeError:
+        raise SpecError(f"{source} is not UTF-8 text") from None
+    except RecursionError:
+        raise SpecError(f"{source} nests too deeply") from None
+    except ValueError as exc:
+        raise SpecError(f"{source} is not valid JSON ({exc})") from None
+
+
+def load_keras_archive(path: str | Path,
+                       custom_layers: Mapping[str, Any] | None = None) -> Graph:
+    """A .keras archive -> Graph (config.json only)."""
+    return graph_from_keras_config(read_archive_config(path), str(path), custom_layers)
+
+
+def load_keras_file(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
+    """A .keras archive or a model JSON file -> Graph; anything else is a SpecError."""
+    from convplan.frontends.detect import keras_json
+    from convplan.frontends.loader import read_text
+
+    path = Path(path)
+    if path.suffix == ".keras" or (path.is_file() and zipfile.is_zipfile(path)):
+        return load_keras_archive(path, custom_layers)
+    data = keras_json(read_text(path))
+    if data is None:
+        raise SpecError(f"{path} is not a Keras model file (expected the JSON of "
+                        "model.to_json() or a .keras archive)")
+    return graph_from_keras_config(data, str(path), custom_layers)
