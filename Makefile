@@ -31,5 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_check.py
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python benchmarks/bench_sweep.py
 
+regenerate: $(STAMP)
+	$(BIN)/python scripts/regenerate.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

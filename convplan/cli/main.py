@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("convplan.cli.check_cmd:rules_command", "List the checks of `convplan check`."),
     "explain": ("convplan.cli.check_cmd:explain_command", "Explain one check, with an example "
                 "and the fix."),
+    "generate": ("convplan.cli.generate_cmd", "Write a runnable Keras training project for "
+                 "cpu, gpu, multi-gpu, multi-worker or tpu."),
     "verify": ("convplan.cli.verify_cmd", "Build the model in TensorFlow and compare every "
                "layer with the plan (exit 1 on a mismatch)."),
     "plot": ("convplan.cli.plot_cmd", "Draw the architecture and its charts to SVG or PNG."),

@@ -248,6 +248,11 @@ def build_graph(data: Any, source: str = "<spec>") -> Graph:
     graph = Graph(name)
     graph.source = source
     graph.checks = data.get("checks") or {}
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise SpecError(f"'description' must be text, received {type(description).__name__}",
+                        line=_line(data))
+    graph.description = description
     _inputs(graph, data)
     layers = _expect(data.get("layers"), list, "'layers'", _line(data))
     if not layers:

@@ -37,6 +37,7 @@ class Graph:
         self._outputs: list[str] | None = None
         self.source: str | None = None  # file the graph was read from, for reports
         self.checks: dict = {}  # the spec's `checks:` section, kept for convplan check
+        self.description: str | None = None  # the spec's free-text `description:`
 
     # -- building -----------------------------------------------------------------------
     def add(self, op: Op, inputs: Iterable[str] = (), *, line: int | None = None,

@@ -1,0 +1,83 @@
+"""What the plan says, as README sentences: totals, memory, receptive field, hardware fit.
+
+Every figure comes from the analysis; the sentences are plain Markdown whose only
+spec-derived parts are layer names (restricted by the spec's name rule) set in code spans.
+"""
+
+from __future__ import annotations
+
+from convplan.analysis import Analysis
+from convplan.analysis.arith import to_json
+from convplan.codegen.literals import md_code
+from convplan.codegen.targets import Target
+from convplan.codegen.task import Task
+from convplan.ir import ops as O
+from convplan.ir.graph import Graph
+from convplan.report.table import human, human_bytes
+
+CHANNEL_ALIGNMENT = {"gpu": 8, "multi-gpu": 8, "tpu": 128}  # tensor-core / MXU friendly sizes
+PRECISION = {"gpu": "mixed_float16", "multi-gpu": "mixed_float16", "tpu": "mixed_bfloat16"}
+
+
+def precision_for(target: Target) -> str:
+    return PRECISION.get(target.name, "float32")
+
+
+def _field_text(plan: Analysis, task: Task) -> str:
+    spatial = [r for r in plan.layers if r.receptive_field is not None and r.op != "InputLayer"]
+    if not spatial:
+        return "no layer keeps the spatial axes, so there is no receptive field to report"
+    last = spatial[-1]
+    sizes = "x".join(str(to_json(a.size)) for a in last.receptive_field)
+    strides = "x".join(str(to_json(a.stride)) for a in last.receptive_field)
+    h, w = task.input_shape[:2]
+    return (f"the last spatial layer, {md_code(last.name)}, sees {sizes} input pixels per "
+            f"output position (stride {strides}) of the {h}x{w} input")
+
+
+def alignment_notes(graph: Graph, target: Target, task: Task) -> list[str]:
+    """Layers whose channel count misses the target's preferred multiple (the network's
+    output, whose size is the class count, is left out)."""
+    multiple = CHANNEL_ALIGNMENT.get(target.name)
+    if multiple is None:
+        return []
+    off = []
+    for node in graph:
+        op = node.op
+        width = getattr(op, "filters", None) or getattr(op, "units", None)
+        if isinstance(op, (O._Conv, O._ConvTranspose, O._Separable, O.Dense)) and \
+                node.name not in graph.outputs and width % multiple:
+            off.append(f"{md_code(node.name)} ({width})")
+    if not off:
+        return [f"every convolution and dense layer has a multiple of {multiple} channels, as "
+                f"the {target.title} prefers"]
+    return [f"{len(off)} layer(s) have a channel count that is not a multiple of {multiple}, "
+            f"which the {target.title} prefers: " + ", ".join(off[:12])
+            + (", ..." if len(off) > 12 else "")]
+
+
+def plan_facts(graph: Graph, plan: Analysis, target: Target, task: Task) -> list[str]:
+    """Bullet points for the README."""
+    t = plan.totals
+    precision = precision_for(target)
+    memory = plan.training_memory(target.batch_size, precision, "adam")
+    facts = [
+        f"{len(plan.layers)} layers, {to_json(t.params):,} parameters "
+        f"({to_json(t.trainable_params):,} trainable, {to_json(t.non_trainable_params):,} "
+        "non-trainable)",
+        f"{human(t.macs)} MACs and {human(t.flops)} FLOPs per example (MACs: multiply-"
+        "accumulates of convolutions and dense layers, bias excluded; FLOPs: 2 x MACs plus "
+        "every other operation)",
+        f"output shape {md_code((None, *task.output_shape))}: "
+        + (f"{task.num_classes} class scores" if task.kind == "classification"
+           else f"{task.num_classes} class scores per pixel"),
+        f"{_field_text(plan, task)}",
+        f"training memory at the default per-replica batch of {target.batch_size} "
+        f"({precision}, Adam): about {human_bytes(memory.total)} (weights "
+        f"{human_bytes(memory.weights)}, gradients {human_bytes(memory.gradients)}, optimizer "
+        f"{human_bytes(memory.optimizer_slots)}, activations {human_bytes(memory.activations)})",
+    ]
+    facts += alignment_notes(graph, target, task)
+    facts += [f"note: {md_code(m.layer)} axis {m.axis + 1}: the paths into this merge see the "
+              "input differently (see PLAN.md)" for m in plan.misalignments]
+    return facts
