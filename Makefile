@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/convplan analyze examples/seed_cnn.yaml
 	$(BIN)/convplan analyze examples/seed_cnn.yaml --input-size 56x56 --format json > /dev/null
+	d=$$(mktemp -d) && $(BIN)/convplan generate examples/seed_cnn.yaml -o $$d/project && \
+	  $(BIN)/python scripts/train_digits_demo.py --project $$d/project --epochs 3 --work $$d && \
+	  rm -rf $$d
 	@echo "demo: ok"
 
 test: $(STAMP)

@@ -28,7 +28,7 @@ def feature_maps(model: keras.Model, image: np.ndarray, path: Path, count: int =
     import matplotlib.pyplot as plt
 
     probe = keras.Model(model.inputs, model.get_layer(FIRST_CONV).output)
-    maps = np.asarray(probe(image[None], training=False))[0]
+    maps = np.asarray(probe([image[None]], training=False))[0]
     shown = min(count, maps.shape[-1])
     figure, axes = plt.subplots(1, shown, figsize=(2.5 * shown, 2.8), squeeze=False)
     for i, axis in enumerate(axes[0]):

@@ -4,7 +4,9 @@ import csv
 import json
 import math
 
+import evaluate
 import train
+import visualize
 
 
 def test_one_training_step_on_synthetic_data(tmp_path):
@@ -21,6 +23,13 @@ def test_one_training_step_on_synthetic_data(tmp_path):
     assert not (tmp_path / "backup").exists()  # BackupAndRestore cleans up after a full run
     with open(tmp_path / "history.csv", newline="", encoding="utf-8") as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0"]
+
+    data_args = ["--output-dir", str(tmp_path), "--dataset", "synthetic", "--synthetic-size", "16"]
+    evaluation = evaluate.main(data_args)
+    assert math.isfinite(evaluation["loss"]) and 0.0 <= evaluation["accuracy"] <= 1.0
+    drawn = visualize.main(data_args)
+    assert tmp_path / "training_curves.png" in drawn
+    assert (tmp_path / "feature_maps.png" in drawn) == (visualize.FIRST_CONV is not None)
 
 
 def test_precision_follows_the_accelerator():
