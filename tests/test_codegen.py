@@ -151,6 +151,18 @@ def test_datasets_follow_the_task():
     assert "SparseCategoricalCrossentropy(from_logits=True)" in mobile["train.py"]
 
 
+def test_an_input_size_reaches_the_model_and_the_plan():
+    files = render_project(load(SEED), input_size=(56, 56))
+    assert "image = keras.Input(shape=(56, 56, 1), name='image')" in files["model.py"]
+    assert '"input_size": [\n    56,\n    56\n  ]' in files["plan.json"]
+    symbolic = loads_spec("name: sym\ninputs: {x: [H, W, 3]}\nlayers:\n"
+                          "  - {name: c, op: Conv2D, filters: 4, kernel_size: 3, padding: same}\n"
+                          "  - {name: g, op: GlobalAveragePooling2D}\n")
+    with pytest.raises(UsageError, match="--input-size"):
+        render_project(symbolic)
+    assert "shape=(40, 30, 3)" in render_project(symbolic, input_size=(40, 30))["model.py"]
+
+
 def test_networks_a_project_cannot_train_are_refused():
     two_outputs = loads_spec("name: two\ninputs: {x: [8, 8, 1]}\nlayers:\n"
                              "  - {name: a, op: Conv2D, filters: 2, kernel_size: 3}\n"
@@ -162,6 +174,12 @@ def test_networks_a_project_cannot_train_are_refused():
                          "  - {name: a, op: Conv2D, filters: 2, kernel_size: 3, strides: 2}\n")
     with pytest.raises(UsageError, match="neither"):
         render_project(strided)
+    dangling = loads_spec("name: d\ninputs: {x: [8, 8, 1]}\nlayers:\n"
+                          "  - {name: side, op: Conv2D, filters: 2, kernel_size: 3}\n"
+                          "  - {name: f, op: Flatten, inputs: [x]}\n"
+                          "  - {name: out, op: Dense, units: 2}\n")
+    with pytest.raises(UsageError, match="'side' feeds no other layer"):
+        render_project(dangling)
 
 
 # -- writing whole or not at all -----------------------------------------------------------

@@ -60,7 +60,7 @@ def build_context(graph: Graph, plan: Analysis, target: Target, dataset: str | N
     order = graph.topological_order()
     task = detect_task(graph, plan)
     chosen = choose_dataset(task, dataset)
-    code = model_lines(graph, order)
+    code = model_lines(graph, order, {task.input_name: task.input_shape})
     inputs_expr, outputs_expr = model_io(graph, code)
     conv = first_conv(graph, order)
     spec_file = Path(graph.source or "spec").name

@@ -28,10 +28,12 @@ class LayerCode:
     lines: tuple[str, ...]  # indented once, ready to print inside build_model()
 
 
-def layer_arguments(op: O.Op, output: bool) -> list[tuple[str, str]]:
-    """(keyword, literal) pairs: the name, every non-default attribute, float32 on outputs."""
+def layer_arguments(op: O.Op, output: bool, shape: tuple | None = None) -> list[tuple[str, str]]:
+    """(keyword, literal) pairs: the name, every non-default attribute, float32 on outputs;
+    an input's shape is the plan's (concrete, --input-size applied)."""
     if isinstance(op, O.InputLayer):
-        pairs = [("shape", py_literal(tuple(op.shape))), ("name", py_literal(op.name))]
+        shape = tuple(op.shape) if shape is None else tuple(shape)
+        pairs = [("shape", py_literal(shape)), ("name", py_literal(op.name))]
         if op.dtype != "float32":
             pairs.append(("dtype", py_literal(op.dtype)))
         return pairs
@@ -69,9 +71,10 @@ def wrap_call(head: str, pairs: list[tuple[str, str]], tail: str, indent: str = 
     return [line + "  # noqa: E501" if len(line) > LINE else line for line in lines]
 
 
-def model_lines(graph: Graph, order: list[str]) -> list[LayerCode]:
+def model_lines(graph: Graph, order: list[str], input_shapes: dict[str, tuple[int, ...]]
+                ) -> list[LayerCode]:
     """Code for every layer, in topological order; variables are the layer names made into
-    distinct identifiers."""
+    distinct identifiers; inputs get the plan's shapes."""
     names = identifiers(order)
     outputs = set(graph.outputs)
     code = []
@@ -80,7 +83,8 @@ def model_lines(graph: Graph, order: list[str]) -> list[LayerCode]:
         op = node.op
         var = names[name]
         if isinstance(op, O.InputLayer):
-            lines = wrap_call(f"{var} = keras.Input", layer_arguments(op, False), "")
+            lines = wrap_call(f"{var} = keras.Input",
+                              layer_arguments(op, False, input_shapes.get(name)), "")
         else:
             ins = [names[i] for i in node.inputs]
             call = f"([{', '.join(ins)}])" if isinstance(op, O._Merge) else f"({ins[0]})"

@@ -69,6 +69,11 @@ def detect_task(graph: Graph, plan: Analysis) -> Task:
         raise _fail(f"a training project needs one input and one output; the network has "
                     f"{len(graph.inputs)} input(s) and {len(graph.outputs)} output(s)")
     input_name, output_name = graph.inputs[0], graph.outputs[0]
+    unused = [n for n in graph.nodes if n != output_name
+              and not any(n in node.inputs for node in graph)]
+    if unused:
+        raise _fail(f"layer {unused[0]!r} feeds no other layer and is not the output; Keras "
+                    "would drop it from the model, so remove it or make it the output")
     input_shape = tuple(plan.layer(input_name).output_shape)
     output_shape = tuple(plan.layer(output_name).output_shape)
     if not all(isinstance(d, int) for d in (*input_shape, *output_shape)):
