@@ -38,7 +38,7 @@ def test_generated_layers_equal_the_irs(spec):
     size = next(iter(shapes.values()))[:-1]
     ours = generated_model(graph, shapes)
     oracle = build_keras_model(graph, input_size=size)
-    assert sorted(layer.name for layer in ours.layers) == sorted(l.name for l in oracle.layers)
+    assert sorted(layer.name for layer in ours.layers) == sorted(k.name for k in oracle.layers)
     for layer in oracle.layers:
         mine = ours.get_layer(layer.name)
         assert type(mine) is type(layer)
