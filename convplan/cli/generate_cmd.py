@@ -5,19 +5,18 @@ from __future__ import annotations
 import click
 
 from convplan.cli.common import input_size_option, parse_input_size
-
-TARGETS = ["cpu", "gpu", "multi-gpu", "multi-worker", "tpu"]
-DATASETS = ["mnist", "fashion_mnist", "cifar10", "cifar100", "folder", "synthetic"]
+from convplan.codegen.targets import TARGETS
+from convplan.codegen.task import DATASETS
 
 
 @click.command("generate")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Folder to write the project to (created; must be empty unless --force).")
-@click.option("--target", type=click.Choice(TARGETS), default="cpu", show_default=True,
+@click.option("--target", type=click.Choice(list(TARGETS)), default="cpu", show_default=True,
               help="Where the project is meant to train (defaults and README; the strategy "
                    "itself is chosen when train.py runs).")
-@click.option("--dataset", type=click.Choice(DATASETS), default=None,
+@click.option("--dataset", type=click.Choice(list(DATASETS)), default=None,
               help="Default dataset of train.py (default: the keras dataset that fits the "
                    "input and classes, synthetic for segmentation, else an image folder).")
 @input_size_option
@@ -35,7 +34,7 @@ def command(spec: str, output: str, target: str, dataset: str | None, input_size
     \b
     Examples:
       convplan generate examples/seed_cnn.yaml -o seed_project
-      convplan generate examples/unet.yaml -o unet_project --target multi-worker
+      convplan generate examples/unet_segmentation.yaml -o unet_project --target multi-worker
     """
     from convplan import load
     from convplan.codegen import generate_project
