@@ -1,0 +1,67 @@
+"""`convplan analyze resnet50.json` as a whole process, against the obvious alternative: a
+process that builds ResNet50 in TensorFlow and counts its FLOPs with the profiler
+(benchmarks/tf_profile.py). Prints both wall times (median of the runs) and the ratio; the
+issue asks for at least 10x.
+
+    TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python \
+        benchmarks/bench_import_resnet50.py [--runs 3] [--tf-runs 2]
+
+The model JSON is written first, by TensorFlow, outside the timings (a repository would keep
+the JSON, or the .keras file, beside its code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+WRITE_JSON = ("import keras, sys; from pathlib import Path; "
+              "Path(sys.argv[1]).write_text(keras.applications.ResNet50(weights=None).to_json())")
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=ENV, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def convplan_command() -> list[str]:
+    script = Path(sys.executable).with_name("convplan")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "convplan"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="convplan runs (median)")
+    parser.add_argument("--tf-runs", type=int, default=2, help="TensorFlow runs (median)")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench_import_"))
+    try:
+        model = folder / "resnet50.json"
+        subprocess.run([sys.executable, "-c", WRITE_JSON, str(model)], check=True, env=ENV,
+                       stderr=subprocess.DEVNULL)
+        ours = statistics.median(timed([*convplan_command(), "analyze", str(model)])
+                                 for _ in range(args.runs))
+        theirs = statistics.median(timed([sys.executable, str(HERE / "tf_profile.py"),
+                                          "resnet50"]) for _ in range(args.tf_runs))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"convplan analyze resnet50.json (whole process, median of {args.runs}): "
+          f"{ours:.2f} s")
+    print(f"build ResNet50 in TensorFlow and profile it (whole process, median of "
+          f"{args.tf_runs}): {theirs:.2f} s")
+    print(f"ratio: {theirs / ours:.1f}x faster (target: >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
