@@ -185,7 +185,7 @@ def test_keras_ops_on_constants_become_rescaling_and_others_are_refused():
 
 
 def test_a_single_layer_or_a_subclassed_model_is_not_a_model():
-    with pytest.raises(UnsupportedError, match="holds a 'Conv2D', not a Keras model"):
+    with pytest.raises(UnsupportedError, match="holds a 'Conv2D', which is not a Functional or Sequential"):
         graph_from_keras_config({"class_name": "Conv2D", "config": CONV})
     with pytest.raises(UnsupportedError, match="subclassed"):
         graph_from_keras_config({"class_name": "Functional", "config": {"name": "sub"}})

@@ -195,3 +195,18 @@ def test_reading_keras_files_never_imports_tensorflow(nested_model, tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.rstrip().endswith("clean")
+
+
+def test_subclassed_models_are_refused_with_a_hint(keras):
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__(name="tiny")
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Tiny()
+    model(keras.ops.zeros((1, 4)))
+    with pytest.raises(UnsupportedError, match="'Tiny'.*subclassed model.*Functional API"):
+        from_keras(model)

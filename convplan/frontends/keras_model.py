@@ -384,8 +384,10 @@ def graph_from_keras_config(data: Any, source: str = "<keras>",
             class_name = "Functional"  # a registered subclass of Functional keeps its graph
         else:
             raise UnsupportedError(
-                f"{source} holds a {class_name!r}, not a Keras model; convplan reads Functional "
-                "and Sequential models (model.to_json() or model.save('model.keras'))")
+                f"{source} holds a {class_name!r}, which is not a Functional or Sequential model "
+                "(a single layer, or a subclassed model, whose config has no layer graph)",
+                hint="build the model with the Functional API, then model.to_json() or "
+                "model.save('model.keras')")
     custom = K.normalize_custom_layers(custom_layers)
     config = _mapping(data.get("config"), "the model's 'config'")
     graph = Graph(sanitize_name(config.get("name") or Path(source).stem or "model"))
