@@ -208,6 +208,8 @@ def test_keras_archive_reads_only_config_json(tmp_path):
         "config.json": json.dumps(data).encode(),
         "model.weights.h5": b"\x89HDF not really weights"})
     assert analyze(load(path)) == analyze(graph_from_keras_config(data))
+    renamed = path.rename(tmp_path / "model.zip")  # recognized by its content, not its name
+    assert analyze(load(renamed)) == analyze(graph_from_keras_config(data))
 
 
 def test_zip_bomb_config_is_refused_before_inflating(tmp_path):

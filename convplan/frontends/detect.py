@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,19 @@ def keras_json(text: str) -> dict | None:
     return data if is_keras_config(data) else None
 
 
+def is_zip_file(path: Path) -> bool:
+    """A .keras archive under another name (model.zip): spec files are text, never zips."""
+    try:
+        return path.is_file() and zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
 def load_any(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
     """A spec, a Keras model JSON or a .keras archive -> Graph. `custom_layers` declares Keras
     layer classes convplan does not model (Keras files only)."""
     path = Path(path)
-    if path.suffix == ".keras":
+    if path.suffix == ".keras" or is_zip_file(path):
         from convplan.frontends.keras_model import load_keras_archive
 
         return load_keras_archive(path, custom_layers)

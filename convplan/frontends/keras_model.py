@@ -464,11 +464,11 @@ def load_keras_archive(path: str | Path,
 
 def load_keras_file(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
     """A .keras archive or a model JSON file -> Graph; anything else is a SpecError."""
-    from convplan.frontends.detect import keras_json
+    from convplan.frontends.detect import is_zip_file, keras_json
     from convplan.frontends.loader import read_text
 
     path = Path(path)
-    if path.suffix == ".keras" or (path.is_file() and zipfile.is_zipfile(path)):
+    if path.suffix == ".keras" or is_zip_file(path):
         return load_keras_archive(path, custom_layers)
     data = keras_json(read_text(path))
     if data is None:
