@@ -298,3 +298,17 @@ def test_import_command_errors_and_custom_layer_option(tmp_path, capsys):
     assert main(["import", str(spec)]) == 2
     assert "not a Keras model file" in capsys.readouterr().err
     assert main(["import", str(source), "--custom-layer", "Gate"]) == 2
+
+
+def test_analyze_takes_custom_layer_declarations_for_keras_files_only(tmp_path, capsys):
+    data = model(layer("Gate", "gate", ["x"], module="my_package"))
+    source = tmp_path / "gated.json"
+    source.write_text(json.dumps(data))
+    assert main(["analyze", str(source), "--format", "json", "--no-symbolic",
+                 "--custom-layer", "Gate=identity,params_per_channel=2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["totals"]["params"] == 2 * 3
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("inputs: {x: [8, 8, 3]}\nlayers:\n  - {name: r, op: ReLU}\n")
+    assert main(["analyze", str(spec), "--custom-layer", "Gate=identity"]) == 2
+    assert "apply to Keras model files" in capsys.readouterr().err

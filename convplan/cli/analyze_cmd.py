@@ -9,9 +9,11 @@ import click
 
 from convplan.cli.common import (
     batch_option,
+    custom_layer_option,
     dtype_option,
     input_size_option,
     optimizer_option,
+    parse_custom_layers,
     parse_input_size,
 )
 
@@ -42,9 +44,10 @@ def format_for_output(fmt: str | None, output: str | None) -> str:
 @click.option("--no-symbolic", is_flag=True, help="Skip the formulas (faster on huge graphs).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to a file instead of stdout.")
+@custom_layer_option
 def command(spec: str, input_size: str | None, batch: int | None, dtype: str, optimizer: str,
             fmt: str | None, layer_formulas: bool, no_symbolic: bool,
-            output: str | None) -> None:
+            output: str | None, custom_layers: tuple[str, ...] = ()) -> None:
     """Analyze SPEC (a convplan spec, Keras model JSON or .keras file).
 
     Prints every layer's output shape, params, MACs, FLOPs, activation memory and receptive
@@ -76,7 +79,7 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
     steps = 4 + (4 if fmt == "html" else 0)
     with progress(steps) as step:
         step(f"reading {spec}")
-        graph = load(spec)
+        graph = load(spec, parse_custom_layers(custom_layers))
         step(f"analyzing {len(graph)} layers")
         concrete = analyze(graph, input_size=size)
         step("deriving the formulas")

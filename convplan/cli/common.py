@@ -36,3 +36,21 @@ optimizer_option = click.option(
     type=click.Choice(["sgd", "momentum", "rmsprop", "adagrad", "lion", "adam", "adamw",
                        "nadam", "adamax", "adadelta", "ftrl"]),
     help="Optimizer for the training-memory estimate (its slots per parameter).")
+custom_layer_option = click.option(
+    "--custom-layer", "custom_layers", multiple=True, metavar="CLASS=identity[,params=N]",
+    help="Declare a Keras layer class (or layer name) convplan does not model: "
+    "CLASS=identity[,params=N][,params_per_channel=N][,flops_per_element=N]. Repeatable; "
+    "Keras model files only.")
+
+
+def parse_custom_layers(values: tuple[str, ...]) -> dict[str, object]:
+    """--custom-layer values -> {class or layer name: CustomLayer}."""
+    from convplan.frontends.keras_layers import parse_custom_layer
+
+    declared: dict[str, object] = {}
+    for text in values:
+        key, behaviour = parse_custom_layer(text)
+        if key in declared:
+            raise UsageError(f"--custom-layer {key} is given twice")
+        declared[key] = behaviour
+    return declared

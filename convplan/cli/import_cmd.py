@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import click
 
+from convplan.cli.common import custom_layer_option, parse_custom_layers
+
 
 @click.command("import")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the spec to this file instead of stdout.")
-@click.option("--custom-layer", "custom_layers", multiple=True, metavar="CLASS=identity[,...]",
-              help="Declare a layer class (or layer name) convplan does not model: "
-              "CLASS=identity[,params=N][,params_per_channel=N][,flops_per_element=N]. "
-              "Repeatable.")
+@custom_layer_option
 def command(model: str, output: str | None, custom_layers: tuple[str, ...]) -> None:
     """Convert a Keras model file (model.to_json() JSON or a .keras archive) into a readable
     convplan spec that analyzes to the same numbers.
@@ -24,18 +23,10 @@ def command(model: str, output: str | None, custom_layers: tuple[str, ...]) -> N
       convplan import resnet50.json -o resnet50.yaml
       convplan import model.keras --custom-layer LayerScale=identity,params_per_channel=1
     """
-    from convplan.errors import UsageError
-    from convplan.frontends.keras_layers import parse_custom_layer
     from convplan.frontends.keras_model import load_keras_file
     from convplan.frontends.spec_writer import write_spec
 
-    declared: dict[str, object] = {}
-    for text in custom_layers:
-        key, behaviour = parse_custom_layer(text)
-        if key in declared:
-            raise UsageError(f"--custom-layer {key} is given twice")
-        declared[key] = behaviour
-    graph = load_keras_file(model, declared)
+    graph = load_keras_file(model, parse_custom_layers(custom_layers))
     text = write_spec(graph, header=f"Imported by `convplan import` from {model}.\n"
                       "Layer names, attributes and wiring are the Keras model's; weights are "
                       "not part of a spec.")
