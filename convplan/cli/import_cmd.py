@@ -21,7 +21,7 @@ def command(model: str, output: str | None, custom_layers: tuple[str, ...]) -> N
     \b
     Examples:
       convplan import resnet50.json -o resnet50.yaml
-      convplan import model.keras --custom-layer LayerScale=identity,params_per_channel=1
+      convplan import model.keras --custom-layer MyGate=identity,params_per_channel=1
     """
     from convplan.frontends.keras_model import load_keras_file
     from convplan.frontends.spec_writer import write_spec
