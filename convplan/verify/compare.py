@@ -3,11 +3,11 @@
 For every layer: the output shape (symbolic, and from an eager call on a batch of two), the
 trainable and non-trainable params and the MACs (`convplan.verify.measure`), and, for layers
 that keep the input's spatial axes, the receptive field measured on a linearized copy
-(`convplan.verify.field`). Where the geometry is uniform (no transposed convolution or
-upsampling upstream), every output position must see exactly the interval of input pixels the
-plan's (size, stride, start) predict, clipped to the input; downstream of resampling the plan's
-field is the envelope of positions that see different windows, so each measured interval must
-lie inside the predicted one and the predicted first and last pixels must be reached.
+(`convplan.verify.field`). The plan gives every output position an interval of input pixels:
+from (size, stride, start) where the geometry is uniform, from the field's `phases` downstream
+of upsampling and transposed convolutions. Each measured interval must lie inside the plan's,
+clipped to the input, and equal it where no border can cut it (`compare_axis`). A plan that
+has no phases gives only an envelope after resampling; there the sizes are compared.
 """
 
 from __future__ import annotations
@@ -78,41 +78,68 @@ def _fraction(value: Any) -> Fraction:
     return Fraction(int(value.p), int(value.q))  # a sympy Rational once sizes are concrete
 
 
-def predicted_interval(size: Fraction, stride: Fraction, start: Fraction, p: int,
-                       n: int) -> Interval:
-    """[start + p * stride, ... + size - 1], rounded outward and clipped to [0, n - 1]."""
+def plan_interval(plan_axis: Any, p: int) -> tuple[int, int] | None:
+    """The first and last input pixel output p sees by the plan, unclipped: [start + p *
+    stride, ... + size - 1] (rounded outward) on a uniform field; from `phases` where the
+    plan has them (output k * q + r sees phases[r] + start + k * q * stride); None where the
+    plan says output p sees nothing."""
+    size, stride, start = (_fraction(plan_axis.size), _fraction(plan_axis.stride),
+                           _fraction(plan_axis.start))
+    phases = getattr(plan_axis, "phases", ())
+    if phases:
+        k, r = divmod(p, len(phases))
+        if phases[r] is None:
+            return None
+        base = start + k * len(phases) * stride
+        first, last = base + _fraction(phases[r][0]), base + _fraction(phases[r][1])
+        return math.floor(first), math.ceil(last)
     lo = start + p * stride
-    first, last = math.floor(lo), math.ceil(lo + size - 1)
-    first, last = max(first, 0), min(last, n - 1)
+    return math.floor(lo), math.ceil(lo + size - 1)
+
+
+def clip(interval: tuple[int, int] | None, n: int) -> Interval:
+    """The interval clipped to the input's pixels [0, n - 1]; None if nothing is left."""
+    if interval is None:
+        return None
+    first, last = max(interval[0], 0), min(interval[1], n - 1)
     return (first, last) if first <= last else None
 
 
 def compare_axis(plan_axis: Any, measured: Sequence[Interval], n: int, uniform: bool
                  ) -> tuple[bool, str]:
-    """Measured intervals of one axis against the plan's field (see the module docstring)."""
-    size, stride, start = (_fraction(plan_axis.size), _fraction(plan_axis.stride),
-                           _fraction(plan_axis.start))
-    if not uniform:
-        return compare_extent(size, measured, n)
+    """Measured intervals of one axis against the plan's field, output by output.
+
+    Every measured interval must lie inside the plan's, clipped to the input (a border only
+    hides pixels). Where the plan's interval lies strictly inside the pixels the layer reaches
+    at all, no border cuts it (neither the input's nor an inner map's: cropping, or 'valid'
+    windows that leave the last pixels unread), so it must be measured exactly. A field type
+    without `phases` gives only an envelope downstream of resampling (`uniform` False): there
+    the sizes are compared (`compare_extent`)."""
+    if not uniform and not hasattr(plan_axis, "phases"):
+        return compare_extent(_fraction(plan_axis.size), measured, n)
+    seen_any = [s for s in measured if s is not None]
+    reach = (min(s[0] for s in seen_any), max(s[1] for s in seen_any)) if seen_any else None
     for p, seen in enumerate(measured):
-        want = predicted_interval(size, stride, start, p, n)
+        plan = plan_interval(plan_axis, p)
+        want = clip(plan, n)
         if seen is not None and (want is None or seen[0] < want[0] or seen[1] > want[1]):
             return False, f"output {p} sees {_text(seen)}, outside the plan's {_text(want)}"
-        lo = start + p * stride
-        first, last = math.floor(lo), math.ceil(lo + size - 1)
-        # An end inside the input must be seen; an end in the padding says nothing (a dilated
-        # field has holes, so the first pixel seen after the border may come later), and an
-        # output that sees no pixel at all lies in zero padding.
-        for end, index in ((first, 0), (last, 1)):
-            if seen is not None and 0 <= end <= n - 1 and seen[index] != end:
-                return False, f"output {p} sees {_text(seen)}, plan says [{first}, {last}]"
+        if (plan is not None and reach is not None and reach[0] < plan[0]
+                and plan[1] < reach[1] and seen != plan):
+            return False, f"output {p} sees {_text(seen)}, plan says {_text(plan)}"
     return True, ""
 
 
 def compare_extent(size: Fraction, measured: Sequence[Interval], n: int) -> tuple[bool, str]:
     """Downstream of resampling, neighbouring outputs see windows of different sizes and
-    offsets; the plan's size is the largest, which the widest field clear of the border has."""
-    clear = [hi - lo + 1 for lo, hi in filter(None, measured) if lo > 0 and hi < n - 1]
+    offsets; the plan's size is the largest, which the widest field clear of the border has.
+    The border is that of the pixels the layer reaches at all, not the input's: 'valid'
+    windows can leave the last input pixels unread, and a field ending just before them is
+    cut by an inner map's edge, not whole."""
+    seen = list(filter(None, measured))
+    first = min((lo for lo, _ in seen), default=0)
+    last = max((hi for _, hi in seen), default=n - 1)
+    clear = [hi - lo + 1 for lo, hi in seen if lo > first and hi < last]
     if not clear:
         return True, "every field reaches the border; size not measurable at this input size"
     if max(clear) != size:

@@ -3,17 +3,20 @@
 Which input pixels can change output pixel p is a property of the network's wiring and windows,
 not of its weights; on the real network it is hidden by dead ReLUs, max-pooling winners and
 cancelling weights. So the field is measured on a surrogate with the same geometry: every
-activation linear, max pooling replaced by average pooling over the same windows (global too),
-Maximum/Minimum by Average, Subtract and Multiply by Add, Rescaling by the identity, every
-kernel positive (uniform in [0.5, 1.5] divided by its fan-in), biases, betas and means zero,
-variances one, float64. In that network an output is a sum of positive products of the input
-pixels it can see, so it is non-zero exactly when one of them is.
+activation linear (layer normalization and softmax over the channels too; over a spatial axis
+they mix positions and are kept), max pooling replaced by average pooling over the same windows
+(global too), Maximum/Minimum by Average, Subtract and Multiply by Add, Rescaling by the
+identity, every kernel positive (uniform in [0.5, 1.5] divided by its fan-in), biases, betas
+and means zero, variances one, float64 (float32 with 3D pooling, which TF's CPU kernels run in
+float32 only). In that network an output is a sum of positive products of the input pixels it
+can see, so it changes exactly when one of them does.
 
 The measurement is forward, in batches: for each spatial axis and each input position i, an
 input that is one on the hyperplane at i and zero elsewhere. Output position p along that axis
-is reached iff i is in p's field on that axis, which gives every output position's interval
-[first, last] of input pixels seen, per axis, for every layer at once. The gradient of output p
-with respect to the input is non-zero on exactly the same pixels (the surrogate is linear).
+is reached iff it differs from its value for an all-zero input, i.e. iff i is in p's field on
+that axis, which gives every output position's interval [first, last] of input pixels seen, per
+axis, for every layer at once. The gradient of output p with respect to the input is non-zero
+on exactly the same pixels (the surrogate is linear where it matters).
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ def linearize_op(op: O.Op) -> O.Op:
     name = op.name
     if isinstance(op, O.InputLayer):
         return dataclasses.replace(op, dtype="float32")
-    if isinstance(op, (O.Activation, O.ReLU, O.LeakyReLU, O.Softmax, O.Rescaling)):
+    if isinstance(op, (O.Softmax, O.LayerNormalization)) and op.axis != -1:
+        return op  # it mixes positions along a spatial axis: keep that (see measure_fields)
+    if isinstance(op, (O.Activation, O.ReLU, O.LeakyReLU, O.Softmax, O.Rescaling,
+                       O.LayerNormalization)):
         return O.Activation(name=name, activation="linear")
     if isinstance(op, O._Pooling) and op.op_type.startswith("Max"):
         cls = O.OPS[op.op_type.replace("Max", "Average")]
@@ -108,13 +114,21 @@ def make_positive(model: Any, seed: int = 0) -> None:
             weight.assign(value.astype(str(weight.dtype)))
 
 
+def surrogate_dtype(graph: Graph) -> str:
+    """float64, so no sum of positive terms underflows in a deep surrogate; float32 where TF's
+    CPU kernels lack float64 (3D pooling: AvgPool3D and MaxPool3D are float32 only)."""
+    if any(isinstance(node.op, O._Pooling) and node.op.spatial_rank == 3 for node in graph):
+        return "float32"
+    return "float64"
+
+
 def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[int] | None) -> Any:
     import keras
 
     from convplan.verify.keras_build import build_keras_model
 
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float64")
+    keras.config.set_dtype_policy(surrogate_dtype(graph))
     try:
         model = build_keras_model(with_every_sink(linearize_graph(graph)), input_size)
     finally:
@@ -153,11 +167,18 @@ def measure_fields(graph: Graph, names: Sequence[str], input_shape: Sequence[int
     spatial, channels = [int(d) for d in input_shape[:-1]], int(input_shape[-1])
     x, labels = impulses(spatial, channels)
     reach: dict[str, list[Any]] = {n: [] for n in names}
+
+    def run(batch: Any) -> list[Any]:
+        outputs = model([batch.astype("float32")], training=False)
+        return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple))
+                                        else [outputs])]
+
+    # Reached = changed from the output for an all-zero input (a layer with constants, such
+    # as Normalization(mean=...), is non-zero everywhere; what an impulse changes is its field).
+    baseline = run(np.zeros((1, *x.shape[1:])))
     for start in range(0, len(x), CHUNK):
-        outputs = model([x[start:start + CHUNK].astype("float32")], training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        for name, out in zip(names, outputs):
-            reach[name].append(np.abs(np.asarray(out)) > 0)
+        for name, out, base in zip(names, run(x[start:start + CHUNK]), baseline):
+            reach[name].append(out != base)
     result = {}
     for name in names:
         hit = np.concatenate(reach[name])  # (impulses, *spatial_out, C)
