@@ -195,6 +195,25 @@ class _ConvTranspose(_Windowed):
                         f"{list(self.strides)}", layer=self.name, op=self.op_type,
                         reason="keras_rejects")
             _set(self, "output_padding", pads)
+            self._check_same_output_padding()
+
+    def _check_same_output_padding(self) -> None:
+        """TF runs a transposed convolution as the gradient of a convolution whose 'same'
+        output is ceil(out / s); with output_padding 0 and an even effective kernel, Keras's
+        out = (L - 1) * s gives L - 1, not L, and TF refuses to run the layer ("Size of
+        out_backprop doesn't match computed"), although Keras's symbolic shape accepts it."""
+        if self.padding != "same":
+            return
+        for axis, (k, d, p) in enumerate(zip(self.kernel_size, self.dilation_rate,
+                                             self.output_padding)):
+            if p == 0 and (d * (k - 1) + 1) % 2 == 0:
+                raise SpecError(
+                    f"padding 'same' with output_padding 0 and the even effective kernel "
+                    f"{d * (k - 1) + 1} on axis {axis + 1} cannot run in TensorFlow (the "
+                    "output would be one row short of what the input needs)",
+                    layer=self.name, op=self.op_type, reason="keras_rejects",
+                    hint="output_padding: null, an odd kernel_size, or output_padding 1 with "
+                         "strides > 1")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,6 +238,16 @@ class _Depthwise(_Windowed):
     def normalize(self) -> None:
         super().normalize()
         A.as_int(self, "depth_multiplier", self.depth_multiplier)
+        # TF's depthwise kernel (DepthwiseConv2dNative, also under SeparableConv2D) refuses
+        # unequal row and column strides at run time; Keras's symbolic shape accepts them.
+        # With a dilation > 1 Keras runs a stride-1 convolution and subsamples, which works.
+        if (self.spatial_rank == 2 and len(set(self.strides)) > 1
+                and max(self.dilation_rate) == 1):
+            raise SpecError(
+                f"strides {list(self.strides)} differ between rows and columns, which "
+                f"TensorFlow's depthwise convolution cannot run", layer=self.name,
+                op=self.op_type, reason="keras_rejects", hint="equal strides, such as "
+                f"strides: {max(self.strides)}")
 
 
 @dataclass(frozen=True, kw_only=True)
