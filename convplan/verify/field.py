@@ -5,8 +5,9 @@ not of its weights; on the real network it is hidden by dead ReLUs, max-pooling 
 cancelling weights. So the field is measured on a surrogate with the same geometry: every
 activation linear (layer normalization and softmax over the channels too; over a spatial axis
 they mix positions and are kept), max pooling replaced by average pooling over the same windows
-(global too), Maximum/Minimum by Average, Subtract and Multiply by Add, Rescaling by the
-identity, every kernel positive (uniform in [0.5, 1.5] divided by its fan-in), biases, betas
+(global too), Maximum/Minimum by Average, Subtract and Multiply by Add, Rescaling and
+Normalization by the identity (their offsets would swamp the tiny far taps of a lanczos
+upsampling in float32), every kernel positive (uniform in [0.5, 1.5] divided by its fan-in), biases, betas
 and means zero, variances one, float64 (float32 with 3D pooling, which TF's CPU kernels run in
 float32 only). In that network an output is a sum of positive products of the input pixels it
 can see, so it changes exactly when one of them does.
@@ -41,7 +42,7 @@ def linearize_op(op: O.Op) -> O.Op:
     if isinstance(op, (O.Softmax, O.LayerNormalization)) and op.axis != -1:
         return op  # it mixes positions along a spatial axis: keep that (see measure_fields)
     if isinstance(op, (O.Activation, O.ReLU, O.LeakyReLU, O.Softmax, O.Rescaling,
-                       O.LayerNormalization)):
+                       O.LayerNormalization, O.Normalization)):
         return O.Activation(name=name, activation="linear")
     if isinstance(op, O._Pooling) and op.op_type.startswith("Max"):
         cls = O.OPS[op.op_type.replace("Max", "Average")]
