@@ -40,9 +40,11 @@ def render_text(reports: Sequence[FileReport]) -> str:
         files = len({f.path for f in findings})
         lines.append(f"Found {_plural(len(findings), 'finding')} ({', '.join(counts)}) in "
                      f"{files} of {_plural(len(checked), 'file')}.")
-    else:
-        lines.append(f"All checks passed ({_plural(len(checked), 'file')} checked).")
     failed = len(reports) - len(checked)
+    if not findings and failed:  # not "all passed" when a file could not even be read
+        lines.append(f"No findings in the {_plural(len(checked), 'file')} checked.")
+    elif not findings:
+        lines.append(f"All checks passed ({_plural(len(checked), 'file')} checked).")
     if failed:
         lines.append(f"{_plural(failed, 'file')} could not be checked (see the errors above).")
     return "\n".join(lines) + "\n"
