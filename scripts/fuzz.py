@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=10_000, help="networks to try")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--start", type=int, default=0, help="first network index")
-    parser.add_argument("--fields-every", type=int, default=8,
+    parser.add_argument("--fields-every", type=int, default=2,
                         help="measure receptive fields for every N-th network (1: all)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/convplan-fuzz"))
     parser.add_argument("--no-shrink", action="store_true")
