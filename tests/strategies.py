@@ -78,6 +78,10 @@ class Tensor:
     spatial: bool = True  # still has the input's spatial axes
 
 
+def _per_axis(value: Any, rank: int) -> tuple[int, ...]:
+    return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
 def snake(op: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", op)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
@@ -174,19 +178,29 @@ class NetworkDraw:
             attrs["groups"] = groups
         return self.add(op, x, filters, filters=filters, **attrs)
 
+    def depthwise_window(self, op: str) -> dict[str, Any]:
+        """TF's depthwise kernel runs unequal row and column strides only with a dilation."""
+        attrs = self.window(op, True)
+        strides = attrs.get("strides", 1)
+        if (isinstance(strides, tuple) and len(set(strides)) > 1
+                and max(_per_axis(attrs.get("dilation_rate", 1), 2)) == 1
+                and not self.wrong()):
+            attrs["strides"] = strides[0]
+        return attrs
+
     def depthwise(self, x: Tensor) -> Tensor:
         if self.rank == 3:
             return self.conv(x)
         dm = self.c.integer(1, 2)
         op = f"DepthwiseConv{self.rank}D"
-        return self.add(op, x, x.channels * dm, depth_multiplier=dm, **self.window(op, True))
+        return self.add(op, x, x.channels * dm, depth_multiplier=dm, **self.depthwise_window(op))
 
     def separable(self, x: Tensor) -> Tensor:
         if self.rank == 3:
             return self.conv(x)
         filters = self.c.integer(1, 6)
         op = f"SeparableConv{self.rank}D"
-        attrs = self.window(op, True)
+        attrs = self.depthwise_window(op)
         if self.rare(3):
             attrs["depth_multiplier"] = 2
         return self.add(op, x, filters, filters=filters, **attrs)
@@ -197,15 +211,21 @@ class NetworkDraw:
         attrs: dict[str, Any] = {"kernel_size": self.per_axis(1, 4), "strides": strides,
                                  "padding": self.c.choice(["valid", "same"])}
         steps = (strides,) * self.rank if isinstance(strides, int) else strides
-        if self.rare(3):
-            pads = tuple(self.c.integer(0, s - 1) for s in steps)
-            if self.wrong():
-                pads = steps  # Keras: output_padding must be smaller than the strides
-            attrs["output_padding"] = pads if self.c.integer(0, 1) else max(pads)
-            if not isinstance(attrs["output_padding"], tuple) and max(pads) >= min(steps):
-                attrs["output_padding"] = pads
         if self.rare(6) and (max(steps) == 1 or self.wrong()):
             attrs["dilation_rate"] = self.per_axis(1, 2)
+        if self.rare(3):
+            pads = tuple(self.c.integer(0, s - 1) for s in steps)
+            if attrs["padding"] == "same" and not self.wrong():
+                # TF cannot run 'same' with output_padding 0 on an even effective kernel.
+                kernel = _per_axis(attrs["kernel_size"], self.rank)
+                dilation = _per_axis(attrs.get("dilation_rate", 1), self.rank)
+                pads = tuple(max(p, 1 - (d * (k - 1) + 1) % 2)
+                             for p, k, d in zip(pads, kernel, dilation))
+            if self.wrong():
+                pads = steps  # Keras: output_padding must be smaller than the strides
+            if all(p < s for p, s in zip(pads, steps)) or self.invalid:
+                attrs["output_padding"] = (pads[0] if len(set(pads)) == 1 and self.c.integer(0, 1)
+                                           else pads)
         if (act := self.activation()) is not None:
             attrs["activation"] = act
         filters = self.c.integer(1, 4)
@@ -383,10 +403,13 @@ class NetworkDraw:
             self.add("Dense", x, 2, units=2, activation="softmax")
 
 
-def draw_spec(choose: Chooser, invalid: bool = True, max_steps: int = 7) -> dict[str, Any]:
-    """One random network as a spec dict (see the module docstring)."""
+def draw_spec(choose: Chooser, invalid: bool = True, max_steps: int = 7,
+              inputs: int = 2) -> dict[str, Any]:
+    """One random network as a spec dict (see the module docstring); `invalid` False: every
+    layer's attributes are valid on their own (shapes may still clash); `inputs` 1: never a
+    second input."""
     net = NetworkDraw(choose, choose.choice([2, 1, 3]), invalid)
-    if net.rare(8):
+    if inputs > 1 and net.rare(8):
         net.second_input()
     for _ in range(choose.integer(1, max_steps)):
         net.step()
@@ -400,9 +423,10 @@ def draw_spec(choose: Chooser, invalid: bool = True, max_steps: int = 7) -> dict
 
 
 @st.composite
-def network_specs(draw: Any, invalid: bool = True, max_steps: int = 7) -> dict[str, Any]:
+def network_specs(draw: Any, invalid: bool = True, max_steps: int = 7,
+                  inputs: int = 2) -> dict[str, Any]:
     """Hypothesis strategy: a random network spec (shrinks towards plain chains)."""
-    return draw_spec(HypothesisChooser(draw), invalid, max_steps)
+    return draw_spec(HypothesisChooser(draw), invalid, max_steps, inputs)
 
 
 def random_spec(seed: int, index: int, invalid: bool = True) -> dict[str, Any]:
