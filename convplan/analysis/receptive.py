@@ -154,7 +154,35 @@ def no_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Fie
     return None
 
 
-def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment]) -> Field:
+def mixes_spatial_axis(op: O.Op, rank: int) -> bool:
+    """The op's `axis` (Keras's count: 0 is the batch) is a spatial axis of a rank-`rank`
+    input (batch excluded), not the channels."""
+    index = op.axis - 1 if op.axis > 0 else rank + op.axis
+    return index != rank - 1
+
+
+def axis_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
+    """Softmax and LayerNormalization over a spatial axis make every output along that axis
+    depend on the whole axis (measured in TF): no (size, stride, start) describes it, so no
+    field is reported; over the channels they keep the field."""
+    if mixes_spatial_axis(op, len(ins[0])):
+        return None
+    return same_field(op, fields, ins, out)
+
+
+def _spans_space(shape: Shape) -> bool:
+    """A map with spatial axes that are not all 1 (a 1 x 1 map or a vector broadcasts)."""
+    return len(shape) > 1 and any(d != 1 for d in shape[:-1])
+
+
+def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment],
+                 ins: list[Shape] | None = None) -> Field:
+    """The union of the inputs' fields. An input that broadcasts without a field (a vector or
+    a 1 x 1 map: squeeze-and-excitation's global context) is left out, as receptive fields are
+    usually counted; a full-size map without one (positions mixed along a spatial axis) leaves
+    the merge without a field too."""
+    if ins is not None and any(f is None and _spans_space(s) for f, s in zip(fields, ins)):
+        return None
     known = [f for f in fields if f is not None]
     if not known:
         return None
@@ -210,6 +238,8 @@ FIELD_RULES: dict[type, Callable[..., Field]] = {
     O._GlobalPooling: global_field,
     O.Flatten: no_field,
     O.Reshape: no_field,
+    O.Softmax: axis_field,
+    O.LayerNormalization: axis_field,
     O.Op: same_field,
 }
 
@@ -223,6 +253,8 @@ def input_field(shape: Shape) -> Field:
 
 def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
                 misaligned: list[Misalignment]) -> Field:
+    if isinstance(op, O.Concatenate) and mixes_spatial_axis(op, len(ins[0])):
+        return None  # along that axis, the first positions come from one input, the rest not
     if isinstance(op, O._Merge):
-        return merge_fields(op, fields, misaligned)
+        return merge_fields(op, fields, misaligned, ins)
     return rule_for(FIELD_RULES, op)(op, fields, ins, out)
