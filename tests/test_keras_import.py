@@ -312,3 +312,31 @@ def test_analyze_takes_custom_layer_declarations_for_keras_files_only(tmp_path, 
     spec.write_text("inputs: {x: [8, 8, 3]}\nlayers:\n  - {name: r, op: ReLU}\n")
     assert main(["analyze", str(spec), "--custom-layer", "Gate=identity"]) == 2
     assert "apply to Keras model files" in capsys.readouterr().err
+
+
+def test_topological_order_is_networkx_lexicographical_order():
+    """Graph.topological_order avoids importing networkx (a sixth of `convplan analyze`'s
+    start-up on a Keras JSON); it must keep networkx's order exactly."""
+    import random
+
+    import networkx as nx
+
+    rng = random.Random(7)
+    for trial in range(40):
+        net = NetworkBuilder(f"dag{trial}")
+        names = [net.input("x", [8, 8, 3])]
+        for i in range(rng.randint(1, 30)):
+            if len(names) > 1 and rng.random() < 0.4:
+                picked = rng.sample(names, rng.randint(2, min(3, len(names))))
+                names.append(net.Add(picked + picked[:1], name=f"add{i}"))
+            else:
+                names.append(net.ReLU(rng.choice(names), name=f"relu{i}"))
+        graph = net.graph
+        # Shuffle the written order (inputs may come after their users in a Keras file).
+        items = list(graph.nodes.items())
+        rng.shuffle(items)
+        graph.nodes = dict(items)
+        index = {name: i for i, name in enumerate(graph.nodes)}
+        expected = list(nx.lexicographical_topological_sort(graph.to_networkx(),
+                                                            key=index.__getitem__))
+        assert graph.topological_order() == expected
