@@ -51,7 +51,7 @@ def predicts_failure(symbolic, graph, sizes: dict[str, int]) -> bool:
 
 def intervals(f, count: int) -> list:
     """What outputs 0 .. count - 1 see on one axis: (first, last), or None for nothing."""
-    phases = f.phases or ((0, f.size - 1),)
+    phases = getattr(f, "phases", None) or ((0, f.size - 1),)
     q = len(phases)
     return [None if phases[i % q] is None else
             (f.start + (i // q) * q * f.stride + phases[i % q][0],
