@@ -101,7 +101,8 @@ def test_random_networks_match_tensorflow(spec):
     assert outcome.ok, f"{outcome_text(outcome)}\n{F.spec_text(spec)}"
 
 
-OPEN_FIELD_DEFECTS = {"verify_lanczos_after_normalization", "verify_upsampling_small_input"}
+OPEN_FIELD_DEFECTS = {"verify_lanczos_after_normalization", "verify_upsampling_small_input",
+                      "verify_padding_after_sparse_dilation"}
 
 
 @pytest.mark.tf

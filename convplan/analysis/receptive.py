@@ -170,19 +170,12 @@ def axis_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> F
     return same_field(op, fields, ins, out)
 
 
-def _spans_space(shape: Shape) -> bool:
-    """A map with spatial axes that are not all 1 (a 1 x 1 map or a vector broadcasts)."""
-    return len(shape) > 1 and any(d != 1 for d in shape[:-1])
-
-
-def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment],
-                 ins: list[Shape] | None = None) -> Field:
-    """The union of the inputs' fields. An input that broadcasts without a field (a vector or
-    a 1 x 1 map: squeeze-and-excitation's global context) is left out, as receptive fields are
-    usually counted; a full-size map without one (positions mixed along a spatial axis) leaves
-    the merge without a field too."""
-    if ins is not None and any(f is None and _spans_space(s) for f, s in zip(fields, ins)):
-        return None
+def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment]) -> Field:
+    """The union of the inputs' fields. An input without a field is left out (a vector or a
+    1 x 1 map of global context, as in squeeze-and-excitation, or a map whose positions mix
+    along a spatial axis), as receptive fields are usually counted; convplan.verify measures
+    with those inputs scaled by 0. Inputs at different strides give an envelope (reported as
+    misaligned)."""
     known = [f for f in fields if f is not None]
     if not known:
         return None
@@ -256,5 +249,5 @@ def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
     if isinstance(op, O.Concatenate) and mixes_spatial_axis(op, len(ins[0])):
         return None  # along that axis, the first positions come from one input, the rest not
     if isinstance(op, O._Merge):
-        return merge_fields(op, fields, misaligned, ins)
+        return merge_fields(op, fields, misaligned)
     return rule_for(FIELD_RULES, op)(op, fields, ins, out)

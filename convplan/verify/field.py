@@ -5,7 +5,8 @@ not of its weights; on the real network it is hidden by dead ReLUs, max-pooling 
 cancelling weights. So the field is measured on a surrogate with the same geometry: every
 activation linear (layer normalization and softmax over the channels too; over a spatial axis
 they mix positions and are kept), max pooling replaced by average pooling over the same windows
-(global too), Maximum/Minimum by Average, Subtract and Multiply by Add, Rescaling and
+(global too), Maximum/Minimum by Average, Subtract and Multiply by Add, a merge's inputs that
+have no field in the plan scaled by 0 (the plan leaves them out of the merge), Rescaling and
 Normalization by the identity (their offsets would swamp the tiny far taps of a lanczos
 upsampling in float32), every kernel positive (uniform in [0.5, 1.5] divided by its fan-in), biases, betas
 and means zero, variances one, float64 (float32 with 3D pooling, which TF's CPU kernels run in
@@ -58,11 +59,24 @@ def linearize_op(op: O.Op) -> O.Op:
     return op
 
 
-def linearize_graph(graph: Graph) -> Graph:
-    """A copy of the graph with every op linearized, same names and wiring."""
+def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None) -> Graph:
+    """A copy of the graph with every op linearized, same names and wiring, except that an
+    input of a merge that has no receptive field in the plan (global context such as
+    squeeze-and-excitation's, or a map whose positions mix along a spatial axis) is scaled by
+    0 first: the plan leaves those inputs out of the merge's field
+    (convplan.analysis.receptive.merge_fields), so the measurement does too."""
+    from convplan.analysis import analyze
+
+    fields = {r.name: r.receptive_field for r in analyze(graph, input_size=input_size).layers}
     copy = Graph(graph.name)
     for node in graph:
-        copy.add(linearize_op(node.op), node.inputs)
+        inputs = list(node.inputs)
+        if isinstance(node.op, O._Merge) and fields[node.name] is not None:
+            for k, source in enumerate(inputs):
+                if fields[source] is None:
+                    inputs[k] = copy.add(O.Rescaling(name=f"{node.name}__context{k}",
+                                                     scale=0.0), [source])
+        copy.add(linearize_op(node.op), inputs)
     copy.set_outputs(graph.outputs)
     return copy
 
@@ -131,7 +145,8 @@ def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[in
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(surrogate_dtype(graph))
     try:
-        model = build_keras_model(with_every_sink(linearize_graph(graph)), input_size)
+        model = build_keras_model(with_every_sink(linearize_graph(graph, input_size)),
+                                  input_size)
     finally:
         keras.config.set_dtype_policy(previous)
     make_positive(model)
