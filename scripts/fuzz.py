@@ -39,10 +39,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="measure receptive fields for every N-th network (1: all)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/convplan-fuzz"))
     parser.add_argument("--no-shrink", action="store_true")
-    parser.add_argument("--fields-after-resampling", choices=("yes", "no", "auto"),
-                        default="auto", help="compare fields downstream of upsampling and "
-                        "transposed convolutions; auto: only where the field rules give exact "
-                        "per-output intervals there (fields with phases)")
     parser.add_argument("--only", type=int, default=None, help="run one network and print it")
     parser.add_argument("--progress-every", type=int, default=250)
     return parser.parse_args(argv)
@@ -80,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_one(args.seed, args.only)
     import keras
 
-    after = resampled_fields(args.fields_after_resampling)
     tally: Counter[str] = Counter()
     per_op: Counter[str] = Counter()
     per_op_compared: Counter[str] = Counter()
@@ -89,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for index in range(args.start, args.start + args.count):
         spec = random_spec(args.seed, index)
         fields = index % args.fields_every == 0
-        outcome = F.compare_network(spec, fields=fields, after_resampling=after)
+        outcome = F.compare_network(spec, fields=fields)
         tally["tried"] += 1
         tally["both accept" if len(outcome.accepted_by) == 2 else
               "both reject" if not outcome.accepted_by else "one side only"] += 1
@@ -102,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(outcome.accepted_by) == 2:
             per_op_compared.update(outcome.ops)
         if outcome.mismatches:
-            found.append(report_mismatch(spec, outcome, args, index, fields, after))
+            found.append(report_mismatch(spec, outcome, args, index, fields))
         if index % 100 == 99:
             keras.backend.clear_session()  # Keras keeps every model's graph otherwise
         if tally["tried"] % args.progress_every == 0:
@@ -111,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
     summary = {"seed": args.seed, "start": args.start, "count": args.count,
-               "fields_every": args.fields_every, "fields_after_resampling": after,
+               "fields_every": args.fields_every,
                "seconds": round(elapsed, 1),
                **{k.replace(" ", "_"): v for k, v in tally.items()},
                "mismatching_networks": len(found), "mismatches": found,
@@ -125,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
           f"fields compared: {tally['layer fields compared']} layers in "
           f"{tally['networks with fields measured']} networks, skipped in "
           f"{tally['fields skipped']} for TF's CPU 3D 'same' "
-          f"shift{'' if after else '; none after resampling'}); both reject: "
+          f"shift); both reject: "
           f"{tally['both reject']}")
     print(f"mismatching networks: {len(found)}; time: {elapsed:.0f} s "
           f"({1000 * elapsed / max(1, tally['tried']):.0f} ms per network)")
@@ -134,23 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if found else 0
 
 
-def resampled_fields(choice: str) -> bool:
-    if choice != "auto":
-        return choice == "yes"
-    from convplan.analysis.receptive import AxisField
-
-    return hasattr(AxisField(1, 1, 0), "phases")
-
-
 def report_mismatch(spec: dict, outcome: F.Outcome, args: argparse.Namespace, index: int,
-                    fields: bool, after: bool) -> dict:
+                    fields: bool) -> dict:
     stem = f"seed{args.seed}-{index}"
     for mismatch in outcome.mismatches:
         print(f"MISMATCH {stem}: {mismatch.line()}", file=sys.stderr, flush=True)
     if not args.no_shrink:
         signatures = {m.signature for m in outcome.mismatches[:1]}
-        spec = F.shrink(spec, F.same_failure(signatures, fields, after))
-        outcome = F.compare_network(spec, fields=fields, after_resampling=after)
+        spec = F.shrink(spec, F.same_failure(signatures, fields))
+        outcome = F.compare_network(spec, fields=fields)
     path = F.save_mismatch(spec, outcome, args.out, stem)
     print(f"  shrunk to {len(spec['layers'])} layer(s): {path}", file=sys.stderr, flush=True)
     return {"index": index, "spec": str(path),

@@ -176,11 +176,8 @@ def _has_dilated_transpose(spec: dict[str, Any]) -> bool:
                for e in spec["layers"])
 
 
-def compare_network(spec: dict[str, Any], fields: bool = False,
-                    after_resampling: bool = True) -> Outcome:
-    """Run both sides on the spec and list every disagreement (see the module docstring);
-    `after_resampling` False: no field is compared downstream of an upsampling or transposed
-    convolution (RELIABILITY.md: an open defect of the committed field rules there)."""
+def compare_network(spec: dict[str, Any], fields: bool = False) -> Outcome:
+    """Run both sides on the spec and list every disagreement (see the module docstring)."""
     from convplan.verify.measure import measure_layer
 
     ops = frozenset(e["op"] for e in spec["layers"])
@@ -235,7 +232,7 @@ def compare_network(spec: dict[str, Any], fields: bool = False,
                        fields_skipped=quirk)
     if fields and executed:
         try:
-            found, checked = compare_fields(graph, analysis, after_resampling)
+            found, checked = compare_fields(graph, analysis)
         except Exception as exc:  # the measurement itself failed: a bug in convplan.verify
             found = [Mismatch("field_measurement", None, None, "-", _first_line(exc))]
         mismatches.extend(found)
@@ -296,8 +293,7 @@ def compare_keras_build(graph: Any, facts: dict[str, dict[str, Any]]) -> Iterato
             yield Mismatch("keras_build", name, graph[name].op.op_type, ours, theirs)
 
 
-def compare_fields(graph: Any, analysis: Any, after_resampling: bool = True
-                   ) -> tuple[list[Mismatch], int]:
+def compare_fields(graph: Any, analysis: Any) -> tuple[list[Mismatch], int]:
     """Every layer that keeps the input's spatial axes: the plan's receptive field against the
     field measured in TensorFlow (one-input networks; as `convplan verify` compares them)."""
     from convplan.verify.compare import compare_field, envelope_layers
@@ -310,8 +306,7 @@ def compare_fields(graph: Any, analysis: Any, after_resampling: bool = True
              and r.op != "InputLayer" and len(r.output_shape) == len(shape)]
     measured = measure_fields(graph, names, shape)
     resampled, envelopes = resampled_layers(graph), envelope_layers(graph, analysis)
-    names = [n for n in names if n not in envelopes
-             and (after_resampling or n not in resampled)]
+    names = [n for n in names if n not in envelopes]
     found = []
     for name in names:
         result = analysis.layer(name)
@@ -404,14 +399,13 @@ def shrink(spec: dict[str, Any], fails: Callable[[dict[str, Any]], bool],
     return spec
 
 
-def same_failure(signatures: set[tuple[str, str | None]], fields: bool,
-                 after_resampling: bool = True) -> Callable[[dict[str, Any]], bool]:
+def same_failure(signatures: set[tuple[str, str | None]], fields: bool
+                 ) -> Callable[[dict[str, Any]], bool]:
     """A predicate for `shrink`: the spec still shows one of these mismatches."""
 
     def fails(candidate: dict[str, Any]) -> bool:
         try:
-            outcome = compare_network(candidate, fields=fields,
-                                      after_resampling=after_resampling)
+            outcome = compare_network(candidate, fields=fields)
         except Exception:
             return False
         return any(m.signature in signatures for m in outcome.mismatches)

@@ -163,7 +163,7 @@ def test_json_contract_and_its_agreement_with_the_table(analyze_json, capsys):
                 "receptive_field"} <= set(layer)
     by_name = {layer["name"]: layer for layer in doc["layers"]}
     assert by_name["conv1"]["receptive_field"] == {"size": [3, 3], "stride": [1, 1],
-                                                   "start": [-1, -1]}
+                                                   "start": [-1, -1], "phases": [None, None]}
     assert by_name["flatten"]["receptive_field"] is None
     assert isinstance(doc["symbolic"]["totals"]["macs"], str)
     rows = table_rows(EXPECTED_TABLE)
@@ -297,6 +297,20 @@ def test_symbolic_input_sizes_print_formulas(tmp_path, capsys):
     assert code == 0
     assert "Charts need concrete input sizes" in page
     assert page.count("<img ") == 1  # the diagram only
+
+
+def test_json_fields_after_upsampling_carry_their_phases(tmp_path, capsys):
+    """Nearest upsampling by 2, then a kernel of 2: outputs alternately see 1 and 2 pixels
+    (measured in TF, tests/test_receptive_field_tf.py); the JSON says so per output."""
+    spec = tmp_path / "up.yaml"
+    spec.write_text("name: up\ninputs: {x: [8, 1]}\nlayers:\n"
+                    "  - {name: up, op: UpSampling1D, size: 2}\n"
+                    "  - {name: c, op: Conv1D, filters: 1, kernel_size: 2}\n")
+    doc = json.loads(run_main(capsys, "analyze", spec, "--format", "json")[1])
+    fields = {layer["name"]: layer["receptive_field"] for layer in doc["layers"]}
+    assert fields["x"] == {"size": [1], "stride": [1], "start": [0], "phases": [None]}
+    assert fields["c"] == {"size": [2], "stride": [0.5], "start": [0],
+                           "phases": [[[0, 0], [0, 1]]]}
 
 
 def run_on_terminal(*args: str, tty: str, **env: str) -> tuple[bytes, bytes]:

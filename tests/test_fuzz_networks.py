@@ -83,33 +83,15 @@ CONV = {"name": "fuzz", "inputs": {"x": [9, 1]}, "layers": [
     {"name": "c", "op": "Conv1D", "inputs": ["x"], "filters": 1, "kernel_size": 3}]}
 
 
-# Open defect: fields after two or more resampling stages (UpSampling, transposed convolutions)
-# are under-reported by the committed receptive-field rules; the periodic-field rewrite that
-# fixes them is not landed yet (it made symbolic sweeps too slow). Until then the random CI run
-# compares fields only where no resampling comes first; the regression specs below mark it.
-RESAMPLING = ("UpSampling", "Transpose")
-
-
-def _resamples(spec) -> bool:
-    return any(any(word in layer.get("op", "") for word in RESAMPLING) for layer in spec["layers"])
-
-
 @pytest.mark.tf
 @given(spec=network_specs())
 def test_random_networks_match_tensorflow(spec):
-    outcome = F.compare_network(spec, fields=not _resamples(spec))
+    outcome = F.compare_network(spec, fields=True)
     assert outcome.ok, f"{outcome_text(outcome)}\n{F.spec_text(spec)}"
 
 
-OPEN_FIELD_DEFECTS = {"verify_lanczos_after_normalization", "verify_upsampling_small_input",
-                      "verify_padding_after_sparse_dilation"}
-
-
 @pytest.mark.tf
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(
-        strict=True, reason="open defect: fields after resampling (see RESAMPLING above)"))
-    if p.stem in OPEN_FIELD_DEFECTS else p for p in REGRESSIONS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.stem)
 def test_fuzz_regression(path):
     text = path.read_text(encoding="utf-8")
     expect = EXPECT.search(text).group(1)

@@ -150,6 +150,92 @@ def keras_layer_from_op(op: O.Op) -> Any:
     return build_keras_layer(op)
 
 
+# ---------------------------------------------------------------- receptive fields by gradient
+
+
+def set_positive_weights(model: Any) -> None:
+    """Kernels, gamma and variances ones; biases, beta and means zeros (counts untouched):
+    every output is then a sum of positive products of the input pixels it can see."""
+    import numpy as np
+
+    for layer in model.layers:
+        for weight in layer.weights:
+            name = weight.path.rsplit("/", 1)[-1]
+            if "int" in str(weight.dtype):
+                continue
+            ones = "kernel" in name or name in ("gamma", "moving_variance", "variance")
+            fill = np.ones if ones else np.zeros
+            weight.assign(fill(tuple(int(d) for d in weight.shape), dtype=str(weight.dtype)))
+
+
+def without_dilated_transposes(graph: Graph) -> tuple[Graph, dict[str, tuple]]:
+    """TF's CPU kernels cannot run a dilated transposed convolution. The same geometry is a
+    transposed convolution with the effective kernel (k - 1) * d + 1 whose taps off the dilation
+    grid are zero (Keras's output length depends on the effective kernel only). Returns that
+    graph and, per rewritten layer, the (kernel size, dilation) whose grid must stay non-zero."""
+    import dataclasses
+
+    copy = Graph(graph.name)
+    grids: dict[str, tuple] = {}
+    for node in graph:
+        op = node.op
+        if isinstance(op, O._ConvTranspose) and max(op.dilation_rate) > 1:
+            grids[op.name] = (op.kernel_size, op.dilation_rate)
+            op = dataclasses.replace(
+                op, kernel_size=tuple((k - 1) * d + 1 for k, d in zip(op.kernel_size,
+                                                                         op.dilation_rate)),
+                dilation_rate=1)
+        copy.add(op, node.inputs)
+    copy.set_outputs(graph.outputs)
+    return copy, grids
+
+
+def zero_off_grid(model: Any, grids: dict[str, tuple]) -> None:
+    """Zero the kernel taps of each rewritten layer that are off its dilation grid."""
+    import numpy as np
+
+    for name, (_, dilation) in grids.items():
+        kernel = model.get_layer(name).kernel
+        value = np.asarray(kernel.numpy())
+        for axis, d in enumerate(dilation):
+            index = [slice(None)] * value.ndim
+            off = np.arange(value.shape[axis]) % d != 0
+            index[axis] = off
+            value[tuple(index)] = 0
+        kernel.assign(value)
+
+
+def gradient_supports(model: Any, input_shape: Shape, positions: Sequence[Sequence[int]],
+                      output: int | None = None) -> list[tuple[tuple[int, int] | None, ...]]:
+    """For each output position (one index per spatial axis, None for all of that axis): per
+    spatial axis, the first and last input index where d(sum over channels of output[position])
+    / d(input) is non-zero (None where the gradient is zero everywhere). One batched gradient
+    for all positions: the batch rows are independent, so row b's gradient is that of position
+    b. `output` picks one output of a model with several."""
+    import numpy as np
+    import tensorflow as tf
+
+    x = tf.ones((len(positions), *input_shape), dtype="float32")
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = model(x, training=False)
+        y = y if output is None else y[output]
+        picked = tf.stack([tf.reduce_sum(y[(b, *(slice(None) if i is None else i for i in p))])
+                           for b, p in enumerate(positions)])
+        total = tf.reduce_sum(picked)
+    grad = np.abs(tape.gradient(total, x).numpy()).sum(axis=-1)  # (B, *spatial)
+    result = []
+    for b in range(len(positions)):
+        axes = []
+        for axis in range(len(input_shape) - 1):
+            others = tuple(a for a in range(grad.ndim - 1) if a != axis)
+            hits = np.flatnonzero(grad[b].sum(axis=others) > 0)
+            axes.append((int(hits[0]), int(hits[-1])) if len(hits) else None)
+        result.append(tuple(axes))
+    return result
+
+
 __all__ = ["Facts", "Outcome", "Comparison", "build_keras_model", "compare_layer",
-           "convplan_facts", "keras_executes", "keras_facts", "keras_layer_from_op",
-           "keras_macs", "single_layer_graph"]
+           "convplan_facts", "gradient_supports", "keras_executes", "keras_facts",
+           "keras_layer_from_op", "keras_macs", "set_positive_weights", "single_layer_graph",
+           "without_dilated_transposes", "zero_off_grid"]

@@ -90,7 +90,8 @@ class Analysis:
 
         def field(f: Field) -> Field:
             return None if f is None else tuple(
-                dataclasses.replace(a, size=sub(a.size), stride=sub(a.stride), start=sub(a.start))
+                dataclasses.replace(a, size=sub(a.size), stride=sub(a.stride), start=sub(a.start),
+                                    phases=sub(a.phases))
                 for a in f)
 
         layers = tuple(dataclasses.replace(

@@ -1,17 +1,34 @@
 """Receptive fields per spatial axis through any DAG.
 
-For each layer and axis: ``size`` (input pixels one output pixel sees), ``stride`` (the jump in
-input pixels between neighbouring outputs) and ``start`` (the input coordinate of the first pixel
-seen by output 0; negative where it lies in padding). Output i sees input pixels
-[start + i * stride, start + i * stride + size - 1]. For a window with kernel k, stride s,
-dilation d and padding p_before (TF's, asymmetric 'same' included):
-    size' = size + (k_eff - 1) * stride,  stride' = stride * s,  start' = start - p_before * stride.
-Merges take the union of their inputs' fields and report paths whose strides or centres differ.
+For each layer and axis, output pixel i sees the input pixels from first(i) to last(i) (the hull:
+a dilated kernel skips some in between). Both are non-decreasing in i and periodic: with q
+outputs per period, first(i + q) = first(i) + shift. Windows keep q = 1 on a uniform field; an
+upsampling or transposed convolution by s makes q = s (neighbouring outputs then see shifted or
+differently sized windows), a later stride may bring it back to 1. Reported per axis
+(`AxisField`): ``size`` = the most pixels any output sees, max(last(i) - first(i) + 1);
+``stride`` = shift / q (the average jump between neighbouring outputs, a fraction after
+upsampling); ``start`` = first(0), negative where it lies in padding; ``phases`` = () when
+output i sees [start + i * stride, start + i * stride + size - 1], else the q pairs
+(first(r) - start, last(r) - start), r < q, from which output k * q + r sees those plus k * shift.
+
+Rules, for a window with kernel k, stride s, dilation d and TF's padding before p (asymmetric
+'same' included): first'(i) = first(i * s - p), last'(i) = last(i * s - p + (k - 1) * d), so on a
+uniform field size' = size + (k - 1) * d * stride, stride' = stride * s, start' = start - p *
+stride. Transposed convolution: output o gathers inputs i with i * s + m * d - p = o for taps
+m < k. Upsampling by u: nearest reads o // u; interpolations read the neighbours of
+x = (o + 1/2) / u - 1/2 (TF's half-pixel centres; measured with gradients). Merges take the
+union of their inputs' fields and report paths whose strides or centres differ.
+
+Symbolic sizes: on a uniform field everything is a formula. After resampling, a strided 'same'
+window whose padding depends on the input size can make the field depend on the size modulo
+the strides; where it does, the layer's field is None (no formula), and a concrete analysis at
+the size in question gives it exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sympy
@@ -32,11 +49,15 @@ class AxisField:
     size: Value
     stride: Value
     start: Value
+    # () on a uniform field; else one (first - start, last - start) per output of a period, or
+    # None for an output that sees no input pixel (see the module docstring).
+    phases: tuple[tuple[Value, Value] | None, ...] = ()
 
     @property
     def centre(self) -> Value:
-        """start + (size - 1) / 2, exact (a half-integer where the size is even)."""
-        return arith.simplify_int(sympy.Rational(1, 2) * (2 * self.start + self.size - 1))
+        """Centre of output 0's field: start + (last(0) - start) / 2 (a half-integer maybe)."""
+        last = self.phases[0][1] if self.phases and self.phases[0] else self.size - 1
+        return arith.simplify_int(sympy.Rational(1, 2) * (2 * self.start + last))
 
 
 Field = tuple[AxisField, ...] | None
@@ -51,86 +72,274 @@ class Misalignment:
     message: str
 
 
-def _window(fields: tuple[AxisField, ...], n_in: Shape, kernel, strides, dilation,
-            padding: str) -> tuple[AxisField, ...]:
-    out = []
-    for f, n, k, s, d in zip(fields, n_in, kernel, strides, dilation):
-        pad = padding_before(n, k, s, d, padding)
-        out.append(AxisField(f.size + (effective_kernel(k, d) - 1) * f.stride, f.stride * s,
-                             f.start - pad * f.stride))
-    return tuple(out)
+# ---------------------------------------------------------------- periodic fields
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """first(i) = shift * (i // q) + firsts[i % q], likewise last (module docstring). Outputs
+    whose residue is in `empty` see nothing; they hold the next output's first and the previous
+    output's last, so a hull taken across them stays right."""
+
+    q: int
+    shift: Value
+    firsts: tuple[Value, ...]
+    lasts: tuple[Value, ...]
+    empty: frozenset[int] = frozenset()
+
+    def first(self, x: Value) -> Value:
+        return _periodic_at(self.firsts, self.q, self.shift, x)
+
+    def last(self, x: Value) -> Value:
+        return _periodic_at(self.lasts, self.q, self.shift, x)
+
+    def sees(self, x: int) -> bool:
+        return x % self.q not in self.empty
+
+    def expand(self, q: int) -> Periodic:
+        """The same field written with a period q, a multiple of self.q."""
+        return Periodic(q, arith.simplify_int(self.shift * (q // self.q)),
+                        tuple(self.first(r) for r in range(q)),
+                        tuple(self.last(r) for r in range(q)),
+                        frozenset(r for r in range(q) if not self.sees(r)))
+
+
+def _periodic_at(values: tuple[Value, ...], q: int, shift: Value, x: Value) -> Value:
+    if q == 1:
+        return arith.simplify_int(values[0] + shift * x)
+    x = arith.simplify_int(x)
+    if isinstance(x, int):
+        k, r = divmod(x, q)
+        return arith.simplify_int(values[r] + shift * k)
+    # A symbolic position (a 'same' pad that depends on the input size): pick by residue.
+    residue = sympy.Mod(x, q)
+    chosen = sympy.Piecewise(*[(v, sympy.Eq(residue, r)) for r, v in enumerate(values[:-1])],
+                             (values[-1], True))
+    return arith.simplify_int(chosen + shift * arith.floordiv(x, q))
+
+
+def _same(a: Value, b: Value) -> bool:
+    """Equal for every size, as far as sympy's automatic simplification tells (fast; where it
+    cannot tell, a period merely stays longer than it needs to be)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    return sympy.sympify(a - b) == 0
+
+
+def reduce_period(p: Periodic) -> Periodic:
+    """The shortest period that describes the same field."""
+    for q in range(1, p.q):
+        if p.q % q:
+            continue
+        shift = arith.simplify_int(sympy.Rational(q, p.q) * p.shift)
+        if all(_same(p.firsts[r + q], p.firsts[r] + shift) and
+               _same(p.lasts[r + q], p.lasts[r] + shift) and
+               ((r + q) in p.empty) == (r in p.empty) for r in range(p.q - q)):
+            return Periodic(q, shift, p.firsts[:q], p.lasts[:q],
+                            frozenset(r for r in p.empty if r < q))
+    return p
+
+
+def to_periodic(f: AxisField) -> Periodic:
+    if not f.phases:
+        return Periodic(1, f.stride, (f.start,), (arith.simplify_int(f.start + f.size - 1),))
+    q = len(f.phases)
+    seen = [None if ph is None else (arith.simplify_int(f.start + ph[0]),
+                                     arith.simplify_int(f.start + ph[1])) for ph in f.phases]
+    return _fill_gaps(q, arith.simplify_int(f.stride * q), seen)
+
+
+def to_axis_field(p: Periodic) -> AxisField:
+    p = reduce_period(p)
+    start = p.firsts[0]
+    size = _fold(arith.maximum, [arith.simplify_int(p.lasts[r] - p.firsts[r] + 1)
+                                 for r in range(p.q) if r not in p.empty] or [0])
+    stride = _ratio(p.shift, p.q)
+    if p.q == 1:
+        return AxisField(size, stride, start)
+    phases = tuple(None if r in p.empty else (arith.simplify_int(p.firsts[r] - start),
+                                              arith.simplify_int(p.lasts[r] - start))
+                   for r in range(p.q))
+    return AxisField(size, stride, start, phases)
+
+
+def _ratio(value: Value, q: int) -> Value:
+    value = sympy.Rational(value, q) if isinstance(value, int) else value / q
+    return arith.simplify_int(value)
+
+
+def _fold(fn, values):
+    result = values[0]
+    for v in values[1:]:
+        result = fn(result, v)
+    return result
+
+
+def _fill_gaps(q: int, shift: Value, seen: list[tuple[Value, Value] | None]) -> Periodic:
+    """A Periodic from what each output of one period sees (None: nothing); the outputs that
+    see nothing take the next output's first and the previous output's last."""
+    firsts: list[Value] = [0] * q
+    lasts: list[Value] = [0] * q
+    for r in range(q):
+        ahead = next(j for j in range(r, r + q) if seen[j % q] is not None)
+        behind = next(j for j in range(r, r - q, -1) if seen[j % q] is not None)
+        firsts[r] = arith.simplify_int(seen[ahead % q][0] + shift * (ahead // q))
+        lasts[r] = arith.simplify_int(seen[behind % q][1] + shift * (behind // q))
+    return Periodic(q, shift, tuple(firsts), tuple(lasts),
+                    frozenset(r for r in range(q) if seen[r] is None))
+
+
+def _hull(p: Periodic, read: list[Value]) -> tuple[Value, Value]:
+    """From the first pixel to the last that positions `read` (ascending) see. On a uniform
+    field that is first(read[0]) to last(read[-1]); with a period, first and last need not
+    grow with the position (bicubic reads one pixel at whole positions and four between; a
+    dilated window over an upsampled map skips positions that see nothing), so all count."""
+    if p.q == 1:
+        return p.first(read[0]), p.last(read[-1])
+    return (_fold(arith.minimum, [p.first(t) for t in read]),
+            _fold(arith.maximum, [p.last(t) for t in read]))
+
+
+def gather(p: Periodic, q: int, shift: Value, taps: Callable[[int], list[Value]]) -> AxisField:
+    """The field of a layer whose output r reads the previous layer's positions taps(r)
+    (ascending), for r in one period q; it sees the hull of what the taps that see something
+    see, or nothing. A tap at a symbolic position cannot be told empty or not; those are taken
+    as seeing something (exact unless a transposed conv with kernel < stride came before)."""
+    seen: list[tuple[Value, Value] | None] = []
+    for r in range(q):
+        read = taps(r)
+        if p.empty and all(isinstance(arith.simplify_int(t), int) for t in read):
+            read = [t for t in read if p.sees(arith.simplify_int(t))]
+        seen.append(_hull(p, read) if read else None)
+    if all(s is None for s in seen):  # no output sees anything: keep the hull, size 0
+        hull = [_hull(p, t) if t else None for t in map(taps, range(q))]
+        filled = _fill_gaps(q, shift, hull)
+        return to_axis_field(Periodic(q, shift, filled.firsts, filled.lasts,
+                                      frozenset(range(q))))
+    return to_axis_field(_fill_gaps(q, shift, seen))
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str
+                 ) -> AxisField | None:
+    """Output i reads positions i * s - p + j * d, j < k; the period becomes q / gcd(q, s)."""
+    pad = arith.simplify_int(padding_before(n, k, s, d, padding))
+    if not f.phases:  # uniform: closed form, also for a sweep's symbolic k, s and d
+        return AxisField(arith.simplify_int(f.size + (k - 1) * d * f.stride),
+                         arith.simplify_int(f.stride * s),
+                         arith.simplify_int(f.start - pad * f.stride))
+    if not all(isinstance(v, int) for v in (k, s, d)):
+        # A periodic field needs the taps one by one; a TypeError makes a sweep enumerate
+        # these choices instead, which stays exact.
+        raise TypeError("receptive fields after resampling need a concrete kernel size, "
+                        "stride and dilation")
+    p = to_periodic(f)
+    g = math.gcd(p.q, s)
+    q, shift = p.q // g, arith.simplify_int(p.shift * (s // g))
+
+    def field_for(pad: Value) -> AxisField:
+        return gather(p, q, shift, lambda r: [r * s - pad + j * d for j in range(k)])
+
+    if isinstance(pad, int) or p.q == 1:
+        return field_for(pad)
+    # A 'same' pad that depends on the input size, on a non-uniform field: TF's pad is one of
+    # a few values (its total lies in [max(k_eff - s, 0), k_eff - 1]); try each.
+    k_eff = effective_kernel(k, d)
+    options = {c: field_for(c) for c in sorted({t // 2 for t in range(max(k_eff - s, 0),
+                                                                      k_eff)})}
+    return pick_field(pad, options)
+
+
+def pick_field(pad: Value, options: dict[int, AxisField]) -> AxisField | None:
+    """The field if every value `pad` can take gives the same one; else None: the field then
+    depends on the input size modulo the strides, which the concrete analysis gives exactly
+    (formulas for it would be case analyses no report could print)."""
+    fields = list(options.values())
+    return fields[0] if all(f == fields[0] for f in fields[1:]) else None
 
 
 def window_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
     if fields[0] is None:
         return None
     if isinstance(op, O._Pooling):
-        return _window(fields[0], ins[0][:-1], op.pool_size, op.strides,
-                       (1,) * op.spatial_rank, op.padding)
-    return _window(fields[0], ins[0][:-1], op.kernel_size, op.strides, op.dilation_rate,
-                   op.padding)
-
-
-def _transpose_span(k: int, s: int, d: int, p: int) -> tuple[int, int]:
-    """(first input index feeding output 0, most input indices any output spans - 1).
-
-    Output o receives input i through kernel tap m when i * s + m * d - p == o."""
-    taps = [(p - m * d) / s for m in range(k) if (p - m * d) % s == 0]
-    first = int(min(taps)) if taps else (p - (k - 1) * d) // s
-    span = 0
-    for residue in range(s):
-        hits = [m for m in range(k) if (residue + p - m * d) % s == 0]
-        if hits:
-            span = max(span, (max(hits) - min(hits)) * d // s)
-    return first, span
+        kernel, dilation = op.pool_size, (1,) * op.spatial_rank
+    else:
+        kernel, dilation = op.kernel_size, op.dilation_rate
+    axes = tuple(_window_axis(f, n, k, s, d, op.padding)
+                 for f, n, k, s, d in zip(fields[0], ins[0][:-1], kernel, op.strides, dilation))
+    return None if None in axes else axes
 
 
 def transpose_field(op: O._ConvTranspose, fields: list[Field], ins: list[Shape],
                     out: Shape) -> Field:
-    """size' = size + span * stride (span: input steps one output reaches), stride' = stride / s."""
+    """Output o gathers inputs i = (o + p - m * d) / s, for taps m < k where that is whole;
+    TF's p is the 'same' crop before (windows.transpose_padding_before), 0 for 'valid'."""
     if fields[0] is None:
         return None
     result = []
-    for f, n, m, k, s, d in zip(fields[0], ins[0][:-1], out[:-1], op.kernel_size, op.strides,
-                                op.dilation_rate):
-        pad = arith.simplify_int(transpose_padding_before(n, m, k, s, d, op.padding))
-        if not isinstance(pad, int):  # symbolic only if Keras' size rule changes; keep exact
-            pad = 0
-        first, span = _transpose_span(k, s, d, pad)
-        result.append(AxisField(f.size + span * f.stride, _ratio(f.stride, s),
-                                f.start + first * f.stride))
+    for f, n, m_out, k, s, d in zip(fields[0], ins[0][:-1], out[:-1], op.kernel_size,
+                                    op.strides, op.dilation_rate):
+        pad = arith.simplify_int(transpose_padding_before(n, m_out, k, s, d, op.padding))
+        assert isinstance(pad, int), pad  # Keras's output lengths make it a constant
+        p = to_periodic(f)
+        result.append(gather(p, p.q * s, p.shift, lambda o, pad=pad, k=k, s=s, d=d: sorted(
+            (o + pad - m * d) // s for m in range(k) if (o + pad - m * d) % s == 0)))
     return tuple(result)
 
 
-def _ratio(stride: Value, s: int) -> Value:
-    value = sympy.Rational(stride, s) if isinstance(stride, int) else stride / s
-    return arith.simplify_int(value)
+# Interpolation -> (first, last) neighbour of floor(x) read when x is not a whole number, and
+# when it is; measured with TF gradients (lanczos weights at whole distances are not exact 0s).
+INTERPOLATION_TAPS = {
+    "bilinear": ((0, 1), (0, 0)),
+    "bicubic": ((-1, 2), (0, 0)),
+    "lanczos3": ((-2, 3), (-3, 3)),
+    "lanczos5": ((-4, 5), (-5, 5)),
+}
+
+
+def upsample_taps(o: int, u: int, interpolation: str) -> list[int]:
+    """Input positions output o of an upsampling by u reads (nearest and area: o // u)."""
+    if interpolation not in INTERPOLATION_TAPS:
+        return [o // u]
+    numerator, denominator = 2 * o + 1 - u, 2 * u  # x = (o + 1/2) / u - 1/2
+    base = numerator // denominator
+    fractional, whole = INTERPOLATION_TAPS[interpolation]
+    a, b = whole if numerator % denominator == 0 else fractional
+    return list(range(base + a, base + b + 1))
 
 
 def upsampling_field(op: O._UpSampling, fields: list[Field], ins: list[Shape],
                      out: Shape) -> Field:
-    """nearest: output o copies input o // s; bilinear also reads the previous neighbour."""
     if fields[0] is None:
         return None
-    smooth = getattr(op, "interpolation", "nearest") != "nearest"
-    return tuple(AxisField(f.size + (f.stride if smooth else 0), _ratio(f.stride, s),
-                           f.start - (f.stride if smooth else 0))
-                 for f, s in zip(fields[0], op.size))
+    interpolation = getattr(op, "interpolation", "nearest")
+    result = []
+    for f, u in zip(fields[0], op.size):
+        p = to_periodic(f)
+        result.append(gather(p, p.q * u, p.shift,
+                             lambda o, u=u: upsample_taps(o, u, interpolation)))
+    return tuple(result)
+
+
+def _shifted(f: AxisField, offset: int) -> AxisField:
+    """Output i sees what input position i + offset saw (cropping +, zero padding -)."""
+    p = to_periodic(f)
+    return gather(p, p.q, p.shift, lambda r: [r + offset])
 
 
 def padding_field(op: O._ZeroPadding, fields: list[Field], ins: list[Shape],
                   out: Shape) -> Field:
     if fields[0] is None:
         return None
-    return tuple(AxisField(f.size, f.stride, f.start - a * f.stride)
-                 for f, (a, _) in zip(fields[0], op.padding))
+    return tuple(_shifted(f, -a) for f, (a, _) in zip(fields[0], op.padding))
 
 
 def cropping_field(op: O._Cropping, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
     if fields[0] is None:
         return None
-    return tuple(AxisField(f.size, f.stride, f.start + a * f.stride)
-                 for f, (a, _) in zip(fields[0], op.cropping))
+    return tuple(_shifted(f, a) for f, (a, _) in zip(fields[0], op.cropping))
 
 
 def global_field(op: O._GlobalPooling, fields: list[Field], ins: list[Shape],
@@ -138,8 +347,12 @@ def global_field(op: O._GlobalPooling, fields: list[Field], ins: list[Shape],
     """keepdims: the single output sees every input position; otherwise the spatial axes go."""
     if fields[0] is None or not op.keepdims:
         return None
-    return tuple(AxisField(f.size + (n - 1) * f.stride, f.stride * n, f.start)
-                 for f, n in zip(fields[0], ins[0][:-1]))
+    result = []
+    for f, n in zip(fields[0], ins[0][:-1]):
+        p = to_periodic(f)
+        result.append(to_axis_field(Periodic(1, arith.simplify_int(f.stride * n), (p.first(0),),
+                                             (p.last(n - 1),))))
+    return tuple(result)
 
 
 def same_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
@@ -170,6 +383,24 @@ def axis_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> F
     return same_field(op, fields, ins, out)
 
 
+def _union(axes: Sequence[AxisField]) -> AxisField:
+    """Per output, the hull of what each input path sees; paths at one stride merge exactly,
+    otherwise (reported as misaligned) from the smallest start to the largest end."""
+    if all(_same(a.stride, axes[0].stride) for a in axes[1:]):
+        periodics = [to_periodic(a) for a in axes]
+        q = math.lcm(*(p.q for p in periodics))
+        periodics = [p.expand(q) for p in periodics]
+        seen: list[tuple[Value, Value] | None] = []
+        for r in range(q):
+            paths = [p for p in periodics if r not in p.empty]
+            seen.append((_fold(arith.minimum, [p.firsts[r] for p in paths]),
+                         _fold(arith.maximum, [p.lasts[r] for p in paths])) if paths else None)
+        return to_axis_field(_fill_gaps(q, periodics[0].shift, seen))
+    start = _fold(arith.minimum, [a.start for a in axes])
+    end = _fold(arith.maximum, [a.start + a.size for a in axes])
+    return AxisField(arith.simplify_int(end - start), axes[0].stride, start)
+
+
 def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment]) -> Field:
     """The union of the inputs' fields. An input without a field is left out (a vector or a
     1 x 1 map of global context, as in squeeze-and-excitation, or a map whose positions mix
@@ -185,19 +416,9 @@ def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment]) 
     merged = []
     for axis in range(len(first)):
         axes = [f[axis] for f in known]
-        starts = [a.start for a in axes]
-        ends = [a.start + a.size for a in axes]
         _check_alignment(op, axis, axes, misaligned)
-        start = _fold(arith.minimum, starts)
-        merged.append(AxisField(_fold(arith.maximum, ends) - start, axes[0].stride, start))
+        merged.append(_union(axes))
     return tuple(merged)
-
-
-def _fold(fn, values):
-    result = values[0]
-    for v in values[1:]:
-        result = fn(result, v)
-    return result
 
 
 def _check_alignment(op: O.Op, axis: int, axes: list[AxisField],

@@ -35,10 +35,16 @@ def _shape(shape, batch: Value | None) -> list:
 
 
 def _field(field) -> dict | None:
+    """size, stride and start per axis; `phases` per axis: null where output i sees
+    [start + i * stride, start + i * stride + size - 1], else one [first, last] offset from
+    start per output of a period (null for an output that sees nothing; docs/receptive-field.md)."""
     if field is None:
         return None
-    return {key: [to_json(getattr(axis, key)) for axis in field]
-            for key in ("size", "stride", "start")}
+    result = {key: [to_json(getattr(axis, key)) for axis in field]
+              for key in ("size", "stride", "start")}
+    result["phases"] = [[None if ph is None else [to_json(ph[0]), to_json(ph[1])]
+                         for ph in axis.phases] or None for axis in field]
+    return result
 
 
 def _scaled(value: Value, batch: Value | None) -> Any:
