@@ -15,7 +15,13 @@ from convplan.analysis import arith
 from convplan.analysis.arith import Value
 from convplan.analysis.counts import count
 from convplan.analysis.memory import TrainingMemory, estimate_training_memory
-from convplan.analysis.receptive import Field, Misalignment, input_field, layer_field
+from convplan.analysis.receptive import (
+    Field,
+    Misalignment,
+    SizeDependentField,
+    input_field,
+    layer_field,
+)
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
 from convplan.errors import ShapeError, UsageError
 from convplan.ir import ops as O
@@ -63,6 +69,10 @@ class Analysis:
     conditions: tuple[ShapeCondition, ...]
     misalignments: tuple[Misalignment, ...]
     symbols: tuple[str, ...]  # free symbols left in the results (sizes not given)
+    # Layers whose receptive field has no formula because it depends on the input size (modulo
+    # the strides after resampling, or whether a merge broadcasts; receptive.SizeDependentField)
+    # and every layer after one: their field is None here, a concrete analysis gives it.
+    size_dependent_fields: tuple[str, ...] = ()
 
     def layer(self, name: str) -> LayerResult:
         for layer in self.layers:
@@ -142,6 +152,7 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
     shapes, conditions = infer_shapes(graph, order, input_shapes(graph, input_size, generalize))
     fields: dict[str, Field] = {}
     misaligned: list[Misalignment] = []
+    size_dependent: dict[str, None] = {}  # ordered set
     results = []
     for name in order:
         node = graph[name]
@@ -149,9 +160,16 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
         out = shapes[name]
         if isinstance(node.op, O.InputLayer):
             fields[name] = input_field(out)
+        elif not size_dependent.keys().isdisjoint(node.inputs):
+            fields[name] = None  # unknown, not absent: a merge must not leave that input out
+            size_dependent[name] = None
         else:
-            fields[name] = layer_field(node.op, [fields[i] for i in node.inputs], ins, out,
-                                       misaligned)
+            try:
+                fields[name] = layer_field(node.op, [fields[i] for i in node.inputs], ins, out,
+                                           misaligned)
+            except SizeDependentField:
+                fields[name] = None
+                size_dependent[name] = None
         c = count(node.op, ins, out)
         trainable, frozen = c.trainable, c.non_trainable
         if not node.op.trainable:  # Keras: every weight of a frozen layer is non-trainable
@@ -180,4 +198,4 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
                 raise ShapeError(f"output shape {r.output_shape} has an empty dimension",
                                  layer=r.name, op=r.op, reason="empty_output")
     return Analysis(graph.name, tuple(results), totals, tuple(graph.outputs), tuple(conditions),
-                    tuple(misaligned), tuple(symbols))
+                    tuple(misaligned), tuple(symbols), tuple(size_dependent))

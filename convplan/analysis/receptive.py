@@ -21,12 +21,13 @@ union of their inputs' fields and report paths whose strides or centres differ.
 
 Symbolic sizes: on a uniform field everything is a formula. After resampling, a strided 'same'
 window whose padding depends on the input size can make the field depend on the size modulo
-the strides; where it does, the layer's field is None (no formula), and a concrete analysis at
-the size in question gives it exactly.
+the strides; where it does (SizeDependentField), the layer's field is None (no formula), and a
+concrete analysis at the size in question gives it exactly.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -152,8 +153,9 @@ def to_periodic(f: AxisField) -> Periodic:
 def to_axis_field(p: Periodic) -> AxisField:
     p = reduce_period(p)
     start = p.firsts[0]
-    size = _fold(arith.maximum, [arith.simplify_int(p.lasts[r] - p.firsts[r] + 1)
-                                 for r in range(p.q) if r not in p.empty] or [0])
+    sizes = [arith.simplify_int(p.lasts[r] - p.firsts[r] + 1) for r in range(p.q)
+             if r not in p.empty] or [0]
+    size = _extreme(sizes, largest=True)
     stride = _ratio(p.shift, p.q)
     if p.q == 1:
         return AxisField(size, stride, start)
@@ -196,8 +198,8 @@ def _hull(p: Periodic, read: list[Value]) -> tuple[Value, Value]:
     dilated window over an upsampled map skips positions that see nothing), so all count."""
     if p.q == 1:
         return p.first(read[0]), p.last(read[-1])
-    return (_fold(arith.minimum, [p.first(t) for t in read]),
-            _fold(arith.maximum, [p.last(t) for t in read]))
+    return (_pick([p.first(t) for t in read], largest=False),
+            _pick([p.last(t) for t in read], largest=True))
 
 
 def gather(p: Periodic, q: int, shift: Value, taps: Callable[[int], list[Value]]) -> AxisField:
@@ -252,12 +254,31 @@ def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str
     return pick_field(pad, options)
 
 
-def pick_field(pad: Value, options: dict[int, AxisField]) -> AxisField | None:
-    """The field if every value `pad` can take gives the same one; else None: the field then
-    depends on the input size modulo the strides, which the concrete analysis gives exactly
-    (formulas for it would be case analyses no report could print)."""
+class SizeDependentField(Exception):
+    """After resampling, the field depends on the input size modulo the strides (or on a
+    merge of paths whose offsets do): no formula; analyze() reports the layer's field as None
+    and lists it in Analysis.size_dependent_fields, and a concrete analysis gives it."""
+
+
+def pick_field(pad: Value, options: dict[int, AxisField]) -> AxisField:
+    """The field if every value `pad` can take gives the same one (else SizeDependentField:
+    formulas for it would be case analyses no report could print)."""
     fields = list(options.values())
-    return fields[0] if all(f == fields[0] for f in fields[1:]) else None
+    if any(f != fields[0] for f in fields[1:]):
+        raise SizeDependentField
+    return fields[0]
+
+
+def _pick(values: Sequence[Value], largest: bool) -> Value:
+    """The least or greatest of values that differ by whole numbers (first(i) of a periodic
+    field is first(0) + a whole number, likewise last(i)), compared as those numbers: sympy's
+    Min and Max of symbolic terms would nest without end. Values that differ by more than
+    whole numbers (a merge of paths whose 'same' pads depend on the size) raise
+    SizeDependentField."""
+    offsets = [arith.simplify_int(v - values[0]) for v in values]
+    if not all(isinstance(o, int) for o in offsets):
+        raise SizeDependentField
+    return values[offsets.index(max(offsets) if largest else min(offsets))]
 
 
 def window_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
@@ -383,6 +404,16 @@ def axis_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> F
     return same_field(op, fields, ins, out)
 
 
+def _extreme(values: Sequence[Value], largest: bool) -> Value:
+    """Min or Max across merged paths: by whole-number offsets where they have them (_pick),
+    else sympy's (paths whose starts differ by size: exact, and a later hull that cannot
+    compare them says SizeDependentField)."""
+    try:
+        return _pick(values, largest)
+    except SizeDependentField:
+        return _fold(arith.maximum if largest else arith.minimum, list(values))
+
+
 def _union(axes: Sequence[AxisField]) -> AxisField:
     """Per output, the hull of what each input path sees; paths at one stride merge exactly,
     otherwise (reported as misaligned) from the smallest start to the largest end."""
@@ -393,32 +424,70 @@ def _union(axes: Sequence[AxisField]) -> AxisField:
         seen: list[tuple[Value, Value] | None] = []
         for r in range(q):
             paths = [p for p in periodics if r not in p.empty]
-            seen.append((_fold(arith.minimum, [p.firsts[r] for p in paths]),
-                         _fold(arith.maximum, [p.lasts[r] for p in paths])) if paths else None)
+            seen.append((_extreme([p.firsts[r] for p in paths], largest=False),
+                         _extreme([p.lasts[r] for p in paths], largest=True))
+                        if paths else None)
         return to_axis_field(_fill_gaps(q, periodics[0].shift, seen))
     start = _fold(arith.minimum, [a.start for a in axes])
     end = _fold(arith.maximum, [a.start + a.size for a in axes])
     return AxisField(arith.simplify_int(end - start), axes[0].stride, start)
 
 
-def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment]) -> Field:
-    """The union of the inputs' fields. An input without a field is left out (a vector or a
-    1 x 1 map of global context, as in squeeze-and-excitation, or a map whose positions mix
-    along a spatial axis), as receptive fields are usually counted; convplan.verify measures
+# Set by a sweep's derivation (convplan.explore.derive): where broadcasting depends on the
+# size, count the input as if it did not broadcast; the sweep finds the rows where it does and
+# analyzes those at their concrete values.
+ASSUME_NO_BROADCAST: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "assume_no_broadcast", default=False)
+
+
+def broadcasts(shape: Shape, out: Shape) -> bool:
+    """The merge stretches this input along a spatial axis (length 1 there, longer out).
+    Where that depends on the input size (symbolic lengths that are not the same formula: a
+    merge condition, see shapes._broadcast), SizeDependentField (see ASSUME_NO_BROADCAST)."""
+    if len(shape) != len(out):
+        return False
+    stretched = False
+    for a, b in zip(shape[:-1], out[:-1]):
+        if arith.is_concrete(a) and arith.is_concrete(b):
+            stretched = stretched or (a == 1 and b != 1)
+        elif not undecided_broadcast(a, b):
+            continue
+        elif not ASSUME_NO_BROADCAST.get():
+            raise SizeDependentField
+    return stretched
+
+
+def undecided_broadcast(length: Value, out: Value) -> bool:
+    """Whether an input of this length may or may not be stretched to `out`, by size."""
+    return not (arith.is_concrete(length) and arith.is_concrete(out)) and \
+        arith.equal(length, out) is not True
+
+
+def counted_inputs(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> list[bool]:
+    """Which inputs of a merge its field counts: those with a field that are not broadcast
+    (Concatenate never broadcasts)."""
+    if isinstance(op, O.Concatenate):
+        return [f is not None for f in fields]
+    return [f is not None and not broadcasts(s, out) for f, s in zip(fields, ins)]
+
+
+def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment],
+                 ins: list[Shape], out: Shape) -> Field:
+    """The union of the inputs' fields. Global context is left out, as receptive fields are
+    usually counted: an input without a field (a vector, or a map whose positions mix along a
+    spatial axis) and an input broadcast along a spatial axis (a 1 x 1 map, as
+    squeeze-and-excitation's; every output would see all of it); convplan.verify measures
     with those inputs scaled by 0. Inputs at different strides give an envelope (reported as
     misaligned)."""
-    known = [f for f in fields if f is not None]
+    known = [f for f, counted in zip(fields, counted_inputs(op, fields, ins, out)) if counted]
     if not known:
         return None
     first = known[0]
     if any(len(f) != len(first) for f in known):
         return None
-    merged = []
     for axis in range(len(first)):
-        axes = [f[axis] for f in known]
-        _check_alignment(op, axis, axes, misaligned)
-        merged.append(_union(axes))
-    return tuple(merged)
+        _check_alignment(op, axis, [f[axis] for f in known], misaligned)
+    return tuple(_union([f[axis] for f in known]) for axis in range(len(first)))
 
 
 def _check_alignment(op: O.Op, axis: int, axes: list[AxisField],
@@ -470,5 +539,5 @@ def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
     if isinstance(op, O.Concatenate) and mixes_spatial_axis(op, len(ins[0])):
         return None  # along that axis, the first positions come from one input, the rest not
     if isinstance(op, O._Merge):
-        return merge_fields(op, fields, misaligned)
+        return merge_fields(op, fields, misaligned, ins, out)
     return rule_for(FIELD_RULES, op)(op, fields, ins, out)

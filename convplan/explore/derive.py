@@ -25,7 +25,7 @@ import sympy
 
 from convplan.analysis import arith
 from convplan.analysis.analyze import Analysis, analyze
-from convplan.analysis.receptive import Field
+from convplan.analysis.receptive import ASSUME_NO_BROADCAST, Field, undecided_broadcast
 from convplan.analysis.shapes import AXIS_WORDS
 from convplan.errors import ConvplanError, UsageError
 from convplan.explore.choices import Vary, apply_categorical
@@ -60,6 +60,23 @@ class Derivation:
     checks: tuple[Check, ...] = ()
     output_ranks: tuple[int, ...] = ()  # dims per network output, in program order
     field_counts: tuple[int, ...] = ()  # per spatial axis: how many receptive-field formulas
+    # Where fields after resampling depend on the input size modulo the strides (no formula):
+    # the receptive field per value of the input-size vary, from concrete analyses (0: invalid).
+    rf_by_size: tuple[Any, ...] | None = None
+    broadcasts: int = 0  # formulas after the checks: 1 where a merge stretches an input
+
+    @property
+    def has_rf(self) -> bool:
+        return bool(self.field_counts) or self.rf_by_size is not None
+
+
+# Channel counts never reach a receptive field; the other numeric attributes may.
+CHANNEL_ATTRIBUTES = ("filters", "units", "depth_multiplier")
+
+
+def is_geometry(vary: Vary) -> bool:
+    """A numeric vary of a window's geometry (kernel size, strides, dilation, pool size)."""
+    return vary.numeric and not vary.is_input_size and vary.attribute not in CHANNEL_ATTRIBUTES
 
 
 def vary_symbols(varies: Sequence[Vary]) -> list[tuple[sympy.Symbol, ...]]:
@@ -215,7 +232,11 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     try:
         concrete = apply_categorical(graph, dict(assignment))
         symbolic = symbolize(concrete, varies, symbols)
-        analysis = analyze(symbolic, input_size=input_size)
+        token = ASSUME_NO_BROADCAST.set(True)  # rows that do broadcast: broadcast_checks
+        try:
+            analysis = analyze(symbolic, input_size=input_size)
+        finally:
+            ASSUME_NO_BROADCAST.reset(token)
     except ConvplanError as exc:
         if isinstance(exc, UsageError):
             raise
@@ -229,14 +250,70 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     if unknown:
         raise UsageError("the input size is symbolic (" + ", ".join(sorted(unknown)) + "); give "
                          "--input-size or --vary input.size=...")
-    frontier = _field_frontier(symbolic, analysis)
-    axes = len(frontier[0]) if frontier else 0
-    fields = [[f[a].size for f in frontier if len(f) == axes] for a in range(axes)]
+    rf_by_size = None
+    if analysis.size_dependent_fields:
+        if any(is_geometry(v) for v in varies):  # the field may depend on them: enumerate
+            raise SymbolsUnsupported("receptive fields after resampling need window attributes "
+                                     "as numbers")
+        rf_by_size, fields = _fields_by_size(symbolic, varies), []
+    else:
+        fields = _frontier_sizes(symbolic, analysis)
     outputs = [analysis.layer(n).output_shape for n in analysis.outputs]
+    stretched = broadcast_indicators(symbolic, analysis) if fields else []
     formulas = ([getattr(analysis.totals, t) for t in TOTALS]
                 + [size for axis in fields for size in axis]
                 + [d for shape in outputs for d in shape]
-                + [c.formula for c in checks])
+                + [c.formula for c in checks] + stretched)
     program = compile_formulas(formulas, bounds)
     return Derivation(None, analysis, program, checks, tuple(len(s) for s in outputs),
-                      tuple(len(a) for a in fields))
+                      tuple(len(a) for a in fields), rf_by_size, len(stretched))
+
+
+def broadcast_indicators(graph: Graph, analysis: Analysis) -> list[Any]:
+    """Per elementwise merge input with a field and spatial axis whose stretching depends on
+    the values: a formula that is 1 where the merge stretches it (its length 1, the output's
+    not) and 0 elsewhere, for whole numbers >= 1: Max(0, 2 - length) * Min(1, out - 1). The
+    derivation's fields assumed 0 (ASSUME_NO_BROADCAST); rows with a 1 are analyzed concretely."""
+    result = []
+    for r in analysis.layers:
+        op = graph[r.name].op
+        if not isinstance(op, O._Merge) or isinstance(op, O.Concatenate):
+            continue
+        for source in r.inputs:
+            shape = analysis.layer(source).output_shape
+            if analysis.layer(source).receptive_field is None or len(shape) != len(r.output_shape):
+                continue
+            for length, out in zip(shape[:-1], r.output_shape[:-1]):
+                if undecided_broadcast(length, out):
+                    result.append(sympy.Max(0, 2 - length) * sympy.Min(1, out - 1))
+    return result
+
+
+def _frontier_sizes(graph: Graph, analysis: Analysis) -> list[list[Any]]:
+    """Per spatial axis, the field sizes of the frontier layers (the largest is among them)."""
+    frontier = _field_frontier(graph, analysis)
+    axes = len(frontier[0]) if frontier else 0
+    return [[f[a].size for f in frontier if len(f) == axes] for a in range(axes)]
+
+
+def receptive_field_value(graph: Graph, analysis: Analysis) -> Any:
+    """The sweep's `rf`: the largest field size per axis, the smallest over the axes."""
+    sizes = _frontier_sizes(graph, analysis)
+    return min(max(axis) for axis in sizes) if sizes else 0
+
+
+def _fields_by_size(graph: Graph, varies: Sequence[Vary]) -> tuple[Any, ...]:
+    """The `rf` at each value of the input-size vary, from a concrete analysis of the same
+    graph (its other symbols, channel counts, do not reach a field); 0 where it does not
+    build (the checks then mark those rows invalid)."""
+    vary = next(v for v in varies if v.is_input_size)
+    rank = len(next(iter(graph[n].op.shape for n in graph.inputs))) - 1
+    values = []
+    for size in vary.components():
+        try:
+            concrete = analyze(graph, input_size=size if len(size) > 1 else size * rank)
+        except (ConvplanError, TypeError):
+            values.append(0)
+            continue
+        values.append(receptive_field_value(graph, concrete))
+    return tuple(values)

@@ -31,19 +31,31 @@ from typing import Any
 import numpy as np
 import sympy
 
+from convplan.analysis.analyze import analyze
 from convplan.analysis.memory import OPTIMIZER_SLOTS, dtype_bytes
 from convplan.errors import UsageError
-from convplan.explore.choices import Vary
+from convplan.explore.choices import Vary, apply_categorical
 from convplan.explore.derive import (
     TOTALS,
     Derivation,
     SymbolsUnsupported,
     derive,
     input_size_for,
+    is_geometry,
+    receptive_field_value,
     vary_symbols,
 )
 from convplan.explore.vectorize import float_values, integer_values, is_integral
 from convplan.ir.graph import Graph
+
+
+def geometry_enumerated(vary: Vary) -> Vary:
+    """The vary as a categorical one if it sets a window's geometry (kernel size, strides,
+    dilation, pool size), which a rule needed as a number: the sweep derives each value."""
+    if not is_geometry(vary):
+        return vary
+    return dataclasses.replace(vary, numeric=False)
+
 
 METRICS = ("params", "trainable_params", "macs", "flops", "activations", "memory", "rf")
 CHUNK = 65_536
@@ -94,9 +106,8 @@ class Sweep:
         try:
             self._setup(tuple(varies))
         except SymbolsUnsupported:
-            # a rule needs some of these attributes as integers: enumerate them instead
-            self._setup(tuple(dataclasses.replace(v, numeric=False) if v.numeric and not
-                              v.is_input_size else v for v in varies))
+            # a rule needs the window attributes as integers: enumerate them instead
+            self._setup(tuple(geometry_enumerated(v) for v in varies))
 
     def _setup(self, varies: tuple[Vary, ...]) -> None:
         graph, options = self.graph, self.options
@@ -157,13 +168,16 @@ class Sweep:
 
     def _schema(self) -> tuple[tuple[int, ...], bool]:
         """Output ranks and whether there is a receptive field: the same for every setting
-        (no categorical choice changes a rank), read from the first setting that derives."""
+        (no categorical choice changes a rank), read from the first setting that derives.
+        The settings the cache holds are derived now, so a rule that needs a symbol as an
+        integer in any of them (SymbolsUnsupported) is met before the first row."""
         ranges = [range(len(self.varies[i].values)) for i in self.categorical]
-        for digits in itertools.product(*ranges):
+        schema = None
+        for digits in itertools.islice(itertools.product(*ranges), CACHE_SIZE):
             deriv = self.derivation(tuple(digits))
-            if deriv.error is None:
-                return deriv.output_ranks, bool(deriv.field_counts)
-        return (), False
+            if deriv.error is None and schema is None:
+                schema = deriv.output_ranks, deriv.has_rf
+        return schema or ((), False)
 
     # -- evaluation -------------------------------------------------------------------
     def chunks(self, progress: Callable[[int], None] | None = None) -> Iterator[Chunk]:
@@ -213,7 +227,10 @@ class Sweep:
         for count in deriv.field_counts:
             axes.append(self._field_axis(results[pos:pos + count], n))
             pos += count
-        if self.has_rf:
+        if deriv.rf_by_size is not None:
+            size_vary = next(i for i, v in enumerate(self.varies) if v.is_input_size)
+            cols["rf"] = np.asarray(deriv.rf_by_size)[digits[size_vary]]
+        elif self.has_rf:
             cols["rf"] = np.minimum.reduce(axes) if len(axes) > 1 else axes[0]
         for k, rank in enumerate(deriv.output_ranks):
             dims = [integer_values(r, n) for r in results[pos:pos + rank]]
@@ -226,7 +243,19 @@ class Sweep:
             error = np.where(valid & ~ok, self.code(f"{check.layer}: {check.message}"), error)
             valid &= ok
         cols["valid"], cols["error"] = valid, error
+        if deriv.broadcasts:
+            stretched = np.zeros(n, dtype=bool)
+            for result in results[pos + len(deriv.checks):]:
+                stretched |= integer_values(result, n) == 1
+            for row in np.flatnonzero(stretched & valid):
+                cols["rf"][row] = self._concrete_rf(int(cols["index"][row]))
         return Chunk(cols)
+
+    def _concrete_rf(self, index: int) -> Any:
+        """The rf of one combination from a concrete analysis (where a merge broadcasts)."""
+        assignment, size = self.combination(index)
+        graph = apply_categorical(self.graph, assignment)
+        return receptive_field_value(graph, analyze(graph, input_size=size))
 
     @staticmethod
     def _holds(kind: str, result: tuple[Any, Any], n: int) -> np.ndarray:

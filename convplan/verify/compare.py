@@ -158,13 +158,17 @@ def envelope_layers(graph: Graph, plan: Analysis) -> set[str]:
     """Merges of paths at different strides, and every layer after one: the plan gives them
     an envelope (reported as misaligned), not an interval per output, so nothing per output
     can be compared."""
+    from convplan.analysis.receptive import counted_inputs
     from convplan.ir import ops as O
 
     fields = {r.name: r.receptive_field for r in plan.layers}
+    shapes = {r.name: r.output_shape for r in plan.layers}
     marked: set[str] = set()
     for name in graph.topological_order():
         node = graph[name]
-        known = [fields[i] for i in node.inputs if fields[i] is not None]
+        counted = counted_inputs(node.op, [fields[i] for i in node.inputs],
+                                 [shapes[i] for i in node.inputs], shapes[name])
+        known = [fields[i] for i, c in zip(node.inputs, counted) if c]
         strides = {tuple(str(a.stride) for a in f) for f in known if len(f) == len(known[0])}
         if (isinstance(node.op, O._Merge) and len(strides) > 1) or any(
                 i in marked for i in node.inputs):

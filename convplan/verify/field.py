@@ -61,19 +61,22 @@ def linearize_op(op: O.Op) -> O.Op:
 
 def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None) -> Graph:
     """A copy of the graph with every op linearized, same names and wiring, except that an
-    input of a merge that has no receptive field in the plan (global context such as
-    squeeze-and-excitation's, or a map whose positions mix along a spatial axis) is scaled by
-    0 first: the plan leaves those inputs out of the merge's field
-    (convplan.analysis.receptive.merge_fields), so the measurement does too."""
+    input of a merge that the plan leaves out of the merge's field (global context: no field,
+    or broadcast along a spatial axis; convplan.analysis.receptive.merge_fields) is scaled by
+    0 first, so the measurement leaves it out too."""
     from convplan.analysis import analyze
+    from convplan.analysis.receptive import counted_inputs
 
-    fields = {r.name: r.receptive_field for r in analyze(graph, input_size=input_size).layers}
+    plan = {r.name: r for r in analyze(graph, input_size=input_size).layers}
     copy = Graph(graph.name)
     for node in graph:
         inputs = list(node.inputs)
-        if isinstance(node.op, O._Merge) and fields[node.name] is not None:
+        if isinstance(node.op, O._Merge) and plan[node.name].receptive_field is not None:
+            counted = counted_inputs(node.op, [plan[i].receptive_field for i in inputs],
+                                     [plan[i].output_shape for i in inputs],
+                                     plan[node.name].output_shape)
             for k, source in enumerate(inputs):
-                if fields[source] is None:
+                if not counted[k]:
                     inputs[k] = copy.add(O.Rescaling(name=f"{node.name}__context{k}",
                                                      scale=0.0), [source])
         copy.add(linearize_op(node.op), inputs)
