@@ -29,7 +29,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check convplan tests benchmarks
 
-# 10,000 random networks through convplan and TensorFlow (about 40 min on 2 cores); mismatches
+# 10,000 random networks through convplan and TensorFlow (about 15 min on 2 cores); mismatches
 # are shrunk and saved under /tmp/convplan-fuzz. SEED=1 make fuzz for another run.
 fuzz: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python scripts/fuzz.py --count 10000 --seed $(or $(SEED),0)

@@ -78,7 +78,10 @@ def fits(graph: Graph, rank: int, n: int):
     except ShapeError:
         return None
     m = margin(analysis)
-    for name in measured_layers(graph, analysis):
+    names = measured_layers(graph, analysis)
+    if all(length == 1 for name in names for length in analysis.layer(name).output_shape[:-1]):
+        return None  # nothing but single outputs: no position could be compared exactly
+    for name in names:
         layer = analysis.layer(name)
         for f, length in zip(layer.receptive_field, layer.output_shape):
             if length == 1:
@@ -312,6 +315,12 @@ CASES = {
         filters=1, kernel_size=4, strides=2, padding="same"))),
     "transposed kernel shorter than stride (outputs that see nothing)": chain(
         1, 1, ("Conv1DTranspose", dict(filters=1, kernel_size=2, strides=3))),
+    "a window that reads only empty positions, then more layers": chain(
+        1, 1, ("Conv1DTranspose", dict(filters=1, kernel_size=1, strides=2)),
+        ("Conv1DTranspose", dict(filters=1, kernel_size=2, strides=1)),
+        ("Conv1D", dict(filters=1, kernel_size=1, strides=2)),
+        ("Conv1D", dict(filters=1, kernel_size=3, padding="same")),
+        ("Conv1DTranspose", dict(filters=1, kernel_size=2, strides=1))),
     "transposed output_padding": chain(1, 1, ("Conv1DTranspose", dict(
         filters=1, kernel_size=5, strides=2, padding="same", output_padding=1))),
     "transposed dilated": chain(1, 1, ("Conv1DTranspose", dict(filters=1, kernel_size=3,
@@ -455,3 +464,30 @@ def test_tf_cpu_3d_transposed_gradient_quirk():
     analysis = analyze(graph)
     assert predicted(analysis.layer("conv3d_transpose").receptive_field[0], 3) == (1, 1)
     assert tf_cpu_3d_gradient_shift(graph, analysis) == "conv3d_transpose"
+
+
+def test_a_layer_whose_outputs_see_no_input_pixel_has_no_field():
+    """Found by the long gradient run: a stride-2 transposed conv with kernel 1 leaves every
+    second position empty; a stride-2 window starting at 1 reads only those, so no output sees
+    the input (TF's gradient is zero everywhere). convplan said size 0 (printed as a field of
+    the empty interval (i, i - 1)), and a global pooling after it, 15. Now neither has a field;
+    a layer that reads the input again gets one back."""
+    net = NetworkBuilder("empty")
+    x = net.input("x", [16, 1])
+    t = net.Conv1DTranspose(x, filters=1, kernel_size=1, strides=2)
+    shifted = net.Cropping1D(t, cropping=(1, 0))
+    empty = net.Conv1D(shifted, filters=1, kernel_size=1, strides=2)
+    pooled = net.GlobalAveragePooling1D(empty, keepdims=True)
+    net.Add([t, net.UpSampling1D(empty, size=2)])
+    graph = net.build()
+    analysis = analyze(graph)
+    assert analysis.layer(empty).receptive_field is None
+    assert analysis.layer(pooled).receptive_field is None
+    assert analysis.layers[-1].receptive_field == analysis.layer(t).receptive_field
+    model = tf_oracle.build_keras_model(graph)
+    tf_oracle.set_positive_weights(model)
+    import keras
+
+    probe = keras.Model(model.inputs, model.get_layer(empty).output)
+    assert tf_oracle.gradient_supports(probe, (16, 1), [(i,) for i in range(15)]) == \
+        [(None,)] * 15

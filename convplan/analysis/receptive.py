@@ -213,12 +213,15 @@ def gather(p: Periodic, q: int, shift: Value, taps: Callable[[int], list[Value]]
         if p.empty and all(isinstance(arith.simplify_int(t), int) for t in read):
             read = [t for t in read if p.sees(arith.simplify_int(t))]
         seen.append(_hull(p, read) if read else None)
-    if all(s is None for s in seen):  # no output sees anything: keep the hull, size 0
-        hull = [_hull(p, t) if t else None for t in map(taps, range(q))]
-        filled = _fill_gaps(q, shift, hull)
-        return to_axis_field(Periodic(q, shift, filled.firsts, filled.lasts,
-                                      frozenset(range(q))))
+    if all(s is None for s in seen):
+        raise SeesNothing
     return to_axis_field(_fill_gaps(q, shift, seen))
+
+
+class SeesNothing(Exception):
+    """No output of the layer sees an input pixel (a window that reads only the positions a
+    transposed convolution with kernel < stride leaves empty): its outputs do not depend on
+    the input, so it has no field, like a layer after global context (layer_field: None)."""
 
 
 # ---------------------------------------------------------------- rules
@@ -540,4 +543,7 @@ def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
         return None  # along that axis, the first positions come from one input, the rest not
     if isinstance(op, O._Merge):
         return merge_fields(op, fields, misaligned, ins, out)
-    return rule_for(FIELD_RULES, op)(op, fields, ins, out)
+    try:
+        return rule_for(FIELD_RULES, op)(op, fields, ins, out)
+    except SeesNothing:
+        return None
