@@ -227,8 +227,7 @@ class SeesNothing(Exception):
 # ---------------------------------------------------------------- rules
 
 
-def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str
-                 ) -> AxisField | None:
+def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -> AxisField:
     """Output i reads positions i * s - p + j * d, j < k; the period becomes q / gcd(q, s)."""
     pad = arith.simplify_int(padding_before(n, k, s, d, padding))
     if not f.phases:  # uniform: closed form, also for a sweep's symbolic k, s and d
@@ -291,9 +290,8 @@ def window_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) ->
         kernel, dilation = op.pool_size, (1,) * op.spatial_rank
     else:
         kernel, dilation = op.kernel_size, op.dilation_rate
-    axes = tuple(_window_axis(f, n, k, s, d, op.padding)
+    return tuple(_window_axis(f, n, k, s, d, op.padding)
                  for f, n, k, s, d in zip(fields[0], ins[0][:-1], kernel, op.strides, dilation))
-    return None if None in axes else axes
 
 
 def transpose_field(op: O._ConvTranspose, fields: list[Field], ins: list[Shape],

@@ -60,8 +60,8 @@ class Derivation:
     checks: tuple[Check, ...] = ()
     output_ranks: tuple[int, ...] = ()  # dims per network output, in program order
     field_counts: tuple[int, ...] = ()  # per spatial axis: how many receptive-field formulas
-    # Where fields after resampling depend on the input size modulo the strides (no formula):
-    # the receptive field per value of the input-size vary, from concrete analyses (0: invalid).
+    # Where fields depend on the input size (Analysis.size_dependent_fields, no formula): the
+    # receptive field per value of the input-size vary, from concrete analyses (0: invalid).
     rf_by_size: tuple[Any, ...] | None = None
     broadcasts: int = 0  # formulas after the checks: 1 where a merge stretches an input
 
@@ -232,7 +232,7 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     try:
         concrete = apply_categorical(graph, dict(assignment))
         symbolic = symbolize(concrete, varies, symbols)
-        token = ASSUME_NO_BROADCAST.set(True)  # rows that do broadcast: broadcast_checks
+        token = ASSUME_NO_BROADCAST.set(True)  # rows that do broadcast: broadcast_indicators
         try:
             analysis = analyze(symbolic, input_size=input_size)
         finally:
@@ -255,7 +255,7 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
         if any(is_geometry(v) for v in varies):  # the field may depend on them: enumerate
             raise SymbolsUnsupported("receptive fields after resampling need window attributes "
                                      "as numbers")
-        rf_by_size, fields = _fields_by_size(symbolic, varies), []
+        rf_by_size, fields = _fields_by_size(symbolic, varies, len(input_size)), []
     else:
         fields = _frontier_sizes(symbolic, analysis)
     outputs = [analysis.layer(n).output_shape for n in analysis.outputs]
@@ -302,17 +302,17 @@ def receptive_field_value(graph: Graph, analysis: Analysis) -> Any:
     return min(max(axis) for axis in sizes) if sizes else 0
 
 
-def _fields_by_size(graph: Graph, varies: Sequence[Vary]) -> tuple[Any, ...]:
-    """The `rf` at each value of the input-size vary, from a concrete analysis of the same
-    graph (its other symbols, channel counts, do not reach a field); 0 where it does not
-    build (the checks then mark those rows invalid)."""
+def _fields_by_size(graph: Graph, varies: Sequence[Vary], rank: int) -> tuple[Any, ...]:
+    """The `rf` at each value of the input-size vary (a scalar size is every one of the `rank`
+    spatial axes), from a concrete analysis of the same graph (its other symbols, channel
+    counts, do not reach a field); 0 where it does not build (the checks then mark those rows
+    invalid)."""
     vary = next(v for v in varies if v.is_input_size)
-    rank = len(next(iter(graph[n].op.shape for n in graph.inputs))) - 1
     values = []
     for size in vary.components():
         try:
             concrete = analyze(graph, input_size=size if len(size) > 1 else size * rank)
-        except (ConvplanError, TypeError):
+        except ConvplanError:
             values.append(0)
             continue
         values.append(receptive_field_value(graph, concrete))

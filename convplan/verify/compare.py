@@ -166,13 +166,15 @@ def envelope_layers(graph: Graph, plan: Analysis) -> set[str]:
     marked: set[str] = set()
     for name in graph.topological_order():
         node = graph[name]
-        counted = counted_inputs(node.op, [fields[i] for i in node.inputs],
-                                 [shapes[i] for i in node.inputs], shapes[name])
-        known = [fields[i] for i, c in zip(node.inputs, counted) if c]
-        strides = {tuple(str(a.stride) for a in f) for f in known if len(f) == len(known[0])}
-        if (isinstance(node.op, O._Merge) and len(strides) > 1) or any(
-                i in marked for i in node.inputs):
+        if any(i in marked for i in node.inputs):
             marked.add(name)
+        elif isinstance(node.op, O._Merge):
+            counted = counted_inputs(node.op, [fields[i] for i in node.inputs],
+                                     [shapes[i] for i in node.inputs], shapes[name])
+            known = [fields[i] for i, c in zip(node.inputs, counted) if c]
+            if len({tuple(str(a.stride) for a in f) for f in known
+                    if len(f) == len(known[0])}) > 1:
+                marked.add(name)
     return marked
 
 
