@@ -36,7 +36,7 @@ def _bias(op: O.Op, channels: Value, out: Shape) -> tuple[Value, Value]:
     return (channels, product(out)) if op.use_bias else (0, 0)
 
 
-def conv_counts(op: O._Conv, ins: list[Shape], out: Shape) -> Counts:
+def conv_counts(op: O.Conv, ins: list[Shape], out: Shape) -> Counts:
     """params = prod(kernel) * cin / groups * filters (+ filters);
     MACs = output positions * prod(kernel) * cin / groups * filters."""
     per_position = product(op.kernel_size) * (ins[0][-1] // op.groups if isinstance(ins[0][-1], int)
@@ -47,7 +47,7 @@ def conv_counts(op: O._Conv, ins: list[Shape], out: Shape) -> Counts:
     return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
 
 
-def transpose_counts(op: O._ConvTranspose, ins: list[Shape], out: Shape) -> Counts:
+def transpose_counts(op: O.ConvTranspose, ins: list[Shape], out: Shape) -> Counts:
     """params = prod(kernel) * cin * filters (+ filters);
     MACs = input positions * prod(kernel) * cin * filters (every input scatters a kernel)."""
     weights = product(op.kernel_size) * ins[0][-1] * op.filters
@@ -56,7 +56,7 @@ def transpose_counts(op: O._ConvTranspose, ins: list[Shape], out: Shape) -> Coun
     return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
 
 
-def depthwise_counts(op: O._Depthwise, ins: list[Shape], out: Shape) -> Counts:
+def depthwise_counts(op: O.Depthwise, ins: list[Shape], out: Shape) -> Counts:
     """params = prod(kernel) * cin * depth_multiplier (+ cin * depth_multiplier);
     MACs = output positions * prod(kernel) * cin * depth_multiplier."""
     weights = product(op.kernel_size) * ins[0][-1] * op.depth_multiplier
@@ -65,7 +65,7 @@ def depthwise_counts(op: O._Depthwise, ins: list[Shape], out: Shape) -> Counts:
     return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
 
 
-def separable_counts(op: O._Separable, ins: list[Shape], out: Shape) -> Counts:
+def separable_counts(op: O.Separable, ins: list[Shape], out: Shape) -> Counts:
     """depthwise prod(kernel) * cin * dm, then pointwise cin * dm * filters (+ filters);
     MACs = output positions * (prod(kernel) * cin * dm + cin * dm * filters)."""
     mid = ins[0][-1] * op.depth_multiplier
@@ -83,14 +83,14 @@ def dense_counts(op: O.Dense, ins: list[Shape], out: Shape) -> Counts:
     return Counts(weights + bias, 0, macs, 2 * macs + bias_flops + _activation_flops(op, out))
 
 
-def pooling_counts(op: O._Pooling, ins: list[Shape], out: Shape) -> Counts:
+def pooling_counts(op: O.Pooling, ins: list[Shape], out: Shape) -> Counts:
     """Max: prod(pool) - 1 comparisons per output; Average: prod(pool) - 1 adds + 1 divide."""
     window = product(op.pool_size)
-    per_output = window - 1 if op.op_type.startswith("Max") else window
+    per_output = window - 1 if isinstance(op, O.MaxPooling) else window
     return Counts(flops=per_output * product(out))
 
 
-def global_pooling_counts(op: O._GlobalPooling, ins: list[Shape], out: Shape) -> Counts:
+def global_pooling_counts(op: O.GlobalPooling, ins: list[Shape], out: Shape) -> Counts:
     """One comparison or add per input element (the average's divide is per channel)."""
     return Counts(flops=product(ins[0]))
 
@@ -136,7 +136,7 @@ def per_element(flops_each: int) -> Callable[..., Counts]:
     return rule
 
 
-def merge_counts(op: O._Merge, ins: list[Shape], out: Shape) -> Counts:
+def merge_counts(op: O.Merge, ins: list[Shape], out: Shape) -> Counts:
     """Add, Subtract, Multiply, Maximum, Minimum: one op per output element for each input after
     the first; Average: the same plus one divide per element; Concatenate: no arithmetic."""
     if isinstance(op, O.Concatenate):
@@ -156,7 +156,7 @@ def relu_counts(op: O.ReLU, ins: list[Shape], out: Shape) -> Counts:
     return Counts(flops=each * product(out))
 
 
-def upsampling_counts(op: O._UpSampling, ins: list[Shape], out: Shape) -> Counts:
+def upsampling_counts(op: O.UpSampling, ins: list[Shape], out: Shape) -> Counts:
     """nearest: copies only, 0 FLOPs; any other interpolation is counted as bilinear: four
     neighbours weighted and summed, 4 multiplies + 3 adds = 7 FLOPs per output element."""
     if getattr(op, "interpolation", "nearest") == "nearest":
@@ -183,13 +183,13 @@ def custom_counts(op: O.Custom, ins: list[Shape], out: Shape) -> Counts:
 
 COUNT_RULES: dict[type, Callable[..., Counts]] = {
     O.InputLayer: no_arithmetic,
-    O._Conv: conv_counts,
-    O._ConvTranspose: transpose_counts,
-    O._Separable: separable_counts,
-    O._Depthwise: depthwise_counts,
+    O.Conv: conv_counts,
+    O.ConvTranspose: transpose_counts,
+    O.Separable: separable_counts,
+    O.Depthwise: depthwise_counts,
     O.Dense: dense_counts,
-    O._Pooling: pooling_counts,
-    O._GlobalPooling: global_pooling_counts,
+    O.Pooling: pooling_counts,
+    O.GlobalPooling: global_pooling_counts,
     O.BatchNormalization: batch_norm_counts,
     O.LayerNormalization: layer_norm_counts,
     O.Normalization: normalization_counts,
@@ -198,13 +198,13 @@ COUNT_RULES: dict[type, Callable[..., Counts]] = {
     O.LeakyReLU: per_element(2),
     O.Softmax: per_element(3),
     O.Rescaling: rescaling_counts,
-    O._Merge: merge_counts,
+    O.Merge: merge_counts,
     O.Dropout: no_arithmetic,
     O.Flatten: no_arithmetic,
     O.Reshape: no_arithmetic,
-    O._ZeroPadding: no_arithmetic,
-    O._Cropping: no_arithmetic,
-    O._UpSampling: upsampling_counts,
+    O.ZeroPadding: no_arithmetic,
+    O.Cropping: no_arithmetic,
+    O.UpSampling: upsampling_counts,
     O.Custom: custom_counts,
 }
 

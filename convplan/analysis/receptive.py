@@ -286,7 +286,7 @@ def _pick(values: Sequence[Value], largest: bool) -> Value:
 def window_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
     if fields[0] is None:
         return None
-    if isinstance(op, O._Pooling):
+    if isinstance(op, O.Pooling):
         kernel, dilation = op.pool_size, (1,) * op.spatial_rank
     else:
         kernel, dilation = op.kernel_size, op.dilation_rate
@@ -294,7 +294,7 @@ def window_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) ->
                  for f, n, k, s, d in zip(fields[0], ins[0][:-1], kernel, op.strides, dilation))
 
 
-def transpose_field(op: O._ConvTranspose, fields: list[Field], ins: list[Shape],
+def transpose_field(op: O.ConvTranspose, fields: list[Field], ins: list[Shape],
                     out: Shape) -> Field:
     """Output o gathers inputs i = (o + p - m * d) / s, for taps m < k where that is whole;
     TF's p is the 'same' crop before (windows.transpose_padding_before), 0 for 'valid'."""
@@ -332,7 +332,7 @@ def upsample_taps(o: int, u: int, interpolation: str) -> list[int]:
     return list(range(base + a, base + b + 1))
 
 
-def upsampling_field(op: O._UpSampling, fields: list[Field], ins: list[Shape],
+def upsampling_field(op: O.UpSampling, fields: list[Field], ins: list[Shape],
                      out: Shape) -> Field:
     if fields[0] is None:
         return None
@@ -351,20 +351,20 @@ def _shifted(f: AxisField, offset: int) -> AxisField:
     return gather(p, p.q, p.shift, lambda r: [r + offset])
 
 
-def padding_field(op: O._ZeroPadding, fields: list[Field], ins: list[Shape],
+def padding_field(op: O.ZeroPadding, fields: list[Field], ins: list[Shape],
                   out: Shape) -> Field:
     if fields[0] is None:
         return None
     return tuple(_shifted(f, -a) for f, (a, _) in zip(fields[0], op.padding))
 
 
-def cropping_field(op: O._Cropping, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
+def cropping_field(op: O.Cropping, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
     if fields[0] is None:
         return None
     return tuple(_shifted(f, a) for f, (a, _) in zip(fields[0], op.cropping))
 
 
-def global_field(op: O._GlobalPooling, fields: list[Field], ins: list[Shape],
+def global_field(op: O.GlobalPooling, fields: list[Field], ins: list[Shape],
                  out: Shape) -> Field:
     """keepdims: the single output sees every input position; otherwise the spatial axes go."""
     if fields[0] is None or not op.keepdims:
@@ -512,14 +512,14 @@ def _check_alignment(op: O.Op, axis: int, axes: list[AxisField],
 
 FIELD_RULES: dict[type, Callable[..., Field]] = {
     O.InputLayer: no_field,
-    O._Conv: window_field,
-    O._Depthwise: window_field,  # Separable subclasses Depthwise: same window
-    O._Pooling: window_field,
-    O._ConvTranspose: transpose_field,
-    O._UpSampling: upsampling_field,
-    O._ZeroPadding: padding_field,
-    O._Cropping: cropping_field,
-    O._GlobalPooling: global_field,
+    O.Conv: window_field,
+    O.Depthwise: window_field,  # Separable subclasses Depthwise: same window
+    O.Pooling: window_field,
+    O.ConvTranspose: transpose_field,
+    O.UpSampling: upsampling_field,
+    O.ZeroPadding: padding_field,
+    O.Cropping: cropping_field,
+    O.GlobalPooling: global_field,
     O.Flatten: no_field,
     O.Reshape: no_field,
     O.Softmax: axis_field,
@@ -539,7 +539,7 @@ def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
                 misaligned: list[Misalignment]) -> Field:
     if isinstance(op, O.Concatenate) and mixes_spatial_axis(op, len(ins[0])):
         return None  # along that axis, the first positions come from one input, the rest not
-    if isinstance(op, O._Merge):
+    if isinstance(op, O.Merge):
         return merge_fields(op, fields, misaligned, ins, out)
     try:
         return rule_for(FIELD_RULES, op)(op, fields, ins, out)

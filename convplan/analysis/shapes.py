@@ -70,7 +70,7 @@ def _check_length(op: O.Op, axis: int, out: Value, n: Value, need: int, padding:
     return out
 
 
-def conv_like_shape(op: O._Windowed, shape: Shape, channels: Value) -> Shape:
+def conv_like_shape(op: O.Windowed, shape: Shape, channels: Value) -> Shape:
     _spatial_input(op, shape)
     out = []
     for axis, (n, k, s, d) in enumerate(zip(shape[:-1], op.kernel_size, op.strides,
@@ -82,7 +82,7 @@ def conv_like_shape(op: O._Windowed, shape: Shape, channels: Value) -> Shape:
     return (*out, channels)
 
 
-def conv_shape(op: O._Conv, shapes: list[Shape]) -> Shape:
+def conv_shape(op: O.Conv, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     cin = shape[-1]
     if arith.is_concrete(cin) and int(cin) % op.groups:
@@ -90,16 +90,16 @@ def conv_shape(op: O._Conv, shapes: list[Shape]) -> Shape:
     return conv_like_shape(op, shape, op.filters)
 
 
-def depthwise_shape(op: O._Depthwise, shapes: list[Shape]) -> Shape:
+def depthwise_shape(op: O.Depthwise, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     return conv_like_shape(op, shape, shape[-1] * op.depth_multiplier)
 
 
-def separable_shape(op: O._Separable, shapes: list[Shape]) -> Shape:
+def separable_shape(op: O.Separable, shapes: list[Shape]) -> Shape:
     return conv_like_shape(op, shapes[0], op.filters)
 
 
-def transpose_shape(op: O._ConvTranspose, shapes: list[Shape]) -> Shape:
+def transpose_shape(op: O.ConvTranspose, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     pads = op.output_padding or (None,) * op.spatial_rank
     out = [transpose_output_length(n, k, s, d, op.padding, p)
@@ -107,7 +107,7 @@ def transpose_shape(op: O._ConvTranspose, shapes: list[Shape]) -> Shape:
     return (*out, op.filters)
 
 
-def pooling_shape(op: O._Pooling, shapes: list[Shape]) -> Shape:
+def pooling_shape(op: O.Pooling, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     out = []
     for axis, (n, k, s) in enumerate(zip(shape[:-1], op.pool_size, op.strides)):
@@ -116,7 +116,7 @@ def pooling_shape(op: O._Pooling, shapes: list[Shape]) -> Shape:
     return (*out, shape[-1])
 
 
-def global_pooling_shape(op: O._GlobalPooling, shapes: list[Shape]) -> Shape:
+def global_pooling_shape(op: O.GlobalPooling, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     return (*([1] * op.spatial_rank), shape[-1]) if op.keepdims else (shape[-1],)
 
@@ -234,17 +234,17 @@ def concatenate_shape(op: O.Concatenate, shapes: list[Shape],
     return tuple(out)
 
 
-def upsampling_shape(op: O._UpSampling, shapes: list[Shape]) -> Shape:
+def upsampling_shape(op: O.UpSampling, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     return (*(n * f for n, f in zip(shape[:-1], op.size)), shape[-1])
 
 
-def zero_padding_shape(op: O._ZeroPadding, shapes: list[Shape]) -> Shape:
+def zero_padding_shape(op: O.ZeroPadding, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     return (*(n + a + b for n, (a, b) in zip(shape[:-1], op.padding)), shape[-1])
 
 
-def cropping_shape(op: O._Cropping, shapes: list[Shape]) -> Shape:
+def cropping_shape(op: O.Cropping, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     out = []
     for axis, (n, (a, b)) in enumerate(zip(shape[:-1], op.cropping)):
@@ -260,12 +260,12 @@ def cropping_shape(op: O._Cropping, shapes: list[Shape]) -> Shape:
 ShapeRule = Callable[..., Shape]
 
 SHAPE_RULES: dict[type, ShapeRule] = {
-    O._Conv: conv_shape,
-    O._ConvTranspose: transpose_shape,
-    O._Separable: separable_shape,
-    O._Depthwise: depthwise_shape,
-    O._Pooling: pooling_shape,
-    O._GlobalPooling: global_pooling_shape,
+    O.Conv: conv_shape,
+    O.ConvTranspose: transpose_shape,
+    O.Separable: separable_shape,
+    O.Depthwise: depthwise_shape,
+    O.Pooling: pooling_shape,
+    O.GlobalPooling: global_pooling_shape,
     O.BatchNormalization: axis_checked_same_shape,
     O.LayerNormalization: axis_checked_same_shape,
     O.Softmax: axis_checked_same_shape,
@@ -279,9 +279,9 @@ SHAPE_RULES: dict[type, ShapeRule] = {
     O.Dense: dense_shape,
     O.Flatten: flatten_shape,
     O.Reshape: reshape_shape,
-    O._UpSampling: upsampling_shape,
-    O._ZeroPadding: zero_padding_shape,
-    O._Cropping: cropping_shape,
+    O.UpSampling: upsampling_shape,
+    O.ZeroPadding: zero_padding_shape,
+    O.Cropping: cropping_shape,
 }
 
 
@@ -296,7 +296,7 @@ def rule_for(table: dict[type, ShapeRule], op: O.Op) -> ShapeRule:
 def output_shape(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition]) -> Shape:
     if isinstance(op, O.Concatenate):
         return concatenate_shape(op, shapes, conditions)
-    if isinstance(op, O._Merge):
+    if isinstance(op, O.Merge):
         return _broadcast(op, shapes, conditions)
     return rule_for(SHAPE_RULES, op)(op, shapes)
 

@@ -51,7 +51,7 @@ def check_field_smaller_than_input(graph: Graph, analyses: Analyses,
     reported = set()
     for layer, consumer in spatial_heads(graph, analysis):
         if layer in reported or consumer == "output" \
-                or not isinstance(graph[consumer].op, O._GlobalPooling):
+                or not isinstance(graph[consumer].op, O.GlobalPooling):
             continue
         field = results[layer].receptive_field
         inputs = [name for name in upstream_inputs(graph, layer)
@@ -73,8 +73,7 @@ def check_field_smaller_than_input(graph: Graph, analyses: Analyses,
 
 def _is_transparent(op: O.Op) -> bool:
     """Single-input layers that keep positions where they are (a window run continues)."""
-    return isinstance(op, (O.BatchNormalization, O.LayerNormalization, O.Activation, O.ReLU,
-                           O.LeakyReLU, O.Softmax, O.Dropout, O.Rescaling, O.Normalization))
+    return op.elementwise
 
 
 def _coverage(members: list[tuple[int, int]]) -> tuple[int, int]:
@@ -144,7 +143,7 @@ def check_checkerboard(graph: Graph, analyses: Analyses,
     stride 2), or UpSampling2D followed by a stride-1 Conv2D."""
     for node in graph:
         op = node.op
-        if not isinstance(op, O._ConvTranspose):
+        if not isinstance(op, O.ConvTranspose):
             continue
         bad = [(k, s) for k, s in zip(op.kernel_size, op.strides) if s > 1 and k % s]
         if bad:
@@ -220,10 +219,6 @@ def _asymmetry(source: str, axis: int, window: tuple[int, int, int], rank: int,
 # ---------------------------------------------------------------- deep plain stacks
 
 
-def has_weights(op: O.Op) -> bool:
-    return isinstance(op, (O._Windowed, O.Dense)) and not isinstance(op, O._Pooling)
-
-
 @register("CP405", "plain-deep-stack", "design", "warning")
 def check_plain_deep_stack(graph: Graph, analyses: Analyses,
                            config: CheckConfig) -> Iterator[Finding]:
@@ -252,8 +247,8 @@ def check_plain_deep_stack(graph: Graph, analyses: Analyses,
         steps, output = min(ahead)
         if isinstance(op, (O.BatchNormalization, O.LayerNormalization)):
             steps = 0
-        depth[name] = (steps + int(has_weights(op)), output)
-    deep = [name for name in depth if has_weights(graph[name].op) and depth[name][0] > limit]
+        depth[name] = (steps + int(op.has_kernel), output)
+    deep = [name for name in depth if graph[name].op.has_kernel and depth[name][0] > limit]
     if deep:
         worst = max(deep, key=lambda name: depth[name][0])
         steps, output = depth[worst]
@@ -268,7 +263,7 @@ def check_plain_deep_stack(graph: Graph, analyses: Analyses,
 # ---------------------------------------------------------------- costly convolutions
 
 
-def _alternatives(op: O._Conv, cin: int, p_in, p_out) -> list[tuple[str, object]]:
+def _alternatives(op: O.Conv, cin: int, p_in, p_out) -> list[tuple[str, object]]:
     """MACs of cheaper replacements of a k x k convolution (cin -> filters):
     separable: p_out * (K * cin + cin * filters), K = prod(kernel);
     1x1 bottleneck to b = min(cin, filters) // 4 (where that is at least 16):

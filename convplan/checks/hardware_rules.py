@@ -19,16 +19,6 @@ from convplan.ir.graph import Graph
 HALF_DTYPES = ("mixed_float16", "float16")
 
 
-def feature_width(op: O.Op) -> tuple[str, int] | None:
-    """The matrix dimension a layer produces: ('filters', n) or ('units', n). Depthwise
-    convolutions are left out: they do not run on tensor cores or the MXU as matrix products."""
-    if isinstance(op, O.Dense):
-        return "units", op.units
-    if isinstance(op, (O._Conv, O._ConvTranspose, O._Separable)):
-        return "filters", op.filters
-    return None
-
-
 def _inner_layers(graph: Graph) -> list:
     """Every layer but the graph outputs: an output's width is set by the task (10 classes),
     and under mixed precision the output layer computes in float32 anyway."""
@@ -54,7 +44,7 @@ def check_gpu_alignment(graph: Graph, analyses: Analyses,
     if not _gpu_half(config):
         return
     for node in _inner_layers(graph):
-        width = feature_width(node.op)
+        width = node.op.feature_width
         if width and width[1] % 8:
             attr, value = width
             yield layer_finding("CP301", graph, node.name,
@@ -77,7 +67,7 @@ def check_tpu_features(graph: Graph, analyses: Analyses,
     if config.target != "tpu":
         return
     for node in _inner_layers(graph):
-        width = feature_width(node.op)
+        width = node.op.feature_width
         if width and width[1] % 128:
             attr, value = width
             padded = -(-value // 128) * 128

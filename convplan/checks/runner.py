@@ -137,7 +137,7 @@ def _merge_explanations(graph: Graph, exc: ConvplanError,
     """When a merge fails at the declared size, CP105 on the symbolic shapes says for which
     sizes it would work."""
     layer = getattr(exc, "layer", None)
-    if layer not in graph.nodes or not isinstance(graph[layer].op, O._Merge):
+    if layer not in graph.nodes or not isinstance(graph[layer].op, O.Merge):
         return []
     from convplan.analysis import analyze
     from convplan.checks.shape_rules import check_conditional_merge

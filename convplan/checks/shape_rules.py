@@ -113,7 +113,7 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
             continue
         rank = node.op.spatial_rank
         producer = graph[node.inputs[0]].op
-        padded = producer.padding if isinstance(producer, O._ZeroPadding) else ((0, 0),) * rank
+        padded = producer.padding if isinstance(producer, O.ZeroPadding) else ((0, 0),) * rank
         parts = []
         for axis, (k, s, d) in enumerate(per_axis):
             if s == 1 or effective_kernel(k, d) < s:
@@ -178,7 +178,7 @@ def check_conditional_merge(graph: Graph, analyses: Analyses,
     Fix: declare the input size the network is built for (or set `checks.input_size`), or
     crop/pad the skip path to match; suppress it on the layer for a fully convolutional
     network that only ever sees valid sizes."""
-    if not any(isinstance(node.op, O._Merge) for node in graph) or analyses.symbolic is None:
+    if not any(isinstance(node.op, O.Merge) for node in graph) or analyses.symbolic is None:
         return
     sizes = declared_sizes(graph, config)
     by_layer: dict[str, list[str]] = {}

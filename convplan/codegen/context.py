@@ -24,15 +24,13 @@ from convplan.codegen.task import KERAS_DATASETS, Task, choose_dataset, detect_t
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
-CONV_OPS = (O._Conv, O._Depthwise, O._ConvTranspose)  # Separable subclasses Depthwise
-
 
 def first_conv(graph: Graph, order: Sequence[str]) -> str | None:
     """The first convolution whose output keeps (height, width, channels): its feature maps are
     what visualize.py draws (the seed's visualization)."""
     for name in order:
         op = graph[name].op
-        if isinstance(op, CONV_OPS) and op.spatial_rank == 2:
+        if op.has_kernel and op.window is not None and op.spatial_rank == 2:
             return name
     return None
 

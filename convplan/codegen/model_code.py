@@ -87,7 +87,7 @@ def model_lines(graph: Graph, order: list[str], input_shapes: dict[str, tuple[in
                               layer_arguments(op, False, input_shapes.get(name)), "")
         else:
             ins = [names[i] for i in node.inputs]
-            call = f"([{', '.join(ins)}])" if isinstance(op, O._Merge) else f"({ins[0]})"
+            call = f"([{', '.join(ins)}])" if isinstance(op, O.Merge) else f"({ins[0]})"
             lines = wrap_call(f"{var} = layers.{op.op_type}", layer_arguments(op, name in outputs),
                               call)
         code.append(LayerCode(name, op.op_type, var, tuple(lines)))

@@ -44,10 +44,9 @@ def alignment_notes(graph: Graph, target: Target, task: Task) -> list[str]:
     off = []
     for node in graph:
         op = node.op
-        width = getattr(op, "filters", None) or getattr(op, "units", None)
-        if isinstance(op, (O._Conv, O._ConvTranspose, O._Separable, O.Dense)) and \
-                node.name not in graph.outputs and width % multiple:
-            off.append(f"{md_code(node.name)} ({width})")
+        feature = op.feature_width
+        if feature is not None and node.name not in graph.outputs and feature[1] % multiple:
+            off.append(f"{md_code(node.name)} ({feature[1]})")
     if not off:
         return [f"every convolution and dense layer has a multiple of {multiple} channels, as "
                 f"the {target.title} prefers"]

@@ -30,10 +30,10 @@ MAX_VALUES = 1_000_000
 
 # Op class -> attributes whose integer values the symbolic rules accept as symbols.
 SYMBOLIC_ATTRIBUTES: dict[type, tuple[str, ...]] = {
-    O._Conv: ("kernel_size", "strides", "dilation_rate", "filters"),
-    O._Separable: ("kernel_size", "strides", "dilation_rate", "filters", "depth_multiplier"),
-    O._Depthwise: ("kernel_size", "strides", "dilation_rate", "depth_multiplier"),
-    O._Pooling: ("pool_size", "strides"),
+    O.Conv: ("kernel_size", "strides", "dilation_rate", "filters"),
+    O.Separable: ("kernel_size", "strides", "dilation_rate", "filters", "depth_multiplier"),
+    O.Depthwise: ("kernel_size", "strides", "dilation_rate", "depth_multiplier"),
+    O.Pooling: ("pool_size", "strides"),
     O.Dense: ("units",),
 }
 PER_AXIS = {"kernel_size", "strides", "dilation_rate", "pool_size", "size"}
@@ -230,7 +230,7 @@ def apply_categorical(graph: Graph, assignments: dict[tuple[str, str], Any]) -> 
         changes = {attr: value for (layer, attr), value in assignments.items() if layer == name}
         op = node.op
         if changes:
-            if isinstance(op, O._Pooling) and "pool_size" in changes and "strides" not in changes \
+            if isinstance(op, O.Pooling) and "pool_size" in changes and "strides" not in changes \
                     and op.strides == op.pool_size:
                 changes["strides"] = None  # Keras's default: strides follow the pool size
             op = dataclasses.replace(op, **changes)

@@ -114,7 +114,7 @@ def symbolize(graph: Graph, varies: Sequence[Vary],
         op = node.op
         if name in per_layer:
             changes = {attr: _axis_values(op, attr, syms) for attr, syms in per_layer[name].items()}
-            if isinstance(op, O._Pooling) and "pool_size" in changes and "strides" not in changes \
+            if isinstance(op, O.Pooling) and "pool_size" in changes and "strides" not in changes \
                     and op.strides == op.pool_size:
                 changes["strides"] = changes["pool_size"]
             op = copy.copy(op)
@@ -163,7 +163,7 @@ def keras_checks(graph: Graph, analysis: Analysis) -> list[Check]:
     shapes = {r.name: r.output_shape for r in analysis.layers}
     for name, node in graph.nodes.items():
         op = node.op
-        if not isinstance(op, O._Conv):
+        if not isinstance(op, O.Conv):
             continue
         strides, dilation = tuple(op.strides), tuple(op.dilation_rate)
         if not all(map(arith.is_concrete, strides + dilation)):
@@ -277,7 +277,7 @@ def broadcast_indicators(graph: Graph, analysis: Analysis) -> list[Any]:
     result = []
     for r in analysis.layers:
         op = graph[r.name].op
-        if not isinstance(op, O._Merge) or isinstance(op, O.Concatenate):
+        if not isinstance(op, O.Merge) or isinstance(op, O.Concatenate):
             continue
         for source in r.inputs:
             shape = analysis.layer(source).output_shape

@@ -32,10 +32,6 @@ DEFAULT_ONLY: dict[str, Any] = {
 RENAMED: dict[str, tuple[str, dict[str, Any]]] = {
     "Identity": ("Activation", {"activation": "linear"}),
 }
-# Ops that hold weights: a layer of these classes called twice would share its weights, which
-# a graph node per call cannot express without counting them twice.
-WEIGHTED = (O._Conv, O._ConvTranspose, O._Depthwise, O.Dense, O.BatchNormalization,
-            O.LayerNormalization, O.Normalization, O.Custom)
 
 
 @dataclass(frozen=True)

@@ -336,7 +336,7 @@ class _Importer:
         wanted = layer if index == 0 else f"{layer}_call{index}"
         node = self.claim(wanted, prefix)
         op = O.make_op(op_name, node, attributes)
-        if index > 0 and isinstance(op, K.WEIGHTED):
+        if index > 0 and op.has_weights:
             raise UnsupportedError(
                 f"the layer is called {index + 1} or more times and shares its weights between "
                 "calls; convplan models one set of weights per layer node", layer=layer,

@@ -32,6 +32,13 @@ class Op:
     max_inputs: ClassVar[int | None] = 1
     spatial_rank: ClassVar[int | None] = None  # number of spatial axes the op needs, if any
     required: ClassVar[tuple[str, ...]] = ()  # attributes without a Keras default
+    # Traits the passes ask about, so no pass keeps its own list of classes:
+    has_weights: ClassVar[bool] = False  # holds Keras variables (trainable or not)
+    has_kernel: ClassVar[bool] = False  # multiplies by a learned kernel: a convolution or Dense
+    # one input, same shape, every position kept where it is (a window run passes through)
+    elementwise: ClassVar[bool] = False
+    # integer attributes a sweep may turn into symbols (the symbolic rules accept them)
+    sweepable: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -50,6 +57,17 @@ class Op:
     def op_type(self) -> str:
         return type(self).__name__
 
+    @property
+    def window(self) -> Window | None:
+        """The window the op slides over its input's spatial axes, if it slides one."""
+        return None
+
+    @property
+    def feature_width(self) -> tuple[str, int] | None:
+        """The matrix dimension the op produces, ('filters', n) or ('units', n), where it runs
+        as a matrix product (depthwise convolutions do not)."""
+        return None
+
     def attributes(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
 
@@ -64,6 +82,16 @@ class Op:
                     or _canonical_default(self, f) != value):
                 out[f.name] = value
         return out
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window per spatial axis: kernel (pool) size, stride, dilation, padding."""
+
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: str
 
 
 _NO_DEFAULT = object()
@@ -114,7 +142,9 @@ class InputLayer(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Windowed(Op):
+class Windowed(Op):
+    """A convolution of any kind: a kernel slid over the spatial axes."""
+
     kernel_size: Any = None
     strides: Any = 1
     padding: str = "valid"
@@ -142,14 +172,28 @@ class _Windowed(Op):
                 reason="strides_with_dilation")
 
     rejects_stride_with_dilation: ClassVar[bool] = False
+    has_weights: ClassVar[bool] = True
+    has_kernel: ClassVar[bool] = True
+    sweepable: ClassVar[tuple[str, ...]] = ("kernel_size", "strides", "dilation_rate")
+
+    @property
+    def window(self) -> Window:
+        return Window(self.kernel_size, self.strides, self.dilation_rate, self.padding)
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Conv(_Windowed):
+class Conv(Windowed):
+    """Conv1D/2D/3D: a dense kernel over groups of input channels."""
+
     filters: int = None  # type: ignore[assignment]
     groups: int = 1
     rejects_stride_with_dilation: ClassVar[bool] = True
     required: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
+    sweepable: ClassVar[tuple[str, ...]] = ("kernel_size", "strides", "dilation_rate", "filters")
+
+    @property
+    def feature_width(self) -> tuple[str, int]:
+        return "filters", self.filters
 
     def normalize(self) -> None:
         super().normalize()
@@ -161,27 +205,35 @@ class _Conv(_Windowed):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv1D(_Conv):
+class Conv1D(Conv):
     spatial_rank: ClassVar[int] = 1
     paddings: ClassVar[tuple[str, ...]] = ("valid", "same", "causal")
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv2D(_Conv):
+class Conv2D(Conv):
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv3D(_Conv):
+class Conv3D(Conv):
     spatial_rank: ClassVar[int] = 3
 
 
 @dataclass(frozen=True, kw_only=True)
-class _ConvTranspose(_Windowed):
+class ConvTranspose(Windowed):
+    """Conv1D/2D/3DTranspose: each input position scatters a kernel into the output."""
+
     filters: int = None  # type: ignore[assignment]
     output_padding: Any = None
     required: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
     rejects_stride_with_dilation: ClassVar[bool] = True
+    # a transposed convolution's strides change its shape rule's form: enumerated in sweeps
+    sweepable: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def feature_width(self) -> tuple[str, int]:
+        return "filters", self.filters
 
     def normalize(self) -> None:
         super().normalize()
@@ -217,23 +269,27 @@ class _ConvTranspose(_Windowed):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv1DTranspose(_ConvTranspose):
+class Conv1DTranspose(ConvTranspose):
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv2DTranspose(_ConvTranspose):
+class Conv2DTranspose(ConvTranspose):
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class Conv3DTranspose(_ConvTranspose):
+class Conv3DTranspose(ConvTranspose):
     spatial_rank: ClassVar[int] = 3
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Depthwise(_Windowed):
+class Depthwise(Windowed):
+    """DepthwiseConv1D/2D: one kernel per input channel (times depth_multiplier)."""
+
     depth_multiplier: int = 1
+    sweepable: ClassVar[tuple[str, ...]] = ("kernel_size", "strides", "dilation_rate",
+                                            "depth_multiplier")
 
     def normalize(self) -> None:
         super().normalize()
@@ -251,19 +307,27 @@ class _Depthwise(_Windowed):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DepthwiseConv1D(_Depthwise):
+class DepthwiseConv1D(Depthwise):
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class DepthwiseConv2D(_Depthwise):
+class DepthwiseConv2D(Depthwise):
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Separable(_Depthwise):
+class Separable(Depthwise):
+    """SeparableConv1D/2D: a depthwise convolution, then a pointwise (1x1) one."""
+
     filters: int = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("filters", "kernel_size")
+    sweepable: ClassVar[tuple[str, ...]] = ("kernel_size", "strides", "dilation_rate", "filters",
+                                            "depth_multiplier")
+
+    @property
+    def feature_width(self) -> tuple[str, int]:
+        return "filters", self.filters
 
     def normalize(self) -> None:
         super().normalize()
@@ -271,12 +335,12 @@ class _Separable(_Depthwise):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SeparableConv1D(_Separable):
+class SeparableConv1D(Separable):
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class SeparableConv2D(_Separable):
+class SeparableConv2D(Separable):
     spatial_rank: ClassVar[int] = 2
 
 
@@ -284,35 +348,84 @@ class SeparableConv2D(_Separable):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Pooling(Op):
+class Pooling(Op):
+    """Max or average pooling over windows; Keras: strides=None means strides = pool_size."""
+
     pool_size: Any = 2
     strides: Any = None
     padding: str = "valid"
     data_format: str | None = None
+    sweepable: ClassVar[tuple[str, ...]] = ("pool_size", "strides")
 
     def normalize(self) -> None:
         r = self.spatial_rank
         _set(self, "pool_size", A.as_tuple(self, "pool_size", self.pool_size, r))
-        # Keras: strides=None means strides = pool_size.
         strides = self.pool_size if self.strides is None else self.strides
         _set(self, "strides", A.as_tuple(self, "strides", strides, r))
         _set(self, "padding", A.as_choice(self, "padding", self.padding, ("valid", "same")))
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
-
-def _pooling_classes() -> dict[str, type]:
-    made = {}
-    for kind in ("Max", "Average"):
-        for rank in (1, 2, 3):
-            name = f"{kind}Pooling{rank}D"
-            made[name] = dataclass(frozen=True, kw_only=True)(
-                type(name, (_Pooling,), {"spatial_rank": rank, "__doc__": f"Keras {name}.",
-                                         "__module__": __name__, "__annotations__": {}}))
-    return made
+    @property
+    def window(self) -> Window:
+        return Window(self.pool_size, self.strides, (1,) * len(self.pool_size), self.padding)
 
 
 @dataclass(frozen=True, kw_only=True)
-class _GlobalPooling(Op):
+class MaxPooling(Pooling):
+    """The largest value in each window."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AveragePooling(Pooling):
+    """The mean of each window; under 'same' the divisor counts only cells inside the input."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPooling1D(MaxPooling):
+    """Keras MaxPooling1D."""
+
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPooling2D(MaxPooling):
+    """Keras MaxPooling2D."""
+
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPooling3D(MaxPooling):
+    """Keras MaxPooling3D."""
+
+    spatial_rank: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class AveragePooling1D(AveragePooling):
+    """Keras AveragePooling1D."""
+
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class AveragePooling2D(AveragePooling):
+    """Keras AveragePooling2D."""
+
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class AveragePooling3D(AveragePooling):
+    """Keras AveragePooling3D."""
+
+    spatial_rank: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalPooling(Op):
+    """Max or average over every spatial position, per channel."""
+
     keepdims: bool = False
     data_format: str | None = None
 
@@ -321,15 +434,56 @@ class _GlobalPooling(Op):
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
 
-def _global_pooling_classes() -> dict[str, type]:
-    made = {}
-    for kind in ("Max", "Average"):
-        for rank in (1, 2, 3):
-            name = f"Global{kind}Pooling{rank}D"
-            made[name] = dataclass(frozen=True, kw_only=True)(
-                type(name, (_GlobalPooling,), {"spatial_rank": rank, "__doc__": f"Keras {name}.",
-                                               "__module__": __name__, "__annotations__": {}}))
-    return made
+@dataclass(frozen=True, kw_only=True)
+class GlobalMaxPooling(GlobalPooling):
+    """The largest value over the spatial axes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalAveragePooling(GlobalPooling):
+    """The mean over the spatial axes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalMaxPooling1D(GlobalMaxPooling):
+    """Keras GlobalMaxPooling1D."""
+
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalMaxPooling2D(GlobalMaxPooling):
+    """Keras GlobalMaxPooling2D."""
+
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalMaxPooling3D(GlobalMaxPooling):
+    """Keras GlobalMaxPooling3D."""
+
+    spatial_rank: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalAveragePooling1D(GlobalAveragePooling):
+    """Keras GlobalAveragePooling1D."""
+
+    spatial_rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalAveragePooling2D(GlobalAveragePooling):
+    """Keras GlobalAveragePooling2D."""
+
+    spatial_rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalAveragePooling3D(GlobalAveragePooling):
+    """Keras GlobalAveragePooling3D."""
+
+    spatial_rank: ClassVar[int] = 3
 
 
 # ---------------------------------------------------------------- normalization & activations
@@ -337,6 +491,8 @@ def _global_pooling_classes() -> dict[str, type]:
 
 @dataclass(frozen=True, kw_only=True)
 class BatchNormalization(Op):
+    has_weights: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
     axis: int = -1
     momentum: float = 0.99
     epsilon: float = 0.001
@@ -353,6 +509,8 @@ class BatchNormalization(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class LayerNormalization(Op):
+    has_weights: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
     axis: int = -1
     epsilon: float = 0.001
     center: bool = True
@@ -367,6 +525,7 @@ class LayerNormalization(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Activation(Op):
+    elementwise: ClassVar[bool] = True
     activation: str = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("activation",)
 
@@ -377,6 +536,7 @@ class Activation(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class ReLU(Op):
+    elementwise: ClassVar[bool] = True
     max_value: float | None = None
     negative_slope: float = 0.0
     threshold: float = 0.0
@@ -390,6 +550,7 @@ class ReLU(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class LeakyReLU(Op):
+    elementwise: ClassVar[bool] = True
     negative_slope: float = 0.3
 
     def normalize(self) -> None:
@@ -398,6 +559,7 @@ class LeakyReLU(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Softmax(Op):
+    elementwise: ClassVar[bool] = True
     axis: int = -1
 
     def normalize(self) -> None:
@@ -406,6 +568,7 @@ class Softmax(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Dropout(Op):
+    elementwise: ClassVar[bool] = True
     rate: float = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("rate",)
 
@@ -414,22 +577,22 @@ class Dropout(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _SpatialDropout(Dropout):
-    pass
+class SpatialDropout(Dropout):
+    """Drops whole channels (SpatialDropout1D/2D/3D); the identity at inference."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class SpatialDropout1D(_SpatialDropout):
+class SpatialDropout1D(SpatialDropout):
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class SpatialDropout2D(_SpatialDropout):
+class SpatialDropout2D(SpatialDropout):
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class SpatialDropout3D(_SpatialDropout):
+class SpatialDropout3D(SpatialDropout):
     spatial_rank: ClassVar[int] = 3
 
 
@@ -442,6 +605,13 @@ class Dense(Op):
     required: ClassVar[tuple[str, ...]] = ("units",)
     activation: str | None = None
     use_bias: bool = True
+    has_weights: ClassVar[bool] = True
+    has_kernel: ClassVar[bool] = True
+    sweepable: ClassVar[tuple[str, ...]] = ("units",)
+
+    @property
+    def feature_width(self) -> tuple[str, int]:
+        return "units", self.units
 
     def normalize(self) -> None:
         A.as_int(self, "units", self.units)
@@ -476,6 +646,7 @@ class Reshape(Op):
 class Rescaling(Op):
     """Keras Rescaling: ``x * scale + offset``; each is a number or, as Keras allows, a list
     broadcast against the input (one value per channel)."""
+    elementwise: ClassVar[bool] = True
 
     scale: Any = None
     required: ClassVar[tuple[str, ...]] = ("scale",)
@@ -494,6 +665,8 @@ class Rescaling(Op):
 class Normalization(Op):
     """Keras Normalization. With mean and variance given it holds no weights; without them it
     holds non-trainable ``mean``, ``variance`` (one per feature) and ``count`` (a scalar)."""
+    has_weights: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
 
     axis: int = -1
     mean: Any = None
@@ -526,43 +699,45 @@ def _stat_shape(value: Any) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Merge(Op):
+class Merge(Op):
+    """Combines two or more inputs: elementwise with broadcasting, or Concatenate."""
+
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int | None] = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class Add(_Merge):
+class Add(Merge):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class Subtract(_Merge):
+class Subtract(Merge):
     max_inputs: ClassVar[int | None] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class Multiply(_Merge):
+class Multiply(Merge):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class Average(_Merge):
+class Average(Merge):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class Maximum(_Merge):
+class Maximum(Merge):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class Minimum(_Merge):
+class Minimum(Merge):
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
-class Concatenate(_Merge):
+class Concatenate(Merge):
     axis: int = -1
 
     def normalize(self) -> None:
@@ -573,7 +748,9 @@ class Concatenate(_Merge):
 
 
 @dataclass(frozen=True, kw_only=True)
-class _UpSampling(Op):
+class UpSampling(Op):
+    """Repeats (or interpolates) each position `size` times per spatial axis."""
+
     size: Any = 2
     data_format: str | None = None
 
@@ -583,12 +760,12 @@ class _UpSampling(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpSampling1D(_UpSampling):
+class UpSampling1D(UpSampling):
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpSampling2D(_UpSampling):
+class UpSampling2D(UpSampling):
     interpolation: str = "nearest"
     spatial_rank: ClassVar[int] = 2
 
@@ -599,12 +776,14 @@ class UpSampling2D(_UpSampling):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpSampling3D(_UpSampling):
+class UpSampling3D(UpSampling):
     spatial_rank: ClassVar[int] = 3
 
 
 @dataclass(frozen=True, kw_only=True)
-class _ZeroPadding(Op):
+class ZeroPadding(Op):
+    """Adds zero rows/columns before and after each spatial axis."""
+
     padding: Any = 1
     data_format: str | None = None
 
@@ -614,22 +793,24 @@ class _ZeroPadding(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ZeroPadding1D(_ZeroPadding):
+class ZeroPadding1D(ZeroPadding):
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class ZeroPadding2D(_ZeroPadding):
+class ZeroPadding2D(ZeroPadding):
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class ZeroPadding3D(_ZeroPadding):
+class ZeroPadding3D(ZeroPadding):
     spatial_rank: ClassVar[int] = 3
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Cropping(Op):
+class Cropping(Op):
+    """Removes rows/columns before and after each spatial axis."""
+
     cropping: Any = 1
     data_format: str | None = None
 
@@ -639,18 +820,18 @@ class _Cropping(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Cropping1D(_Cropping):
+class Cropping1D(Cropping):
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class Cropping2D(_Cropping):
+class Cropping2D(Cropping):
     cropping: Any = 0  # Keras: Cropping2D crops nothing by default; 1D and 3D crop 1
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class Cropping3D(_Cropping):
+class Cropping3D(Cropping):
     spatial_rank: ClassVar[int] = 3
 
 
@@ -663,6 +844,7 @@ class Custom(Op):
     helper layer of keras.applications): the output has the first input's shape;
     params = ``params`` + ``params_per_channel`` x input channels; FLOPs =
     ``flops_per_element`` x output elements; no MACs. ``class_name`` is the Keras class."""
+    has_weights: ClassVar[bool] = True  # it may declare params
 
     class_name: str = None  # type: ignore[assignment]
     params: int = 0
@@ -681,15 +863,14 @@ class Custom(Op):
 
 # ---------------------------------------------------------------- registry
 
-_GENERATED = {**_pooling_classes(), **_global_pooling_classes()}
-globals().update(_GENERATED)
-
 OPS: dict[str, type[Op]] = {
     cls.__name__: cls
     for cls in [
         InputLayer, Conv1D, Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose, Conv3DTranspose,
         DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
-        *_GENERATED.values(), BatchNormalization, LayerNormalization, Activation, ReLU, LeakyReLU,
+        MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D,
+        AveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D,
+        GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, BatchNormalization, LayerNormalization, Activation, ReLU, LeakyReLU,
         Softmax, Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, Dense, Flatten,
         Reshape, Rescaling, Normalization, Add, Subtract, Multiply, Average, Maximum, Minimum,
         Concatenate, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,

@@ -168,7 +168,7 @@ def envelope_layers(graph: Graph, plan: Analysis) -> set[str]:
         node = graph[name]
         if any(i in marked for i in node.inputs):
             marked.add(name)
-        elif isinstance(node.op, O._Merge):
+        elif isinstance(node.op, O.Merge):
             counted = counted_inputs(node.op, [fields[i] for i in node.inputs],
                                      [shapes[i] for i in node.inputs], shapes[name])
             known = [fields[i] for i, c in zip(node.inputs, counted) if c]

@@ -32,7 +32,10 @@ from convplan.ir.graph import Graph
 
 Interval = tuple[int, int] | None  # first and last input pixel seen; None: no input pixel
 CHUNK = 16
-RESAMPLING = (O._ConvTranspose, O._UpSampling)
+RESAMPLING = (O.ConvTranspose, O.UpSampling)
+AVERAGE_POOLING = {1: O.AveragePooling1D, 2: O.AveragePooling2D, 3: O.AveragePooling3D}
+GLOBAL_AVERAGE_POOLING = {1: O.GlobalAveragePooling1D, 2: O.GlobalAveragePooling2D,
+                          3: O.GlobalAveragePooling3D}
 
 
 def linearize_op(op: O.Op) -> O.Op:
@@ -45,11 +48,11 @@ def linearize_op(op: O.Op) -> O.Op:
     if isinstance(op, (O.Activation, O.ReLU, O.LeakyReLU, O.Softmax, O.Rescaling,
                        O.LayerNormalization, O.Normalization)):
         return O.Activation(name=name, activation="linear")
-    if isinstance(op, O._Pooling) and op.op_type.startswith("Max"):
-        cls = O.OPS[op.op_type.replace("Max", "Average")]
+    if isinstance(op, O.MaxPooling):
+        cls = AVERAGE_POOLING[op.spatial_rank]
         return cls(name=name, pool_size=op.pool_size, strides=op.strides, padding=op.padding)
-    if isinstance(op, O._GlobalPooling) and "Max" in op.op_type:
-        return O.OPS[op.op_type.replace("Max", "Average")](name=name, keepdims=op.keepdims)
+    if isinstance(op, O.GlobalMaxPooling):
+        return GLOBAL_AVERAGE_POOLING[op.spatial_rank](name=name, keepdims=op.keepdims)
     if isinstance(op, (O.Maximum, O.Minimum)):
         return O.Average(name=name)
     if isinstance(op, (O.Subtract, O.Multiply)):
@@ -71,7 +74,7 @@ def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None) -> Gr
     copy = Graph(graph.name)
     for node in graph:
         inputs = list(node.inputs)
-        if isinstance(node.op, O._Merge) and plan[node.name].receptive_field is not None:
+        if isinstance(node.op, O.Merge) and plan[node.name].receptive_field is not None:
             counted = counted_inputs(node.op, [plan[i].receptive_field for i in inputs],
                                      [plan[i].output_shape for i in inputs],
                                      plan[node.name].output_shape)
@@ -135,7 +138,7 @@ def make_positive(model: Any, seed: int = 0) -> None:
 def surrogate_dtype(graph: Graph) -> str:
     """float64, so no sum of positive terms underflows in a deep surrogate; float32 where TF's
     CPU kernels lack float64 (3D pooling: AvgPool3D and MaxPool3D are float32 only)."""
-    if any(isinstance(node.op, O._Pooling) and node.op.spatial_rank == 3 for node in graph):
+    if any(isinstance(node.op, O.Pooling) and node.op.spatial_rank == 3 for node in graph):
         return "float32"
     return "float64"
 

@@ -87,7 +87,7 @@ def build_keras_model(graph: Graph, input_size: Sequence[int] | None = None) -> 
             continue
         ins = [tensors[i] for i in node.inputs]
         layer = build_keras_layer(op)
-        tensors[name] = layer(ins if isinstance(op, O._Merge) else ins[0])
+        tensors[name] = layer(ins if isinstance(op, O.Merge) else ins[0])
     inputs = [tensors[name] for name in graph.inputs]
     outputs = [tensors[name] for name in graph.outputs]
     return keras.Model(inputs=inputs if len(inputs) > 1 else inputs[0],
