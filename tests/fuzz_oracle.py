@@ -251,11 +251,11 @@ def cpu_3d_same_shift(graph: Any, analysis: Any) -> str | None:
 
     for result in analysis.layers:
         op = graph[result.name].op
-        if not (isinstance(op, (O.Conv3D, O._Pooling)) and op.spatial_rank == 3
+        if not (isinstance(op, (O.Conv3D, O.Pooling)) and op.spatial_rank == 3
                 and op.padding == "same"):
             continue
-        size = op.pool_size if isinstance(op, O._Pooling) else op.kernel_size
-        dilation = (1,) * 3 if isinstance(op, O._Pooling) else op.dilation_rate
+        size = op.pool_size if isinstance(op, O.Pooling) else op.kernel_size
+        dilation = (1,) * 3 if isinstance(op, O.Pooling) else op.dilation_rate
         n = analysis.layer(graph[result.name].inputs[0]).output_shape
         for axis in range(3):
             total = ((int(result.output_shape[axis]) - 1) * op.strides[axis]

@@ -45,7 +45,7 @@ def check(op_type: str, args: dict, input_shapes: list[tuple[int, ...]]) -> None
     if cmp.keras.ok and cmp.convplan.ok:
         assert cmp.convplan.facts == cmp.keras.facts, where
         rebuilt = tf_oracle.keras_facts(tf_oracle.keras_layer_from_op(cmp.op), input_shapes,
-                                        issubclass(O.OPS[op_type], O._Merge))
+                                        issubclass(O.OPS[op_type], O.Merge))
         assert rebuilt == cmp.keras.facts, f"keras_build lost an argument: {where}"
     elif cmp.keras.ok:
         # Keras builds it symbolically; convplan's rejection is right only if TF cannot run it.
@@ -53,7 +53,7 @@ def check(op_type: str, args: dict, input_shapes: list[tuple[int, ...]]) -> None
 
         runs = tf_oracle.outcome(lambda: tf_oracle.keras_executes(
             lambda: getattr(keras.layers, op_type)(**args), input_shapes,
-            issubclass(O.OPS[op_type], O._Merge)))
+            issubclass(O.OPS[op_type], O.Merge)))
         assert not runs.ok, (f"convplan rejects what Keras accepts and runs: {where}: "
                              f"{cmp.convplan.error}")
     else:
@@ -153,7 +153,7 @@ def test_conv_transpose(op_type, data):
 # ---------------------------------------------------------------- pooling
 
 
-@pytest.mark.parametrize("op_type", ops_of(O._Pooling))
+@pytest.mark.parametrize("op_type", ops_of(O.Pooling))
 @given(data=st.data())
 def test_pooling(op_type, data):
     rank = rank_of(op_type)
@@ -164,7 +164,7 @@ def test_pooling(op_type, data):
     check(op_type, args, [(*data.draw(spatial_shape(rank)), data.draw(st.integers(1, 3)))])
 
 
-@pytest.mark.parametrize("op_type", ops_of(O._GlobalPooling))
+@pytest.mark.parametrize("op_type", ops_of(O.GlobalPooling))
 @given(data=st.data())
 def test_global_pooling(op_type, data):
     rank = rank_of(op_type)
@@ -231,7 +231,7 @@ def test_batch_axis_is_refused(op_type, args, shapes):
     layers that work within one example and refuses them with one clear line."""
     import keras
 
-    merge = issubclass(O.OPS[op_type], O._Merge)
+    merge = issubclass(O.OPS[op_type], O.Merge)
     tf_oracle.keras_executes(lambda: getattr(keras.layers, op_type)(**args), shapes, merge)
     cmp = tf_oracle.compare_layer(op_type, args, shapes)
     assert cmp.keras.ok and not cmp.convplan.ok
@@ -351,7 +351,7 @@ def test_reshape(data, shape):
     check("Reshape", {"target_shape": tuple(target)}, [shape])
 
 
-@pytest.mark.parametrize("op_type", ops_of(O._UpSampling))
+@pytest.mark.parametrize("op_type", ops_of(O.UpSampling))
 @given(data=st.data())
 def test_upsampling(op_type, data):
     rank = rank_of(op_type)
@@ -373,7 +373,7 @@ def pad_amounts(rank: int, high: int) -> st.SearchStrategy:
                      st.tuples(*[st.one_of(one, pair)] * rank))
 
 
-@pytest.mark.parametrize("op_type", ops_of(O._ZeroPadding) + ops_of(O._Cropping))
+@pytest.mark.parametrize("op_type", ops_of(O.ZeroPadding) + ops_of(O.Cropping))
 @given(data=st.data())
 def test_zero_padding_and_cropping(op_type, data):
     rank = rank_of(op_type)
@@ -452,9 +452,9 @@ def test_regression(op_type, args, shapes, accepted):
 # ---------------------------------------------------------------- coverage
 
 
-TESTED = (ops_of(O._Conv) + ops_of(O._Depthwise) + ops_of(O._ConvTranspose)
-          + ops_of(O._Pooling) + ops_of(O._GlobalPooling) + ops_of(O._UpSampling)
-          + ops_of(O._ZeroPadding) + ops_of(O._Cropping) + ops_of(O.Dropout) + ELEMENTWISE
+TESTED = (ops_of(O.Conv) + ops_of(O.Depthwise) + ops_of(O.ConvTranspose)
+          + ops_of(O.Pooling) + ops_of(O.GlobalPooling) + ops_of(O.UpSampling)
+          + ops_of(O.ZeroPadding) + ops_of(O.Cropping) + ops_of(O.Dropout) + ELEMENTWISE
           + ["BatchNormalization", "LayerNormalization", "Normalization", "Activation", "ReLU",
              "LeakyReLU", "Softmax", "Rescaling", "Dense", "Flatten", "Reshape", "Concatenate",
              "InputLayer"])
@@ -474,7 +474,7 @@ def test_a_mismatch_is_detected(monkeypatch):
     from convplan.analysis import counts
 
     wrong = dict(counts.COUNT_RULES)
-    wrong[O._Conv] = lambda op, ins, out: counts.Counts(trainable=1)
+    wrong[O.Conv] = lambda op, ins, out: counts.Counts(trainable=1)
     monkeypatch.setattr(counts, "COUNT_RULES", wrong)
     with pytest.raises(AssertionError):
         check("Conv2D", {"filters": 2, "kernel_size": 3}, [(5, 5, 1)])

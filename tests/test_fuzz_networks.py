@@ -114,8 +114,8 @@ def test_a_wrong_count_is_caught(monkeypatch):
     from convplan.analysis import counts
 
     wrong = dict(counts.COUNT_RULES)
-    rule = wrong[O._Conv]
-    wrong[O._Conv] = lambda op, ins, out: dataclasses.replace(
+    rule = wrong[O.Conv]
+    wrong[O.Conv] = lambda op, ins, out: dataclasses.replace(
         rule(op, ins, out), macs=rule(op, ins, out).macs + 1)
     monkeypatch.setattr(counts, "COUNT_RULES", wrong)
     outcome = F.compare_network(CONV)
@@ -127,7 +127,7 @@ def test_a_wrong_acceptance_and_a_wrong_field_are_caught(monkeypatch):
     """Both directions of the error differential, and a receptive field one pixel too wide."""
     from convplan.analysis import receptive
 
-    monkeypatch.setattr(O._Depthwise, "normalize", O._Windowed.normalize)
+    monkeypatch.setattr(O.Depthwise, "normalize", O.Windowed.normalize)
     spec = yaml.safe_load((REGRESSIONS[0].parent / "depthwise_unequal_strides.yaml").read_text())
     outcome = F.compare_network(spec)
     assert [(m.quantity, m.plan) for m in outcome.mismatches] == [("accepts", "accepts")]
@@ -139,7 +139,7 @@ def test_a_wrong_acceptance_and_a_wrong_field_are_caught(monkeypatch):
     assert [(m.quantity, m.plan) for m in outcome.mismatches] == [] and not outcome.accepted_by
 
     wide = dict(receptive.FIELD_RULES)
-    wide[O._Conv] = lambda op, fields, ins, out: tuple(
+    wide[O.Conv] = lambda op, fields, ins, out: tuple(
         receptive.AxisField(f.size + 1, f.stride, f.start)
         for f in receptive.window_field(op, fields, ins, out))
     monkeypatch.setattr(receptive, "FIELD_RULES", wide)

@@ -132,7 +132,7 @@ def compare_layer(op_type: str, args: dict[str, Any], input_shapes: Sequence[Sha
     ConvplanError counts as rejecting (anything else propagates: it is a convplan bug)."""
     import keras
 
-    merge = issubclass(O.OPS[op_type], O._Merge)
+    merge = issubclass(O.OPS[op_type], O.Merge)
     k = outcome(lambda: keras_facts(getattr(keras.layers, op_type)(**args), input_shapes, merge))
     op: O.Op | None = None
 
@@ -179,7 +179,7 @@ def without_dilated_transposes(graph: Graph) -> tuple[Graph, dict[str, tuple]]:
     grids: dict[str, tuple] = {}
     for node in graph:
         op = node.op
-        if isinstance(op, O._ConvTranspose) and max(op.dilation_rate) > 1:
+        if isinstance(op, O.ConvTranspose) and max(op.dilation_rate) > 1:
             grids[op.name] = (op.kernel_size, op.dilation_rate)
             op = dataclasses.replace(
                 op, kernel_size=tuple((k - 1) * d + 1 for k, d in zip(op.kernel_size,

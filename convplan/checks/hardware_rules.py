@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from convplan.checks.config import CheckConfig
 from convplan.checks.registry import Finding, finding, layer_finding, register
 from convplan.checks.subject import Analyses
-from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 HALF_DTYPES = ("mixed_float16", "float16")

@@ -21,7 +21,6 @@ from convplan.codegen.model_code import model_io, model_lines
 from convplan.codegen.plan_summary import plan_facts, precision_for
 from convplan.codegen.targets import TARGETS, Target
 from convplan.codegen.task import KERAS_DATASETS, Task, choose_dataset, detect_task
-from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 

@@ -11,7 +11,6 @@ from convplan.analysis.arith import to_json
 from convplan.codegen.literals import md_code
 from convplan.codegen.targets import Target
 from convplan.codegen.task import Task
-from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.report.table import human, human_bytes
 
