@@ -2,6 +2,10 @@
 
 The CLI prints ``str(error)`` on one line and exits 2 for any :class:`ConvplanError`;
 anything else is a bug and keeps its traceback.
+
+Messages name what the library was given by its parameter name, in backticks (`` `input_size`
+must have 2 values``), never by a command-line flag: the library is called from Python too.
+The CLI turns each backticked parameter into its flag (`cli_message`).
 """
 
 from __future__ import annotations
@@ -60,4 +64,17 @@ class UnsupportedError(SpecError):
 
 
 class UsageError(ConvplanError):
-    """Bad command-line usage that click itself cannot detect."""
+    """Bad arguments to a library call or a command (click cannot detect these)."""
+
+
+def parameter_name(name: str) -> str:
+    """How a message names a parameter: `name` in backticks (the CLI maps it to a flag)."""
+    return f"`{name}`"
+
+
+def cli_message(text: str, flags: dict[str, str]) -> str:
+    """The message with each backticked parameter in `flags` written as its flag
+    (`input_size` -> --input-size)."""
+    for parameter, flag in flags.items():
+        text = text.replace(parameter_name(parameter), flag)
+    return text

@@ -100,11 +100,22 @@ def _error(text: str) -> int:
     return EXIT_BAD_INPUT
 
 
+# Library parameters named in error messages (convplan.errors) and the flags that set them.
+PARAMETER_FLAGS: dict[str, str] = {
+    "input_size": "--input-size", "batch": "--batch", "dtype": "--dtype",
+    "optimizer": "--optimizer", "vary": "--vary", "where": "--where", "sort": "--sort",
+    "pareto": "--pareto", "limit": "--limit", "custom_layers": "--custom-layer",
+    "output": "--output", "force": "--force", "target": "--target", "dataset": "--dataset",
+    "max_memory": "--max-memory", "max_macs": "--max-macs", "max_params": "--max-params",
+    "target_rf": "--target-rf", "symbolic": "--symbolic/--no-symbolic",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: what the command returns when that is an int
     (1 for findings), else 0; 2 for bad input, usage or any error, as one line on stderr
     (with --debug, the traceback instead)."""
-    from convplan.errors import ConvplanError
+    from convplan.errors import ConvplanError, cli_message
 
     args = list(argv if argv is not None else sys.argv[1:])
     debug = wants_debug(args)
@@ -122,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             return EXIT_BAD_INPUT
         if isinstance(exc, ConvplanError):
-            return _error(f"error: {exc}")
+            return _error(f"error: {cli_message(str(exc), PARAMETER_FLAGS)}")
         if isinstance(exc, NO_ARGS):  # bare `convplan`: the help, as click shows it
             click.echo(exc.format_message(), err=True)
             return EXIT_BAD_INPUT
