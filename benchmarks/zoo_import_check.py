@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 def main() -> None:
     import keras
-    from keras_import_oracle import mismatches, model_totals
+    from tf_oracle import mismatches, model_totals
 
     from convplan import analyze, load
 

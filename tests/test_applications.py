@@ -1,6 +1,6 @@
 """keras.applications, built in TensorFlow (weights=None), against the plan convplan imports from
 the model's JSON: identical total and trainable params, and every layer's output shape, params
-and MACs equal to what the built Keras layer implies (see keras_import_oracle.py).
+and MACs equal to what the built Keras layer implies (see tf_oracle.py).
 
 Each model is built once per size; its JSON goes through the same file path a user's does.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from keras_import_oracle import mismatches, model_totals
+from tf_oracle import mismatches, model_totals
 
 from convplan import analyze, load
 

@@ -1,7 +1,7 @@
 """Keras models built in TensorFlow, imported from their JSON or .keras file, against the built
 layers: nested models, shared inputs, Sequential models, frozen layers, dtype policies, keras.ops
 arithmetic, shared weightless layers, the live `from_keras`, and the spec `convplan import`
-writes. Every number compared comes from the built Keras model (keras_import_oracle.py)."""
+writes. Every number compared comes from the built Keras model (tf_oracle.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from keras_import_oracle import mismatches, model_totals
+from tf_oracle import mismatches, model_totals
 
 from convplan import analyze, from_keras, load
 from convplan.cli.main import main

@@ -2,18 +2,15 @@
 
 `keras_facts` applies a Keras layer to symbolic `keras.Input`s (no execution) and reads its
 output shape and weights; `convplan_facts` runs convplan's analysis on the same op and input
-shapes. Both return `Facts`, so a test compares them with `==`. MACs on the Keras side are
-derived from the built layer's kernels, independently of convplan's rules:
-kernel volume (every weight named *kernel, i.e. prod(kernel.shape)) x positions, where
-positions are the output positions for convolutions, depthwise and separable convolutions
-(separable: depthwise kernel + pointwise kernel), the input positions for transposed
-convolutions (each input scatters one kernel) and the leading positions for Dense.
+shapes. Both return `Facts`, so a test compares them with `==`. Params and MACs on the Keras
+side are those `convplan verify` measures (`convplan.verify.measure`: read off the built
+layer's weights and kernels, independently of convplan's rules). `mismatches` compares a whole
+built Keras model with the plan convplan imported from it, layer by layer, the same way.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +19,7 @@ from convplan.errors import ConvplanError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.verify.keras_build import build_keras_layer, build_keras_model
+from convplan.verify.measure import layer_params, measure_layer, volume
 
 Shape = tuple[int, ...]
 
@@ -48,35 +46,21 @@ class Outcome:
         return self.error is None
 
 
-def _size(shape: Sequence[Any]) -> int:
-    return math.prod(int(d) for d in shape)
-
-
-def keras_macs(layer: Any, input_shape: Shape, output_shape: Shape) -> int:
-    """Kernel volume x positions, read off the built layer (see the module docstring)."""
-    kernels = [w for w in layer.weights if "kernel" in w.path.rsplit("/", 1)[-1]]
-    volume = sum(_size(w.shape) for w in kernels)
-    if not kernels:
-        return 0
-    if type(layer).__name__.endswith("Transpose"):
-        return _size(input_shape[:-1]) * volume
-    if type(layer).__name__ == "Dense":
-        return _size(input_shape[:-1]) * volume
-    return _size(output_shape[:-1]) * volume
-
-
 def keras_facts(layer: Any, input_shapes: Sequence[Shape], merge: bool = False) -> Facts:
-    """Apply `layer` to symbolic inputs of the given shapes (batch excluded) and read it."""
+    """Apply `layer` to symbolic inputs of the given shapes (batch excluded) and measure it."""
     import keras
 
     inputs = [keras.Input(shape=tuple(s)) for s in input_shapes]
-    out = layer(inputs if merge else inputs[0])
-    trainable = sum(_size(w.shape) for w in layer.trainable_weights)
-    non_trainable = sum(_size(w.shape) for w in layer.non_trainable_weights)
-    assert layer.count_params() == trainable + non_trainable
-    out_shape = tuple(out.shape[1:])
-    return Facts(out_shape, trainable, non_trainable,
-                 keras_macs(layer, tuple(input_shapes[0]), out_shape))
+    layer(inputs if merge else inputs[0])
+    assert layer.count_params() == sum(layer_params(layer))
+    return layer_facts(layer)
+
+
+def layer_facts(layer: Any) -> Facts:
+    """A built layer of a functional model (called once), as `convplan verify` measures it."""
+    measured = measure_layer(layer)
+    return Facts(measured["output_shape"], measured["trainable_params"],
+                 measured["non_trainable_params"], measured["macs"])
 
 
 def keras_executes(make_layer: Callable[[], Any], input_shapes: Sequence[Shape],
@@ -99,13 +83,18 @@ def single_layer_graph(op: O.Op, input_shapes: Sequence[Shape]) -> Graph:
     return graph
 
 
+def plan_facts(result: Any) -> Facts:
+    """One layer of convplan's analysis."""
+    return Facts(tuple(result.output_shape), result.trainable_params,
+                 result.non_trainable_params, result.macs)
+
+
 def convplan_facts(op: O.Op, input_shapes: Sequence[Shape]) -> Facts:
     """convplan's analysis of `op` applied to inputs of the given concrete shapes."""
-    result = analyze(single_layer_graph(op, input_shapes)).layer(op.name)
-    values = (result.output_shape, result.trainable_params, result.non_trainable_params,
-              result.macs)
-    assert all(isinstance(v, int) for v in (*values[0], *values[1:])), values
-    return Facts(tuple(result.output_shape), *values[1:])
+    facts = plan_facts(analyze(single_layer_graph(op, input_shapes)).layer(op.name))
+    values = (*facts.output_shape, facts.trainable, facts.non_trainable, facts.macs)
+    assert all(isinstance(v, int) for v in values), facts
+    return facts
 
 
 def outcome(fn: Callable[[], Facts], catch: type[BaseException] | tuple = Exception) -> Outcome:
@@ -148,6 +137,55 @@ def compare_layer(op_type: str, args: dict[str, Any], input_shapes: Sequence[Sha
 def keras_layer_from_op(op: O.Op) -> Any:
     """The Keras layer `convplan.verify.keras_build` makes from a convplan op."""
     return build_keras_layer(op)
+
+
+# ---------------------------------------------------------------- whole imported models
+
+
+def _is_model(layer: Any) -> bool:
+    return hasattr(layer, "layers")
+
+
+def leaf_layers(model: Any) -> Iterator[tuple[str, Any]]:
+    """(name in the plan, layer) for every layer that is not a model or an InputLayer, nested
+    models flattened. The convention: a nested layer keeps its name unless the outer model or
+    an earlier layer has it; then it is `<nested model>.<name>`."""
+    reserved = {layer.name for layer in model.layers if not _is_model(layer)}
+    used: set[str] = set()
+
+    def walk(current: Any, prefix: str | None) -> Iterator[tuple[str, Any]]:
+        for layer in current.layers:
+            if _is_model(layer):
+                yield from walk(layer, layer.name)
+            elif type(layer).__name__ != "InputLayer":
+                name = layer.name
+                if prefix is not None and (name in reserved or name in used):
+                    name = f"{prefix}.{name}"
+                used.add(name)
+                yield name, layer
+
+    yield from walk(model, None)
+
+
+def model_totals(model: Any) -> tuple[int, int]:
+    """(total params, trainable params) as Keras counts them."""
+    return model.count_params(), sum(volume(w.shape) for w in model.trainable_weights)
+
+
+def mismatches(model: Any, analysis: Any) -> list[str]:
+    """Every layer where the plan and the built Keras layer disagree (empty when they agree),
+    plus any Keras layer the plan lacks."""
+    problems = []
+    names = {layer.name for layer in analysis.layers}
+    for name, layer in leaf_layers(model):
+        if name not in names:
+            problems.append(f"{name}: not in the plan")
+            continue
+        expected, got = layer_facts(layer), plan_facts(analysis.layer(name))
+        if expected != got:
+            problems.append(f"{name} ({type(layer).__name__}): keras {expected}, "
+                            f"convplan {got}")
+    return problems
 
 
 # ---------------------------------------------------------------- receptive fields by gradient
@@ -237,5 +275,6 @@ def gradient_supports(model: Any, input_shape: Shape, positions: Sequence[Sequen
 
 __all__ = ["Facts", "Outcome", "Comparison", "build_keras_model", "compare_layer",
            "convplan_facts", "gradient_supports", "keras_executes", "keras_facts",
-           "keras_layer_from_op", "keras_macs", "set_positive_weights", "single_layer_graph",
+           "keras_layer_from_op", "layer_facts", "leaf_layers", "mismatches", "model_totals",
+           "plan_facts", "set_positive_weights", "single_layer_graph",
            "without_dilated_transposes", "zero_off_grid"]
