@@ -13,9 +13,44 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from convplan.analysis.arith import Value, product
-from convplan.analysis.shapes import Shape, rule_for
+from convplan.analysis.shapes import Shape
 from convplan.ir import ops as O
-from convplan.ir.attrs import ACTIVATION_FLOPS
+from convplan.ir.rules import rule_for
+
+# Activation name -> FLOPs per output element (docs/counting.md); the names are the ones the IR
+# accepts (convplan.ir.attrs.ACTIVATIONS, equal key for key: tests/analysis/test_rule_tables.py).
+ACTIVATION_FLOPS: dict[str, int] = {
+    "linear": 0,
+    "relu": 1,
+    "relu6": 2,
+    "leaky_relu": 2,
+    "elu": 3,
+    "selu": 4,
+    "gelu": 8,
+    "silu": 5,
+    "swish": 5,
+    "sigmoid": 4,
+    "hard_sigmoid": 3,
+    "hard_silu": 4,
+    "hard_swish": 4,
+    "tanh": 5,
+    "softplus": 3,
+    "softsign": 3,
+    "exponential": 1,
+    "mish": 8,
+    "softmax": 3,
+    "log_softmax": 4,
+    "celu": 4,
+    "hard_shrink": 2,
+    "hard_tanh": 2,
+    "log_sigmoid": 4,
+    "soft_shrink": 3,
+    "sparse_plus": 4,
+    "sparse_sigmoid": 3,
+    "sparsemax": 5,
+    "squareplus": 5,
+    "tanh_shrink": 6,
+}
 
 
 @dataclass(frozen=True)
@@ -138,9 +173,7 @@ def per_element(flops_each: int) -> Callable[..., Counts]:
 
 def merge_counts(op: O.Merge, ins: list[Shape], out: Shape) -> Counts:
     """Add, Subtract, Multiply, Maximum, Minimum: one op per output element for each input after
-    the first; Average: the same plus one divide per element; Concatenate: no arithmetic."""
-    if isinstance(op, O.Concatenate):
-        return Counts()
+    the first; Average: the same plus one divide per element."""
     extra = 1 if isinstance(op, O.Average) else 0
     return Counts(flops=(len(ins) - 1 + extra) * product(out))
 
@@ -199,6 +232,7 @@ COUNT_RULES: dict[type, Callable[..., Counts]] = {
     O.Softmax: per_element(3),
     O.Rescaling: rescaling_counts,
     O.Merge: merge_counts,
+    O.Concatenate: no_arithmetic,
     O.Dropout: no_arithmetic,
     O.Flatten: no_arithmetic,
     O.Reshape: no_arithmetic,
@@ -210,4 +244,4 @@ COUNT_RULES: dict[type, Callable[..., Counts]] = {
 
 
 def count(op: O.Op, ins: list[Shape], out: Shape) -> Counts:
-    return rule_for(COUNT_RULES, op)(op, ins, out)
+    return rule_for(COUNT_RULES, op, "count")(op, ins, out)

@@ -22,6 +22,7 @@ from convplan.analysis.windows import (
 from convplan.errors import ShapeError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
+from convplan.ir.rules import rule_for
 
 Shape = tuple[Value, ...]
 
@@ -121,6 +122,11 @@ def global_pooling_shape(op: O.GlobalPooling, shapes: list[Shape]) -> Shape:
     return (*([1] * op.spatial_rank), shape[-1]) if op.keepdims else (shape[-1],)
 
 
+def input_shape(op: O.InputLayer, shapes: list[Shape]) -> Shape:
+    """An input has no input to infer from: infer_shapes takes its shape as given."""
+    raise TypeError(f"the shape of input {op.name!r} is given, not inferred")
+
+
 def same_shape(op: O.Op, shapes: list[Shape]) -> Shape:
     if op.spatial_rank is not None:
         _spatial_input(op, shapes[0])
@@ -180,8 +186,8 @@ def reshape_shape(op: O.Reshape, shapes: list[Shape]) -> Shape:
     return op.target_shape
 
 
-def _broadcast(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition],
-               skip_axis: int | None = None) -> Shape:
+def broadcast_shape(op: O.Merge, shapes: list[Shape], conditions: list[ShapeCondition],
+                    skip_axis: int | None = None) -> Shape:
     """Keras merges broadcast like numpy: shapes align on the right (a lower-rank input gets
     leading axes of 1, as Keras's expand_dims at axis 1 does), and per axis the sizes are
     equal or one of them is 1."""
@@ -260,6 +266,7 @@ def cropping_shape(op: O.Cropping, shapes: list[Shape]) -> Shape:
 ShapeRule = Callable[..., Shape]
 
 SHAPE_RULES: dict[type, ShapeRule] = {
+    O.InputLayer: input_shape,
     O.Conv: conv_shape,
     O.ConvTranspose: transpose_shape,
     O.Separable: separable_shape,
@@ -277,6 +284,8 @@ SHAPE_RULES: dict[type, ShapeRule] = {
     O.Rescaling: same_shape,
     O.Custom: same_shape,  # declared shape-preserving
     O.Dense: dense_shape,
+    O.Merge: broadcast_shape,  # Add, Subtract, Multiply, Average, Maximum, Minimum
+    O.Concatenate: concatenate_shape,
     O.Flatten: flatten_shape,
     O.Reshape: reshape_shape,
     O.UpSampling: upsampling_shape,
@@ -285,20 +294,12 @@ SHAPE_RULES: dict[type, ShapeRule] = {
 }
 
 
-def rule_for(table: dict[type, ShapeRule], op: O.Op) -> ShapeRule:
-    """The most specific rule in `table` for the op's class (walks the MRO)."""
-    for cls in type(op).__mro__:
-        if cls in table:
-            return table[cls]
-    raise KeyError(type(op).__name__)
-
-
 def output_shape(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition]) -> Shape:
-    if isinstance(op, O.Concatenate):
-        return concatenate_shape(op, shapes, conditions)
+    """The op's output shape; a merge records the size conditions its inputs need."""
+    rule = rule_for(SHAPE_RULES, op, "infer_shapes")
     if isinstance(op, O.Merge):
-        return _broadcast(op, shapes, conditions)
-    return rule_for(SHAPE_RULES, op)(op, shapes)
+        return rule(op, shapes, conditions)
+    return rule(op, shapes)
 
 
 def infer_shapes(graph: Graph, order: list[str], input_shapes: dict[str, Shape]

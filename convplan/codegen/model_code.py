@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from convplan.codegen.literals import identifiers, py_literal
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
-from convplan.verify.keras_build import keras_arguments
+from convplan.ir.keras_arguments import keras_arguments
 
 LINE = 100
 INDENT = "    "

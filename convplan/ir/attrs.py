@@ -9,39 +9,13 @@ from typing import Any
 
 from convplan.errors import SpecError, UnsupportedError
 
-# Activation name -> FLOPs per output element (documented in docs/counting.md).
-ACTIVATION_FLOPS: dict[str, int] = {
-    "linear": 0,
-    "relu": 1,
-    "relu6": 2,
-    "leaky_relu": 2,
-    "elu": 3,
-    "selu": 4,
-    "gelu": 8,
-    "silu": 5,
-    "swish": 5,
-    "sigmoid": 4,
-    "hard_sigmoid": 3,
-    "hard_silu": 4,
-    "hard_swish": 4,
-    "tanh": 5,
-    "softplus": 3,
-    "softsign": 3,
-    "exponential": 1,
-    "mish": 8,
-    "softmax": 3,
-    "log_softmax": 4,
-    "celu": 4,
-    "hard_shrink": 2,
-    "hard_tanh": 2,
-    "log_sigmoid": 4,
-    "soft_shrink": 3,
-    "sparse_plus": 4,
-    "sparse_sigmoid": 3,
-    "sparsemax": 5,
-    "squareplus": 5,
-    "tanh_shrink": 6,
-}
+# Keras activation names convplan models (their FLOPs: convplan.analysis.counts.ACTIVATION_FLOPS).
+ACTIVATIONS: tuple[str, ...] = (
+    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "sigmoid",
+    "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softplus", "softsign", "exponential",
+    "mish", "softmax", "log_softmax", "celu", "hard_shrink", "hard_tanh", "log_sigmoid",
+    "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "tanh_shrink",
+)
 
 # Keras activation names convplan refuses, and why (measured on Keras 3.15 / TF 2.21).
 UNMODELLED_ACTIVATIONS: dict[str, str] = {
@@ -133,8 +107,8 @@ def as_activation(owner: Any, attr: str, value: Any) -> str | None:
         raise UnsupportedError(f"activation {value!r} is not modelled: "
                                f"{UNMODELLED_ACTIVATIONS[value]}", layer=owner.name,
                                op=type(owner).__name__)
-    if not isinstance(value, str) or value not in ACTIVATION_FLOPS:
-        raise _fail(owner, attr, "a Keras activation name (" + ", ".join(ACTIVATION_FLOPS) + ")", value)
+    if not isinstance(value, str) or value not in ACTIVATIONS:
+        raise _fail(owner, attr, "a Keras activation name (" + ", ".join(ACTIVATIONS) + ")", value)
     return None if value == "linear" else value
 
 

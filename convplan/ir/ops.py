@@ -206,17 +206,23 @@ class Conv(Windowed):
 
 @dataclass(frozen=True, kw_only=True)
 class Conv1D(Conv):
+    """Keras Conv1D."""
+
     spatial_rank: ClassVar[int] = 1
     paddings: ClassVar[tuple[str, ...]] = ("valid", "same", "causal")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Conv2D(Conv):
+    """Keras Conv2D."""
+
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
 class Conv3D(Conv):
+    """Keras Conv3D."""
+
     spatial_rank: ClassVar[int] = 3
 
 
@@ -270,16 +276,22 @@ class ConvTranspose(Windowed):
 
 @dataclass(frozen=True, kw_only=True)
 class Conv1DTranspose(ConvTranspose):
+    """Keras Conv1DTranspose."""
+
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class Conv2DTranspose(ConvTranspose):
+    """Keras Conv2DTranspose."""
+
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
 class Conv3DTranspose(ConvTranspose):
+    """Keras Conv3DTranspose."""
+
     spatial_rank: ClassVar[int] = 3
 
 
@@ -308,11 +320,15 @@ class Depthwise(Windowed):
 
 @dataclass(frozen=True, kw_only=True)
 class DepthwiseConv1D(Depthwise):
+    """Keras DepthwiseConv1D."""
+
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class DepthwiseConv2D(Depthwise):
+    """Keras DepthwiseConv2D."""
+
     spatial_rank: ClassVar[int] = 2
 
 
@@ -336,11 +352,15 @@ class Separable(Depthwise):
 
 @dataclass(frozen=True, kw_only=True)
 class SeparableConv1D(Separable):
+    """Keras SeparableConv1D."""
+
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class SeparableConv2D(Separable):
+    """Keras SeparableConv2D."""
+
     spatial_rank: ClassVar[int] = 2
 
 
@@ -491,6 +511,8 @@ class GlobalAveragePooling3D(GlobalAveragePooling):
 
 @dataclass(frozen=True, kw_only=True)
 class BatchNormalization(Op):
+    """Normalizes each channel with batch statistics (moving ones at inference), then scales and shifts."""
+
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     axis: int = -1
@@ -509,6 +531,8 @@ class BatchNormalization(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class LayerNormalization(Op):
+    """Normalizes over `axis` within each example, then scales and shifts."""
+
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     axis: int = -1
@@ -525,6 +549,8 @@ class LayerNormalization(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Activation(Op):
+    """Applies a named activation elementwise."""
+
     elementwise: ClassVar[bool] = True
     activation: str = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("activation",)
@@ -536,6 +562,8 @@ class Activation(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class ReLU(Op):
+    """max(x, 0), with an optional negative slope, threshold and cap (ReLU6)."""
+
     elementwise: ClassVar[bool] = True
     max_value: float | None = None
     negative_slope: float = 0.0
@@ -550,6 +578,8 @@ class ReLU(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class LeakyReLU(Op):
+    """x for x > 0, negative_slope * x otherwise."""
+
     elementwise: ClassVar[bool] = True
     negative_slope: float = 0.3
 
@@ -559,6 +589,8 @@ class LeakyReLU(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Softmax(Op):
+    """exp(x) / sum(exp(x)) along `axis`."""
+
     elementwise: ClassVar[bool] = True
     axis: int = -1
 
@@ -568,6 +600,8 @@ class Softmax(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Dropout(Op):
+    """Zeroes a `rate` fraction of the elements in training; the identity at inference."""
+
     elementwise: ClassVar[bool] = True
     rate: float = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("rate",)
@@ -583,16 +617,22 @@ class SpatialDropout(Dropout):
 
 @dataclass(frozen=True, kw_only=True)
 class SpatialDropout1D(SpatialDropout):
+    """Keras SpatialDropout1D."""
+
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class SpatialDropout2D(SpatialDropout):
+    """Keras SpatialDropout2D."""
+
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
 class SpatialDropout3D(SpatialDropout):
+    """Keras SpatialDropout3D."""
+
     spatial_rank: ClassVar[int] = 3
 
 
@@ -601,6 +641,8 @@ class SpatialDropout3D(SpatialDropout):
 
 @dataclass(frozen=True, kw_only=True)
 class Dense(Op):
+    """A matrix product over the last axis (each leading position separately), plus bias."""
+
     units: int = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("units",)
     activation: str | None = None
@@ -621,6 +663,8 @@ class Dense(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Flatten(Op):
+    """All axes but the batch into one."""
+
     data_format: str | None = None
 
     def normalize(self) -> None:
@@ -629,6 +673,8 @@ class Flatten(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Reshape(Op):
+    """The same values in `target_shape` (one -1 is inferred)."""
+
     target_shape: tuple = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("target_shape",)
 
@@ -708,36 +754,50 @@ class Merge(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Add(Merge):
+    """The elementwise sum of its inputs (broadcasting)."""
+
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
 class Subtract(Merge):
+    """The first input minus the second (broadcasting)."""
+
     max_inputs: ClassVar[int | None] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
 class Multiply(Merge):
+    """The elementwise product of its inputs (broadcasting)."""
+
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
 class Average(Merge):
+    """The elementwise mean of its inputs (broadcasting)."""
+
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
 class Maximum(Merge):
+    """The elementwise maximum of its inputs (broadcasting)."""
+
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
 class Minimum(Merge):
+    """The elementwise minimum of its inputs (broadcasting)."""
+
     pass
 
 
 @dataclass(frozen=True, kw_only=True)
 class Concatenate(Merge):
+    """Its inputs joined along `axis`; other axes must match."""
+
     axis: int = -1
 
     def normalize(self) -> None:
@@ -761,11 +821,15 @@ class UpSampling(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class UpSampling1D(UpSampling):
+    """Keras UpSampling1D."""
+
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class UpSampling2D(UpSampling):
+    """Keras UpSampling2D."""
+
     interpolation: str = "nearest"
     spatial_rank: ClassVar[int] = 2
 
@@ -777,6 +841,8 @@ class UpSampling2D(UpSampling):
 
 @dataclass(frozen=True, kw_only=True)
 class UpSampling3D(UpSampling):
+    """Keras UpSampling3D."""
+
     spatial_rank: ClassVar[int] = 3
 
 
@@ -794,16 +860,22 @@ class ZeroPadding(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class ZeroPadding1D(ZeroPadding):
+    """Keras ZeroPadding1D."""
+
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class ZeroPadding2D(ZeroPadding):
+    """Keras ZeroPadding2D."""
+
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
 class ZeroPadding3D(ZeroPadding):
+    """Keras ZeroPadding3D."""
+
     spatial_rank: ClassVar[int] = 3
 
 
@@ -821,17 +893,23 @@ class Cropping(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Cropping1D(Cropping):
+    """Keras Cropping1D."""
+
     spatial_rank: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class Cropping2D(Cropping):
+    """Keras Cropping2D."""
+
     cropping: Any = 0  # Keras: Cropping2D crops nothing by default; 1D and 3D crop 1
     spatial_rank: ClassVar[int] = 2
 
 
 @dataclass(frozen=True, kw_only=True)
 class Cropping3D(Cropping):
+    """Keras Cropping3D."""
+
     spatial_rank: ClassVar[int] = 3
 
 

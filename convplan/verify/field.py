@@ -24,11 +24,12 @@ on exactly the same pixels (the surrogate is linear where it matters).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
+from convplan.ir.rules import rule_for
 
 Interval = tuple[int, int] | None  # first and last input pixel seen; None: no input pixel
 CHUNK = 16
@@ -38,28 +39,82 @@ GLOBAL_AVERAGE_POOLING = {1: O.GlobalAveragePooling1D, 2: O.GlobalAveragePooling
                           3: O.GlobalAveragePooling3D}
 
 
+def _as_linear(op: O.Op) -> O.Op:
+    """An activation, normalization or rescaling becomes the identity."""
+    return O.Activation(name=op.name, activation="linear")
+
+
+def _input_linear(op: O.InputLayer) -> O.Op:
+    return dataclasses.replace(op, dtype="float32")
+
+
+def _mixing_or_linear(op: O.Softmax | O.LayerNormalization) -> O.Op:
+    """Over a spatial axis it mixes positions: kept (see measure_fields); else the identity."""
+    return op if op.axis != -1 else _as_linear(op)
+
+
+def _max_to_average(op: O.MaxPooling) -> O.Op:
+    return AVERAGE_POOLING[op.spatial_rank](name=op.name, pool_size=op.pool_size,
+                                            strides=op.strides, padding=op.padding)
+
+
+def _global_max_to_average(op: O.GlobalMaxPooling) -> O.Op:
+    return GLOBAL_AVERAGE_POOLING[op.spatial_rank](name=op.name, keepdims=op.keepdims)
+
+
+def _to_average(op: O.Merge) -> O.Op:
+    return O.Average(name=op.name)
+
+
+def _to_add(op: O.Merge) -> O.Op:
+    return O.Add(name=op.name)
+
+
+def _without_activation(op: O.Op) -> O.Op:
+    """A layer with a fused activation keeps its geometry and loses the activation."""
+    return dataclasses.replace(op, activation=None) if getattr(op, "activation", None) else op
+
+
+def _unchanged(op: O.Op) -> O.Op:
+    return op
+
+
+LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
+    O.InputLayer: _input_linear,
+    O.Windowed: _without_activation,
+    O.Dense: _without_activation,
+    O.MaxPooling: _max_to_average,
+    O.AveragePooling: _unchanged,
+    O.GlobalMaxPooling: _global_max_to_average,
+    O.GlobalAveragePooling: _unchanged,
+    O.Softmax: _mixing_or_linear,
+    O.LayerNormalization: _mixing_or_linear,
+    O.Activation: _as_linear,
+    O.ReLU: _as_linear,
+    O.LeakyReLU: _as_linear,
+    O.Rescaling: _as_linear,
+    O.Normalization: _as_linear,
+    O.BatchNormalization: _unchanged,  # made positive with zero offsets (make_positive)
+    O.Dropout: _unchanged,  # the identity when not training
+    O.Maximum: _to_average,
+    O.Minimum: _to_average,
+    O.Subtract: _to_add,
+    O.Multiply: _to_add,
+    O.Add: _unchanged,
+    O.Average: _unchanged,
+    O.Concatenate: _unchanged,
+    O.Flatten: _unchanged,
+    O.Reshape: _unchanged,
+    O.UpSampling: _unchanged,
+    O.ZeroPadding: _unchanged,
+    O.Cropping: _unchanged,
+    O.Custom: _unchanged,
+}
+
+
 def linearize_op(op: O.Op) -> O.Op:
     """The op as it appears in the surrogate (see the module docstring)."""
-    name = op.name
-    if isinstance(op, O.InputLayer):
-        return dataclasses.replace(op, dtype="float32")
-    if isinstance(op, (O.Softmax, O.LayerNormalization)) and op.axis != -1:
-        return op  # it mixes positions along a spatial axis: keep that (see measure_fields)
-    if isinstance(op, (O.Activation, O.ReLU, O.LeakyReLU, O.Softmax, O.Rescaling,
-                       O.LayerNormalization, O.Normalization)):
-        return O.Activation(name=name, activation="linear")
-    if isinstance(op, O.MaxPooling):
-        cls = AVERAGE_POOLING[op.spatial_rank]
-        return cls(name=name, pool_size=op.pool_size, strides=op.strides, padding=op.padding)
-    if isinstance(op, O.GlobalMaxPooling):
-        return GLOBAL_AVERAGE_POOLING[op.spatial_rank](name=name, keepdims=op.keepdims)
-    if isinstance(op, (O.Maximum, O.Minimum)):
-        return O.Average(name=name)
-    if isinstance(op, (O.Subtract, O.Multiply)):
-        return O.Add(name=name)
-    if getattr(op, "activation", None) is not None:
-        return dataclasses.replace(op, activation=None)
-    return op
+    return rule_for(LINEARIZE_RULES, op, "linearize_op")(op)
 
 
 def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None) -> Graph:

@@ -4,7 +4,7 @@ This is the one place in the package that turns the IR back into Keras: `verify`
 model it builds with the plan, and the tests use it as their oracle. Op attributes already carry
 Keras's names, so a layer is `getattr(keras.layers, op_type)(name=..., **attributes)`; only the
 few spots where convplan's normalized form differs from what the Keras constructor accepts are
-mapped back (see `keras_arguments`).
+mapped back (`convplan.ir.keras_arguments`, which codegen shares without importing Keras).
 """
 
 from __future__ import annotations
@@ -17,29 +17,8 @@ from convplan.analysis.analyze import input_shapes
 from convplan.errors import UnsupportedError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
+from convplan.ir.keras_arguments import keras_arguments
 from convplan.ir.validate import validate
-
-
-def keras_arguments(op: O.Op) -> dict[str, Any]:
-    """The keyword arguments of the Keras layer of the op's class, from `op.attributes()`.
-
-    Mapped back from convplan's normalized form: a `None` data_format is left to Keras's default
-    (Cropping1D takes no data_format at all); ZeroPadding1D/Cropping1D take one pair, not a
-    tuple of pairs; UpSampling1D takes an int only; Normalization statistics are lists.
-    """
-    args = op.attributes()
-    if args.get("data_format", "x") is None:
-        del args["data_format"]
-    if isinstance(op, (O.ZeroPadding1D, O.Cropping1D)):
-        key = "padding" if isinstance(op, O.ZeroPadding1D) else "cropping"
-        args[key] = tuple(args[key][0])
-    if isinstance(op, O.UpSampling1D):
-        args["size"] = args["size"][0]
-    if isinstance(op, O.Normalization):
-        for key in ("mean", "variance"):
-            if isinstance(args[key], tuple):
-                args[key] = list(args[key])
-    return args
 
 
 def build_keras_layer(op: O.Op) -> Any:
