@@ -8,7 +8,7 @@ import typing
 from typing import Any
 
 from convplan.ir import ops as O
-from convplan.ir.attrs import ACTIVATION_FLOPS, PADDINGS
+from convplan.ir.attrs import ACTIVATIONS, PADDINGS
 
 _INT_OR_LIST = {"oneOf": [{"type": "integer", "minimum": 1},
                           {"type": "array", "items": {"type": "integer", "minimum": 1}}]}
@@ -20,7 +20,7 @@ _KNOWN: dict[str, dict[str, Any]] = {
     "kernel_size": _INT_OR_LIST, "strides": _INT_OR_LIST, "dilation_rate": _INT_OR_LIST,
     "pool_size": _INT_OR_LIST, "size": _INT_OR_LIST,
     "padding": {"oneOf": [{"enum": list(PADDINGS)}, {"type": ["integer", "array"]}]},
-    "activation": {"enum": [*ACTIVATION_FLOPS, None]},
+    "activation": {"enum": [*ACTIVATIONS, None]},
     "filters": {"type": "integer", "minimum": 1}, "units": {"type": "integer", "minimum": 1},
     "groups": {"type": "integer", "minimum": 1},
     "depth_multiplier": {"type": "integer", "minimum": 1},
