@@ -153,8 +153,5 @@ def declared_sizes(graph: Graph, config: CheckConfig) -> dict[str, int]:
 def windows(op: O.Op) -> list[tuple[int, int, int]] | None:
     """Per spatial axis (kernel, stride, dilation) of a sliding-window op (convolutions other
     than transposed ones, and pooling); None for any other op."""
-    if isinstance(op, O.Pooling):
-        return list(zip(op.pool_size, op.strides, (1,) * op.spatial_rank))
-    if isinstance(op, O.Windowed) and not isinstance(op, O.ConvTranspose):
-        return list(zip(op.kernel_size, op.strides, op.dilation_rate))
-    return None
+    window = op.window
+    return None if window is None else list(zip(window.kernel, window.strides, window.dilation))

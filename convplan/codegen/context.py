@@ -21,6 +21,7 @@ from convplan.codegen.model_code import model_io, model_lines
 from convplan.codegen.plan_summary import plan_facts, precision_for
 from convplan.codegen.targets import TARGETS, Target
 from convplan.codegen.task import KERAS_DATASETS, Task, choose_dataset, detect_task
+from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 
@@ -29,7 +30,7 @@ def first_conv(graph: Graph, order: Sequence[str]) -> str | None:
     what visualize.py draws (the seed's visualization)."""
     for name in order:
         op = graph[name].op
-        if op.has_kernel and op.window is not None and op.spatial_rank == 2:
+        if isinstance(op, O.Windowed) and op.spatial_rank == 2:
             return name
     return None
 

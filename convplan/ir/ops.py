@@ -241,6 +241,11 @@ class ConvTranspose(Windowed):
     def feature_width(self) -> tuple[str, int]:
         return "filters", self.filters
 
+    @property
+    def window(self) -> None:
+        """It scatters a kernel from each input position rather than sliding a window."""
+        return None
+
     def normalize(self) -> None:
         super().normalize()
         A.as_int(self, "filters", self.filters)
