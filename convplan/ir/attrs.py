@@ -42,7 +42,7 @@ def is_int(value: Any) -> bool:
 def as_int(owner: Any, attr: str, value: Any, minimum: int = 1) -> int:
     if not is_int(value) or value < minimum:
         raise _fail(owner, attr, f"an integer >= {minimum}", value)
-    return value
+    return int(value)
 
 
 def as_float(owner: Any, attr: str, value: Any, low: float | None = None,
@@ -112,7 +112,8 @@ def as_activation(owner: Any, attr: str, value: Any) -> str | None:
     return None if value == "linear" else value
 
 
-def as_data_format(owner: Any, attr: str, value: Any) -> None:
+def as_data_format(owner: Any, attr: str, value: Any) -> str | None:
+    """channels_last (or null) -> None, Keras's default; channels_first is refused."""
     if value in (None, "channels_last"):
         return None
     if value == "channels_first":
@@ -127,4 +128,4 @@ def as_data_format(owner: Any, attr: str, value: Any) -> None:
 def as_axis(owner: Any, attr: str, value: Any) -> int:
     if not is_int(value) or value == 0:
         raise _fail(owner, attr, "a non-batch axis (a non-zero integer, -1 for channels)", value)
-    return value
+    return int(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from convplan.errors import GraphError
 from convplan.ir.ops import InputLayer, Op
@@ -39,7 +39,7 @@ class Graph:
         self.nodes: dict[str, Node] = {}
         self._outputs: list[str] | None = None
         self.source: str | None = None  # file the graph was read from, for reports
-        self.checks: dict = {}  # the spec's `checks:` section, kept for convplan check
+        self.checks: dict[str, Any] = {}  # the spec's `checks:` section, kept for convplan check
         self.description: str | None = None  # the spec's free-text `description:`
 
     # -- building -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from convplan.errors import SpecError, UnsupportedError
 from convplan.ir import attrs as A
@@ -52,6 +52,11 @@ class Op:
 
     def normalize(self) -> None:
         """Validate and canonicalize attributes (overridden per op)."""
+
+    def rank(self) -> int:
+        """The number of spatial axes, for an op that needs them (windows, resampling, ...)."""
+        assert self.spatial_rank is not None, f"{self.op_type} has no spatial rank"
+        return self.spatial_rank
 
     @property
     def op_type(self) -> str:
@@ -97,11 +102,11 @@ class Window:
 _NO_DEFAULT = object()
 
 
-def _canonical_default(op: Op, f: dataclasses.Field) -> Any:
+def _canonical_default(op: Op, f: dataclasses.Field[Any]) -> Any:
     """The attribute's value had it been left out; _NO_DEFAULT where leaving it out is invalid
     (output_padding 1 needs strides > 1, so strides cannot fall back to 1)."""
     try:
-        probe = dataclasses.replace(op, **{f.name: f.default})
+        probe = dataclasses.replace(op, **cast(dict[str, Any], {f.name: f.default}))
     except SpecError:
         return _NO_DEFAULT
     return getattr(probe, f.name)
@@ -114,7 +119,7 @@ def _canonical_default(op: Op, f: dataclasses.Field) -> Any:
 class InputLayer(Op):
     """A graph input; ``shape`` excludes the batch axis; dims are ints or symbol names."""
 
-    shape: tuple = ()
+    shape: tuple[Dim, ...] = ()
     dtype: str = "float32"
     min_inputs: ClassVar[int] = 0
     max_inputs: ClassVar[int | None] = 0
@@ -156,7 +161,7 @@ class Windowed(Op):
     required: ClassVar[tuple[str, ...]] = ("kernel_size",)
 
     def normalize(self) -> None:
-        r = self.spatial_rank
+        r = self.rank()
         _set(self, "kernel_size", A.as_tuple(self, "kernel_size", self.kernel_size, r))
         _set(self, "strides", A.as_tuple(self, "strides", self.strides, r))
         _set(self, "dilation_rate", A.as_tuple(self, "dilation_rate", self.dilation_rate, r))
@@ -177,7 +182,7 @@ class Windowed(Op):
     sweepable: ClassVar[tuple[str, ...]] = ("kernel_size", "strides", "dilation_rate")
 
     @property
-    def window(self) -> Window:
+    def window(self) -> Window | None:
         return Window(self.kernel_size, self.strides, self.dilation_rate, self.padding)
 
 
@@ -250,7 +255,7 @@ class ConvTranspose(Windowed):
         super().normalize()
         A.as_int(self, "filters", self.filters)
         if self.output_padding is not None:
-            pads = A.as_tuple(self, "output_padding", self.output_padding, self.spatial_rank, 0)
+            pads = A.as_tuple(self, "output_padding", self.output_padding, self.rank(), 0)
             for p, s in zip(pads, self.strides):
                 if p >= s:  # Keras: output_padding must be strictly less than the stride
                     raise SpecError(
@@ -383,7 +388,7 @@ class Pooling(Op):
     sweepable: ClassVar[tuple[str, ...]] = ("pool_size", "strides")
 
     def normalize(self) -> None:
-        r = self.spatial_rank
+        r = self.rank()
         _set(self, "pool_size", A.as_tuple(self, "pool_size", self.pool_size, r))
         strides = self.pool_size if self.strides is None else self.strides
         _set(self, "strides", A.as_tuple(self, "strides", strides, r))
@@ -391,7 +396,7 @@ class Pooling(Op):
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
     @property
-    def window(self) -> Window:
+    def window(self) -> Window | None:
         return Window(self.pool_size, self.strides, (1,) * len(self.pool_size), self.padding)
 
 
@@ -680,7 +685,7 @@ class Flatten(Op):
 class Reshape(Op):
     """The same values in `target_shape` (one -1 is inferred)."""
 
-    target_shape: tuple = None  # type: ignore[assignment]
+    target_shape: tuple[int, ...] = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("target_shape",)
 
     def normalize(self) -> None:
@@ -820,7 +825,7 @@ class UpSampling(Op):
     data_format: str | None = None
 
     def normalize(self) -> None:
-        _set(self, "size", A.as_tuple(self, "size", self.size, self.spatial_rank))
+        _set(self, "size", A.as_tuple(self, "size", self.size, self.rank()))
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
 
@@ -859,7 +864,7 @@ class ZeroPadding(Op):
     data_format: str | None = None
 
     def normalize(self) -> None:
-        _set(self, "padding", A.as_pairs(self, "padding", self.padding, self.spatial_rank))
+        _set(self, "padding", A.as_pairs(self, "padding", self.padding, self.rank()))
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
 
@@ -892,7 +897,7 @@ class Cropping(Op):
     data_format: str | None = None
 
     def normalize(self) -> None:
-        _set(self, "cropping", A.as_pairs(self, "cropping", self.cropping, self.spatial_rank))
+        _set(self, "cropping", A.as_pairs(self, "cropping", self.cropping, self.rank()))
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
 
