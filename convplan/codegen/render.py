@@ -1,5 +1,7 @@
 """Render the top-level `templates/project/` folder with a strict Jinja environment.
 
+The templates ship inside the package as `convplan._templates` (pyproject.toml maps the folder
+there), so a wheel and an editable install find them the same way, with importlib.resources.
 StrictUndefined turns a missing context key into an error instead of an empty string;
 autoescape is off because the output is Python and Markdown, not HTML, and every value is made
 safe for its place in `codegen` before it gets here. A template that renders to nothing but
@@ -8,27 +10,65 @@ whitespace is a file this project does not need (the multi-worker test on other 
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
-from typing import Any
+from importlib.resources import files
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from convplan.errors import UsageError
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "project"
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+TEMPLATE_PACKAGE = "convplan._templates"
+PROJECT = "project"
 SUFFIX = ".j2"
 
 
-def template_names(root: Path = TEMPLATES) -> list[str]:
-    """Every template below `root`, as sorted POSIX paths relative to it."""
-    if not root.is_dir():
-        raise UsageError(f"the project templates are missing: {root} is not a folder")
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob(f"*{SUFFIX}") if p.is_file())
+def project_templates() -> Traversable:
+    """The installed `templates/project/` folder."""
+    try:
+        root = files(TEMPLATE_PACKAGE) / PROJECT
+    except ModuleNotFoundError:
+        root = None
+    if root is None or not root.is_dir():
+        raise UsageError(f"the project templates are missing: the package {TEMPLATE_PACKAGE} has no "
+                         f"'{PROJECT}' folder. Hint: reinstall convplan (pip install convplan, or "
+                         f"pip install -e . in a checkout)")
+    return root
 
 
-def environment(root: Path = TEMPLATES) -> Any:
+def template_files(root: Traversable) -> dict[str, Traversable]:
+    """{POSIX path relative to `root`: file} for every template below it, sorted by path."""
+    found: dict[str, Traversable] = {}
+    folders: list[tuple[str, Traversable]] = [("", root)]
+    while folders:
+        prefix, folder = folders.pop()
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                folders.append((f"{prefix}{entry.name}/", entry))
+            elif entry.name.endswith(SUFFIX):
+                found[prefix + entry.name] = entry
+    return dict(sorted(found.items()))
+
+
+def template_names(root: Traversable | None = None) -> list[str]:
+    """Every template below `root` (default: the installed project templates)."""
+    return list(template_files(project_templates() if root is None else root))
+
+
+def environment(templates: dict[str, Traversable]) -> Any:
+    """A strict Jinja environment over `templates` (from `template_files`), read through
+    importlib.resources so a zipped install works too; errors name the template's file."""
     import jinja2
 
+    def load(name: str) -> tuple[str, str, Any] | None:
+        entry = templates.get(name)
+        if entry is None:
+            return None
+        return entry.read_text(encoding="utf-8"), str(entry), lambda: True
+
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(root)),
+        loader=jinja2.FunctionLoader(load),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -37,12 +77,13 @@ def environment(root: Path = TEMPLATES) -> Any:
     )
 
 
-def render_templates(context: dict[str, Any], root: Path = TEMPLATES) -> dict[str, str]:
+def render_templates(context: dict[str, Any], root: Traversable | None = None) -> dict[str, str]:
     """{relative output path: text} for every template that renders to something."""
-    env = environment(root)
-    files = {}
-    for name in template_names(root):
+    templates = template_files(project_templates() if root is None else root)
+    env = environment(templates)
+    rendered = {}
+    for name in templates:
         text = env.get_template(name).render(**context)
         if text.strip():
-            files[str(PurePosixPath(name[: -len(SUFFIX)]))] = text
-    return files
+            rendered[str(PurePosixPath(name[: -len(SUFFIX)]))] = text
+    return rendered
