@@ -16,10 +16,17 @@ two. Then:
 
 TensorFlow's CPU kernels cannot run dilated transposed convolutions (a platform limit, not
 Keras's semantics: the symbolic layer accepts them); such networks are compared symbolically.
+
+TensorFlow's side is plain JSON data (`measure_tensorflow`). A regression spec under
+tests/data/fuzz/ keeps it beside itself, `<stem>.expected.json` (written by
+scripts/record_fuzz_expectations.py), so `compare_recorded` replays the comparison without
+TensorFlow; the live test asserts that the record still equals the measurement.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -64,6 +71,8 @@ class Outcome:
     fields_checked: int = 0
     ops: frozenset[str] = field(default_factory=frozenset)
     fields_skipped: str | None = None  # why the fields were not compared, when asked for
+    # TensorFlow's numbers (`measure_tensorflow`), which a regression spec records
+    tensorflow: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -165,7 +174,16 @@ def run_eagerly(inputs: list[Any], tensors: dict[str, Any], names: list[str]
     return {n: shape_of(o) for n, o in zip(names, outputs)}
 
 
-# ---------------------------------------------------------------- the comparison
+# ---------------------------------------------------------------- TensorFlow's numbers
+
+
+@dataclass(frozen=True)
+class Planned:
+    """convplan's side of a spec: its graph and analysis, or the ConvplanError's first line."""
+
+    graph: Any = None
+    analysis: Any = None
+    error: str | None = None
 
 
 def _has_dilated_transpose(spec: dict[str, Any]) -> bool:
@@ -176,27 +194,31 @@ def _has_dilated_transpose(spec: dict[str, Any]) -> bool:
                for e in spec["layers"])
 
 
-def compare_network(spec: dict[str, Any], fields: bool = False) -> Outcome:
-    """Run both sides on the spec and list every disagreement (see the module docstring)."""
-    from convplan.verify.measure import measure_layer
+def jsonable(value: Any) -> Any:
+    """Tuples as lists, recursively: the value as JSON reads it back."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
 
-    ops = frozenset(e["op"] for e in spec["layers"])
-    mismatches: list[Mismatch] = []
-    graph = analysis = None
-    convplan_error = keras_error = None
-    try:
-        graph, analysis = plan(spec)
-    except ConvplanError as exc:
-        convplan_error = _first_line(exc)
-    except Exception as exc:  # anything but a ConvplanError is a convplan bug
-        return Outcome((), (Mismatch("crash", None, None, _first_line(exc), "-"),), ops=ops)
+
+def measure_tensorflow(spec: dict[str, Any], planned: Planned, fields: bool = False
+                       ) -> dict[str, Any]:
+    """What TensorFlow says about the spec, as JSON data (what a regression spec records):
+    `{"accepted": false, "error": ...}`, or `{"accepted": true, "executed": ..., "layers":
+    {name: {output_shape, trainable_params, non_trainable_params, macs, eager_shape}}}` plus,
+    where fields are asked for, the network ran and convplan accepted it, `"fields": {name:
+    per spatial axis, per output position, [first, last] input pixel seen or null}` (the layers
+    the plan gives a field, measured on the linearized copy of convplan's graph) or
+    `"fields_error"`. The fields of networks hit by TF's CPU 'same' shift are not measured."""
+    from convplan.verify.measure import measure_layer
 
     executed = False
     eager: dict[str, tuple[int, ...]] = {}
-    facts: dict[str, dict[str, Any]] = {}
     try:
         inputs, layers, tensors = keras_network(spec)
-        facts = {name: measure_layer(layer) for name, layer in layers.items()}
+        facts = {name: jsonable(measure_layer(layer)) for name, layer in layers.items()}
         empty = [n for n, f in facts.items() if any(d is not None and d <= 0
                                                     for d in f["output_shape"])]
         if empty:
@@ -208,35 +230,108 @@ def compare_network(spec: dict[str, Any], fields: bool = False) -> Outcome:
             if not (CPU_LIMITS.search(str(exc)) and _has_dilated_transpose(spec)):
                 raise
     except Exception as exc:
-        keras_error = _first_line(exc)
+        return {"accepted": False, "error": _first_line(exc)}
+    for name, shape in eager.items():
+        facts[name]["eager_shape"] = list(shape)
+    record: dict[str, Any] = {"accepted": True, "executed": executed, "layers": facts}
+    if (fields and executed and planned.error is None
+            and not cpu_3d_same_shift(planned.graph, planned.analysis)):
+        try:
+            record["fields"] = jsonable(measure_network_fields(planned.graph, planned.analysis))
+        except Exception as exc:  # the measurement itself failed: a bug in convplan.verify
+            record["fields_error"] = _first_line(exc)
+    return record
 
-    accepted = tuple(side for side, error in (("convplan", convplan_error), ("keras", keras_error))
-                     if error is None)
+
+def measure_network_fields(graph: Any, analysis: Any) -> dict[str, Any]:
+    """The fields TensorFlow measures for `field_layers` (none for a network of two inputs)."""
+    from convplan.verify.field import measure_fields
+
+    names = field_layers(graph, analysis)
+    if not names:
+        return {}
+    shape = [int(d) for d in analysis.layer(graph.inputs[0]).output_shape]
+    return measure_fields(graph, names, shape)
+
+
+def field_layers(graph: Any, analysis: Any) -> list[str]:
+    """Layers of a one-input network that keep its spatial axes and have a field in the plan."""
+    if len(graph.inputs) != 1:
+        return []
+    rank = len(analysis.layer(graph.inputs[0]).output_shape)
+    return [r.name for r in analysis.layers if r.receptive_field is not None
+            and r.op != "InputLayer" and len(r.output_shape) == rank]
+
+
+# ---------------------------------------------------------------- the comparison
+
+
+def plan_spec(spec: dict[str, Any]) -> Planned:
+    """`plan`, with a ConvplanError as the rejection (any other exception propagates)."""
+    try:
+        graph, analysis = plan(spec)
+    except ConvplanError as exc:
+        return Planned(error=_first_line(exc))
+    return Planned(graph, analysis)
+
+
+def compare_network(spec: dict[str, Any], fields: bool = False) -> Outcome:
+    """Run both sides on the spec and list every disagreement (see the module docstring); the
+    outcome keeps TensorFlow's numbers (`Outcome.tensorflow`)."""
+    ops = frozenset(e["op"] for e in spec["layers"])
+    try:
+        planned = plan_spec(spec)
+    except Exception as exc:  # anything but a ConvplanError is a convplan bug
+        return Outcome((), (Mismatch("crash", None, None, _first_line(exc), "-"),), ops=ops)
+    measured = measure_tensorflow(spec, planned, fields)
+    outcome = compare_measured(planned, measured, fields, ops)
+    if outcome.accepted_by != ("convplan", "keras"):
+        return outcome
+    built = tuple(compare_keras_build(planned.graph, measured["layers"]))
+    return dataclasses.replace(outcome, mismatches=outcome.mismatches + built)
+
+
+def compare_recorded(spec: dict[str, Any], measured: dict[str, Any]) -> Outcome:
+    """convplan's analysis against TensorFlow's recorded numbers (`measure_tensorflow` with
+    fields), without TensorFlow."""
+    ops = frozenset(e["op"] for e in spec["layers"])
+    return compare_measured(plan_spec(spec), measured, True, ops)
+
+
+def compare_measured(planned: Planned, measured: dict[str, Any], fields: bool,
+                     ops: frozenset[str]) -> Outcome:
+    """convplan's side against TensorFlow's numbers, live or recorded: both accept with equal
+    numbers per layer (and fields, where asked), or both reject."""
+    keras_error = None if measured["accepted"] else measured["error"]
+    executed = measured.get("executed", False)
+    accepted = tuple(side for side, error in (("convplan", planned.error),
+                                              ("keras", keras_error)) if error is None)
+    mismatches: list[Mismatch] = []
     if len(accepted) == 1:
-        text = "accepts" if accepted == ("convplan",) else convplan_error
+        text = "accepts" if accepted == ("convplan",) else planned.error
         other = keras_error if accepted == ("convplan",) else "accepts"
         mismatches.append(Mismatch("accepts", None, None, text, other))
     if accepted != ("convplan", "keras"):
-        return Outcome(accepted, tuple(mismatches), convplan_error, keras_error, executed,
-                       ops=ops)
-
+        return Outcome(accepted, tuple(mismatches), planned.error, keras_error, executed,
+                       ops=ops, tensorflow=measured)
+    graph, analysis = planned.graph, planned.analysis
     for result in analysis.layers:
-        if result.op == "InputLayer":
-            continue
-        mismatches.extend(compare_layer(result, facts[result.name], eager.get(result.name)))
-    mismatches.extend(compare_keras_build(graph, facts))
+        if result.op != "InputLayer":
+            mismatches.extend(compare_layer(result, measured["layers"].get(result.name)))
+    skipped = cpu_3d_same_shift(graph, analysis) if fields and executed else None
     checked = 0
-    quirk = cpu_3d_same_shift(graph, analysis)
-    if fields and executed and quirk:
-        return Outcome(accepted, tuple(mismatches), None, None, executed, 0, ops,
-                       fields_skipped=quirk)
-    if fields and executed:
-        try:
-            found, checked = compare_fields(graph, analysis)
-        except Exception as exc:  # the measurement itself failed: a bug in convplan.verify
-            found = [Mismatch("field_measurement", None, None, "-", _first_line(exc))]
-        mismatches.extend(found)
-    return Outcome(accepted, tuple(mismatches), None, None, executed, checked, ops)
+    if fields and executed and not skipped:
+        if "fields_error" in measured:
+            mismatches.append(Mismatch("field_measurement", None, None, "-",
+                                       measured["fields_error"]))
+        else:
+            try:
+                found, checked = compare_fields(graph, analysis, measured.get("fields", {}))
+            except Exception as exc:  # a bug in convplan.verify's comparison
+                found = [Mismatch("field_measurement", None, None, "-", _first_line(exc))]
+            mismatches.extend(found)
+    return Outcome(accepted, tuple(mismatches), None, None, executed, checked, ops,
+                   fields_skipped=skipped, tensorflow=measured)
 
 
 def cpu_3d_same_shift(graph: Any, analysis: Any) -> str | None:
@@ -265,16 +360,21 @@ def cpu_3d_same_shift(graph: Any, analysis: Any) -> str | None:
     return None
 
 
-def compare_layer(result: Any, facts: dict[str, Any], eager: tuple[int, ...] | None
-                  ) -> Iterator[Mismatch]:
+def compare_layer(result: Any, facts: dict[str, Any] | None) -> Iterator[Mismatch]:
+    """One layer of the plan against TensorFlow's numbers for it (JSON data, see
+    `measure_tensorflow`)."""
+    if facts is None:
+        yield Mismatch("recorded", result.name, result.op, "a layer", "no numbers",
+                       "record again: scripts/record_fuzz_expectations.py")
+        return
     shape = tuple(int(d) for d in result.output_shape)
-    pairs = [("output_shape", shape, facts["output_shape"]),
+    pairs = [("output_shape", shape, tuple(facts["output_shape"])),
              ("trainable_params", result.trainable_params, facts["trainable_params"]),
              ("non_trainable_params", result.non_trainable_params,
               facts["non_trainable_params"]),
              ("macs", result.macs, facts["macs"])]
-    if eager is not None:
-        pairs.append(("eager_shape", shape, eager))
+    if "eager_shape" in facts:
+        pairs.append(("eager_shape", shape, tuple(facts["eager_shape"])))
     for quantity, ours, theirs in pairs:
         if ours != theirs:
             yield Mismatch(quantity, result.name, result.op, ours, theirs)
@@ -287,35 +387,82 @@ def compare_keras_build(graph: Any, facts: dict[str, dict[str, Any]]) -> Iterato
     from convplan.verify.measure import measure_layer
 
     model = build_keras_model(with_every_sink(graph))
-    for name, theirs in facts.items():
-        ours = measure_layer(model.get_layer(name))
+    for name, raw in facts.items():
+        ours = jsonable(measure_layer(model.get_layer(name)))
+        theirs = {k: raw[k] for k in ours}
         if ours != theirs:
             yield Mismatch("keras_build", name, graph[name].op.op_type, ours, theirs)
 
 
-def compare_fields(graph: Any, analysis: Any) -> tuple[list[Mismatch], int]:
-    """Every layer that keeps the input's spatial axes: the plan's receptive field against the
-    field measured in TensorFlow (one-input networks; as `convplan verify` compares them)."""
-    from convplan.verify.compare import compare_field, envelope_layers
-    from convplan.verify.field import measure_fields, resampled_layers
+def _intervals(axes: Any) -> tuple[tuple[Any, ...], ...]:
+    """A field measurement read back from JSON: intervals as tuples again."""
+    return tuple(tuple(None if i is None else tuple(i) for i in axis) for axis in axes)
 
-    if len(graph.inputs) != 1:
+
+def compare_fields(graph: Any, analysis: Any, measured: dict[str, Any]
+                   ) -> tuple[list[Mismatch], int]:
+    """Every layer that keeps the input's spatial axes: the plan's receptive field against the
+    field measured in TensorFlow (one-input networks; as `convplan verify` compares it)."""
+    from convplan.verify.compare import compare_field, envelope_layers
+    from convplan.verify.field import resampled_layers
+
+    names = field_layers(graph, analysis)
+    if not names:
         return [], 0
     shape = [int(d) for d in analysis.layer(graph.inputs[0]).output_shape]
-    names = [r.name for r in analysis.layers if r.receptive_field is not None
-             and r.op != "InputLayer" and len(r.output_shape) == len(shape)]
-    measured = measure_fields(graph, names, shape)
     resampled, envelopes = resampled_layers(graph), envelope_layers(graph, analysis)
     names = [n for n in names if n not in envelopes]
     found = []
     for name in names:
         result = analysis.layer(name)
-        check = compare_field(result.receptive_field, measured[name], shape[:-1],
+        if name not in measured:
+            found.append(Mismatch("receptive_field", name, result.op, "a field", "not measured",
+                                  "record again: scripts/record_fuzz_expectations.py"))
+            continue
+        check = compare_field(result.receptive_field, _intervals(measured[name]), shape[:-1],
                               name not in resampled)
         if not check.ok:
             found.append(Mismatch("receptive_field", name, result.op, check.plan,
                                   check.measured, check.detail))
     return found, len(names)
+
+
+# ---------------------------------------------------------------- recorded numbers
+
+
+def expected_path(spec_path: Path) -> Path:
+    """Where a regression spec's recorded TensorFlow numbers live."""
+    return spec_path.with_name(spec_path.stem + ".expected.json")
+
+
+def tensorflow_versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def record_text(measured: dict[str, Any], versions: dict[str, str]) -> str:
+    """The record as JSON, one line per layer (and per layer's fields)."""
+    def line(value: Any) -> str:
+        return json.dumps(jsonable(value), sort_keys=False)
+
+    data = {"measured_with": versions, **measured}
+    parts = []
+    for key, value in data.items():
+        if key in ("layers", "fields") and value:
+            rows = ",\n".join(f"    {json.dumps(name)}: {line(v)}" for name, v in value.items())
+            parts.append(f"  {json.dumps(key)}: {{\n{rows}\n  }}")
+        else:
+            parts.append(f"  {json.dumps(key)}: {line(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """TensorFlow's recorded numbers (without the versions they were measured with)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop("measured_with", None)
+    return data
 
 
 # ---------------------------------------------------------------- shrinking

@@ -11,6 +11,7 @@ checked here with the outcome it now has.
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 from pathlib import Path
@@ -30,6 +31,25 @@ NO_FIELD = re.compile(r"^# no field: (.+)$", re.MULTILINE)
 
 def outcome_text(outcome: F.Outcome) -> str:
     return "\n".join(m.line() for m in outcome.mismatches)
+
+
+def assert_expected_outcome(text: str, outcome: F.Outcome) -> None:
+    """The outcome the regression spec's comments promise (`# expect:`, `# no field:`)."""
+    expect = EXPECT.search(text).group(1)
+    assert (len(outcome.accepted_by) == 2) == (expect == "both accept"), outcome
+    if expect == "both accept":
+        assert outcome.executed
+        assert outcome.fields_checked > 0 or outcome.fields_skipped, outcome
+    if match := NO_FIELD.search(text):  # the fix: convplan reports no field for these layers
+        _, analysis = F.plan(yaml.safe_load(text))
+        for name in match.group(1).split(", "):
+            assert analysis.layer(name).receptive_field is None, name
+
+
+def regression(stem: str) -> tuple[dict, dict]:
+    """A regression spec and TensorFlow's recorded numbers for it."""
+    path = REGRESSIONS[0].parent / f"{stem}.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8")), F.read_record(F.expected_path(path))
 
 
 # ---------------------------------------------------------------- no TensorFlow needed
@@ -77,6 +97,47 @@ def test_shrink_keeps_the_failure_and_drops_the_rest():
         {"name": "c", "op": "Conv2D", "inputs": ["x"], "padding": "same"}]}
 
 
+@pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.stem)
+def test_fuzz_regression_equals_the_recorded_tensorflow_numbers(path):
+    """Without TensorFlow: every layer's shapes, params, MACs and receptive field equal what
+    TensorFlow measured when the record was written, or both sides reject the network."""
+    text = path.read_text(encoding="utf-8")
+    outcome = F.compare_recorded(yaml.safe_load(text), F.read_record(F.expected_path(path)))
+    assert outcome.ok, outcome_text(outcome)
+    assert_expected_outcome(text, outcome)
+
+
+def test_every_record_belongs_to_a_regression_spec():
+    records = sorted((REGRESSIONS[0].parent).glob("*.expected.json"))
+    assert records == sorted(F.expected_path(p) for p in REGRESSIONS)
+
+
+def test_the_replay_catches_what_tensorflow_would():
+    """A record that disagrees (one MAC, one pixel of field, a rejection, a missing layer) is
+    a mismatch on that layer: the replay can fail."""
+    spec, record = regression("verify_3d_pooling")
+    assert F.compare_recorded(spec, record).ok
+
+    wrong = copy.deepcopy(record)
+    wrong["layers"]["conv3d_2"]["macs"] += 1
+    assert [(m.quantity, m.layer) for m in F.compare_recorded(spec, wrong).mismatches] == [
+        ("macs", "conv3d_2")]
+
+    wrong = copy.deepcopy(record)
+    wrong["fields"]["conv3d_2"][0][1][1] += 1  # output 1 along the first axis sees one more
+    assert [(m.quantity, m.layer) for m in F.compare_recorded(spec, wrong).mismatches] == [
+        ("receptive_field", "conv3d_2")]
+
+    wrong = copy.deepcopy(record)
+    del wrong["layers"]["conv3d_2"], wrong["fields"]["conv3d_2"]
+    assert {(m.quantity, m.layer) for m in F.compare_recorded(spec, wrong).mismatches} == {
+        ("recorded", "conv3d_2"), ("receptive_field", "conv3d_2")}
+
+    rejected = {"accepted": False, "error": "ValueError: no"}
+    outcome = F.compare_recorded(spec, rejected)
+    assert [(m.quantity, m.plan) for m in outcome.mismatches] == [("accepts", "accepts")]
+
+
 # ---------------------------------------------------------------- against TensorFlow
 
 CONV = {"name": "fuzz", "inputs": {"x": [9, 1]}, "layers": [
@@ -93,17 +154,13 @@ def test_random_networks_match_tensorflow(spec):
 @pytest.mark.tf
 @pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.stem)
 def test_fuzz_regression(path):
+    """Live, and the record the TensorFlow-free test replays is still what TensorFlow says."""
     text = path.read_text(encoding="utf-8")
-    expect = EXPECT.search(text).group(1)
     outcome = F.compare_network(yaml.safe_load(text), fields=True)
     assert outcome.ok, outcome_text(outcome)
-    assert (len(outcome.accepted_by) == 2) == (expect == "both accept"), outcome
-    if expect == "both accept":
-        assert outcome.executed
-    if match := NO_FIELD.search(text):  # the fix: convplan reports no field for these layers
-        _, analysis = F.plan(yaml.safe_load(text))
-        for name in match.group(1).split(", "):
-            assert analysis.layer(name).receptive_field is None, name
+    assert_expected_outcome(text, outcome)
+    assert F.read_record(F.expected_path(path)) == F.jsonable(outcome.tensorflow), (
+        f"{F.expected_path(path).name} is stale: python scripts/record_fuzz_expectations.py")
 
 
 @pytest.mark.tf
