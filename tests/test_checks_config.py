@@ -8,7 +8,6 @@ import pytest
 from convplan.checks import CheckConfig, apply_settings, check_file
 from convplan.checks.config import config_for
 from convplan.checks.examples import EXAMPLES, SEED
-from convplan.checks.units import BYTE_SUFFIXES, COUNT_SUFFIXES, parse_quantity
 from convplan.errors import ConvplanError, SpecError, UsageError
 
 TRUNCATING = EXAMPLES["CP104"][0]  # CP104 (warning) on pool3
@@ -58,14 +57,33 @@ def test_severity_override_by_prefix_and_code():
     assert config.severity_of("CP104", "warning") == "warning"
 
 
-@pytest.mark.parametrize("value, suffixes, expected", [
-    ("25M", COUNT_SUFFIXES, 25_000_000), ("4.1G", COUNT_SUFFIXES, 4_100_000_000),
-    (1000, COUNT_SUFFIXES, 1000), ("16GiB", BYTE_SUFFIXES, 16 * 2**30),
-    ("500MB", BYTE_SUFFIXES, 500_000_000), ("1.5 KiB", BYTE_SUFFIXES, 1536),
-    ("-3", COUNT_SUFFIXES, None), ("12Q", COUNT_SUFFIXES, None), (True, COUNT_SUFFIXES, None),
+@pytest.mark.parametrize("budget, value, expected", [
+    ("max_params", "25M", 25_000_000), ("max_macs", "4.1G", 4_100_000_000),
+    ("max_macs", "1e9", 10**9), ("max_flops", 1000, 1000), ("max_macs", 1.0e9, 10**9),
+    ("max_training_memory", "16GiB", 16 * 2**30), ("max_training_memory", "500MB", 500_000_000),
+    ("max_activation_memory", "1.5 KiB", 1536), ("max_activation_memory", "2e9", 2 * 10**9),
 ])
-def test_budget_quantities(value, suffixes, expected):
-    assert parse_quantity(value, suffixes) == expected
+def test_budget_quantities(budget, value, expected):
+    config = apply_settings(CheckConfig(), {"budgets": {budget: value}}, "test")
+    assert getattr(config.budgets, budget) == expected
+
+
+@pytest.mark.parametrize("budget, value", [
+    ("max_params", "-3"), ("max_params", "12Q"), ("max_params", True), ("max_params", "1.5"),
+    ("max_macs", "2GiB"), ("max_training_memory", "25M"), ("max_training_memory", 0.5),
+])
+def test_budget_quantities_refused(budget, value):
+    with pytest.raises(UsageError, match=f"budgets.{budget} must be a"):
+        apply_settings(CheckConfig(), {"budgets": {budget: value}}, "test")
+
+
+def test_a_budget_in_a_spec_may_be_written_with_an_exponent(tmp_path):
+    """YAML reads `1e6` as a string (its floats need a dot); the budget takes it all the same."""
+    report = check_file(write(tmp_path, "checks: {budgets: {max_macs: 1e6}}\n" + SEED),
+                        isolated=True)
+    assert [f.message for f in report.findings if f.code == "CP202"] == [
+        "MACs per example: 4.24M (4,241,152) is over max_macs = 1M (1,000,000); the largest "
+        "share is layer 'conv2' with 85%"]
 
 
 # ---------------------------------------------------------------- layers of settings

@@ -10,7 +10,8 @@ from cli_run import EXAMPLES, SEED, one_error_line, run_cli, run_main
 
 import convplan
 from convplan.analysis import analyze
-from convplan.report.plots import KINDS, render_figure
+from convplan.options import PLOT_KINDS
+from convplan.report.plots import render_figure
 
 SVG = "{http://www.w3.org/2000/svg}"
 SEED_LAYERS = ["image", "conv1", "pool1", "conv2", "pool2", "flatten", "dense1", "dense2"]
@@ -112,10 +113,15 @@ def test_the_same_spec_gives_the_same_svg():
     assert render_figure("all", concrete, symbolic, graph=graph) == first
 
 
-def test_cli_kinds_match_the_library():
-    from convplan.cli.plot_cmd import KINDS as CLI_KINDS
+def test_every_kind_the_cli_offers_is_drawn():
+    from convplan.cli.plot_cmd import command
 
-    assert CLI_KINDS == KINDS
+    offered = next(p.type.choices for p in command.params if p.name == "kind")
+    assert tuple(offered) == PLOT_KINDS
+    graph = convplan.load(SEED)
+    concrete, symbolic = analyze(graph), analyze(graph, generalize=True)
+    for kind in offered:
+        assert render_figure(kind, concrete, symbolic, graph=graph).lstrip().startswith(b"<?xml")
 
 
 @pytest.mark.parametrize(("args", "fragment"), [

@@ -158,7 +158,7 @@ def test_an_input_size_reaches_the_model_and_the_plan():
     symbolic = loads_spec("name: sym\ninputs: {x: [H, W, 3]}\nlayers:\n"
                           "  - {name: c, op: Conv2D, filters: 4, kernel_size: 3, padding: same}\n"
                           "  - {name: g, op: GlobalAveragePooling2D}\n")
-    with pytest.raises(UsageError, match="--input-size"):
+    with pytest.raises(UsageError, match="`input_size`"):
         render_project(symbolic)
     assert "shape=(40, 30, 3)" in render_project(symbolic, input_size=(40, 30))["model.py"]
 

@@ -113,5 +113,5 @@ def test_a_symbolic_input_without_a_size_asks_for_one(tmp_path):
     path.write_text("name: fcn\ninputs: {image: [H, W, 3]}\nlayers:\n"
                     "  - {name: c1, op: Conv2D, filters: 8, kernel_size: 3}\n")
     graph = convplan.load(path)
-    with pytest.raises(UsageError, match="--input-size"):
+    with pytest.raises(UsageError, match="`input_size` 224x224"):
         reference_sizes(analyze(graph), analyze(graph, generalize=True))

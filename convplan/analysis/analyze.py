@@ -23,7 +23,7 @@ from convplan.analysis.receptive import (
     layer_field,
 )
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
-from convplan.errors import ShapeError, UsageError
+from convplan.errors import ShapeError, UsageError, parameter_name
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.ir.validate import validate
@@ -139,7 +139,7 @@ def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
             arith.symbol(f"{name}_{i}") if d is None else d
             for i, d in enumerate(dims))
     if input_size is not None and not matched:
-        raise UsageError(f"--input-size {'x'.join(map(str, input_size))} has "
+        raise UsageError(f"{parameter_name('input_size')} {'x'.join(map(str, input_size))} has "
                          f"{len(input_size)} spatial dimensions, but no input of this network "
                          "has that many")
     return shapes

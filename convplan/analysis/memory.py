@@ -7,7 +7,8 @@ Training memory for a batch B (bytes), stated as an estimate in every report:
     activations = B x (every layer's output elements, the inputs included) x compute bytes,
                   i.e. every output kept for the backward pass, as Keras does without
                   rematerialization; fused kernels may keep less.
-Mixed precision computes in 16 bits but keeps float32 variables (Keras's mixed policies).
+Mixed precision computes in 16 bits but keeps float32 variables (Keras's mixed policies); the
+bytes per dtype and slots per optimizer are convplan.options.DTYPES and OPTIMIZER_SLOTS.
 """
 
 from __future__ import annotations
@@ -16,30 +17,7 @@ from dataclasses import dataclass
 
 from convplan.analysis.arith import Value
 from convplan.errors import UsageError
-
-# dtype -> (compute bytes, variable bytes)
-DTYPES: dict[str, tuple[int, int]] = {
-    "float32": (4, 4),
-    "float16": (2, 2),
-    "bfloat16": (2, 2),
-    "float64": (8, 8),
-    "mixed_float16": (2, 4),
-    "mixed_bfloat16": (2, 4),
-}
-
-OPTIMIZER_SLOTS: dict[str, int] = {
-    "sgd": 0,
-    "momentum": 1,
-    "rmsprop": 1,
-    "adagrad": 1,
-    "lion": 1,
-    "adam": 2,
-    "adamw": 2,
-    "nadam": 2,
-    "adamax": 2,
-    "adadelta": 2,
-    "ftrl": 2,
-}
+from convplan.options import DTYPES, OPTIMIZER_SLOTS
 
 
 @dataclass(frozen=True)

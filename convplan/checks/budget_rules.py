@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from convplan.analysis import Analysis, arith
-from convplan.analysis.memory import DTYPES
 from convplan.checks.config import CheckConfig
 from convplan.checks.registry import Finding, finding, layer_finding, register
 from convplan.checks.subject import Analyses, spatial_heads
-from convplan.checks.units import format_bytes, format_count
 from convplan.ir.graph import Graph
+from convplan.options import DTYPES, format_bytes, format_count
 
 
 def _activation_bytes(analysis: Analysis, config: CheckConfig):

@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convplan.analysis.memory import DTYPES, OPTIMIZER_SLOTS
 from convplan.checks.registry import SEVERITIES, load_rules
-from convplan.checks.units import BYTE_SUFFIXES, COUNT_SUFFIXES, parse_quantity
 from convplan.errors import ConvplanError, UsageError
+from convplan.options import DTYPES, OPTIMIZER_SLOTS, Unit, parse_quantity
 
 TARGETS = ("cpu", "gpu", "tpu")
 COUNT_BUDGETS = ("max_params", "max_macs", "max_flops")
@@ -160,20 +159,23 @@ class _Reader:
             name = _key(name)
             where = f"{key}.{name}"
             if name in COUNT_BUDGETS:
-                parsed = parse_quantity(limit, COUNT_SUFFIXES)
-                if parsed is None:
-                    raise self.fail(where, "a count such as 25000000 or '25M'", limit)
-                changes[name] = parsed
+                changes[name] = self.quantity(where, limit, "count",
+                                              "a count such as 25000000, '25M' or '1e9'")
             elif name in BYTE_BUDGETS:
-                parsed = parse_quantity(limit, BYTE_SUFFIXES)
-                if parsed is None:
-                    raise self.fail(where, "a size in bytes such as '16GiB' or '500MB'", limit)
-                changes[name] = parsed
+                changes[name] = self.quantity(where, limit, "bytes",
+                                              "a size in bytes such as '16GiB' or '500MB'")
             elif name in FIELD_BUDGETS:
                 changes[name] = self.sizes(where, limit)
             else:
                 raise self.unknown(where, name, (*COUNT_BUDGETS, *BYTE_BUDGETS, *FIELD_BUDGETS))
         return dataclasses.replace(base, **changes)
+
+    def quantity(self, key: str, value: Any, unit: Unit, expected: str) -> int:
+        """A whole number as convplan.options reads quantities ('25M', '1e9', '16GiB')."""
+        parsed = parse_quantity(value, unit)
+        if not isinstance(parsed, int):  # a budget of half a parameter or byte means a typo
+            raise self.fail(key, expected, value)
+        return parsed
 
     def globs(self, key: str, value: Any) -> tuple[str, ...]:
         items = [value] if isinstance(value, str) else value

@@ -27,9 +27,9 @@ from convplan.checks.subject import (
     upstream_inputs,
     windows,
 )
-from convplan.checks.units import format_count
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
+from convplan.options import format_count
 
 
 @register("CP401", "receptive-field-smaller-than-input", "design", "warning")

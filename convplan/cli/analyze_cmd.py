@@ -16,10 +16,7 @@ from convplan.cli.common import (
     parse_custom_layers,
     parse_input_size,
 )
-
-FORMATS = ("table", "json", "markdown", "html")  # convplan.report.render.FORMATS, kept light
-EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html",
-              ".htm": "html", ".txt": "table"}
+from convplan.options import ANALYZE_EXTENSIONS, ANALYZE_FORMATS
 
 
 def format_for_output(fmt: str | None, output: str | None) -> str:
@@ -27,7 +24,7 @@ def format_for_output(fmt: str | None, output: str | None) -> str:
     if fmt:
         return fmt
     if output:
-        return EXTENSIONS.get(Path(output).suffix.lower(), "table")
+        return ANALYZE_EXTENSIONS.get(Path(output).suffix.lower(), "table")
     return "table"
 
 
@@ -37,7 +34,7 @@ def format_for_output(fmt: str | None, output: str | None) -> str:
 @batch_option
 @dtype_option
 @optimizer_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+@click.option("--format", "fmt", type=click.Choice(ANALYZE_FORMATS), default=None,
               help="Output format  [default: table, or what -o's extension says]")
 @click.option("--layer-formulas", is_flag=True,
               help="Also print every layer's formulas (HTML reports always hold them).")
@@ -77,20 +74,20 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
         check_folder(output)
     size = parse_input_size(input_size)
     steps = 4 + (4 if fmt == "html" else 0)
-    with progress(steps) as step:
-        step(f"reading {spec}")
+    with progress(steps) as bar:
+        bar.step(f"reading {spec}")
         graph = load(spec, parse_custom_layers(custom_layers))
-        step(f"analyzing {len(graph)} layers")
+        bar.step(f"analyzing {len(graph)} layers")
         concrete = analyze(graph, input_size=size)
-        step("deriving the formulas")
+        bar.step("deriving the formulas")
         symbolic = None if no_symbolic else analyze(graph, generalize=True)
-        step(f"writing the {fmt} report")
+        bar.step(f"writing the {fmt} report")
         to_terminal = output is None and fmt == "table" and is_terminal(sys.stdout)
         text = render_analysis(
             fmt, concrete, symbolic, batch=batch, dtype=dtype, optimizer=optimizer,
             input_size=size, graph=graph,
             terminal_width=terminal_width() if to_terminal else None,
-            colour=colour_allowed(sys.stdout), layer_formulas=layer_formulas, on_step=step)
+            colour=colour_allowed(sys.stdout), layer_formulas=layer_formulas, on_step=bar.step)
     if output:
         from convplan.report.files import write_text_atomic
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from convplan.cli.common import parse_input_size
+from convplan.options import CHECK_FORMATS, DTYPES, RULES_FORMATS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -28,7 +29,7 @@ def _severities(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]),
+@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS),
               default="text", show_default=True, help="Output format.")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these rules (codes, prefixes such as CP4, or names; comma-separated).")
@@ -38,8 +39,7 @@ def _severities(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--target", type=click.Choice(["cpu", "gpu", "tpu"]), default=None,
               help="Hardware to check the fit for.")
 @click.option("--dtype", default=None,
-              type=click.Choice(["float32", "float16", "bfloat16", "float64", "mixed_float16",
-                                 "mixed_bfloat16"]), help="Compute dtype (memory, alignment).")
+              type=click.Choice(list(DTYPES)), help="Compute dtype (memory, alignment).")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="Batch per replica (memory budgets, alignment).")
 @click.option("--input-size", "input_size", metavar="HxW", default=None,
@@ -106,7 +106,7 @@ def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: t
 
 
 @click.command("rules")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+@click.option("--format", "fmt", type=click.Choice(RULES_FORMATS),
               default="text", show_default=True,
               help="Output format (markdown: the full reference with examples, as in "
               "docs/checks.md).")

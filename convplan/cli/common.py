@@ -7,6 +7,7 @@ import re
 import click
 
 from convplan.errors import UsageError
+from convplan.options import DTYPES, OPTIMIZER_SLOTS
 
 
 def parse_input_size(value: str | None) -> tuple[int, ...] | None:
@@ -29,12 +30,10 @@ batch_option = click.option("--batch", type=click.IntRange(min=1), default=None,
                             help="Batch size: MACs, FLOPs and memory for the whole batch.")
 dtype_option = click.option(
     "--dtype", default="float32", show_default=True,
-    type=click.Choice(["float32", "float16", "bfloat16", "float64", "mixed_float16",
-                       "mixed_bfloat16"]), help="Compute dtype for memory estimates.")
+    type=click.Choice(list(DTYPES)), help="Compute dtype for memory estimates.")
 optimizer_option = click.option(
     "--optimizer", default="adam", show_default=True,
-    type=click.Choice(["sgd", "momentum", "rmsprop", "adagrad", "lion", "adam", "adamw",
-                       "nadam", "adamax", "adadelta", "ftrl"]),
+    type=click.Choice(list(OPTIMIZER_SLOTS)),
     help="Optimizer for the training-memory estimate (its slots per parameter).")
 custom_layer_option = click.option(
     "--custom-layer", "custom_layers", multiple=True, metavar="CLASS=identity[,params=N]",

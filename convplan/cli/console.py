@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -29,31 +29,49 @@ def terminal_width(default: int = 100) -> int:
     return shutil.get_terminal_size((default, 24)).columns
 
 
-@contextmanager
-def progress(steps: int) -> Iterator[Callable[[str], None]]:
-    """Yield `step(description)`: each call finishes the previous step and starts the next.
+class Progress:
+    """What a command reports progress through: `step(description)` finishes the previous step
+    and starts the next; `advance(n)` counts n more units of work (rows of a sweep)."""
 
-    A transient rich progress bar on stderr when stderr is a terminal; nothing otherwise
-    (and rich is then never imported)."""
-    if not is_terminal(sys.stderr):
-        yield lambda description: None
+    def __init__(self, bar=None, task=None) -> None:
+        self._bar, self._task, self._started = bar, task, False
+
+    def step(self, description: str) -> None:
+        if self._bar is None:
+            return
+        if self._started:
+            self._bar.advance(self._task)
+        self._started = True
+        self._bar.update(self._task, description=description)
+
+    def advance(self, count: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, count)
+
+
+@contextmanager
+def progress(total: int, description: str = "") -> Iterator[Progress]:
+    """Yield a Progress over `total` steps or units: a transient rich bar on stderr when
+    stderr is a terminal and there is more than one; silent otherwise (and rich is then never
+    imported)."""
+    if total < 2 or not is_terminal(sys.stderr):
+        yield Progress()
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bar
 
     console = Console(file=sys.stderr, no_color=not colour_allowed(sys.stderr))
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                   console=console, transient=True)
-    task = bar.add_task("", total=steps)
-    started = [False]
-
-    def step(description: str) -> None:
-        if started[0]:
-            bar.advance(task)
-        started[0] = True
-        bar.update(task, description=description)
-
+    bar = Bar(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+              TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+              TimeRemainingColumn(), console=console, transient=True)
+    task = bar.add_task(description, total=total)
     with bar:
-        yield step
-        bar.update(task, completed=steps)
+        yield Progress(bar, task)
+        bar.update(task, completed=total)

@@ -108,6 +108,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "output": "--output", "force": "--force", "target": "--target", "dataset": "--dataset",
     "max_memory": "--max-memory", "max_macs": "--max-macs", "max_params": "--max-params",
     "target_rf": "--target-rf", "symbolic": "--symbolic/--no-symbolic",
+    "no_symbolic": "--no-symbolic",
 }
 
 

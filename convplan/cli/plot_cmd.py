@@ -11,15 +11,14 @@ from convplan.cli.common import (
     optimizer_option,
     parse_input_size,
 )
-
-KINDS = ("diagram", "rf", "cost", "scaling", "all")  # convplan.report.plots.KINDS, kept light
+from convplan.options import PLOT_KINDS
 
 
 @click.command("plot")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Picture to write; the extension picks the format: .svg or .png.")
-@click.option("--kind", type=click.Choice(KINDS), default="all", show_default=True,
+@click.option("--kind", type=click.Choice(PLOT_KINDS), default="all", show_default=True,
               help="diagram: the architecture; rf: receptive field and output size against "
                    "depth; cost: MACs and params per layer; scaling: MACs and training memory "
                    "against the input size; all: every panel in one figure.")
@@ -55,15 +54,15 @@ def command(spec: str, output: str, kind: str, input_size: str | None, batch: in
     size = parse_input_size(input_size)
     figure_class()  # fail early, with the install hint, where matplotlib is missing
     needs_formulas = kind in ("scaling", "all")
-    with progress(5) as step:
-        step(f"reading {spec}")
+    with progress(5) as bar:
+        bar.step(f"reading {spec}")
         graph = load(spec)
-        step(f"analyzing {len(graph)} layers")
+        bar.step(f"analyzing {len(graph)} layers")
         concrete = analyze(graph, input_size=size)
-        step("deriving the formulas" if needs_formulas else "laying out")
+        bar.step("deriving the formulas" if needs_formulas else "laying out")
         symbolic = analyze(graph, generalize=True) if needs_formulas else None
-        step(f"drawing {kind}")
+        bar.step(f"drawing {kind}")
         fig = build_figure(kind, concrete, symbolic, graph=graph, batch=batch, dtype=dtype,
                            optimizer=optimizer)
-        step(f"writing {output}")
+        bar.step(f"writing {output}")
         write_bytes_atomic(output, figure_bytes(fig, fmt, dpi))

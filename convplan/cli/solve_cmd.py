@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from convplan.cli.common import dtype_option, input_size_option, optimizer_option, parse_input_size
+from convplan.options import SOLVE_FORMATS
 
 
 def _budget(value: str | None, option: str) -> int | None:
     if value is None:
         return None
     from convplan.errors import UsageError
-    from convplan.explore.where import parse_number
+    from convplan.options import parse_quantity
 
-    number = parse_number(value)
+    number = parse_quantity(value)
     if number is None or number <= 0:
         raise UsageError(f"{option} must be a positive number such as 1e9, 500M or 8GiB, "
                          f"received {value!r}")
@@ -40,7 +39,7 @@ def _budget(value: str | None, option: str) -> int | None:
               help="Choices for --target-rf, as in convplan sweep: 'conv*.strides=1,2'.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many settings --target-rf lists.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+@click.option("--format", "fmt", type=click.Choice(SOLVE_FORMATS), default="table",
               show_default=True, help="Output format.")
 def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int | None,
             input_size: str | None, dtype: str, optimizer: str, target_rf: int | None,
@@ -92,15 +91,15 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
                                      len(sizes.axes) if len(graph.inputs) == 1 else 0)
         document["budgets"].append(R.budget_json(answer))
     if target_rf is not None:
-        from convplan.cli.sweep_cmd import progress_bar
+        from convplan.cli.console import progress
         from convplan.explore.choices import parse_varies
         from convplan.explore.sweep import Sweep, SweepOptions
 
         sweep = Sweep(graph, parse_varies(graph, list(varies)),
                       SweepOptions(input_size=size, dtype=dtype, optimizer=optimizer,
                                    batch=batch or 1))
-        with progress_bar(sweep.total, sys.stderr.isatty()) as advance:
-            result = S.cheapest_for_field(sweep, target_rf, top, advance)
+        with progress(sweep.total, "sweep") as bar:
+            result = S.cheapest_for_field(sweep, target_rf, top, bar.advance)
         text += [""] + R.field_text(sweep, result, target_rf)
         document["target_rf"] = R.field_json(sweep, result, target_rf)
     click.echo(R.render_json(document) if fmt == "json" else "\n".join(text) + "\n", nl=False)

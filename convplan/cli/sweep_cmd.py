@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 
 import click
 
 from convplan.cli.common import dtype_option, input_size_option, optimizer_option, parse_input_size
-
-
-@contextmanager
-def progress_bar(total: int, enabled: bool):
-    """A rich progress bar on stderr when it is a terminal; yields the advance callback."""
-    if not enabled or total < 2:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("sweep", total=total)
-        yield lambda n: bar.advance(task, n)
+from convplan.cli.console import progress
+from convplan.options import SWEEP_FORMATS
 
 
 def _mode(pareto, sort, limit_given: bool) -> str:
@@ -50,7 +36,7 @@ def _mode(pareto, sort, limit_given: bool) -> str:
               help="Show the best rows by METRIC (-METRIC: largest first).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Rows to show (table: 20 by default; csv/json: all).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+@click.option("--format", "fmt", type=click.Choice(SWEEP_FORMATS), default="table",
               show_default=True, help="Output format (csv and json stream every row).")
 @click.option("-o", "--output", "plot", type=click.Path(dir_okay=False), default=None,
               help="Plot the Pareto front to FILE.png or FILE.svg (needs --pareto).")
@@ -120,9 +106,9 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
         out.write(R.csv_header(sweep))
     elif fmt == "json":
         out.write(R.json_start(sweep))
-    with progress_bar(sweep.total, sys.stderr.isatty()) as advance:
+    with progress(sweep.total, "sweep") as bar:
         result = run_sweep(sweep, conditions, objectives, sort, limit, include_invalid,
-                           sink if streaming else None, 20_000 if plot else 0, advance)
+                           sink if streaming else None, 20_000 if plot else 0, bar.advance)
     if fmt == "table":
         out.write(R.render_sweep_table(sweep, result, result.rows,
                                        _mode(objectives, sort, limit is not None)))

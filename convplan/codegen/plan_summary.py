@@ -12,7 +12,7 @@ from convplan.codegen.literals import md_code
 from convplan.codegen.targets import Target
 from convplan.codegen.task import Task
 from convplan.ir.graph import Graph
-from convplan.report.table import human, human_bytes
+from convplan.report.formatting import human, human_bytes
 
 CHANNEL_ALIGNMENT = {"gpu": 8, "multi-gpu": 8, "tpu": 128}  # tensor-core / MXU friendly sizes
 PRECISION = {"gpu": "mixed_float16", "multi-gpu": "mixed_float16", "tpu": "mixed_bfloat16"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convplan.analysis import Analysis
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
@@ -77,7 +77,8 @@ def detect_task(graph: Graph, plan: Analysis) -> Task:
     input_shape = tuple(plan.layer(input_name).output_shape)
     output_shape = tuple(plan.layer(output_name).output_shape)
     if not all(isinstance(d, int) for d in (*input_shape, *output_shape)):
-        raise _fail("the network's sizes are symbolic; give concrete sizes with --input-size")
+        raise _fail("the network's sizes are symbolic; give concrete sizes with "
+                    + parameter_name("input_size"))
     if len(input_shape) != 3 or input_shape[-1] not in COLOR_MODES:
         raise _fail(f"the input must be an image (height, width, 1, 3 or 4 channels), received "
                     f"shape {list(input_shape)}")
@@ -130,6 +131,7 @@ def choose_dataset(task: Task, requested: str | None) -> str:
     if requested not in DATASETS:
         raise _fail(f"unknown dataset {requested!r}; expected one of {', '.join(DATASETS)}")
     if requested not in task.datasets:
-        raise _fail(f"--dataset {requested} does not fit this {task.kind} network with "
-                    f"{task.num_classes} classes; it can train on {', '.join(task.datasets)}")
+        raise _fail(f"{parameter_name('dataset')} {requested} does not fit this {task.kind} "
+                    f"network with {task.num_classes} classes; it can train on "
+                    f"{', '.join(task.datasets)}")
     return requested

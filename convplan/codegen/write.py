@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 
 MARKER = ".convplan-generated"
 MARKER_TEXT = ("This folder was written by `convplan generate`; `convplan generate --force` "
@@ -43,11 +43,12 @@ def check_destination(out: Path, force: bool) -> None:
         raise UsageError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            raise UsageError(f"{out} is not empty; pass --force to replace a project convplan "
-                             "generated there")
+            raise UsageError(f"{out} is not empty; pass {parameter_name('force')} to replace a "
+                             "project convplan generated there")
         if not (out / MARKER).is_file():
             raise UsageError(f"{out} is not empty and was not written by convplan generate; "
-                             "refusing to replace it even with --force (choose a new folder)")
+                             f"refusing to replace it even with {parameter_name('force')} "
+                             "(choose a new folder)")
 
 
 def write_project(files: dict[str, str], out_dir: str | Path, force: bool = False) -> Path:

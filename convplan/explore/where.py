@@ -3,9 +3,9 @@
 A filter is `NAME OP VALUE` with OP one of < <= > >= == !=; several are combined with commas
 or by repeating --where (all must hold). NAME is a metric (params, trainable_params, macs,
 flops, activations, memory, rf) or a vary label (`conv1.strides`, `conv*.padding`,
-`input.size`). VALUE is a number with an optional SI suffix (K, M, G, T = 10^3...) or binary
-suffix (Ki, Mi, Gi, Ti = 2^10...), optionally followed by B: `1e9`, `500M`, `2GiB`; or a
-choice as written in --vary (`same`, `3x3`).
+`input.size`). VALUE is a quantity as convplan.options reads them, a number with an optional
+decimal (K, M, G, T = 10^3...) or binary (Ki, Mi, Gi, Ti = 2^10...) prefix, optionally followed
+by B: `1e9`, `500M`, `2GiB`; or a choice as written in --vary (`same`, `3x3`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -22,15 +21,13 @@ import numpy as np
 from convplan.errors import UsageError
 from convplan.explore.choices import format_value
 from convplan.explore.sweep import METRICS, Chunk, Sweep
+from convplan.options import parse_quantity as parse_number
 
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
     "<": operator.lt, ">": operator.gt,
 }
 _CONDITION = re.compile(r"^\s*([A-Za-z_*?\[\]][^<>=!\s]*)\s*(<=|>=|==|!=|<|>|=)\s*(\S+)\s*$")
-_NUMBER = re.compile(r"^(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)\s*([kKMGT]i?)?B?$")
-_SCALE = {"k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 @dataclass(frozen=True)
@@ -38,15 +35,6 @@ class Condition:
     name: str  # a metric, or a vary label
     op: str
     value: Any  # int or float for metrics and numeric varies; the choice's index otherwise
-
-
-def parse_number(text: str) -> int | float | None:
-    """'1e9' -> 1000000000; '2GiB' -> 2147483648; '0.5' -> 0.5; not a number -> None."""
-    match = _NUMBER.match(text)
-    if not match:
-        return None
-    value = Fraction(match[1]) * _SCALE.get(match[2] or "", 1)
-    return int(value) if value.denominator == 1 else float(value)
 
 
 def metric_names(sweep: Sweep) -> tuple[str, ...]:

@@ -16,7 +16,6 @@ from convplan.checks.runner import FileReport
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
-FORMATS = ("text", "json", "github", "sarif")
 
 
 def all_findings(reports: Iterable[FileReport]) -> list[Finding]:

@@ -1,7 +1,7 @@
 """Numbers, shapes and formulas as people read them.
 
-Counts use decimal prefixes (K = 10^3, M = 10^6, G = 10^9, T = 10^12) with three significant
-digits; bytes use binary prefixes (KiB = 2^10, MiB = 2^20, GiB = 2^30). Formulas are sympy
+Numbers are printed by convplan.options (counts with decimal prefixes and three significant
+digits, bytes with binary prefixes); this module adds what needs the analysis: formulas, sympy
 expressions printed with floor and ceiling brackets and a middle dot for products.
 """
 
@@ -10,33 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 from convplan.analysis.arith import Value, simplify_int, to_json
-
-NUMBER_PREFIXES = "K/M/G/T = 10^3/10^6/10^9/10^12 (3 significant digits)"
-BYTE_PREFIXES = "KiB/MiB/GiB = 2^10/2^20/2^30 bytes"
+from convplan.options import format_bytes, format_count
 
 
 def human(value: Value, unit: str = "") -> str:
-    """1234567 -> '1.23M'; symbolic values are printed as formulas."""
+    """1234567 -> '1.23M' (convplan.options.format_count); formulas as formulas; None as '-'."""
     value = to_json(value)
     if value is None:
         return "-"
     if isinstance(value, str):
         return format_formula(value)
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g}{suffix}{unit}"
-    return f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
+    return format_count(value, unit)
 
 
 def human_bytes(value: Value) -> str:
-    """204392 -> '200 KiB'; symbolic values are printed as formulas in bytes."""
+    """204392 -> '200 KiB' (convplan.options.format_bytes); formulas as formulas in bytes."""
     value = to_json(value)
     if isinstance(value, str):
         return format_formula(value) + " B"
-    for factor, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if value >= factor:
-            return f"{value / factor:.3g} {suffix}"
-    return f"{value} B"
+    return format_bytes(value)
 
 
 def exact(value: Value) -> str:

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from convplan.analysis import Analysis
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.ir.graph import Graph
+from convplan.options import PICTURE_FORMATS, PLOT_KINDS
 
-KINDS = ("diagram", "rf", "cost", "scaling", "all")
-FORMATS = {".svg": "svg", ".png": "png"}
 MAX_PIXELS = 30000  # per side; Agg refuses images above 2^16 pixels and huge ones help nobody
 CHART_WIDTH = 7.5  # inches
 SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "convplan"}
@@ -26,10 +25,10 @@ METADATA = {"svg": {"Date": None}, "png": {"Software": None}}
 def format_for(path: str | Path) -> str:
     """'net.svg' -> 'svg'; anything but .svg and .png is a usage error."""
     suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
+    if suffix not in PICTURE_FORMATS:
         raise UsageError(f"cannot tell the picture format of {str(path)!r}: expected a file "
                          f"name ending in .svg or .png, received {suffix or 'no extension'!r}")
-    return FORMATS[suffix]
+    return PICTURE_FORMATS[suffix]
 
 
 def figure_class() -> Any:
@@ -51,7 +50,8 @@ def op_details(graph: Graph | None) -> dict[str, str]:
 def _require_concrete(analysis: Analysis, what: str) -> None:
     if not analysis.is_concrete:
         raise UsageError(f"{what} needs concrete input sizes, but the input size is symbolic "
-                         f"({', '.join(analysis.symbols)})", hint="--input-size 224x224")
+                         f"({', '.join(analysis.symbols)})",
+                         hint=f"{parameter_name('input_size')} 224x224")
 
 
 def diagram_figure(analysis: Analysis, graph: Graph | None = None):
@@ -99,7 +99,8 @@ def _sweep(analysis: Analysis, symbolic: Analysis | None, batch, dtype, optimize
     from convplan.report.scaling import reference_sizes, sweep_input_size
 
     if symbolic is None:
-        raise UsageError("the scaling chart needs the formulas; drop --no-symbolic")
+        raise UsageError(f"the scaling chart needs the formulas; drop "
+                         f"{parameter_name('no_symbolic')}")
     return sweep_input_size(symbolic, reference_sizes(analysis, symbolic), batch=batch or 1,
                             dtype=dtype, optimizer=optimizer)
 
@@ -170,7 +171,7 @@ def build_figure(kind: str, analysis: Analysis, symbolic: Analysis | None = None
         return scaling_figure(analysis, symbolic, batch, dtype, optimizer)
     if kind == "all":
         return all_figure(analysis, symbolic, graph, batch, dtype, optimizer)
-    raise UsageError(f"unknown plot kind {kind!r}; expected one of {', '.join(KINDS)}")
+    raise UsageError(f"unknown plot kind {kind!r}; expected one of {', '.join(PLOT_KINDS)}")
 
 
 def figure_bytes(fig, fmt: str, dpi: int = 100) -> bytes:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from convplan.analysis import Analysis
 from convplan.errors import UsageError
 from convplan.ir.graph import Graph
+from convplan.options import ANALYZE_FORMATS
 from convplan.report.html import Picture
 
-FORMATS = ("table", "json", "markdown", "html")
 PICTURES = (  # kind, title, caption
     ("diagram", "Architecture",
      "Each box: layer · op (kernel /stride padding, filters or units), the output shape per "
@@ -57,15 +57,16 @@ def render_analysis(fmt: str, concrete: Analysis, symbolic: Analysis | None, *,
                     terminal_width: int | None = None, colour: bool = False,
                     layer_formulas: bool = False,
                     on_step: Callable[[str], None] | None = None) -> str:
-    """`fmt` is one of FORMATS. A table goes through rich when `terminal_width` is given (the
-    output is a terminal), else it is plain text."""
+    """`fmt` is one of convplan.options.ANALYZE_FORMATS. A table goes through rich when
+    `terminal_width` is given (the output is a terminal), else it is plain text."""
     if fmt == "json":
         from convplan.report.json_report import analysis_document, render_json
 
         return render_json(analysis_document(concrete, symbolic, batch=batch, dtype=dtype,
                                              optimizer=optimizer, input_size=input_size))
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt not in ANALYZE_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; expected one of "
+                         + ", ".join(ANALYZE_FORMATS))
     from convplan.report.summary import build_report
 
     report = build_report(concrete, symbolic, batch=batch, dtype=dtype, optimizer=optimizer)

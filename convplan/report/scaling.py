@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from convplan.analysis import Analysis
 from convplan.analysis.arith import Value, symbol
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def reference_sizes(concrete: Analysis, symbolic: Analysis) -> dict[str, int]:
     missing = [s for s in symbolic.symbols if s not in sizes]
     if missing:
         raise UsageError(f"the input size is symbolic ({', '.join(missing)}); give a size to "
-                         "scale from", hint="--input-size 224x224")
+                         "scale from", hint=f"{parameter_name('input_size')} 224x224")
     return sizes
 
 

@@ -10,9 +10,8 @@ from convplan.analysis import Analysis
 from convplan.analysis.analyze import BATCH
 from convplan.analysis.arith import is_concrete, symbol
 from convplan.analysis.memory import dtype_bytes
+from convplan.options import BYTE_PREFIXES, NUMBER_PREFIXES
 from convplan.report.formatting import (
-    BYTE_PREFIXES,
-    NUMBER_PREFIXES,
     axes_text,
     exact,
     format_formula,

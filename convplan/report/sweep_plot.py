@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.explore.sweep import Chunk, Sweep
+from convplan.options import PICTURE_FORMATS
 from convplan.report.files import write_bytes_atomic
 
 AXIS_TITLES = {"macs": "MACs per example", "flops": "FLOPs per example", "params": "parameters",
@@ -27,7 +28,7 @@ def check_plot_path(path: str | Path) -> str:
     """The plot's format from its extension, checked before any work is done."""
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
-    if kind not in ("png", "svg"):
+    if kind not in PICTURE_FORMATS.values():
         raise UsageError(f"-o {path}: the plot is written as .png or .svg, received "
                          f"{path.suffix or 'no extension'}")
     if not path.parent.exists():
@@ -42,8 +43,9 @@ def plot_front(path: str | Path, sweep: Sweep, front: Chunk | None, sample: Chun
     atomically."""
     kind = check_plot_path(path)
     if len(objectives) < 2:
-        raise UsageError("-o plots the Pareto front over two metrics: give --pareto with two, "
-                         "for example --pareto macs,-rf")
+        raise UsageError(f"the Pareto front is plotted over two metrics: give two "
+                         f"{parameter_name('objectives')} (for example macs and -rf), received "
+                         f"{len(objectives)}")
     try:
         import matplotlib
     except ImportError:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import textwrap
 
-from convplan.report.formatting import human, human_bytes, shape_text  # noqa: F401 (re-export)
 from convplan.report.summary import Report
 
 LEFT_COLUMNS = 3  # layer, op and output shape read left-aligned; numbers right-aligned

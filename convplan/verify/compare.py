@@ -20,7 +20,7 @@ from typing import Any
 
 from convplan.analysis import Analysis, analyze
 from convplan.analysis.receptive import Field
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.ir.graph import Graph
 from convplan.verify.field import Interval, measure_fields, resampled_layers, with_every_sink
 from convplan.verify.measure import measure_layer, shape_of
@@ -68,7 +68,7 @@ def concrete_plan(graph: Graph, input_size: Sequence[int] | None) -> Analysis:
     plan = analyze(graph, input_size=input_size)
     if not plan.is_concrete:
         raise UsageError(f"the network's size depends on {', '.join(plan.symbols)}; verify needs "
-                         "concrete sizes", hint="--input-size 224x224")
+                         "concrete sizes", hint=f"{parameter_name('input_size')} 224x224")
     return plan
 
 
@@ -220,7 +220,8 @@ def build_model(graph: Graph, model_path: str | None, input_size: Sequence[int] 
         with open(model_path, encoding="utf-8") as handle:
             model = keras.models.model_from_json(handle.read())
     if input_size is not None:
-        raise UsageError("--input-size applies to specs; a saved model keeps its own input size")
+        raise UsageError(f"{parameter_name('input_size')} applies to specs; a saved model keeps "
+                         "its own input size")
     return model
 
 
