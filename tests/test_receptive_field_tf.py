@@ -9,7 +9,7 @@ along one axis (summed over channels and over every position along the other axe
 to the input is non-zero exactly on the pixels they see; projected on that axis, its first and
 last pixel must be convplan's field of output i on that axis:
 [start + i * stride, start + i * stride + size - 1] on a uniform field, or what `phases` says
-after upsampling and transposed convolutions (see convplan/analysis/receptive.py).
+after upsampling and transposed convolutions (see convplan/analysis/receptive.py and periodic_field.py).
 
 Positions near the centre of a large enough input see no padding at any layer: there the
 measured interval must equal the predicted one exactly, for a whole period of neighbouring
@@ -26,7 +26,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from convplan import NetworkBuilder, analyze
-from convplan.analysis.receptive import AxisField
+from convplan.analysis.periodic_field import AxisField
 from convplan.errors import ShapeError
 from convplan.ir.graph import Graph
 

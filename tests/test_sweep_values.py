@@ -11,6 +11,7 @@ from convplan.errors import ConvplanError, UsageError
 from convplan.explore.choices import apply_categorical, parse_values, parse_varies
 from convplan.explore.run import run_sweep
 from convplan.explore.sweep import Chunk, Sweep, SweepOptions
+from convplan.explore.where import parse_where
 from tests.conftest import EXAMPLES
 from tests.test_solve_sizes import BROADCAST
 
@@ -145,7 +146,7 @@ def test_geometry_before_resampling_is_fast_and_exact():
     """A symbolic kernel upstream of transposed convolutions once made every later field a
     nest of sympy Max/Min (minutes per derivation). Fields after resampling are start + whole
     numbers, compared as numbers; where paths with different symbolic starts merge, the kernel
-    is enumerated (SymbolsUnsupported) and the channel counts stay formulas."""
+    is enumerated (NeedsConcreteValue) and the channel counts stay formulas."""
     import time
 
     graph = load(EXAMPLES / "unet_small.yaml")
@@ -244,7 +245,7 @@ def test_bad_varies_are_usage_errors(vary, message):
 
 def test_symbolic_input_size_needs_a_value():
     graph = loads_spec(SEQUENCE.replace("[64, 4]", "[L, 4]"))
-    with pytest.raises(UsageError, match="give --input-size"):
+    with pytest.raises(UsageError, match="give `input_size`"):
         Sweep(graph, parse_varies(graph, ["c1.kernel_size=1,3"]))
     sized = Sweep(graph, parse_varies(graph, ["c1.kernel_size=1,3"]),
                   SweepOptions(input_size=(32,)))
@@ -274,16 +275,15 @@ def test_symbolic_add_broadcasting_a_one_matches_concrete():
 
 
 def test_attributes_a_rule_needs_as_integers_are_enumerated_instead(monkeypatch):
-    """If an analysis rule cannot take a symbol (a TypeError deep in the rule), the sweep
-    enumerates those choices, one derivation each, and the values stay exact."""
-    import math
-
+    """If an analysis rule cannot take a symbol (NeedsConcreteValue deep in the rule), the
+    sweep enumerates those choices, one derivation each, and the values stay exact."""
     from convplan.analysis import receptive
 
     padding_before = receptive.padding_before
 
     def integers_only(n, k, s, d, padding):
-        math.gcd(1, s)  # raises TypeError for a sympy symbol
+        if not isinstance(s, int):
+            raise receptive.NeedsConcreteValue("strides as a number")
         return padding_before(n, k, s, d, padding)
 
     monkeypatch.setattr(receptive, "padding_before", integers_only)
@@ -292,3 +292,33 @@ def test_attributes_a_rule_needs_as_integers_are_enumerated_instead(monkeypatch)
     assert [v.numeric for v in sweep.varies] == [False, True]
     assert sweep.categorical_count == 3 and sweep.total == 30
     assert_matches_concrete(sweep, Chunk.concat(list(sweep.chunks())))
+
+
+def test_symbolize_builds_new_ops_and_leaves_the_graph_alone():
+    from convplan.explore.derive import symbolize, vary_symbols
+
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    varies = parse_varies(graph, ["conv1.strides=1,2"])
+    symbolic = symbolize(graph, varies, vary_symbols(varies))
+    s = vary_symbols(varies)[0][0]
+    assert symbolic["conv1"].op.strides == (s, s) and graph["conv1"].op.strides == (1, 1)
+    assert symbolic["conv1"].op.kernel_size == graph["conv1"].op.kernel_size
+    with pytest.raises(ValueError, match="cannot take symbols for padding"):
+        graph["conv1"].op.with_symbols(padding=s)
+
+
+@pytest.mark.parametrize("call, parameter, flag", [
+    (lambda g: parse_varies(g, ["conv9.strides=1,2"]), "`vary` conv9.strides:",
+     "--vary conv9.strides:"),
+    (lambda g: Sweep(g, ()), "`vary`", "--vary"),
+    (lambda g: parse_where(Sweep(g, parse_varies(g, ["conv1.strides=1,2"])), ["rf 64"]),
+     "`where` must look like", "--where must look like"),
+])
+def test_messages_name_parameters_and_the_cli_names_flags(call, parameter, flag):
+    from convplan.cli.main import PARAMETER_FLAGS
+    from convplan.errors import cli_message
+
+    with pytest.raises(UsageError) as caught:
+        call(load(EXAMPLES / "seed_cnn.yaml"))
+    assert parameter in str(caught.value) and "--" not in str(caught.value)
+    assert flag in cli_message(str(caught.value), PARAMETER_FLAGS)

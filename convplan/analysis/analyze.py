@@ -15,16 +15,10 @@ from convplan.analysis import arith
 from convplan.analysis.arith import Value
 from convplan.analysis.counts import count
 from convplan.analysis.memory import TrainingMemory, estimate_training_memory
-from convplan.analysis.receptive import (
-    Field,
-    Misalignment,
-    SizeDependentField,
-    input_field,
-    layer_field,
-)
+from convplan.analysis.periodic_field import Field
+from convplan.analysis.receptive import Misalignment, compute_receptive_fields
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
 from convplan.errors import ShapeError, UsageError, parameter_name
-from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.ir.validate import validate
 
@@ -146,30 +140,20 @@ def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
 
 
 def analyze(graph: Graph, input_size: Sequence[int] | None = None,
-            generalize: bool = False) -> Analysis:
-    """Shapes, params, MACs, FLOPs, activations and receptive fields of every layer."""
+            generalize: bool = False, assume_no_broadcast: bool = False) -> Analysis:
+    """Shapes, params, MACs, FLOPs, activations and receptive fields of every layer.
+    `assume_no_broadcast`: where whether a merge stretches an input depends on the sizes, its
+    field counts the input as not stretched (a sweep's derivation, which analyzes the rows that
+    do stretch separately) instead of calling the field size-dependent."""
     order = validate(graph)
     shapes, conditions = infer_shapes(graph, order, input_shapes(graph, input_size, generalize))
-    fields: dict[str, Field] = {}
-    misaligned: list[Misalignment] = []
-    size_dependent: dict[str, None] = {}  # ordered set
+    receptive = compute_receptive_fields(graph, order, shapes, assume_no_broadcast)
+    fields = receptive.fields
     results = []
     for name in order:
         node = graph[name]
         ins = [shapes[i] for i in node.inputs]
         out = shapes[name]
-        if isinstance(node.op, O.InputLayer):
-            fields[name] = input_field(out)
-        elif not size_dependent.keys().isdisjoint(node.inputs):
-            fields[name] = None  # unknown, not absent: a merge must not leave that input out
-            size_dependent[name] = None
-        else:
-            try:
-                fields[name] = layer_field(node.op, [fields[i] for i in node.inputs], ins, out,
-                                           misaligned)
-            except SizeDependentField:
-                fields[name] = None
-                size_dependent[name] = None
         c = count(node.op, ins, out)
         trainable, frozen = c.trainable, c.non_trainable
         if not node.op.trainable:  # Keras: every weight of a frozen layer is non-trainable
@@ -198,4 +182,4 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
                 raise ShapeError(f"output shape {r.output_shape} has an empty dimension",
                                  layer=r.name, op=r.op, reason="empty_output")
     return Analysis(graph.name, tuple(results), totals, tuple(graph.outputs), tuple(conditions),
-                    tuple(misaligned), tuple(symbols), tuple(size_dependent))
+                    receptive.misalignments, tuple(symbols), receptive.size_dependent)

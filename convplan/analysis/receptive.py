@@ -1,19 +1,10 @@
-"""Receptive fields per spatial axis through any DAG.
+"""Receptive fields per spatial axis through any DAG: one rule per op, and the walk.
 
-For each layer and axis, output pixel i sees the input pixels from first(i) to last(i) (the hull:
-a dilated kernel skips some in between). Both are non-decreasing in i and periodic: with q
-outputs per period, first(i + q) = first(i) + shift. Windows keep q = 1 on a uniform field; an
-upsampling or transposed convolution by s makes q = s (neighbouring outputs then see shifted or
-differently sized windows), a later stride may bring it back to 1. Reported per axis
-(`AxisField`): ``size`` = the most pixels any output sees, max(last(i) - first(i) + 1);
-``stride`` = shift / q (the average jump between neighbouring outputs, a fraction after
-upsampling); ``start`` = first(0), negative where it lies in padding; ``phases`` = () when
-output i sees [start + i * stride, start + i * stride + size - 1], else the q pairs
-(first(r) - start, last(r) - start), r < q, from which output k * q + r sees those plus k * shift.
-
-Rules, for a window with kernel k, stride s, dilation d and TF's padding before p (asymmetric
-'same' included): first'(i) = first(i * s - p), last'(i) = last(i * s - p + (k - 1) * d), so on a
-uniform field size' = size + (k - 1) * d * stride, stride' = stride * s, start' = start - p *
+The fields themselves, and the operations on them (periodic fields, gathers, unions), are in
+`convplan.analysis.periodic_field`; each rule here says which input positions an op's outputs
+read. For a window with kernel k, stride s, dilation d and TF's padding before p (asymmetric
+'same' included): first'(i) = first(i * s - p), last'(i) = last(i * s - p + (k - 1) * d), so on
+a uniform field size' = size + (k - 1) * d * stride, stride' = stride * s, start' = start - p *
 stride. Transposed convolution: output o gathers inputs i with i * s + m * d - p = o for taps
 m < k. Upsampling by u: nearest reads o // u; interpolations read the neighbours of
 x = (o + 1/2) / u - 1/2 (TF's half-pixel centres; measured with gradients). Merges take the
@@ -27,41 +18,35 @@ concrete analysis at the size in question gives it exactly.
 
 from __future__ import annotations
 
-import contextvars
+import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-
-import sympy
 
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
-from convplan.analysis.shapes import Shape, rule_for
+from convplan.analysis.periodic_field import (
+    AxisField,
+    Field,
+    Periodic,
+    SeesNothing,
+    SizeDependentField,
+    gather,
+    pick_field,
+    shifted,
+    to_axis_field,
+    to_periodic,
+    union,
+)
+from convplan.analysis.shapes import Shape
 from convplan.analysis.windows import (
     effective_kernel,
     padding_before,
     transpose_padding_before,
 )
 from convplan.ir import ops as O
-
-
-@dataclass(frozen=True)
-class AxisField:
-    size: Value
-    stride: Value
-    start: Value
-    # () on a uniform field; else one (first - start, last - start) per output of a period, or
-    # None for an output that sees no input pixel (see the module docstring).
-    phases: tuple[tuple[Value, Value] | None, ...] = ()
-
-    @property
-    def centre(self) -> Value:
-        """Centre of output 0's field: start + (last(0) - start) / 2 (a half-integer maybe)."""
-        last = self.phases[0][1] if self.phases and self.phases[0] else self.size - 1
-        return arith.simplify_int(sympy.Rational(1, 2) * (2 * self.start + last))
-
-
-Field = tuple[AxisField, ...] | None
+from convplan.ir.graph import Graph
+from convplan.ir.rules import rule_for
 
 
 @dataclass(frozen=True)
@@ -73,158 +58,13 @@ class Misalignment:
     message: str
 
 
-# ---------------------------------------------------------------- periodic fields
+class NeedsConcreteValue(Exception):
+    """A rule was given a symbol (a sweep's varied kernel size, stride or dilation) where it
+    needs an integer: a periodic field is built tap by tap. Not a user error: a sweep catches
+    it and enumerates those choices instead, one concrete derivation each, which stays exact."""
 
 
-@dataclass(frozen=True)
-class Periodic:
-    """first(i) = shift * (i // q) + firsts[i % q], likewise last (module docstring). Outputs
-    whose residue is in `empty` see nothing; they hold the next output's first and the previous
-    output's last, so a hull taken across them stays right."""
-
-    q: int
-    shift: Value
-    firsts: tuple[Value, ...]
-    lasts: tuple[Value, ...]
-    empty: frozenset[int] = frozenset()
-
-    def first(self, x: Value) -> Value:
-        return _periodic_at(self.firsts, self.q, self.shift, x)
-
-    def last(self, x: Value) -> Value:
-        return _periodic_at(self.lasts, self.q, self.shift, x)
-
-    def sees(self, x: int) -> bool:
-        return x % self.q not in self.empty
-
-    def expand(self, q: int) -> Periodic:
-        """The same field written with a period q, a multiple of self.q."""
-        return Periodic(q, arith.simplify_int(self.shift * (q // self.q)),
-                        tuple(self.first(r) for r in range(q)),
-                        tuple(self.last(r) for r in range(q)),
-                        frozenset(r for r in range(q) if not self.sees(r)))
-
-
-def _periodic_at(values: tuple[Value, ...], q: int, shift: Value, x: Value) -> Value:
-    if q == 1:
-        return arith.simplify_int(values[0] + shift * x)
-    x = arith.simplify_int(x)
-    if isinstance(x, int):
-        k, r = divmod(x, q)
-        return arith.simplify_int(values[r] + shift * k)
-    # A symbolic position (a 'same' pad that depends on the input size): pick by residue.
-    residue = sympy.Mod(x, q)
-    chosen = sympy.Piecewise(*[(v, sympy.Eq(residue, r)) for r, v in enumerate(values[:-1])],
-                             (values[-1], True))
-    return arith.simplify_int(chosen + shift * arith.floordiv(x, q))
-
-
-def _same(a: Value, b: Value) -> bool:
-    """Equal for every size, as far as sympy's automatic simplification tells (fast; where it
-    cannot tell, a period merely stays longer than it needs to be)."""
-    if isinstance(a, int) and isinstance(b, int):
-        return a == b
-    return sympy.sympify(a - b) == 0
-
-
-def reduce_period(p: Periodic) -> Periodic:
-    """The shortest period that describes the same field."""
-    for q in range(1, p.q):
-        if p.q % q:
-            continue
-        shift = arith.simplify_int(sympy.Rational(q, p.q) * p.shift)
-        if all(_same(p.firsts[r + q], p.firsts[r] + shift) and
-               _same(p.lasts[r + q], p.lasts[r] + shift) and
-               ((r + q) in p.empty) == (r in p.empty) for r in range(p.q - q)):
-            return Periodic(q, shift, p.firsts[:q], p.lasts[:q],
-                            frozenset(r for r in p.empty if r < q))
-    return p
-
-
-def to_periodic(f: AxisField) -> Periodic:
-    if not f.phases:
-        return Periodic(1, f.stride, (f.start,), (arith.simplify_int(f.start + f.size - 1),))
-    q = len(f.phases)
-    seen = [None if ph is None else (arith.simplify_int(f.start + ph[0]),
-                                     arith.simplify_int(f.start + ph[1])) for ph in f.phases]
-    return _fill_gaps(q, arith.simplify_int(f.stride * q), seen)
-
-
-def to_axis_field(p: Periodic) -> AxisField:
-    p = reduce_period(p)
-    start = p.firsts[0]
-    sizes = [arith.simplify_int(p.lasts[r] - p.firsts[r] + 1) for r in range(p.q)
-             if r not in p.empty] or [0]
-    size = _extreme(sizes, largest=True)
-    stride = _ratio(p.shift, p.q)
-    if p.q == 1:
-        return AxisField(size, stride, start)
-    phases = tuple(None if r in p.empty else (arith.simplify_int(p.firsts[r] - start),
-                                              arith.simplify_int(p.lasts[r] - start))
-                   for r in range(p.q))
-    return AxisField(size, stride, start, phases)
-
-
-def _ratio(value: Value, q: int) -> Value:
-    value = sympy.Rational(value, q) if isinstance(value, int) else value / q
-    return arith.simplify_int(value)
-
-
-def _fold(fn, values):
-    result = values[0]
-    for v in values[1:]:
-        result = fn(result, v)
-    return result
-
-
-def _fill_gaps(q: int, shift: Value, seen: list[tuple[Value, Value] | None]) -> Periodic:
-    """A Periodic from what each output of one period sees (None: nothing); the outputs that
-    see nothing take the next output's first and the previous output's last."""
-    firsts: list[Value] = [0] * q
-    lasts: list[Value] = [0] * q
-    for r in range(q):
-        ahead = next(j for j in range(r, r + q) if seen[j % q] is not None)
-        behind = next(j for j in range(r, r - q, -1) if seen[j % q] is not None)
-        firsts[r] = arith.simplify_int(seen[ahead % q][0] + shift * (ahead // q))
-        lasts[r] = arith.simplify_int(seen[behind % q][1] + shift * (behind // q))
-    return Periodic(q, shift, tuple(firsts), tuple(lasts),
-                    frozenset(r for r in range(q) if seen[r] is None))
-
-
-def _hull(p: Periodic, read: list[Value]) -> tuple[Value, Value]:
-    """From the first pixel to the last that positions `read` (ascending) see. On a uniform
-    field that is first(read[0]) to last(read[-1]); with a period, first and last need not
-    grow with the position (bicubic reads one pixel at whole positions and four between; a
-    dilated window over an upsampled map skips positions that see nothing), so all count."""
-    if p.q == 1:
-        return p.first(read[0]), p.last(read[-1])
-    return (_pick([p.first(t) for t in read], largest=False),
-            _pick([p.last(t) for t in read], largest=True))
-
-
-def gather(p: Periodic, q: int, shift: Value, taps: Callable[[int], list[Value]]) -> AxisField:
-    """The field of a layer whose output r reads the previous layer's positions taps(r)
-    (ascending), for r in one period q; it sees the hull of what the taps that see something
-    see, or nothing. A tap at a symbolic position cannot be told empty or not; those are taken
-    as seeing something (exact unless a transposed conv with kernel < stride came before)."""
-    seen: list[tuple[Value, Value] | None] = []
-    for r in range(q):
-        read = taps(r)
-        if p.empty and all(isinstance(arith.simplify_int(t), int) for t in read):
-            read = [t for t in read if p.sees(arith.simplify_int(t))]
-        seen.append(_hull(p, read) if read else None)
-    if all(s is None for s in seen):
-        raise SeesNothing
-    return to_axis_field(_fill_gaps(q, shift, seen))
-
-
-class SeesNothing(Exception):
-    """No output of the layer sees an input pixel (a window that reads only the positions a
-    transposed convolution with kernel < stride leaves empty): its outputs do not depend on
-    the input, so it has no field, like a layer after global context (layer_field: None)."""
-
-
-# ---------------------------------------------------------------- rules
+# ---------------------------------------------------------------- windows
 
 
 def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -> AxisField:
@@ -235,10 +75,8 @@ def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -
                          arith.simplify_int(f.stride * s),
                          arith.simplify_int(f.start - pad * f.stride))
     if not all(isinstance(v, int) for v in (k, s, d)):
-        # A periodic field needs the taps one by one; a TypeError makes a sweep enumerate
-        # these choices instead, which stays exact.
-        raise TypeError("receptive fields after resampling need a concrete kernel size, "
-                        "stride and dilation")
+        raise NeedsConcreteValue("receptive fields after resampling need a concrete kernel "
+                                 "size, stride and dilation")
     p = to_periodic(f)
     g = math.gcd(p.q, s)
     q, shift = p.q // g, arith.simplify_int(p.shift * (s // g))
@@ -256,42 +94,19 @@ def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -
     return pick_field(pad, options)
 
 
-class SizeDependentField(Exception):
-    """After resampling, the field depends on the input size modulo the strides (or on a
-    merge of paths whose offsets do): no formula; analyze() reports the layer's field as None
-    and lists it in Analysis.size_dependent_fields, and a concrete analysis gives it."""
-
-
-def pick_field(pad: Value, options: dict[int, AxisField]) -> AxisField:
-    """The field if every value `pad` can take gives the same one (else SizeDependentField:
-    formulas for it would be case analyses no report could print)."""
-    fields = list(options.values())
-    if any(f != fields[0] for f in fields[1:]):
-        raise SizeDependentField
-    return fields[0]
-
-
-def _pick(values: Sequence[Value], largest: bool) -> Value:
-    """The least or greatest of values that differ by whole numbers (first(i) of a periodic
-    field is first(0) + a whole number, likewise last(i)), compared as those numbers: sympy's
-    Min and Max of symbolic terms would nest without end. Values that differ by more than
-    whole numbers (a merge of paths whose 'same' pads depend on the size) raise
-    SizeDependentField."""
-    offsets = [arith.simplify_int(v - values[0]) for v in values]
-    if not all(isinstance(o, int) for o in offsets):
-        raise SizeDependentField
-    return values[offsets.index(max(offsets) if largest else min(offsets))]
-
-
-def window_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
+def window_field(op: O.Windowed | O.Pooling, fields: list[Field], ins: list[Shape],
+                 out: Shape) -> Field:
+    """Convolutions (all but transposed) and pooling: the window of `op.window` per axis."""
     if fields[0] is None:
         return None
-    if isinstance(op, O.Pooling):
-        kernel, dilation = op.pool_size, (1,) * op.spatial_rank
-    else:
-        kernel, dilation = op.kernel_size, op.dilation_rate
-    return tuple(_window_axis(f, n, k, s, d, op.padding)
-                 for f, n, k, s, d in zip(fields[0], ins[0][:-1], kernel, op.strides, dilation))
+    w = op.window
+    assert w is not None  # every class the table gives this rule slides one
+    return tuple(_window_axis(f, n, k, s, d, w.padding)
+                 for f, n, k, s, d in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
+                                          w.dilation))
+
+
+# ---------------------------------------------------------------- resampling, padding, global
 
 
 def transpose_field(op: O.ConvTranspose, fields: list[Field], ins: list[Shape],
@@ -306,9 +121,14 @@ def transpose_field(op: O.ConvTranspose, fields: list[Field], ins: list[Shape],
         pad = arith.simplify_int(transpose_padding_before(n, m_out, k, s, d, op.padding))
         assert isinstance(pad, int), pad  # Keras's output lengths make it a constant
         p = to_periodic(f)
-        result.append(gather(p, p.q * s, p.shift, lambda o, pad=pad, k=k, s=s, d=d: sorted(
-            (o + pad - m * d) // s for m in range(k) if (o + pad - m * d) % s == 0)))
+        result.append(gather(p, p.q * s, p.shift,
+                             functools.partial(transpose_taps, pad=pad, k=k, s=s, d=d)))
     return tuple(result)
+
+
+def transpose_taps(o: int, pad: int, k: int, s: int, d: int) -> list[int]:
+    """Input positions output o of a transposed convolution gathers, ascending."""
+    return sorted((o + pad - m * d) // s for m in range(k) if (o + pad - m * d) % s == 0)
 
 
 # Interpolation -> (first, last) neighbour of floor(x) read when x is not a whole number, and
@@ -341,27 +161,21 @@ def upsampling_field(op: O.UpSampling, fields: list[Field], ins: list[Shape],
     for f, u in zip(fields[0], op.size):
         p = to_periodic(f)
         result.append(gather(p, p.q * u, p.shift,
-                             lambda o, u=u: upsample_taps(o, u, interpolation)))
+                             functools.partial(upsample_taps, u=u, interpolation=interpolation)))
     return tuple(result)
-
-
-def _shifted(f: AxisField, offset: int) -> AxisField:
-    """Output i sees what input position i + offset saw (cropping +, zero padding -)."""
-    p = to_periodic(f)
-    return gather(p, p.q, p.shift, lambda r: [r + offset])
 
 
 def padding_field(op: O.ZeroPadding, fields: list[Field], ins: list[Shape],
                   out: Shape) -> Field:
     if fields[0] is None:
         return None
-    return tuple(_shifted(f, -a) for f, (a, _) in zip(fields[0], op.padding))
+    return tuple(shifted(f, -a) for f, (a, _) in zip(fields[0], op.padding))
 
 
 def cropping_field(op: O.Cropping, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
     if fields[0] is None:
         return None
-    return tuple(_shifted(f, a) for f, (a, _) in zip(fields[0], op.cropping))
+    return tuple(shifted(f, a) for f, (a, _) in zip(fields[0], op.cropping))
 
 
 def global_field(op: O.GlobalPooling, fields: list[Field], ins: list[Shape],
@@ -389,14 +203,16 @@ def no_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Fie
     return None
 
 
-def mixes_spatial_axis(op: O.Op, rank: int) -> bool:
+def mixes_spatial_axis(op: O.Softmax | O.LayerNormalization | O.Concatenate, rank: int) -> bool:
     """The op's `axis` (Keras's count: 0 is the batch) is a spatial axis of a rank-`rank`
     input (batch excluded), not the channels."""
-    index = op.axis - 1 if op.axis > 0 else rank + op.axis
+    axis: int = op.axis
+    index = axis - 1 if axis > 0 else rank + axis
     return index != rank - 1
 
 
-def axis_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
+def axis_field(op: O.Softmax | O.LayerNormalization, fields: list[Field], ins: list[Shape],
+               out: Shape) -> Field:
     """Softmax and LayerNormalization over a spatial axis make every output along that axis
     depend on the whole axis (measured in TF): no (size, stride, start) describes it, so no
     field is reported; over the channels they keep the field."""
@@ -405,46 +221,27 @@ def axis_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> F
     return same_field(op, fields, ins, out)
 
 
-def _extreme(values: Sequence[Value], largest: bool) -> Value:
-    """Min or Max across merged paths: by whole-number offsets where they have them (_pick),
-    else sympy's (paths whose starts differ by size: exact, and a later hull that cannot
-    compare them says SizeDependentField)."""
-    try:
-        return _pick(values, largest)
-    except SizeDependentField:
-        return _fold(arith.maximum if largest else arith.minimum, list(values))
+def input_field(shape: Shape) -> Field:
+    """At an input every pixel sees itself; an input without spatial axes has no field."""
+    if len(shape) < 2:
+        return None
+    return tuple(AxisField(1, 1, 0) for _ in shape[:-1])
 
 
-def _union(axes: Sequence[AxisField]) -> AxisField:
-    """Per output, the hull of what each input path sees; paths at one stride merge exactly,
-    otherwise (reported as misaligned) from the smallest start to the largest end."""
-    if all(_same(a.stride, axes[0].stride) for a in axes[1:]):
-        periodics = [to_periodic(a) for a in axes]
-        q = math.lcm(*(p.q for p in periodics))
-        periodics = [p.expand(q) for p in periodics]
-        seen: list[tuple[Value, Value] | None] = []
-        for r in range(q):
-            paths = [p for p in periodics if r not in p.empty]
-            seen.append((_extreme([p.firsts[r] for p in paths], largest=False),
-                         _extreme([p.lasts[r] for p in paths], largest=True))
-                        if paths else None)
-        return to_axis_field(_fill_gaps(q, periodics[0].shift, seen))
-    start = _fold(arith.minimum, [a.start for a in axes])
-    end = _fold(arith.maximum, [a.start + a.size for a in axes])
-    return AxisField(arith.simplify_int(end - start), axes[0].stride, start)
+def input_layer_field(op: O.InputLayer, fields: list[Field], ins: list[Shape],
+                      out: Shape) -> Field:
+    return input_field(out)
 
 
-# Set by a sweep's derivation (convplan.explore.derive): where broadcasting depends on the
-# size, count the input as if it did not broadcast; the sweep finds the rows where it does and
-# analyzes those at their concrete values.
-ASSUME_NO_BROADCAST: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "assume_no_broadcast", default=False)
+# ---------------------------------------------------------------- merges
 
 
-def broadcasts(shape: Shape, out: Shape) -> bool:
+def broadcasts(shape: Shape, out: Shape, assume_no_broadcast: bool = False) -> bool:
     """The merge stretches this input along a spatial axis (length 1 there, longer out).
     Where that depends on the input size (symbolic lengths that are not the same formula: a
-    merge condition, see shapes._broadcast), SizeDependentField (see ASSUME_NO_BROADCAST)."""
+    merge condition, see shapes.broadcast_shape), SizeDependentField, or with
+    `assume_no_broadcast` (a sweep's derivation: it finds the rows that do broadcast and
+    analyzes those at their concrete values) not stretched."""
     if len(shape) != len(out):
         return False
     stretched = False
@@ -453,7 +250,7 @@ def broadcasts(shape: Shape, out: Shape) -> bool:
             stretched = stretched or (a == 1 and b != 1)
         elif not undecided_broadcast(a, b):
             continue
-        elif not ASSUME_NO_BROADCAST.get():
+        elif not assume_no_broadcast:
             raise SizeDependentField
     return stretched
 
@@ -464,23 +261,26 @@ def undecided_broadcast(length: Value, out: Value) -> bool:
         arith.equal(length, out) is not True
 
 
-def counted_inputs(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape) -> list[bool]:
+def counted_inputs(op: O.Merge, fields: list[Field], ins: list[Shape], out: Shape,
+                   assume_no_broadcast: bool = False) -> list[bool]:
     """Which inputs of a merge its field counts: those with a field that are not broadcast
     (Concatenate never broadcasts)."""
     if isinstance(op, O.Concatenate):
         return [f is not None for f in fields]
-    return [f is not None and not broadcasts(s, out) for f, s in zip(fields, ins)]
+    return [f is not None and not broadcasts(s, out, assume_no_broadcast)
+            for f, s in zip(fields, ins)]
 
 
-def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment],
-                 ins: list[Shape], out: Shape) -> Field:
+def merge_fields(op: O.Merge, fields: list[Field], ins: list[Shape], out: Shape, *,
+                 misaligned: list[Misalignment], assume_no_broadcast: bool = False) -> Field:
     """The union of the inputs' fields. Global context is left out, as receptive fields are
     usually counted: an input without a field (a vector, or a map whose positions mix along a
     spatial axis) and an input broadcast along a spatial axis (a 1 x 1 map, as
     squeeze-and-excitation's; every output would see all of it); convplan.verify measures
     with those inputs scaled by 0. Inputs at different strides give an envelope (reported as
-    misaligned)."""
-    known = [f for f, counted in zip(fields, counted_inputs(op, fields, ins, out)) if counted]
+    misaligned, appended to `misaligned`)."""
+    counted = counted_inputs(op, fields, ins, out, assume_no_broadcast)
+    known = [f for f, c in zip(fields, counted) if c and f is not None]
     if not known:
         return None
     first = known[0]
@@ -488,7 +288,17 @@ def merge_fields(op: O.Op, fields: list[Field], misaligned: list[Misalignment],
         return None
     for axis in range(len(first)):
         _check_alignment(op, axis, [f[axis] for f in known], misaligned)
-    return tuple(_union([f[axis] for f in known]) for axis in range(len(first)))
+    return tuple(union([f[axis] for f in known]) for axis in range(len(first)))
+
+
+def concatenate_field(op: O.Concatenate, fields: list[Field], ins: list[Shape], out: Shape, *,
+                      misaligned: list[Misalignment], assume_no_broadcast: bool = False) -> Field:
+    """Along the channels, the union of the inputs' fields (merge_fields); along a spatial
+    axis none: the first positions come from one input, the rest from another."""
+    if mixes_spatial_axis(op, len(ins[0])):
+        return None
+    return merge_fields(op, fields, ins, out, misaligned=misaligned,
+                        assume_no_broadcast=assume_no_broadcast)
 
 
 def _check_alignment(op: O.Op, axis: int, axes: list[AxisField],
@@ -510,38 +320,79 @@ def _check_alignment(op: O.Op, axis: int, axes: list[AxisField],
             return
 
 
+# ---------------------------------------------------------------- the table and the walk
+
+# op class -> rule(op, fields, ins, out) -> Field; a merge's rule also takes the `misaligned`
+# list it reports to and `assume_no_broadcast` (merge_fields). Every op in O.OPS is covered
+# by its class or a family base (tests/test_rule_tables.py); there is no default.
 FIELD_RULES: dict[type, Callable[..., Field]] = {
-    O.InputLayer: no_field,
-    O.Conv: window_field,
-    O.Depthwise: window_field,  # Separable subclasses Depthwise: same window
-    O.Pooling: window_field,
+    O.InputLayer: input_layer_field,
+    O.Windowed: window_field,  # Conv, Depthwise and Separable: the same window
     O.ConvTranspose: transpose_field,
+    O.Pooling: window_field,
+    O.GlobalPooling: global_field,
+    # elementwise and per-position ops keep the field
+    O.BatchNormalization: same_field,
+    O.Normalization: same_field,
+    O.Rescaling: same_field,
+    O.Activation: same_field,
+    O.ReLU: same_field,
+    O.LeakyReLU: same_field,
+    O.Dropout: same_field,  # SpatialDropout too: the identity at inference
+    O.Dense: same_field,  # on a feature map: per position
+    O.Custom: same_field,  # declared shape-preserving
+    O.Softmax: axis_field,
+    O.LayerNormalization: axis_field,
+    O.Flatten: no_field,
+    O.Reshape: no_field,
     O.UpSampling: upsampling_field,
     O.ZeroPadding: padding_field,
     O.Cropping: cropping_field,
-    O.GlobalPooling: global_field,
-    O.Flatten: no_field,
-    O.Reshape: no_field,
-    O.Softmax: axis_field,
-    O.LayerNormalization: axis_field,
-    O.Op: same_field,
+    O.Merge: merge_fields,  # Add, Subtract, Multiply, Average, Maximum, Minimum
+    O.Concatenate: concatenate_field,
 }
 
 
-def input_field(shape: Shape) -> Field:
-    """At an input every pixel sees itself; an input without spatial axes has no field."""
-    if len(shape) < 2:
-        return None
-    return tuple(AxisField(1, 1, 0) for _ in shape[:-1])
-
-
 def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
-                misaligned: list[Misalignment]) -> Field:
-    if isinstance(op, O.Concatenate) and mixes_spatial_axis(op, len(ins[0])):
-        return None  # along that axis, the first positions come from one input, the rest not
+                misaligned: list[Misalignment], assume_no_broadcast: bool = False) -> Field:
+    """The op's field from its inputs' fields (FIELD_RULES); None where it has none."""
+    rule = rule_for(FIELD_RULES, op, "compute_receptive_fields")
     if isinstance(op, O.Merge):
-        return merge_fields(op, fields, misaligned, ins, out)
+        return rule(op, fields, ins, out, misaligned=misaligned,
+                    assume_no_broadcast=assume_no_broadcast)
     try:
-        return rule_for(FIELD_RULES, op)(op, fields, ins, out)
+        return rule(op, fields, ins, out)
     except SeesNothing:
         return None
+
+
+@dataclass(frozen=True)
+class ReceptiveFields:
+    fields: Mapping[str, Field]  # per layer; None: no field, or a size-dependent one
+    misalignments: tuple[Misalignment, ...]
+    # Layers whose field depends on the input size (SizeDependentField), and every layer
+    # after one: their field is None here (unknown, not absent), a concrete analysis gives it.
+    size_dependent: tuple[str, ...]
+
+
+def compute_receptive_fields(graph: Graph, order: Sequence[str], shapes: Mapping[str, Shape],
+                             assume_no_broadcast: bool = False) -> ReceptiveFields:
+    """Every layer's field, in topological `order`, from the inferred `shapes`.
+    `assume_no_broadcast`: see `broadcasts`."""
+    fields: dict[str, Field] = {}
+    misaligned: list[Misalignment] = []
+    size_dependent: dict[str, None] = {}  # ordered set
+    for name in order:
+        node = graph[name]
+        if not size_dependent.keys().isdisjoint(node.inputs):
+            fields[name] = None  # unknown, not absent: a merge must not leave that input out
+            size_dependent[name] = None
+            continue
+        try:
+            fields[name] = layer_field(node.op, [fields[i] for i in node.inputs],
+                                       [shapes[i] for i in node.inputs], shapes[name],
+                                       misaligned, assume_no_broadcast)
+        except SizeDependentField:
+            fields[name] = None
+            size_dependent[name] = None
+    return ReceptiveFields(fields, tuple(misaligned), tuple(size_dependent))

@@ -1,4 +1,4 @@
-"""`--vary LAYER.ATTR=V1,V2,...`: parsing the choices of a design-space sweep.
+"""`vary` (`--vary LAYER.ATTR=V1,V2,...`): parsing the choices of a design-space sweep.
 
 A value list is comma-separated items; an item is an integer, a range `1..4` (inclusive) or
 `16..512:16` (with a step), a per-axis tuple `3x5`, or a word (`same`, `relu`, `true`). The
@@ -21,21 +21,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 INPUT = "input"
 MAX_VALUES = 1_000_000
 
-# Op class -> attributes whose integer values the symbolic rules accept as symbols.
-SYMBOLIC_ATTRIBUTES: dict[type, tuple[str, ...]] = {
-    O.Conv: ("kernel_size", "strides", "dilation_rate", "filters"),
-    O.Separable: ("kernel_size", "strides", "dilation_rate", "filters", "depth_multiplier"),
-    O.Depthwise: ("kernel_size", "strides", "dilation_rate", "depth_multiplier"),
-    O.Pooling: ("pool_size", "strides"),
-    O.Dense: ("units",),
-}
 PER_AXIS = {"kernel_size", "strides", "dilation_rate", "pool_size", "size"}
 
 _ITEM_RANGE = re.compile(r"^(\d{1,9})\.\.(\d{1,9})(?::(\d{1,9}))?$")
@@ -72,6 +64,11 @@ class Vary:
         return format_value(self.values[index])
 
 
+def _vary_error(label: str, message: str) -> UsageError:
+    """A bad `vary` argument, named by its label ('conv*.strides')."""
+    return UsageError(f"{parameter_name('vary')} {label}: {message}")
+
+
 def format_value(value: Any) -> str:
     if isinstance(value, tuple):
         return "x".join(str(v) for v in value)
@@ -88,14 +85,14 @@ def parse_values(text: str, label: str) -> tuple[Any, ...]:
     for raw in text.split(","):
         item = raw.strip()
         if not item:
-            raise UsageError(f"--vary {label}: empty value in {text!r}")
+            raise _vary_error(label, f"empty value in {text!r}")
         match = _ITEM_RANGE.match(item)
         if match:
             low, high, step = int(match[1]), int(match[2]), int(match[3] or 1)
             if high < low or step < 1:
-                raise UsageError(f"--vary {label}: range {item!r} must go up with a step >= 1")
+                raise _vary_error(label, f"range {item!r} must go up with a step >= 1")
             if (high - low) // step + 1 + len(values) > MAX_VALUES:
-                raise UsageError(f"--vary {label}: more than {MAX_VALUES:,} values")
+                raise _vary_error(label, f"more than {MAX_VALUES:,} values")
             values.extend(range(low, high + 1, step))
         elif _ITEM_TUPLE.match(item):
             values.append(tuple(int(v) for v in re.split("[xX]", item)))
@@ -106,11 +103,11 @@ def parse_values(text: str, label: str) -> tuple[Any, ...]:
             values.append({"true": True, "false": False, "null": None, "none": None}.get(
                 lowered, item))
         else:
-            raise UsageError(f"--vary {label}: cannot read value {item!r}; expected integers, "
-                             "ranges such as 1..4 or 16..512:16, per-axis values such as 3x3, "
-                             "or words such as same")
+            raise _vary_error(label, f"cannot read value {item!r}; expected integers, "
+                              "ranges such as 1..4 or 16..512:16, per-axis values such as 3x3, "
+                              "or words such as same")
     if len(set(values)) != len(values):
-        raise UsageError(f"--vary {label}: a value is listed twice in {text!r}")
+        raise _vary_error(label, f"a value is listed twice in {text!r}")
     return tuple(values)
 
 
@@ -119,18 +116,11 @@ def _match_layers(graph: Graph, pattern: str, label: str) -> tuple[str, ...]:
     matched = tuple(n for n in names if fnmatch.fnmatchcase(n, pattern))
     if not matched:
         close = difflib.get_close_matches(pattern, names, n=3)
-        raise UsageError(f"--vary {label}: no layer matches {pattern!r}"
-                         + (f"; did you mean {', '.join(close)}?" if close else
-                            f"; layers: {', '.join(names[:12])}" + (", ..." if len(names) > 12
-                                                                     else "")))
+        more = ", ..." if len(names) > 12 else ""
+        raise _vary_error(label, f"no layer matches {pattern!r}"
+                          + (f"; did you mean {', '.join(close)}?" if close else
+                             f"; layers: {', '.join(names[:12])}{more}"))
     return matched
-
-
-def symbolic_attributes(op: O.Op) -> tuple[str, ...]:
-    for cls in type(op).__mro__:
-        if cls in SYMBOLIC_ATTRIBUTES:
-            return SYMBOLIC_ATTRIBUTES[cls]
-    return ()
 
 
 def _is_int(value: Any) -> bool:
@@ -146,44 +136,45 @@ def _check_numeric(graph: Graph, vary: Vary) -> None:
     for value in vary.values:
         parts = value if isinstance(value, tuple) else (value,)
         if any(p < 1 for p in parts):
-            raise UsageError(f"--vary {vary.label}: values must be >= 1, received "
-                             f"{format_value(value)}")
+            raise _vary_error(vary.label, f"values must be >= 1, received "
+                              f"{format_value(value)}")
     if not isinstance(next((v for v in vary.values if isinstance(v, tuple)), None), tuple):
         return
     for name in vary.layers:
         op = graph[name].op
         if vary.attribute not in PER_AXIS:
-            raise UsageError(f"--vary {vary.label}: {vary.attribute} of layer {name!r} "
-                             f"({op.op_type}) takes one integer, not a per-axis value")
+            raise _vary_error(vary.label, f"{vary.attribute} of layer {name!r} "
+                              f"({op.op_type}) takes one integer, not a per-axis value")
         if op.spatial_rank != vary.width:
-            raise UsageError(f"--vary {vary.label}: layer {name!r} ({op.op_type}) has "
-                             f"{op.spatial_rank} spatial axes, received {vary.width}-axis values")
+            raise _vary_error(vary.label, f"layer {name!r} ({op.op_type}) has "
+                              f"{op.spatial_rank} spatial axes, received {vary.width}-axis values")
 
 
 def _input_vary(graph: Graph, label: str, values: tuple[Any, ...]) -> Vary:
     if not _all_integers(values):
-        raise UsageError(f"--vary {label}: input sizes must be integers such as 224 or 224x160")
+        raise _vary_error(label, "input sizes must be integers such as 224 or 224x160")
     vary = Vary(label, "size", (INPUT,), values, numeric=True)
     ranks = {len(graph[n].op.shape) - 1 for n in graph.inputs}
     for value in values:
         parts = value if isinstance(value, tuple) else (value,)
         if any(p < 1 for p in parts):
-            raise UsageError(f"--vary {label}: input sizes must be >= 1")
+            raise _vary_error(label, "input sizes must be >= 1")
         if isinstance(value, tuple) and len(value) not in ranks:
-            raise UsageError(f"--vary {label}: {format_value(value)} has {len(value)} axes, "
-                             f"but the network's inputs have "
-                             + " or ".join(str(r) for r in sorted(ranks)))
+            raise _vary_error(label, f"{format_value(value)} has {len(value)} axes, "
+                              f"but the network's inputs have "
+                              + " or ".join(str(r) for r in sorted(ranks)))
     if vary.width == 1 and not ranks & {1, 2, 3}:
-        raise UsageError(f"--vary {label}: the network has no input with spatial axes")
+        raise _vary_error(label, "the network has no input with spatial axes")
     return vary
 
 
 def parse_vary(graph: Graph, text: str) -> Vary:
-    """One `--vary` argument, resolved against the graph's layers."""
+    """One `vary` argument, resolved against the graph's layers."""
     match = _VARY.match(text)
     if not match:
-        raise UsageError(f"--vary must look like LAYER.ATTRIBUTE=V1,V2,... (for example "
-                         f"conv1.strides=1,2 or input.size=32..224:32), received {text!r}")
+        raise UsageError(f"{parameter_name('vary')} must look like LAYER.ATTRIBUTE=V1,V2,... "
+                         f"(for example conv1.strides=1,2 or input.size=32..224:32), received "
+                         f"{text!r}")
     pattern, attribute, raw = match.groups()
     label = f"{pattern}.{attribute}"
     values = parse_values(raw, label)
@@ -196,11 +187,11 @@ def parse_vary(graph: Graph, text: str) -> Vary:
         if attribute not in O.attribute_names(type(op)) or attribute == "trainable":
             known = [a for a in O.attribute_names(type(op)) if a != "trainable"]
             close = difflib.get_close_matches(attribute, known, n=1)
-            raise UsageError(f"--vary {label}: layer {name!r} ({op.op_type}) has no attribute "
-                             f"{attribute!r}" + (f"; did you mean {close[0]}?" if close else
-                                                 f"; it takes {', '.join(known) or 'none'}"))
+            raise _vary_error(label, f"layer {name!r} ({op.op_type}) has no attribute "
+                              f"{attribute!r}" + (f"; did you mean {close[0]}?" if close else
+                                                  f"; it takes {', '.join(known) or 'none'}"))
     numeric = _all_integers(values) and all(
-        attribute in symbolic_attributes(graph[n].op) for n in layers)
+        attribute in graph[n].op.sweepable for n in layers)
     vary = Vary(label, attribute, layers, values, numeric)
     if numeric:
         _check_numeric(graph, vary)
@@ -208,14 +199,15 @@ def parse_vary(graph: Graph, text: str) -> Vary:
 
 
 def parse_varies(graph: Graph, texts: list[str] | tuple[str, ...]) -> tuple[Vary, ...]:
-    """Every `--vary`, checking that no two set the same attribute of the same layer."""
+    """Every `vary`, checking that no two set the same attribute of the same layer."""
     varies = tuple(parse_vary(graph, t) for t in texts)
     seen: dict[tuple[str, str], str] = {}
     for vary in varies:
         for layer in vary.layers:
             key = (layer, vary.attribute)
             if key in seen:
-                raise UsageError(f"--vary {vary.label} and --vary {seen[key]} both set "
+                raise UsageError(f"{parameter_name('vary')} {vary.label} and "
+                                 f"{parameter_name('vary')} {seen[key]} both set "
                                  f"{vary.attribute} of layer {layer!r}")
             seen[key] = vary.label
     return varies

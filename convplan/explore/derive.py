@@ -16,7 +16,6 @@ Validity of a combination, as `Check`s:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,19 +24,16 @@ import sympy
 
 from convplan.analysis import arith
 from convplan.analysis.analyze import Analysis, analyze
-from convplan.analysis.receptive import ASSUME_NO_BROADCAST, Field, undecided_broadcast
+from convplan.analysis.periodic_field import Field
+from convplan.analysis.receptive import NeedsConcreteValue, undecided_broadcast
 from convplan.analysis.shapes import AXIS_WORDS
-from convplan.errors import ConvplanError, UsageError
+from convplan.errors import ConvplanError, UsageError, parameter_name
 from convplan.explore.choices import Vary, apply_categorical
 from convplan.explore.vectorize import Program, compile_formulas
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 TOTALS = ("params", "trainable_params", "macs", "flops", "activations")
-
-
-class SymbolsUnsupported(Exception):
-    """An analysis rule needs concrete values for an attribute the sweep made a symbol."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +94,9 @@ def symbolize(graph: Graph, varies: Sequence[Vary],
               symbols: Sequence[tuple[sympy.Symbol, ...]]) -> Graph:
     """A copy of the graph whose numeric varied attributes are symbols.
 
-    The ops are copied without re-running their validation (which wants ints); the Keras rules
-    that validation enforces for these attributes become `Check`s instead (`keras_checks`).
+    The ops are copied without re-running their validation (`Op.with_symbols`: it wants ints);
+    the Keras rules that validation enforces for these attributes become `Check`s instead
+    (`keras_checks`).
     A pooling layer whose strides equal its pool size follows a varied pool size, as Keras's
     default strides=None does."""
     per_layer: dict[str, dict[str, Any]] = {}
@@ -117,9 +114,7 @@ def symbolize(graph: Graph, varies: Sequence[Vary],
             if isinstance(op, O.Pooling) and "pool_size" in changes and "strides" not in changes \
                     and op.strides == op.pool_size:
                 changes["strides"] = changes["pool_size"]
-            op = copy.copy(op)
-            for attr, value in changes.items():
-                object.__setattr__(op, attr, value)
+            op = op.with_symbols(**changes)
         out.add(op, node.inputs, line=node.line, suppress=node.suppress)
     out.set_outputs(graph.outputs)
     return out
@@ -127,15 +122,15 @@ def symbolize(graph: Graph, varies: Sequence[Vary],
 
 def input_size_for(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple],
                    given: tuple[int, ...] | None) -> tuple[Any, ...] | None:
-    """The `input_size` argument of analyze: the input-size vary's symbols, or --input-size."""
+    """The `input_size` argument of analyze: the input-size vary's symbols, or `given`."""
     for vary, syms in zip(varies, symbols):
         if vary.is_input_size:
             if len(syms) > 1:
                 return syms
             ranks = {len(graph[n].op.shape) - 1 for n in graph.inputs} & {1, 2, 3}
             if len(ranks) != 1:
-                raise UsageError(f"--vary {vary.label}: the inputs have different spatial ranks; "
-                                 "give per-axis sizes such as 224x224")
+                raise UsageError(f"{parameter_name('vary')} {vary.label}: the inputs have "
+                                 "different spatial ranks; give per-axis sizes such as 224x224")
             return syms * ranks.pop()
     return given
 
@@ -228,32 +223,28 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
            assignment: Mapping[tuple[str, str], Any], input_size: tuple[Any, ...] | None,
            bounds: Mapping[sympy.Symbol, tuple[int, int]]) -> Derivation:
     """Analyze the graph once for a categorical `assignment` with the numeric varies as
-    symbols; compile totals, receptive fields, output shapes and checks."""
+    symbols; compile totals, receptive fields, output shapes and checks. Raises
+    NeedsConcreteValue where a receptive field needs the window attributes as numbers (the
+    sweep then enumerates them)."""
     try:
         concrete = apply_categorical(graph, dict(assignment))
         symbolic = symbolize(concrete, varies, symbols)
-        token = ASSUME_NO_BROADCAST.set(True)  # rows that do broadcast: broadcast_indicators
-        try:
-            analysis = analyze(symbolic, input_size=input_size)
-        finally:
-            ASSUME_NO_BROADCAST.reset(token)
+        # the rows that do broadcast are found by broadcast_indicators, analyzed concretely
+        analysis = analyze(symbolic, input_size=input_size, assume_no_broadcast=True)
     except ConvplanError as exc:
         if isinstance(exc, UsageError):
             raise
         return Derivation(error=str(exc))
-    except TypeError as exc:  # a rule that needs an integer where a symbol was given
-        if not any(syms for syms in symbols):
-            raise
-        raise SymbolsUnsupported(str(exc)) from exc
     checks = tuple(keras_checks(symbolic, analysis) + shape_checks(symbolic, analysis))
     unknown = {str(s) for s in analysis.symbols} - {str(s) for syms in symbols for s in syms}
     if unknown:
         raise UsageError("the input size is symbolic (" + ", ".join(sorted(unknown)) + "); give "
-                         "--input-size or --vary input.size=...")
+                         f"{parameter_name('input_size')} or {parameter_name('vary')} "
+                         "input.size=...")
     rf_by_size = None
     if analysis.size_dependent_fields:
         if any(is_geometry(v) for v in varies):  # the field may depend on them: enumerate
-            raise SymbolsUnsupported("receptive fields after resampling need window attributes "
+            raise NeedsConcreteValue("receptive fields after resampling need window attributes "
                                      "as numbers")
         rf_by_size, fields = _fields_by_size(symbolic, varies, len(input_size)), []
     else:
@@ -273,7 +264,8 @@ def broadcast_indicators(graph: Graph, analysis: Analysis) -> list[Any]:
     """Per elementwise merge input with a field and spatial axis whose stretching depends on
     the values: a formula that is 1 where the merge stretches it (its length 1, the output's
     not) and 0 elsewhere, for whole numbers >= 1: Max(0, 2 - length) * Min(1, out - 1). The
-    derivation's fields assumed 0 (ASSUME_NO_BROADCAST); rows with a 1 are analyzed concretely."""
+    derivation's fields assumed 0 (analyze's assume_no_broadcast); rows with a 1 are analyzed
+    concretely."""
     result = []
     for r in analysis.layers:
         op = graph[r.name].op

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.explore.collect import BestRows, FirstRows, ParetoFront, Sample
 from convplan.explore.sweep import Chunk, Sweep
 from convplan.explore.where import Condition, check_metric, metric_names, where_mask
@@ -20,15 +20,17 @@ class SweepResult:
     sample: Chunk | None  # a uniform sample of the rows that passed the filters
     total: int
     valid: int
-    matched: int  # valid rows that passed --where
+    matched: int  # valid rows that passed `where`
     invalid: tuple[tuple[str, int], ...]  # (first failing check, count), most frequent first
     seconds: float
     derivations: int
     largest: dict[str, int | float]  # per metric, the largest value among valid rows
 
 
-def parse_objectives(sweep: Sweep, text: str, what: str = "--pareto") -> tuple[tuple[str, int], ...]:
-    """'macs,-rf' -> (('macs', 1), ('rf', -1)): minimize MACs, maximize rf."""
+def parse_objectives(sweep: Sweep, text: str, what: str = parameter_name("pareto")
+                     ) -> tuple[tuple[str, int], ...]:
+    """'macs,-rf' -> (('macs', 1), ('rf', -1)): minimize MACs, maximize rf. `what` names the
+    argument in errors (`parameter_name("sort")` for a sort order)."""
     objectives = []
     for part in text.split(","):
         part = part.strip()

@@ -21,7 +21,7 @@ import sympy
 
 from convplan.analysis import arith
 from convplan.analysis.analyze import Analysis, analyze
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.explore.derive import keras_checks, shape_checks
 from convplan.explore.periodic import NotPeriodic, SizeRule, solve_checks
 from convplan.explore.run import SweepResult, run_sweep
@@ -203,7 +203,7 @@ def largest_batch(graph: Graph, input_size: Sequence[int] | None, metric: str, b
     analysis = analyze(graph, input_size=input_size)
     if not analysis.is_concrete:
         raise UsageError("the input size is symbolic (" + ", ".join(analysis.symbols) + "); "
-                         "give --input-size to solve for the batch")
+                         f"give {parameter_name('input_size')} to solve for the batch")
     b = arith.symbol("B")
     fixed = int(_metric(analysis, metric, 0, dtype, optimizer))
     per = int(_metric(analysis, metric, 1, dtype, optimizer)) - fixed
@@ -222,6 +222,7 @@ def cheapest_for_field(sweep: Sweep, target: int, top: int = 5,
                        progress=None) -> SweepResult:
     """The `top` combinations with the fewest MACs whose receptive field is >= target."""
     if not sweep.has_rf:
-        raise UsageError("--target-rf: no layer of this network has a receptive field")
+        raise UsageError(f"{parameter_name('target_rf')}: no layer of this network has a "
+                         "receptive field")
     return run_sweep(sweep, (Condition("rf", ">=", target),), sort=("macs", 1), limit=top,
                      progress=progress)

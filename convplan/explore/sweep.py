@@ -33,12 +33,12 @@ import sympy
 
 from convplan.analysis.analyze import analyze
 from convplan.analysis.memory import OPTIMIZER_SLOTS, dtype_bytes
-from convplan.errors import UsageError
+from convplan.analysis.receptive import NeedsConcreteValue
+from convplan.errors import UsageError, parameter_name
 from convplan.explore.choices import Vary, apply_categorical
 from convplan.explore.derive import (
     TOTALS,
     Derivation,
-    SymbolsUnsupported,
     derive,
     input_size_for,
     is_geometry,
@@ -97,7 +97,8 @@ class Sweep:
     def __init__(self, graph: Graph, varies: Sequence[Vary],
                  options: SweepOptions = SweepOptions()) -> None:
         if not varies:
-            raise UsageError("nothing to sweep: give at least one --vary LAYER.ATTRIBUTE=V1,V2")
+            raise UsageError(f"nothing to sweep: give at least one {parameter_name('vary')} "
+                             "LAYER.ATTRIBUTE=V1,V2")
         dtype_bytes(options.dtype)
         if options.optimizer not in OPTIMIZER_SLOTS:
             raise UsageError(f"unknown optimizer {options.optimizer!r}")
@@ -105,7 +106,7 @@ class Sweep:
         self.options = options
         try:
             self._setup(tuple(varies))
-        except SymbolsUnsupported:
+        except NeedsConcreteValue:
             # a rule needs the window attributes as integers: enumerate them instead
             self._setup(tuple(geometry_enumerated(v) for v in varies))
 
@@ -170,7 +171,7 @@ class Sweep:
         """Output ranks and whether there is a receptive field: the same for every setting
         (no categorical choice changes a rank), read from the first setting that derives.
         The settings the cache holds are derived now, so a rule that needs a symbol as an
-        integer in any of them (SymbolsUnsupported) is met before the first row."""
+        integer in any of them (NeedsConcreteValue) is met before the first row."""
         ranges = [range(len(self.varies[i].values)) for i in self.categorical]
         schema = None
         for digits in itertools.islice(itertools.product(*ranges), CACHE_SIZE):

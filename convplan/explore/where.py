@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from convplan.errors import UsageError
+from convplan.errors import UsageError, parameter_name
 from convplan.explore.choices import format_value
 from convplan.explore.sweep import METRICS, Chunk, Sweep
 from convplan.options import parse_quantity as parse_number
@@ -27,6 +27,7 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
     "<": operator.lt, ">": operator.gt,
 }
+WHERE = parameter_name("where")  # how errors name the filters (the CLI: --where)
 _CONDITION = re.compile(r"^\s*([A-Za-z_*?\[\]][^<>=!\s]*)\s*(<=|>=|==|!=|<|>|=)\s*(\S+)\s*$")
 
 
@@ -60,16 +61,16 @@ def _vary_index(sweep: Sweep, name: str) -> int | None:
 def parse_condition(sweep: Sweep, text: str) -> Condition:
     match = _CONDITION.match(text)
     if not match:
-        raise UsageError(f"--where must look like NAME<=VALUE (for example rf>=64 or "
+        raise UsageError(f"{WHERE} must look like NAME<=VALUE (for example rf>=64 or "
                          f"macs<1e9), received {text!r}")
     name, op, raw = match.groups()
     op = "==" if op == "=" else op
     index = _vary_index(sweep, name)
     if index is None:
-        check_metric(sweep, name, "--where")
+        check_metric(sweep, name, WHERE)
         value = parse_number(raw)
         if value is None:
-            raise UsageError(f"--where {text!r}: {raw!r} is not a number (such as 64, 1e9, 500M "
+            raise UsageError(f"{WHERE} {text!r}: {raw!r} is not a number (such as 64, 1e9, 500M "
                              "or 2GiB)")
         return Condition(name, op, value)
     vary = sweep.varies[index]
@@ -77,19 +78,19 @@ def parse_condition(sweep: Sweep, text: str) -> Condition:
     if scalar:
         value = parse_number(raw)
         if value is None:
-            raise UsageError(f"--where {text!r}: {raw!r} is not a number")
+            raise UsageError(f"{WHERE} {text!r}: {raw!r} is not a number")
         return Condition(name, op, value)
     if op not in ("==", "!="):
-        raise UsageError(f"--where {text!r}: {name} takes == or != (its values are not numbers)")
+        raise UsageError(f"{WHERE} {text!r}: {name} takes == or != (its values are not numbers)")
     texts = [format_value(v) for v in vary.values]
     if raw not in texts:
-        raise UsageError(f"--where {text!r}: {raw!r} is not one of the values of {name} "
+        raise UsageError(f"{WHERE} {text!r}: {raw!r} is not one of the values of {name} "
                          f"({', '.join(texts)})")
     return Condition(name, op, texts.index(raw))
 
 
 def parse_where(sweep: Sweep, texts: Sequence[str]) -> tuple[Condition, ...]:
-    """Every --where (each possibly comma-separated) as conditions that must all hold."""
+    """Every `where` (each possibly comma-separated) as conditions that must all hold."""
     return tuple(parse_condition(sweep, part) for text in texts for part in text.split(",")
                  if part.strip())
 

@@ -88,6 +88,18 @@ class Op:
                 out[f.name] = value
         return out
 
+    def with_symbols(self, **values: Any) -> Op:
+        """A copy whose `sweepable` attributes in `values` are sympy symbols (a sweep's varied
+        integers, as normalized tuples), built without `normalize`, whose checks want ints: the
+        sweep states the Keras rules they enforce as conditions of its own."""
+        unknown = sorted(set(values) - set(self.sweepable))
+        if unknown:
+            raise ValueError(f"{self.op_type} cannot take symbols for {', '.join(unknown)}")
+        op = object.__new__(type(self))
+        for f in dataclasses.fields(self):
+            _set(op, f.name, values.get(f.name, getattr(self, f.name)))
+        return op
+
 
 @dataclass(frozen=True)
 class Window:
