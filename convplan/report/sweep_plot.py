@@ -10,7 +10,7 @@ import numpy as np
 
 from convplan.errors import UsageError, parameter_name
 from convplan.explore.sweep import Chunk, Sweep
-from convplan.options import PICTURE_FORMATS
+from convplan.options import PICTURE_FORMATS, format_bytes, format_count
 from convplan.report.files import write_bytes_atomic
 
 AXIS_TITLES = {"macs": "MACs per example", "flops": "FLOPs per example", "params": "parameters",
@@ -52,7 +52,7 @@ def plot_front(path: str | Path, sweep: Sweep, front: Chunk | None, sample: Chun
         raise UsageError("plotting needs matplotlib: pip install 'convplan[plot]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import EngFormatter
+    from matplotlib.ticker import FuncFormatter
 
     (x, xs), (y, ys) = objectives[0], objectives[1]
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
@@ -75,9 +75,11 @@ def plot_front(path: str | Path, sweep: Sweep, front: Chunk | None, sample: Chun
     for axis, setter, scale in ((x, ax.set_xscale, ax.xaxis), (y, ax.set_yscale, ax.yaxis)):
         values = sample.columns[axis] if sample is not None and len(sample) else None
         if values is not None and values.min() > 0 and values.max() / values.min() > 20:
-            setter("log")
+            setter("log", base=2 if axis == "memory" else 10)  # round binary sizes
         if axis != "rf":
-            scale.set_major_formatter(EngFormatter(unit="B" if axis == "memory" else ""))
+            fmt = format_bytes if axis == "memory" else format_count  # as the table prints
+            scale.set_major_formatter(FuncFormatter(lambda v, _, fmt=fmt: fmt(int(v))
+                                                    if v >= 0 else ""))
     ax.set_xlabel(f"{AXIS_TITLES.get(x, x)} ({'lower' if xs > 0 else 'higher'} is better)")
     ax.set_ylabel(f"{AXIS_TITLES.get(y, y)} ({'lower' if ys > 0 else 'higher'} is better)")
     ax.set_title(f"{sweep.graph.name}: labels are " + ", ".join(v.label for v in sweep.varies),
