@@ -20,6 +20,8 @@ import re
 from fractions import Fraction
 from typing import Literal
 
+from convplan.errors import UsageError
+
 # dtype -> (compute bytes, variable bytes); the mixed policies compute in 16 bits and keep
 # float32 variables, as Keras's do
 DTYPES: dict[str, tuple[int, int]] = {
@@ -45,6 +47,23 @@ OPTIMIZER_SLOTS: dict[str, int] = {
     "adadelta": 2,
     "ftrl": 2,
 }
+
+
+
+def dtype_bytes(dtype: str) -> tuple[int, int]:
+    """'mixed_float16' -> (2, 4): the bytes of a computed value and of a variable."""
+    if dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def optimizer_slots(optimizer: str) -> int:
+    """'adam' -> 2: the values the optimizer keeps per trainable parameter."""
+    if optimizer not in OPTIMIZER_SLOTS:
+        raise UsageError(f"unknown optimizer {optimizer!r}; expected one of "
+                         + ", ".join(OPTIMIZER_SLOTS))
+    return OPTIMIZER_SLOTS[optimizer]
+
 
 # output formats, per command
 ANALYZE_FORMATS = ("table", "json", "markdown", "html")

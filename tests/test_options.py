@@ -16,7 +16,7 @@ from convplan.checks import CheckConfig, apply_settings
 from convplan.cli.solve_cmd import _budget
 from convplan.errors import UsageError
 from convplan.explore.where import parse_number
-from convplan.options import format_bytes, format_count, parse_quantity
+from convplan.options import dtype_bytes, format_bytes, format_count, optimizer_slots, parse_quantity
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -141,3 +141,11 @@ def test_importing_it_loads_neither_sympy_nor_numpy():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_dtypes_and_optimizers_are_looked_up_with_a_helpful_error():
+    assert dtype_bytes("mixed_float16") == (2, 4) and optimizer_slots("adam") == 2
+    with pytest.raises(UsageError, match="unknown dtype 'float8'; expected one of float32, "):
+        dtype_bytes("float8")
+    with pytest.raises(UsageError, match="unknown optimizer 'adamm'; expected one of sgd, "):
+        optimizer_slots("adamm")

@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convplan.analysis.arith import Value
-from convplan.errors import UsageError
-from convplan.options import DTYPES, OPTIMIZER_SLOTS
+from convplan.options import OPTIMIZER_SLOTS, dtype_bytes, optimizer_slots
+
+# OPTIMIZER_SLOTS and dtype_bytes live in convplan.options; explore/sweep.py still imports them here
+__all__ = ["OPTIMIZER_SLOTS", "TrainingMemory", "dtype_bytes", "estimate_training_memory"]
 
 
 @dataclass(frozen=True)
@@ -35,23 +37,14 @@ class TrainingMemory:
         return self.weights + self.gradients + self.optimizer_slots + self.activations
 
 
-def dtype_bytes(dtype: str) -> tuple[int, int]:
-    if dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    return DTYPES[dtype]
-
-
 def estimate_training_memory(params: Value, trainable: Value, activation_elements: Value,
                              batch: Value, dtype: str = "float32",
                              optimizer: str = "adam") -> TrainingMemory:
     compute, variable = dtype_bytes(dtype)
-    if optimizer not in OPTIMIZER_SLOTS:
-        raise UsageError(f"unknown optimizer {optimizer!r}; expected one of "
-                         + ", ".join(OPTIMIZER_SLOTS))
     return TrainingMemory(
         batch=batch, dtype=dtype, optimizer=optimizer,
         weights=params * variable,
         gradients=trainable * variable,
-        optimizer_slots=OPTIMIZER_SLOTS[optimizer] * trainable * variable,
+        optimizer_slots=optimizer_slots(optimizer) * trainable * variable,
         activations=batch * activation_elements * compute,
     )

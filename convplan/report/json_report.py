@@ -15,7 +15,7 @@ from convplan import __version__
 from convplan.analysis import Analysis
 from convplan.analysis.analyze import BATCH
 from convplan.analysis.arith import Value, symbol, to_json
-from convplan.analysis.memory import dtype_bytes
+from convplan.options import dtype_bytes
 
 CONVENTIONS = {
     "macs": "multiply-accumulates of convolutions (all kinds) and Dense layers, bias excluded",

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from convplan.analysis import Analysis
 from convplan.analysis.analyze import BATCH
 from convplan.analysis.arith import is_concrete, symbol
-from convplan.analysis.memory import dtype_bytes
-from convplan.options import BYTE_PREFIXES, NUMBER_PREFIXES
+from convplan.options import BYTE_PREFIXES, NUMBER_PREFIXES, dtype_bytes
 from convplan.report.formatting import (
     axes_text,
     exact,
