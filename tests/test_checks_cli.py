@@ -276,8 +276,6 @@ def test_check_never_imports_tensorflow(tmp_path):
 
 @pytest.mark.tf
 def test_keras_json_and_archive_are_checked(tmp_path, keras):
-    pytest.importorskip("convplan.frontends.keras_model",
-                        reason="the Keras frontend is being written in parallel")
     inputs = keras.Input((7, 7, 3))
     x = keras.layers.Conv2D(8, 3, padding="same", name="conv")(inputs)
     x = keras.layers.MaxPooling2D(2, name="pool")(x)  # 7 -> 3: one row and column dropped
@@ -291,3 +289,13 @@ def test_keras_json_and_archive_are_checked(tmp_path, keras):
     assert sorted(Path(f["path"]).name for f in findings if f["code"] == "CP104") == [
         "model.json", "model.keras"]
     assert all(f["layer"] == "pool" for f in findings if f["code"] == "CP104")
+
+
+def test_an_unknown_keras_layer_is_bad_input_whose_hint_names_the_flag(tmp_path, capsys):
+    """The library's message names the `custom_layers` parameter; check prints its flag."""
+    from test_keras_import import layer, model
+
+    path = write(tmp_path, "gated.json", json.dumps(model(layer("Gate", "gate", ["x"]))))
+    code, _, err = run(capsys, path)
+    assert code == 2 and "declare it, e.g. --custom-layer Gate=identity,params=N" in err, err
+    assert "`custom_layers`" not in err

@@ -205,6 +205,59 @@ def test_the_good_model_json_is_accepted(tmp_path, capsys):
         assert code == 0 and out and not err, (command, err)
 
 
+# ---------------------------------------------------------------- the zip directory guard
+
+
+def with_zip64_end(path: Path, entries: int, claimed: int, gap: bytes = b"") -> Path:
+    """The zip at `path` with its end record replaced by ZIP64 end records that hold the true
+    directory (`entries` entries), and an end record claiming `claimed` entries in a directory
+    of 46 bytes per entry (0xFFFF: the honest "see ZIP64" placeholder). `gap` (the record's
+    "extensible data") sits between the ZIP64 record and its locator, so only a reader that
+    follows the locator's offset finds the record."""
+    raw = path.read_bytes()
+    size, offset = struct.unpack_from("<II", raw, len(raw) - 10)  # the 22-byte end, no comment
+    body = raw[:-22]
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44 + len(gap), 45, 45, 0, 0, entries,
+                         entries, size, offset) + gap
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(body), 1)
+    small = 0xFFFFFFFF if claimed == 0xFFFF else 46 * claimed
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, claimed, claimed, small,
+                      0xFFFFFFFF if claimed == 0xFFFF else offset, 0)
+    path.write_bytes(body + record + locator + end)
+    return path
+
+
+def test_the_directory_guard_needs_no_private_zipfile_name(tmp_path, capsys, monkeypatch):
+    """The end records are read with struct: with zipfile's private end-record reader gone,
+    200,000 entries are still refused before zipfile lists them."""
+    for name in ("_EndRecData", "_EndRecData64", "_ECD_ENTRIES_TOTAL", "_ECD_SIZE"):
+        monkeypatch.delattr(zipfile, name)
+    path = many_entries(tmp_path / "many.zip", 200_000)
+    directory = sum(46 + len(str(i)) for i in range(200_000))  # header and name per entry
+    for command in ("analyze", "check", "import"):
+        code, out, err = run_main(capsys, command, path)
+        assert_refused(code, out, err, 0, command, f"lists 65535 files in a {directory}-byte")
+
+
+@pytest.mark.parametrize("gap", [b"", b"extensible data"], ids=["adjacent", "with a gap"])
+def test_a_zip64_directory_is_sized_from_its_zip64_record(tmp_path, capsys, gap):
+    """An end record that says 3 entries in 138 bytes while the ZIP64 record says 200,000:
+    the ZIP64 counts are the ones zipfile lists, so the guard takes them."""
+    path = with_zip64_end(many_entries(tmp_path / "many.keras", 200_000), 200_000, 3, gap)
+    code, out, err = run_main(capsys, "analyze", path)
+    assert_refused(code, out, err, 0, "analyze", "lists 200000 files")
+
+
+def test_an_honest_zip64_archive_is_read(tmp_path, capsys):
+    path = archive(tmp_path / "zip64.keras", {"metadata.json": b"{}",
+                                              "config.json": json.dumps(GOOD).encode()})
+    with_zip64_end(path, 2, 0xFFFF)
+    with zipfile.ZipFile(path) as handle:  # zipfile reads it as ZIP64 too
+        assert handle.namelist() == ["metadata.json", "config.json"]
+    code, out, err = run_main(capsys, "analyze", path, "--format", "json", "--no-symbolic")
+    assert code == 0 and json.loads(out)["totals"]["params"] == 4 * (3 * 3 * 3 + 1), err
+
+
 # ---------------------------------------------------------------- enormous layer counts
 
 

@@ -15,8 +15,9 @@ from convplan import analyze, load
 from convplan.cli.main import main
 from convplan.errors import GraphError, SpecError, UnsupportedError, UsageError
 from convplan.frontends.builder import NetworkBuilder
+from convplan.frontends.keras_archive import read_archive_config
 from convplan.frontends.keras_layers import CustomLayer, parse_custom_layer
-from convplan.frontends.keras_model import graph_from_keras_config, read_archive_config
+from convplan.frontends.keras_model import graph_from_keras_config
 from convplan.frontends.spec import loads_spec
 from convplan.frontends.spec_writer import write_spec
 from convplan.ir import ops as O
@@ -107,7 +108,7 @@ def test_unknown_layer_class_names_the_class_and_the_layer():
         graph_from_keras_config(data)
     text = str(info.value)
     assert "layer 'attn' (FancyAttention)" in text and "my_package.layers" in text
-    assert "--custom-layer FancyAttention=identity" in text
+    assert "`custom_layers` FancyAttention=identity" in text
 
 
 @pytest.mark.parametrize("key,value,message", [

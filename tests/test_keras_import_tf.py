@@ -155,7 +155,7 @@ def test_custom_layer_needs_a_declaration_and_then_matches_keras(keras, tmp_path
     x = keras.Input((6, 6, 5))
     y = Gate(name="gate")(keras.layers.Conv2D(5, 3, name="conv")(x))
     model = keras.Model(x, y, name="gated")
-    with pytest.raises(UnsupportedError, match="layer 'gate' .*'Gate'.* --custom-layer Gate="):
+    with pytest.raises(UnsupportedError, match="layer 'gate' .*'Gate'.* `custom_layers` Gate="):
         _from_json(model, tmp_path)
     # A wrong declaration gives a wrong count: the comparison below can fail.
     wrong = _from_json(model, tmp_path, custom_layers={"Gate": "identity,params_per_channel=2"})

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from convplan.analysis import Analysis, arith
 from convplan.checks.config import CheckConfig
-from convplan.checks.registry import Finding, finding, layer_finding, register
+from convplan.checks.registry import Finding, finding, layer_finding
 from convplan.checks.subject import Analyses, spatial_heads
 from convplan.ir.graph import Graph
 from convplan.options import DTYPES, format_bytes, format_count
@@ -69,7 +69,6 @@ def _check_total(budget: str, code: str, analyses: Analyses,
                   f"{fmt(limit)} ({limit:,}){_largest_share(analysis, share)}")
 
 
-@register("CP200", "budget-needs-size", "budget", "warning")
 def check_budget_needs_size(graph: Graph, analyses: Analyses,
                             config: CheckConfig) -> Iterator[Finding]:
     """A budget is set but the quantity depends on an input size the spec leaves symbolic.
@@ -98,7 +97,6 @@ def check_budget_needs_size(graph: Graph, analyses: Analyses,
                 break
 
 
-@register("CP201", "max-params", "budget", "error")
 def check_max_params(graph: Graph, analyses: Analyses, config: CheckConfig) -> Iterator[Finding]:
     """More parameters than `budgets.max_params` (trainable and non-trainable, as Keras counts).
 
@@ -108,7 +106,6 @@ def check_max_params(graph: Graph, analyses: Analyses, config: CheckConfig) -> I
     yield from _check_total("max_params", "CP201", analyses, config)
 
 
-@register("CP202", "max-macs", "budget", "error")
 def check_max_macs(graph: Graph, analyses: Analyses, config: CheckConfig) -> Iterator[Finding]:
     """More multiply-accumulates per example than `budgets.max_macs`.
 
@@ -118,7 +115,6 @@ def check_max_macs(graph: Graph, analyses: Analyses, config: CheckConfig) -> Ite
     yield from _check_total("max_macs", "CP202", analyses, config)
 
 
-@register("CP203", "max-flops", "budget", "error")
 def check_max_flops(graph: Graph, analyses: Analyses, config: CheckConfig) -> Iterator[Finding]:
     """More FLOPs per example than `budgets.max_flops`.
 
@@ -128,7 +124,6 @@ def check_max_flops(graph: Graph, analyses: Analyses, config: CheckConfig) -> It
     yield from _check_total("max_flops", "CP203", analyses, config)
 
 
-@register("CP204", "max-activation-memory", "budget", "error")
 def check_max_activation_memory(graph: Graph, analyses: Analyses,
                                 config: CheckConfig) -> Iterator[Finding]:
     """More activation memory than `budgets.max_activation_memory` at `batch` and `dtype`.
@@ -139,7 +134,6 @@ def check_max_activation_memory(graph: Graph, analyses: Analyses,
     yield from _check_total("max_activation_memory", "CP204", analyses, config)
 
 
-@register("CP205", "max-training-memory", "budget", "error")
 def check_max_training_memory(graph: Graph, analyses: Analyses,
                               config: CheckConfig) -> Iterator[Finding]:
     """More training memory per replica than `budgets.max_training_memory`.
@@ -181,7 +175,6 @@ def _field_budget(code: str, budget: str, attribute: str, fails: Callable[[objec
                                 f"{relation} {budget} {'x'.join(map(str, limit))}")
 
 
-@register("CP206", "min-receptive-field", "budget", "error")
 def check_min_receptive_field(graph: Graph, analyses: Analyses,
                               config: CheckConfig) -> Iterator[Finding]:
     """The last feature maps see fewer input pixels than `budgets.min_receptive_field`.
@@ -192,7 +185,6 @@ def check_min_receptive_field(graph: Graph, analyses: Analyses,
                              "receptive field", "is smaller than", graph, analyses, config)
 
 
-@register("CP207", "max-receptive-field", "budget", "error")
 def check_max_receptive_field(graph: Graph, analyses: Analyses,
                               config: CheckConfig) -> Iterator[Finding]:
     """The last feature maps see more input pixels than `budgets.max_receptive_field`.
@@ -203,7 +195,6 @@ def check_max_receptive_field(graph: Graph, analyses: Analyses,
                              "receptive field", "is larger than", graph, analyses, config)
 
 
-@register("CP208", "output-stride", "budget", "error")
 def check_output_stride(graph: Graph, analyses: Analyses,
                         config: CheckConfig) -> Iterator[Finding]:
     """The output stride differs from `budgets.output_stride` or exceeds `max_output_stride`.

@@ -16,7 +16,7 @@ from convplan.analysis.shapes import AXIS_WORDS, UNIT_WORDS
 from convplan.analysis.windows import same_padding
 from convplan.checks import residues
 from convplan.checks.config import CheckConfig
-from convplan.checks.registry import Finding, layer_finding, register
+from convplan.checks.registry import Finding, layer_finding
 from convplan.checks.subject import (
     Analyses,
     consumers,
@@ -32,7 +32,6 @@ from convplan.ir.graph import Graph
 from convplan.options import format_count
 
 
-@register("CP401", "receptive-field-smaller-than-input", "design", "warning")
 def check_field_smaller_than_input(graph: Graph, analyses: Analyses,
                                    config: CheckConfig) -> Iterator[Finding]:
     """Features pooled globally whose receptive field is smaller than the input.
@@ -85,7 +84,6 @@ def _coverage(members: list[tuple[int, int]]) -> tuple[int, int]:
     return len(offsets), max(offsets) + 1
 
 
-@register("CP402", "gridding", "design", "warning")
 def check_gridding(graph: Graph, analyses: Analyses, config: CheckConfig) -> Iterator[Finding]:
     """Stacked dilated convolutions whose rates share a common factor leave holes (gridding).
 
@@ -132,7 +130,6 @@ def check_gridding(graph: Graph, analyses: Analyses, config: CheckConfig) -> Ite
 # ---------------------------------------------------------------- checkerboard
 
 
-@register("CP403", "checkerboard", "design", "warning")
 def check_checkerboard(graph: Graph, analyses: Analyses,
                        config: CheckConfig) -> Iterator[Finding]:
     """A transposed convolution whose kernel size is not divisible by its stride.
@@ -163,7 +160,6 @@ def _pads(n: int, k: int, s: int, d: int) -> tuple[int, int]:
     return int(before), int(after)
 
 
-@register("CP404", "asymmetric-same-padding", "design", "info")
 def check_asymmetric_same(graph: Graph, analyses: Analyses,
                           config: CheckConfig) -> Iterator[Finding]:
     """'same' padding that TensorFlow splits unevenly (the extra row goes at the bottom/right).
@@ -219,7 +215,6 @@ def _asymmetry(source: str, axis: int, window: tuple[int, int, int], rank: int,
 # ---------------------------------------------------------------- deep plain stacks
 
 
-@register("CP405", "plain-deep-stack", "design", "warning")
 def check_plain_deep_stack(graph: Graph, analyses: Analyses,
                            config: CheckConfig) -> Iterator[Finding]:
     """More than `max_plain_depth` weight layers in a row without normalization or skips.
@@ -280,7 +275,6 @@ def _alternatives(op: O.Conv, cin: int, p_in, p_out) -> list[tuple[str, object]]
     return out
 
 
-@register("CP406", "costly-convolution", "design", "info")
 def check_costly_convolution(graph: Graph, analyses: Analyses,
                              config: CheckConfig) -> Iterator[Finding]:
     """A costly standard convolution that a separable or bottleneck one would make far cheaper.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from convplan.checks.config import CheckConfig
-from convplan.checks.registry import Finding, finding, layer_finding, register
+from convplan.checks.registry import Finding, finding, layer_finding
 from convplan.checks.subject import Analyses
 from convplan.ir.graph import Graph
 
@@ -29,7 +29,6 @@ def _gpu_half(config: CheckConfig) -> bool:
     return config.dtype in HALF_DTYPES and config.target in (None, "gpu")
 
 
-@register("CP301", "gpu-tensor-core-alignment", "hardware", "warning")
 def check_gpu_alignment(graph: Graph, analyses: Analyses,
                         config: CheckConfig) -> Iterator[Finding]:
     """Filters, units or batch not a multiple of 8 under mixed_float16 on a GPU.
@@ -54,7 +53,6 @@ def check_gpu_alignment(graph: Graph, analyses: Analyses,
                       f"under {config.dtype} want a batch of {-(-config.batch // 8) * 8}")
 
 
-@register("CP302", "tpu-feature-alignment", "hardware", "info")
 def check_tpu_features(graph: Graph, analyses: Analyses,
                        config: CheckConfig) -> Iterator[Finding]:
     """Filters or units not a multiple of 128 on a TPU (target: tpu).
@@ -76,7 +74,6 @@ def check_tpu_features(graph: Graph, analyses: Analyses,
                                 "of 128")
 
 
-@register("CP303", "tpu-batch", "hardware", "warning")
 def check_tpu_batch(graph: Graph, analyses: Analyses, config: CheckConfig) -> Iterator[Finding]:
     """Per-core batch not a multiple of 8 on a TPU (target: tpu, `batch` per core).
 
@@ -88,7 +85,6 @@ def check_tpu_batch(graph: Graph, analyses: Analyses, config: CheckConfig) -> It
                   f"it to {-(-config.batch // 8) * 8}")
 
 
-@register("CP304", "tpu-dynamic-shape", "hardware", "error")
 def check_tpu_dynamic_shape(graph: Graph, analyses: Analyses,
                             config: CheckConfig) -> Iterator[Finding]:
     """An input with a dynamic (symbolic or null) dimension on a TPU (target: tpu).

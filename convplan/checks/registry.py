@@ -1,8 +1,8 @@
-"""The rule registry: every check has a stable code, a name, a group and a default severity,
-and documents itself (the rule function's docstring says why; `examples.py` holds a spec that
-triggers it and the corrected spec).
+"""What a check is: a `Rule` (stable code, name, group, default severity, the text that
+explains it, the function that finds it) and the `Finding`s it reports. The rules themselves
+are listed in `convplan.checks.catalogue`.
 
-A rule is a pure function ``(graph, analyses, config) -> Iterable[Finding]``; it never reads
+A rule function is pure, ``(graph, analyses, config) -> Iterable[Finding]``; it never reads
 files or prints. The runner applies select/ignore, severities, suppressions and locations.
 """
 
@@ -65,36 +65,22 @@ class Rule:
     def group_title(self) -> str:
         return GROUPS[self.group][1]
 
-
-RULES: dict[str, Rule] = {}
-
-
-def register(code: str, name: str, group: str, severity: str,
-             doc: str | None = None) -> Callable[[RuleFunction], RuleFunction]:
-    """Decorator: add a rule function (its docstring: summary paragraph, blank line, the
-    explanation); `doc` stands in for the docstring of rules the runner reports itself."""
-
-    def add(function: RuleFunction | None) -> RuleFunction | None:
-        text = inspect.cleandoc(doc if doc is not None else (function.__doc__ or ""))
+    @classmethod
+    def of(cls, code: str, name: str, group: str, severity: str, check: RuleFunction | None,
+           doc: str | None = None) -> Rule:
+        """A rule explained by `doc`, else by its function's docstring: the summary paragraph,
+        a blank line, then the explanation."""
+        text = inspect.cleandoc(doc if doc is not None else (check.__doc__ or ""))
         summary, _, explanation = text.partition("\n\n")
-        _add_rule(Rule(code, name, group, severity, " ".join(summary.split()),
-                       explanation.strip(), function))
-        return function
-
-    return add
-
-
-def _add_rule(rule: Rule) -> None:
-    prefix = GROUPS[rule.group][0]
-    assert rule.code.startswith(prefix) and len(rule.code) == 5, rule.code
-    assert rule.severity in SEVERITIES, rule.severity
-    assert rule.code not in RULES and all(r.name != rule.name for r in RULES.values()), rule.code
-    RULES[rule.code] = rule
+        assert code.startswith(GROUPS[group][0]) and len(code) == 5, code
+        assert severity in SEVERITIES, severity
+        return cls(code, name, group, severity, " ".join(summary.split()), explanation.strip(),
+                   check)
 
 
 def finding(code: str, message: str, layer: str | None = None) -> Finding:
     """A finding of rule `code` at its default severity (the runner applies overrides)."""
-    rule = RULES[code] if code in RULES else load_rules()[code]
+    rule = load_rules()[code]
     return Finding(code=code, name=rule.name, severity=rule.severity, message=message,
                    layer=layer)
 
@@ -106,15 +92,11 @@ def layer_finding(code: str, graph: Graph, layer: str, message: str) -> Finding:
 
 
 def load_rules() -> dict[str, Rule]:
-    """Import every rule module (they register on import) and return the registry by code."""
-    from convplan.checks import (  # noqa: F401 - imported for their registrations
-        budget_rules,
-        design_rules,
-        hardware_rules,
-        shape_rules,
-    )
+    """Every rule by code, in code order (a copy of `convplan.checks.catalogue.RULES`)."""
+    # Imported here, not above: the catalogue imports the rule modules, which import this one.
+    from convplan.checks.catalogue import RULES
 
-    return dict(sorted(RULES.items()))
+    return dict(RULES)
 
 
 def find_rule(key: str) -> Rule | None:

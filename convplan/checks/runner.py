@@ -21,14 +21,11 @@ from convplan.checks.config import CheckConfig, apply_settings, config_for
 from convplan.checks.registry import Finding, finding, load_rules
 from convplan.checks.subject import Analyses, analyze_for_checks
 from convplan.errors import ConvplanError, ShapeError, SpecError
-from convplan.frontends.detect import is_keras_config
-from convplan.frontends.loader import parse_text, read_text
-from convplan.frontends.spec import build_graph
+from convplan.frontends.detect import ARCHIVE_SUFFIX, Sniffed, graph_of, sniff
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-KERAS_SUFFIX = ".keras"
 SKIP_FOLDERS = {"__pycache__", "node_modules"}
 # SpecError.reason -> the rule that reports it
 REASON_CODES = {"empty_output": "CP101", "strides_with_dilation": "CP102",
@@ -71,15 +68,15 @@ def discover(paths: Iterable[str | Path], exclude: Iterable[str] = (),
                                 and f not in SKIP_FOLDERS and not is_excluded(Path(root, f), exclude))
             for name in sorted(files):
                 file = Path(root, name)
-                if file.suffix.lower() in (*SPEC_SUFFIXES, KERAS_SUFFIX) \
+                if file.suffix.lower() in (*SPEC_SUFFIXES, ARCHIVE_SUFFIX) \
                         and not is_excluded(file, exclude):
                     yield file, False
 
 
-def looks_like_model(data: Any) -> bool:
-    """A convplan spec (inputs and layers) or a Keras model config (class_name and config)."""
-    return isinstance(data, dict) and (("inputs" in data and "layers" in data)
-                                       or is_keras_config(data))
+def looks_like_model(sniffed: Sniffed) -> bool:
+    """A Keras model file, or a convplan spec (a mapping with inputs and layers)."""
+    data = sniffed.data
+    return sniffed.is_keras or (isinstance(data, dict) and "inputs" in data and "layers" in data)
 
 
 # ---------------------------------------------------------------- errors as findings
@@ -173,16 +170,6 @@ def check_graph(graph: Graph, config: CheckConfig, path: str = "<spec>",
     return finalize(run_rules(graph, analyses, config), graph, config, path, checks_line)
 
 
-def _keras_graph(path: Path, data: Any) -> Graph:
-    if data is None:
-        from convplan import load
-
-        return load(path)
-    from convplan.frontends.keras_model import graph_from_keras_config
-
-    return graph_from_keras_config(data, source=str(path))
-
-
 def check_file(path: str | Path, *, explicit: bool = True,
                overrides: Mapping[str, Any] | None = None, isolated: bool = False,
                base: CheckConfig | None = None) -> FileReport | None:
@@ -190,14 +177,13 @@ def check_file(path: str | Path, *, explicit: bool = True,
     path = Path(path)
     name = str(path)
     try:
-        data, section, checks_line = None, None, None
-        if path.suffix.lower() != KERAS_SUFFIX:
-            data = parse_text(read_text(path), name)
-            if not explicit and not looks_like_model(data):
-                return None
-            if isinstance(data, dict) and not is_keras_config(data):
-                section = data.get("checks")
-                checks_line = getattr(section, "line", None) or getattr(data, "line", None)
+        sniffed = sniff(path)
+        if not explicit and not looks_like_model(sniffed):
+            return None
+        section, checks_line = None, None
+        if not sniffed.is_keras and isinstance(sniffed.data, dict):
+            section = sniffed.data.get("checks")
+            checks_line = getattr(section, "line", None) or getattr(sniffed.data, "line", None)
         config = config_for(path, base or CheckConfig(), isolated)
         if section is not None:
             config = apply_settings(config, section, f"{name}: checks", error=SpecError,
@@ -205,21 +191,13 @@ def check_file(path: str | Path, *, explicit: bool = True,
         if overrides:
             config = apply_settings(config, overrides, "command line")
         try:
-            if data is None or is_keras_config(data):
-                graph = _keras_graph(path, data)
-            else:
-                graph = build_graph(data, name)
+            graph = graph_of(sniffed)
         except SpecError as exc:
             return FileReport(name, tuple(stop_findings(exc, None, config, name, checks_line)))
         return FileReport(name, tuple(check_graph(graph, config, name, checks_line)))
     except ConvplanError as exc:
         text = str(exc)
         return FileReport(name, error=text if text.startswith(name) else f"{name}: {text}")
-    except ModuleNotFoundError as exc:
-        if exc.name != "convplan.frontends.keras_model":
-            raise
-        return FileReport(name, error=f"{name}: Keras model files need the Keras frontend "
-                          "(convplan.frontends.keras_model), which this installation lacks")
 
 
 def check_paths(paths: Iterable[str | Path], *, overrides: Mapping[str, Any] | None = None,

@@ -12,7 +12,7 @@ from convplan.analysis.shapes import AXIS_WORDS, UNIT_WORDS
 from convplan.analysis.windows import effective_kernel
 from convplan.checks import residues
 from convplan.checks.config import CheckConfig
-from convplan.checks.registry import Finding, layer_finding, register
+from convplan.checks.registry import Finding, layer_finding
 from convplan.checks.subject import (
     Analyses,
     declared_sizes,
@@ -23,36 +23,35 @@ from convplan.checks.subject import (
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
-register("CP100", "unbuildable-layer", "shape", "error", doc="""
+UNBUILDABLE_LAYER = """
     Keras rejects the layer or its inputs (shapes, channels, attribute combinations).
 
     Mismatched ranks, channels or merge shapes, filters not divisible by groups, an
     output_padding not smaller than the strides: the network cannot be built at all;
     convplan reports the first such error in the file (the analysis stops there). Reported
-    from the error itself, so it cannot be suppressed on the layer; fix the layer.""")(None)
+    from the error itself, so it cannot be suppressed on the layer; fix the layer."""
 
-register("CP101", "empty-output", "shape", "error", doc="""
+EMPTY_OUTPUT = """
     An output size of zero or less: a kernel, pool or cropping larger than its input.
 
     Under padding 'valid' a window of effective size k_eff = (k - 1) * d + 1 needs at least
     k_eff input rows; with fewer, Keras raises "Computed output size would be zero or
-    negative". Use padding 'same', a smaller kernel or dilation, or a larger input.""")(None)
+    negative". Use padding 'same', a smaller kernel or dilation, or a larger input."""
 
-register("CP102", "strides-with-dilation", "shape", "error", doc="""
+STRIDES_WITH_DILATION = """
     strides > 1 together with dilation_rate > 1 in a layer where Keras rejects it.
 
     Conv1D/2D/3D and Conv1D/2D/3DTranspose raise "`strides > 1` not supported in conjunction
     with `dilation_rate > 1`" at construction (the test is max(strides) > 1 and
     max(dilation_rate) > 1 over all axes). DepthwiseConv and SeparableConv accept the
     combination. Split the layer: a dilated stride-1 convolution, then a strided one (or
-    pooling), or use DepthwiseConv2D/SeparableConv2D.""")(None)
+    pooling), or use DepthwiseConv2D/SeparableConv2D."""
 
 
 def _axis_words(rank: int, axis: int) -> tuple[str, str]:
     return AXIS_WORDS[rank][axis], UNIT_WORDS[rank][axis]
 
 
-@register("CP103", "kernel-larger-than-input", "shape", "error")
 def check_kernel_larger_than_input(graph: Graph, analyses: Analyses,
                                    config: CheckConfig) -> Iterator[Finding]:
     """A kernel or pool window larger than its input under 'same' or 'causal' padding.
@@ -92,7 +91,6 @@ def dropped_rows(n: int, k: int, s: int, d: int, padding: str) -> int:
     return 0
 
 
-@register("CP104", "floor-truncation", "shape", "warning")
 def check_floor_truncation(graph: Graph, analyses: Analyses,
                            config: CheckConfig) -> Iterator[Finding]:
     """Input rows or columns that no window ever covers, because the stride does not divide.
@@ -165,7 +163,6 @@ def _truncation(source: str, axis: int, window: tuple[int, int, int], padding: s
             when or "for every size")
 
 
-@register("CP105", "conditional-merge", "shape", "warning")
 def check_conditional_merge(graph: Graph, analyses: Analyses,
                             config: CheckConfig) -> Iterator[Finding]:
     """A merge (Add, Concatenate, Multiply, ...) whose inputs agree only for some input sizes.
@@ -213,7 +210,6 @@ def _agree_at_declared_size(left, right, sizes: dict[str, int]) -> bool:
     return residues.evaluate(left, values) == residues.evaluate(right, values)
 
 
-@register("CP106", "misaligned-paths", "shape", "warning")
 def check_misaligned_paths(graph: Graph, analyses: Analyses,
                            config: CheckConfig) -> Iterator[Finding]:
     """Paths into a merge that see the input at different strides or different centres.

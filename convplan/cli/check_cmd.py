@@ -71,6 +71,8 @@ def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: t
       convplan check unet.yaml --select CP1 --severity CP105=error
     """
     from convplan.checks import check_paths, load_rules
+    from convplan.cli.main import PARAMETER_FLAGS
+    from convplan.errors import cli_message
     from convplan.report.check_formats import render_findings
 
     overrides: dict = {}
@@ -91,7 +93,8 @@ def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: t
                           models_only=models_only)
     for report in reports:
         if report.error is not None:
-            click.echo(f"convplan: error: {report.error}", err=True)
+            click.echo(f"convplan: error: {cli_message(report.error, PARAMETER_FLAGS)}",
+                       err=True)
     text = render_findings(fmt, reports, load_rules())
     if output:
         from convplan.report.files import write_text_atomic

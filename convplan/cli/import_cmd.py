@@ -23,7 +23,7 @@ def command(model: str, output: str | None, custom_layers: tuple[str, ...]) -> N
       convplan import resnet50.json -o resnet50.yaml
       convplan import model.keras --custom-layer MyGate=identity,params_per_channel=1
     """
-    from convplan.frontends.keras_model import load_keras_file
+    from convplan.frontends.detect import load_keras_file
     from convplan.frontends.spec_writer import write_spec
 
     graph = load_keras_file(model, parse_custom_layers(custom_layers))

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from convplan.cli.common import input_size_option, parse_input_size
+
+if TYPE_CHECKING:
+    from convplan.frontends.detect import Sniffed
 
 
 @click.command("verify")
@@ -29,24 +36,33 @@ def command(source: str, input_size: str | None, fmt: str, no_fields: bool) -> N
       convplan verify examples/resnet50.yaml --input-size 64x64 --format json
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from convplan import load
+    from convplan.frontends.detect import graph_of, sniff
     from convplan.verify.compare import verify_model
     from convplan.verify.table import render_json, render_text
 
     size = parse_input_size(input_size)
-    graph = load(source)
-    is_model = source.endswith(".keras") or _is_keras_json(source)
-    result = verify_model(graph, input_size=size, model_path=source if is_model else None,
-                          fields=not no_fields)
+    sniffed = sniff(source)
+    graph = graph_of(sniffed)
+    with tempfile.TemporaryDirectory(prefix="convplan-verify-") as folder:
+        result = verify_model(graph, input_size=size, model_path=saved_model_path(sniffed, folder),
+                              fields=not no_fields)
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=False)
     if not result.ok:
         raise click.exceptions.Exit(1)
 
 
-def _is_keras_json(path: str) -> bool:
-    from convplan.frontends.detect import is_keras_config
-    from convplan.frontends.loader import parse_text, read_text
+def saved_model_path(sniffed: Sniffed, folder: str) -> str | None:
+    """The file Keras loads for a Keras model file (None for a spec: the model is built from
+    it). Keras opens an archive only under a name ending in .keras, so an archive named
+    otherwise (model.zip) is linked into `folder` under one."""
+    from convplan.frontends.detect import ARCHIVE_SUFFIX, KERAS_ARCHIVE
 
-    if not path.endswith(".json"):
-        return False
-    return is_keras_config(parse_text(read_text(path), path))
+    path = sniffed.path
+    if sniffed.kind != KERAS_ARCHIVE or path.suffix == ARCHIVE_SUFFIX:
+        return str(path) if sniffed.is_keras else None
+    alias = Path(folder, path.stem + ARCHIVE_SUFFIX)
+    try:
+        alias.symlink_to(path.resolve())
+    except OSError:  # no symbolic links here: a copy
+        shutil.copyfile(path, alias)
+    return str(alias)

@@ -1,17 +1,41 @@
-"""Pick the frontend for a file: a convplan spec, Keras model JSON, or a .keras archive."""
+"""What a file is, decided once, by its content: a convplan spec (YAML or JSON), Keras model
+JSON, or a .keras archive; and the Graph it holds. `convplan.load`, `check`, `import` and
+`verify` all ask `sniff`, so a file is the same thing to every command whatever its name.
+"""
 
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from convplan.errors import UsageError
+from convplan.errors import SpecError, UsageError
+from convplan.frontends.keras_archive import read_archive_config, starts_like_zip
 from convplan.frontends.loader import parse_text, read_text
 from convplan.frontends.spec import build_graph
 from convplan.ir.graph import Graph
+
+Kind = Literal["spec", "keras_json", "keras_archive"]
+SPEC: Kind = "spec"
+KERAS_JSON: Kind = "keras_json"
+KERAS_ARCHIVE: Kind = "keras_archive"
+ARCHIVE_SUFFIX = ".keras"
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """A file and what it holds. `data`: the parsed document of a text file (a spec, or a Keras
+    model config); None for an archive, whose config.json is read only when it is loaded."""
+
+    path: Path
+    kind: Kind
+    data: Any = None
+
+    @property
+    def is_keras(self) -> bool:
+        return self.kind != SPEC
 
 
 def is_keras_config(data: object) -> bool:
@@ -30,31 +54,53 @@ def keras_json(text: str) -> dict | None:
     return data if is_keras_config(data) else None
 
 
-def is_zip_file(path: Path) -> bool:
-    """A .keras archive under another name (model.zip): spec files are text, never zips."""
+def _head(path: Path) -> bytes:
     try:
-        return path.is_file() and zipfile.is_zipfile(path)
+        with open(path, "rb") as handle:
+            return handle.read(4)
     except OSError:
-        return False
+        return b""  # a missing file or a folder: `read_text` says which
 
 
-def load_any(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
-    """A spec, a Keras model JSON or a .keras archive -> Graph. `custom_layers` declares Keras
-    layer classes convplan does not model (Keras files only)."""
+def sniff(path: str | Path) -> Sniffed:
+    """A zip (by its first bytes) is a .keras archive, whatever its name; so is any file named
+    *.keras (the archive reader refuses it if it is no zip). Text holding a Keras model config
+    (`class_name` and `config`, in JSON or YAML) is Keras model JSON; other text is a spec.
+    Text files are read and parsed here, once (bounded, see `loader`)."""
     path = Path(path)
-    if path.suffix == ".keras" or is_zip_file(path):
-        from convplan.frontends.keras_model import load_keras_archive
-
-        return load_keras_archive(path, custom_layers)
+    if path.suffix.lower() == ARCHIVE_SUFFIX or starts_like_zip(_head(path)):
+        return Sniffed(path, KERAS_ARCHIVE)
     text = read_text(path)
     data = keras_json(text)
     if data is None:
         data = parse_text(text, str(path))
-    if is_keras_config(data):
-        from convplan.frontends.keras_model import graph_from_keras_config
+    return Sniffed(path, KERAS_JSON if is_keras_config(data) else SPEC, data)
 
-        return graph_from_keras_config(data, source=str(path), custom_layers=custom_layers)
-    if custom_layers:
-        raise UsageError(f"{path} is a convplan spec; custom layer declarations apply to Keras "
-                         "model files (in a spec, write the layer as op: Custom)")
-    return build_graph(data, str(path))
+
+def graph_of(sniffed: Sniffed, custom_layers: Mapping[str, Any] | None = None) -> Graph:
+    """The Graph a sniffed file holds. `custom_layers` declares Keras layer classes convplan
+    does not model (Keras files only)."""
+    source = str(sniffed.path)
+    if not sniffed.is_keras:
+        if custom_layers:
+            raise UsageError(f"{source} is a convplan spec; custom layer declarations apply to "
+                             "Keras model files (in a spec, write the layer as op: Custom)")
+        return build_graph(sniffed.data, source)
+    from convplan.frontends.keras_model import graph_from_keras_config
+
+    data = read_archive_config(sniffed.path) if sniffed.kind == KERAS_ARCHIVE else sniffed.data
+    return graph_from_keras_config(data, source=source, custom_layers=custom_layers)
+
+
+def load_any(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
+    """A spec, a Keras model JSON or a .keras archive -> Graph."""
+    return graph_of(sniff(path), custom_layers)
+
+
+def load_keras_file(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
+    """A .keras archive or a Keras model JSON -> Graph; a spec is a SpecError."""
+    sniffed = sniff(path)
+    if not sniffed.is_keras:
+        raise SpecError(f"{sniffed.path} is not a Keras model file (expected the JSON of "
+                        "model.to_json() or a .keras archive)")
+    return graph_of(sniffed, custom_layers)

@@ -5,7 +5,7 @@ changes a shape or a count (initializers, regularizers, constraints, dtype polic
 a key that must keep its default (``lora_rank``, ``renorm``, ...): anything else is an
 UnsupportedError naming the layer and the key, so a config convplan does not understand can
 never turn into a silently wrong number. Layer classes convplan does not model are errors too,
-unless the user declares how they behave (`CustomLayer`, ``--custom-layer``).
+unless the user declares how they behave (`CustomLayer`, the `custom_layers` parameter).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from convplan.errors import SpecError, UnsupportedError, UsageError
+from convplan.errors import SpecError, UnsupportedError, UsageError, parameter_name
 from convplan.ir import ops as O
 
 # Keys that never change an output shape, a parameter count or a MAC count.
@@ -52,6 +52,7 @@ class CustomLayer:
 
 
 BEHAVIOURS = ("identity",)
+CUSTOM_LAYERS = parameter_name("custom_layers")  # the CLI writes it as its flag
 _COUNT_KEYS = tuple(f.name for f in fields(CustomLayer) if f.name != "behaviour")
 
 
@@ -60,7 +61,7 @@ def parse_custom_layer(text: str) -> tuple[str, CustomLayer]:
     key, sep, rest = str(text).partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UsageError(f"--custom-layer must look like CLASS=identity[,params=N], received "
+        raise UsageError(f"{CUSTOM_LAYERS} must look like CLASS=identity[,params=N], received "
                          f"{text!r}")
     return key, custom_layer_from(key, rest)
 
@@ -179,7 +180,7 @@ def _activation(value: Any, layer: str, class_name: str) -> Any:
         raise UnsupportedError(f"custom activation function {name!r} is not modelled; convplan "
                                "knows Keras's named activations", layer=layer, op=class_name,
                                hint="use a named activation, or a separate Activation layer "
-                               "declared with --custom-layer")
+                               f"declared with {CUSTOM_LAYERS}")
     return value
 
 
@@ -259,7 +260,7 @@ def operation_attributes(class_name: str, args: list[Any], layer: str
         f"keras.ops operation {class_name!r}({shown}) is not modelled; convplan reads "
         "elementwise add, subtract, multiply and divide of a tensor by a number, and add, "
         "subtract, multiply, maximum and minimum of two tensors", layer=layer, op=class_name,
-        hint="use Keras layers for the rest, or declare it with --custom-layer")
+        hint=f"use Keras layers for the rest, or declare it with {CUSTOM_LAYERS}")
 
 
 def describe_unknown(entry: dict, layer: str) -> SpecError:
@@ -270,5 +271,5 @@ def describe_unknown(entry: dict, layer: str) -> SpecError:
     return UnsupportedError(
         f"Keras layer class {class_name!r}{where} is not modelled by convplan, which never "
         "guesses a layer's shape or weights", layer=layer, op=str(class_name),
-        hint=f"declare it, e.g. --custom-layer {class_name}=identity,params=N (Python: "
+        hint=f"declare it, e.g. {CUSTOM_LAYERS} {class_name}=identity,params=N (Python: "
         f"custom_layers={{{class_name!r}: 'identity,params=N'}}) if it keeps its input's shape")

@@ -1,5 +1,5 @@
-"""Keras model files -> Graph, without TensorFlow or Keras: the JSON `model.to_json()` writes and
-`.keras` archives (only their `config.json` is read; weights never are).
+"""A Keras model config -> Graph, without TensorFlow or Keras: the JSON `model.to_json()` writes,
+or a .keras archive's `config.json` (read by `keras_archive`; weights never are).
 
 Functional models are read from `layers[*].inbound_nodes` (Keras 3: `args` holding
 `__keras_tensor__` entries whose `keras_history` is `[layer, node index, tensor index]`; Keras 2:
@@ -10,17 +10,13 @@ layers keep their own names, prefixed with the nested model's name only where a 
 
 from __future__ import annotations
 
-import json
 import re
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from convplan.errors import GraphError, SpecError, UnsupportedError, UsageError
 from convplan.frontends import keras_layers as K
-from convplan.frontends.loader import MAX_BYTES
 from convplan.frontends.spec import NAME
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
@@ -28,8 +24,6 @@ from convplan.ir.validate import MAX_LAYERS
 
 MODEL_CLASSES = ("Functional", "Model", "Sequential")
 MAX_NESTING = 32
-MAX_ARCHIVE_ENTRIES = 10_000
-MAX_DIRECTORY_BYTES = 1024 * 1024  # a .keras archive's directory lists 3 files in ~200 bytes
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8")
 
 Ref = tuple[str, int, int]  # keras_history: layer name, node index, tensor index
@@ -404,93 +398,3 @@ def graph_from_keras_config(data: Any, source: str = "<keras>",
         raise UsageError(f"custom layer declaration(s) {', '.join(unused)} match no layer class "
                          f"or layer name in {source}")
     return graph
-
-
-# ---------------------------------------------------------------- files
-
-
-def read_archive_config(path: str | Path) -> dict:
-    """The model config inside a .keras archive: config.json, read with a bounded size so a zip
-    bomb or a lying header cannot exhaust memory; weights are never opened."""
-    path = Path(path)
-    if not path.exists():
-        raise SpecError(f"{path}: no such file")
-    if path.is_dir():
-        raise SpecError(f"{path} is a folder, expected a .keras archive (a SavedModel folder is "
-                        "not read; save with model.save('model.keras'))")
-    try:
-        if not zipfile.is_zipfile(path):
-            raise SpecError(f"{path} is not a .keras archive (not a zip file, or truncated)")
-        _check_directory(path)
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if len(infos) > MAX_ARCHIVE_ENTRIES:
-                raise SpecError(f"{path} holds {len(infos)} files; a .keras archive holds a few")
-            info = next((i for i in infos if i.filename == "config.json"), None)
-            if info is None:
-                raise SpecError(f"{path} holds no config.json; is it a Keras 3 archive written "
-                                "by model.save('model.keras')?")
-            if info.file_size > MAX_BYTES:
-                raise SpecError(f"{path}: config.json is {info.file_size} bytes; configs larger "
-                                f"than {MAX_BYTES // (1024 * 1024)} MiB are refused")
-            with archive.open(info) as stream:
-                raw = stream.read(MAX_BYTES + 1)  # never inflate more than the limit
-    except SpecError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
-            ValueError, OSError) as exc:
-        raise SpecError(f"{path} is a damaged or unsupported .keras archive ({exc})") from None
-    if len(raw) > MAX_BYTES:
-        raise SpecError(f"{path}: config.json inflates to more than "
-                        f"{MAX_BYTES // (1024 * 1024)} MiB; refused")
-    return parse_config_json(raw, f"{path}: config.json")
-
-
-def _check_directory(path: Path) -> None:
-    """Refuse an enormous zip directory before zipfile lists it: zipfile makes one object per
-    entry, so a million empty entries (an 88 MB file) took 13 s and 550 MB just to be listed.
-    Sizes come from the end-of-directory record (zip64 included)."""
-    end_record = getattr(zipfile, "_EndRecData", None)  # private, but in every CPython 3
-    if end_record is None:
-        return
-    with open(path, "rb") as handle:
-        end = end_record(handle)
-    if end is None:
-        return
-    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
-    if entries > MAX_ARCHIVE_ENTRIES or size > MAX_DIRECTORY_BYTES:
-        raise SpecError(f"{path} lists {entries} files in a {size}-byte directory; a .keras "
-                        "archive holds a few")
-
-
-def parse_config_json(raw: bytes | str, source: str) -> Any:
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        return json.loads(text)
-    except UnicodeDecodeError:
-        raise SpecError(f"{source} is not UTF-8 text") from None
-    except RecursionError:
-        raise SpecError(f"{source} nests too deeply") from None
-    except ValueError as exc:
-        raise SpecError(f"{source} is not valid JSON ({exc})") from None
-
-
-def load_keras_archive(path: str | Path,
-                       custom_layers: Mapping[str, Any] | None = None) -> Graph:
-    """A .keras archive -> Graph (config.json only)."""
-    return graph_from_keras_config(read_archive_config(path), str(path), custom_layers)
-
-
-def load_keras_file(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
-    """A .keras archive or a model JSON file -> Graph; anything else is a SpecError."""
-    from convplan.frontends.detect import is_zip_file, keras_json
-    from convplan.frontends.loader import read_text
-
-    path = Path(path)
-    if path.suffix == ".keras" or is_zip_file(path):
-        return load_keras_archive(path, custom_layers)
-    data = keras_json(read_text(path))
-    if data is None:
-        raise SpecError(f"{path} is not a Keras model file (expected the JSON of "
-                        "model.to_json() or a .keras archive)")
-    return graph_from_keras_config(data, str(path), custom_layers)
