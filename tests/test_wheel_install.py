@@ -22,13 +22,14 @@ from pathlib import Path
 import pytest
 from cli_run import EXAMPLES, ROOT, clean_env
 
+from convplan.codegen.render import TEMPLATE_PACKAGE, project_templates, template_names
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 BUILD_INPUTS = ("pyproject.toml", "README.md", "convplan", "templates")  # what `pip wheel` reads
-TEMPLATE_PACKAGE = "convplan._templates"
 # Warnings a build prints because of our configuration: setuptools' deprecations and the
 # backend's warnings as pip relays them ("BuildBackendWarning: ..."). Setuptools' own lower-case
 # "warning: build_py: byte-compiling is disabled" comes from PYTHONDONTWRITEBYTECODE, not us.
@@ -53,8 +54,6 @@ def test_the_package_list_is_every_package_of_the_source_tree_plus_the_templates
 
 
 def test_an_editable_install_reads_the_top_level_templates_through_the_package():
-    from convplan.codegen.render import project_templates, template_names
-
     folder = ROOT / "templates" / "project"
     assert Path(str(project_templates())) == folder
     assert template_names() == sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.j2"))
@@ -187,8 +186,6 @@ def written(folder: Path) -> dict[str, bytes]:
 @pytest.mark.xdist_group("wheel_install")  # one worker, so one build per run
 def test_the_wheel_ships_the_templates_and_builds_without_warnings_from_our_config(built):
     wheel, log = built
-    from convplan.codegen.render import template_names
-
     assert not [line for line in log.splitlines() if CONFIG_WARNING.search(line)]
 
     names = zipfile.ZipFile(wheel).namelist()
