@@ -74,6 +74,7 @@ SOLVE_FORMATS = ("table", "json")
 CHECK_FORMATS = ("text", "json", "github", "sarif")
 RULES_FORMATS = ("text", "json", "markdown")
 PLOT_KINDS = ("diagram", "rf", "cost", "scaling", "all")
+CHECK_TARGETS = ("cpu", "gpu", "tpu")  # hardware `convplan check` fits a design to
 PICTURE_FORMATS = {".svg": "svg", ".png": "png"}  # extension -> matplotlib format
 
 # how reports state the two formats (their conventions section)
@@ -122,19 +123,34 @@ def _whole_or_float(value: Fraction) -> int | float:
     return int(value) if value.denominator == 1 else float(value)
 
 
+_DECIMAL = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+_BINARY = ((2**40, " TiB"), (2**30, " GiB"), (2**20, " MiB"), (2**10, " KiB"))
+
+
+def _with_prefix(value: int | float, prefixes: tuple[tuple[float, str], ...]) -> str | None:
+    """Three significant digits with the largest prefix the value reaches; a mantissa that
+    rounds past three digits (999,600 -> '1e+03K') takes the next prefix up ('1M')."""
+    for i, (factor, prefix) in enumerate(prefixes):
+        if abs(value) >= factor:
+            text = f"{value / factor:.3g}"
+            if "e" in text and i > 0:
+                factor, prefix = prefixes[i - 1]
+                text = f"{value / factor:.3g}"
+            return text + prefix
+    return None
+
+
 def format_count(value: int | float, unit: str = "") -> str:
     """4241152 -> '4.24M', 18496 -> '18.5K', 999 -> '999': three significant digits with a
     decimal prefix from 1000 on."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g}{prefix}{unit}"
+    text = _with_prefix(value, _DECIMAL)
+    if text is not None:
+        return text + unit
     return f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
 
 
 def format_bytes(value: int | float) -> str:
     """204392 -> '200 KiB', 1023 -> '1023 B': three significant digits with a binary prefix
     from 1 KiB on."""
-    for factor, prefix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if value >= factor:
-            return f"{value / factor:.3g} {prefix}"
-    return f"{value} B"
+    text = _with_prefix(value, _BINARY)
+    return f"{value} B" if text is None else text

@@ -149,3 +149,14 @@ def test_dtypes_and_optimizers_are_looked_up_with_a_helpful_error():
         dtype_bytes("float8")
     with pytest.raises(UsageError, match="unknown optimizer 'adamm'; expected one of sgd, "):
         optimizer_slots("adamm")
+
+
+@pytest.mark.parametrize(("value", "count", "size"), [
+    (999, "999", "999 B"),
+    (999_600, "1M", "976 KiB"),
+    (1_036_288, "1.04M", "0.988 MiB"),  # was '1.01e+03 KiB': 1012 KiB rounds past 3 digits
+    (1023.5 * 1024, "1.05M", "1 MiB"),
+    (4_241_152, "4.24M", "4.04 MiB"),
+])
+def test_a_mantissa_that_rounds_past_three_digits_takes_the_next_prefix(value, count, size):
+    assert (format_count(value), format_bytes(value)) == (count, size)

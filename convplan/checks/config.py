@@ -32,9 +32,8 @@ from typing import Any
 
 from convplan.checks.registry import SEVERITIES, load_rules
 from convplan.errors import ConvplanError, UsageError
-from convplan.options import DTYPES, OPTIMIZER_SLOTS, Unit, parse_quantity
+from convplan.options import CHECK_TARGETS, DTYPES, OPTIMIZER_SLOTS, Unit, parse_quantity
 
-TARGETS = ("cpu", "gpu", "tpu")
 COUNT_BUDGETS = ("max_params", "max_macs", "max_flops")
 BYTE_BUDGETS = ("max_activation_memory", "max_training_memory")
 FIELD_BUDGETS = ("min_receptive_field", "max_receptive_field", "output_stride",
@@ -214,7 +213,7 @@ def apply_settings(config: CheckConfig, settings: Mapping[str, Any], source: str
         elif key == "severity":
             changes["severity"] = config.severity + read.severity(key, value)
         elif key == "target":
-            changes["target"] = read.choice(key, value, TARGETS)
+            changes["target"] = read.choice(key, value, CHECK_TARGETS)
         elif key == "dtype":
             changes["dtype"] = read.choice(key, value, tuple(DTYPES))
         elif key == "optimizer":

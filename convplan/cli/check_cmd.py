@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from convplan.cli.common import parse_input_size
-from convplan.options import CHECK_FORMATS, DTYPES, RULES_FORMATS
+from convplan.options import CHECK_FORMATS, CHECK_TARGETS, DTYPES, RULES_FORMATS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -36,7 +36,7 @@ def _severities(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
 @click.option("--severity", "severity", multiple=True, metavar="CODE=LEVEL",
               help="Override a rule's severity: error, warning or info (repeatable).")
-@click.option("--target", type=click.Choice(["cpu", "gpu", "tpu"]), default=None,
+@click.option("--target", type=click.Choice(CHECK_TARGETS), default=None,
               help="Hardware to check the fit for.")
 @click.option("--dtype", default=None,
               type=click.Choice(list(DTYPES)), help="Compute dtype (memory, alignment).")

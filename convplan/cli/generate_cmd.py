@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from convplan.cli.common import input_size_option, parse_input_size
+from convplan.codegen.datasets import DATASETS
 from convplan.codegen.targets import TARGETS
-from convplan.codegen.task import DATASETS
 
 
 @click.command("generate")

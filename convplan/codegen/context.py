@@ -16,11 +16,12 @@ from typing import Any
 
 from convplan import __version__
 from convplan.analysis import Analysis
+from convplan.codegen.datasets import KERAS_DATASETS
 from convplan.codegen.literals import md_code, md_text, py_assignment, py_literal
 from convplan.codegen.model_code import model_io, model_lines
 from convplan.codegen.plan_summary import plan_facts, precision_for
 from convplan.codegen.targets import TARGETS, Target
-from convplan.codegen.task import KERAS_DATASETS, Task, choose_dataset, detect_task
+from convplan.codegen.task import Task, choose_dataset, detect_task
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 

@@ -12,17 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convplan.analysis import Analysis
+from convplan.codegen.datasets import DATASETS, KERAS_DATASETS
 from convplan.errors import UsageError, parameter_name
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
-KERAS_DATASETS = {  # name -> (image shape, classes), as keras.datasets ships them
-    "mnist": ((28, 28, 1), 10),
-    "fashion_mnist": ((28, 28, 1), 10),
-    "cifar10": ((32, 32, 3), 10),
-    "cifar100": ((32, 32, 3), 100),
-}
-DATASETS = (*KERAS_DATASETS, "folder", "synthetic")
 COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 
 

@@ -32,7 +32,6 @@ import numpy as np
 import sympy
 
 from convplan.analysis.analyze import analyze
-from convplan.analysis.memory import OPTIMIZER_SLOTS, dtype_bytes
 from convplan.analysis.receptive import NeedsConcreteValue
 from convplan.errors import UsageError, parameter_name
 from convplan.explore.choices import Vary, apply_categorical
@@ -47,6 +46,7 @@ from convplan.explore.derive import (
 )
 from convplan.explore.vectorize import float_values, integer_values, is_integral
 from convplan.ir.graph import Graph
+from convplan.options import OPTIMIZER_SLOTS, dtype_bytes
 
 
 def geometry_enumerated(vary: Vary) -> Vary:
