@@ -1,99 +1,426 @@
-"""JSON Schema (draft 2020-12) of the spec format, generated from the op dataclasses so the
-schema and the IR cannot drift apart."""
+"""JSON Schema (draft 2020-12) of the spec format, generated from the op classes so the schema
+and the loader cannot drift apart.
+
+Each op's attributes get their schema from `SCHEMA_RULES`, a table keyed by op class (looked up
+through the class hierarchy, no catch-all): a rule mirrors the normalizer in `ir/attrs.py` that
+the op runs on the attribute. Closed choices (padding, interpolation, dtype) are read off the
+classes by constructing each op with every value Keras knows, so `padding: causal` is allowed
+where the class accepts it (Conv1D) and nowhere else. Arity (`min_inputs`, `max_inputs`),
+required attributes and `rejects_stride_with_dilation` come from the classes' ClassVars.
+
+What the schema does not check (JSON Schema cannot say it; `convplan.load` does):
+- cross-field arithmetic: `filters` divisible by `groups`; a transposed convolution's
+  `output_padding` below its `strides`, and 'same' with output_padding 0 on an even effective
+  kernel; Normalization's `mean` and `variance` lists of equal length;
+- references: layer and output names that exist, `block:` naming a defined block, `with:` keys
+  that the block declares, `$name` naming a parameter, a block that uses itself, the first
+  layer naming its `inputs` when the spec has several inputs;
+- values given through block parameters (`filters: $filters`), `${...}` being valid
+  arithmetic, expanded names longer than 200 characters, more than 100,000 layers after
+  expansion;
+- integers written as `1.0` (JSON Schema counts them as integers; the loader does not);
+- shapes (ranks, channel counts, outputs of size 0): those are `convplan analyze`'s;
+- in `checks:`, that rule codes and names exist and how quantities ('25M') are spelled;
+- the reader's limits (size, nesting depth, YAML aliases, duplicate keys).
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import typing
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from convplan.errors import ConvplanError
+from convplan.frontends.spec import MAX_REPEAT, NAME
 from convplan.ir import ops as O
 from convplan.ir.attrs import ACTIVATIONS, PADDINGS
+from convplan.ir.rules import MissingRule, rule_for
 
-_INT_OR_LIST = {"oneOf": [{"type": "integer", "minimum": 1},
-                          {"type": "array", "items": {"type": "integer", "minimum": 1}}]}
-_PARAM_REF = {"type": "string", "pattern": r"^\$([A-Za-z_][A-Za-z0-9_]*|\{.+\})$",
-              "description": "a block parameter ($name) or expression (${...})"}
-_NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$"}
+Schema = dict[str, Any]
+Rule = Callable[[type[O.Op]], Schema]
 
-_KNOWN: dict[str, dict[str, Any]] = {
-    "kernel_size": _INT_OR_LIST, "strides": _INT_OR_LIST, "dilation_rate": _INT_OR_LIST,
-    "pool_size": _INT_OR_LIST, "size": _INT_OR_LIST,
-    "padding": {"oneOf": [{"enum": list(PADDINGS)}, {"type": ["integer", "array"]}]},
-    "activation": {"enum": [*ACTIVATIONS, None]},
-    "filters": {"type": "integer", "minimum": 1}, "units": {"type": "integer", "minimum": 1},
-    "groups": {"type": "integer", "minimum": 1},
-    "depth_multiplier": {"type": "integer", "minimum": 1},
-    "use_bias": {"type": "boolean"}, "center": {"type": "boolean"},
-    "scale": {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]},
-    "keepdims": {"type": "boolean"},
-    "rate": {"type": "number", "minimum": 0, "maximum": 1},
-    "data_format": {"enum": ["channels_last", None]},
-    "target_shape": {"type": "array", "items": {"type": "integer"}},
+# Every value Keras accepts for the closed choices; each op class keeps the ones it models.
+KERAS_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area")
+KERAS_DTYPES = ("float16", "float32", "float64", "uint8", "uint16", "uint32", "uint64", "int8",
+                "int16", "int32", "int64", "bfloat16", "bool", "string", "float8_e4m3fn",
+                "float8_e5m2", "complex64", "complex128")
+# Valid values for the attributes without a default, so an op can be built to probe the others.
+_PROBE_VALUES: dict[str, Any] = {"filters": 1, "kernel_size": 1, "units": 1, "rate": 0.5,
+                                 "activation": "relu", "target_shape": [1], "scale": 1.0,
+                                 "class_name": "Layer", "shape": [1]}
+
+# a block parameter `$name` or expression `${...}` (convplan.frontends.blocks)
+REF: Schema = {"type": "string", "pattern": r"^\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[\s\S]{1,200}\})$",
+               "description": "a block parameter ($name) or expression (${...})"}
+_NAME: Schema = {"type": "string", "pattern": NAME.pattern}
+_LOCAL_NAME: Schema = {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{0,199}$",
+                       "description": "a layer name inside a block (prefixed by the instance's)"}
+
+
+# ---------------------------------------------------------------- attribute rules
+
+
+def _fixed(schema: Schema) -> Rule:
+    return lambda cls: schema
+
+
+def _integer(minimum: int) -> Rule:
+    """attrs.as_int."""
+    return _fixed({"type": "integer", "minimum": minimum})
+
+
+def _number(low: float | None = None, high: float | None = None) -> Rule:
+    """attrs.as_float."""
+    bounds = {"minimum": low} if low is not None else {}
+    return _fixed({"type": "number", **bounds, **({"maximum": high} if high is not None else {})})
+
+
+def _numbers(min_items: int) -> Rule:
+    """A number, or a list of them (Rescaling, Normalization: one per channel)."""
+    return _fixed({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"},
+                                                  "minItems": min_items}]})
+
+
+def _optional(rule: Rule) -> Rule:
+    return lambda cls: {"anyOf": [rule(cls), {"type": "null"}]}
+
+
+def _per_axis(minimum: int) -> Rule:
+    """attrs.as_tuple: an integer, or one per spatial axis."""
+    def rule(cls: type[O.Op]) -> Schema:
+        item = {"type": "integer", "minimum": minimum}
+        rank = cls.spatial_rank
+        return {"anyOf": [item, {"type": "array", "items": item, "minItems": rank,
+                                 "maxItems": rank}]}
+    return rule
+
+
+def _pairs(cls: type[O.Op]) -> Schema:
+    """attrs.as_pairs: an integer, one per spatial axis, or a (before, after) pair per axis."""
+    amount = {"type": "integer", "minimum": 0}
+    pair = {"type": "array", "items": amount, "minItems": 2, "maxItems": 2}
+    rank = cls.spatial_rank
+    per_axis = {"type": "array", "items": {"anyOf": [amount, pair]}, "minItems": rank,
+                "maxItems": rank}
+    return {"anyOf": [amount, per_axis, *([pair] if rank == 1 else [])]}
+
+
+def _activation(cls: type[O.Op]) -> Schema:
+    """attrs.as_activation: a modelled Keras activation name, or null where not required."""
+    return {"enum": [*ACTIVATIONS, *([] if "activation" in cls.required else [None])]}
+
+
+def accepted_values(cls: type[O.Op], attr: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
+    """The candidates an op class accepts for `attr`, found by building the op with each."""
+    fields = O.attribute_names(cls)
+    base = {k: v for k, v in _PROBE_VALUES.items() if k in fields and k != attr}
+    accepted = []
+    for value in candidates:
+        try:
+            cls(name="probe", **{**base, attr: value})
+        except ConvplanError:
+            continue
+        accepted.append(value)
+    if not accepted:
+        raise MissingRule(f"the schema cannot build {cls.__name__} to probe {attr!r}: a "
+                          "required attribute has no probe value")
+    return tuple(accepted)
+
+
+def choice_schema(values: tuple[str, ...]) -> Schema:
+    """attrs.as_choice lowercases first: the names (for completion) or any capitalisation."""
+    spelled = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c)
+                               for c in value) for value in values)
+    return {"anyOf": [{"enum": list(values)}, {"type": "string", "pattern": f"^(?:{spelled})$"}]}
+
+
+def _choice(attr: str, candidates: tuple[str, ...]) -> Rule:
+    return lambda cls: choice_schema(accepted_values(cls, attr, candidates))
+
+
+_BOOL = _fixed({"type": "boolean"})
+_AXIS = _fixed({"type": "integer", "not": {"const": 0}})  # attrs.as_axis
+_DATA_FORMAT = _fixed({"enum": [None, "channels_last"]})  # channels_first: UnsupportedError
+_SHAPE = _fixed({"type": "array", "minItems": 1, "items": {"anyOf": [
+    {"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+    {"type": "null"}]}})
+_TARGET_SHAPE = _fixed({"type": "array", "minItems": 1, "items": {"anyOf": [
+    {"type": "integer", "minimum": 1}, {"const": -1}]},
+    "contains": {"const": -1}, "minContains": 0, "maxContains": 1})
+_WINDOW = {"kernel_size": _per_axis(1), "strides": _per_axis(1), "dilation_rate": _per_axis(1),
+           "padding": _choice("padding", PADDINGS), "data_format": _DATA_FORMAT,
+           "activation": _activation, "use_bias": _BOOL}
+_NORMALIZATION = {"axis": _AXIS, "epsilon": _number(0.0), "center": _BOOL, "scale": _BOOL}
+
+# Attributes declared on Op itself, which every op has.
+COMMON_RULES: dict[str, Rule] = {"trainable": _BOOL}
+
+SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
+    O.InputLayer: {"shape": _SHAPE, "dtype": _choice("dtype", KERAS_DTYPES)},
+    O.Windowed: _WINDOW,
+    O.Conv: {"filters": _integer(1), "groups": _integer(1)},
+    O.ConvTranspose: {"filters": _integer(1), "output_padding": _optional(_per_axis(0))},
+    O.Depthwise: {"depth_multiplier": _integer(1)},
+    O.Separable: {"filters": _integer(1)},
+    O.Pooling: {"pool_size": _per_axis(1), "strides": _optional(_per_axis(1)),
+                "padding": _choice("padding", PADDINGS), "data_format": _DATA_FORMAT},
+    O.GlobalPooling: {"keepdims": _BOOL, "data_format": _DATA_FORMAT},
+    O.BatchNormalization: {**_NORMALIZATION, "momentum": _number(0.0, 1.0)},
+    O.LayerNormalization: _NORMALIZATION,
+    O.Activation: {"activation": _activation},
+    O.ReLU: {"max_value": _optional(_number(0.0)), "negative_slope": _number(0.0),
+             "threshold": _number(0.0)},
+    O.LeakyReLU: {"negative_slope": _number(0.0)},
+    O.Softmax: {"axis": _AXIS},
+    O.Dropout: {"rate": _number(0.0, 1.0)},
+    O.Dense: {"units": _integer(1), "activation": _activation, "use_bias": _BOOL},
+    O.Flatten: {"data_format": _DATA_FORMAT},
+    O.Reshape: {"target_shape": _TARGET_SHAPE},
+    O.Rescaling: {"scale": _numbers(1), "offset": _numbers(1)},
+    O.Normalization: {"axis": _AXIS, "mean": _optional(_numbers(0)),
+                      "variance": _optional(_numbers(0)), "invert": _BOOL},
+    O.Merge: {},
+    O.Concatenate: {"axis": _AXIS},
+    O.UpSampling: {"size": _per_axis(1), "data_format": _DATA_FORMAT},
+    O.UpSampling2D: {"interpolation": _choice("interpolation", KERAS_INTERPOLATIONS)},
+    O.ZeroPadding: {"padding": _pairs, "data_format": _DATA_FORMAT},
+    O.Cropping: {"cropping": _pairs, "data_format": _DATA_FORMAT},
+    O.Custom: {"class_name": _fixed({"type": "string", "pattern": r"\S"}),
+               "params": _integer(0), "params_per_channel": _integer(0),
+               "flops_per_element": _integer(0)},
 }
 
 
-def _attribute_schema(cls: type[O.Op], field: dataclasses.Field) -> dict[str, Any]:
-    base = _KNOWN.get(field.name)
-    if field.name == "scale" and cls in (O.BatchNormalization, O.LayerNormalization):
-        base = {"type": "boolean"}
-    if base is None:
-        hint = typing.get_type_hints(cls).get(field.name)
-        base = {"type": "boolean"} if hint is bool else {}
-    return {"anyOf": [base, _PARAM_REF]} if base else {}
+def attribute_schema(cls: type[O.Op], attr: str) -> Schema:
+    """The most specific rule for `attr` along the op's class hierarchy; MissingRule if none."""
+    rule_for(SCHEMA_RULES, cls, "the schema")
+    for base in cls.__mro__:
+        rules = COMMON_RULES if base is O.Op else SCHEMA_RULES.get(base, {})
+        if attr in rules:
+            return rules[attr](cls)
+    raise MissingRule(f"the schema has no rule for {cls.__name__}.{attr}")
 
 
-def _layer_schema(cls: type[O.Op]) -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "name": _NAME, "op": {"const": cls.__name__, "description": cls.__doc__ or ""},
-        "inputs": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "suppress": {"type": "array", "items": {"type": "string"}},
+# ---------------------------------------------------------------- layers
+
+
+def _refs_inside(schema: Schema) -> Schema:
+    out = dict(schema)
+    if "items" in out:
+        out["items"] = or_ref(out["items"])
+    if "anyOf" in out:
+        out["anyOf"] = [_refs_inside(s) for s in out["anyOf"]]
+    return out
+
+
+def or_ref(schema: Schema) -> Schema:
+    """Inside a block every value, and every item of a list, may be `$name` or `${...}`."""
+    return {"anyOf": [_refs_inside(schema), REF]}
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Top-level layers, or layers inside a block (values may be parameters)."""
+
+    in_block: bool
+
+    def value(self, schema: Schema) -> Schema:
+        return or_ref(schema) if self.in_block else schema
+
+    def key(self, name: str) -> str:
+        return f"block_{name}" if self.in_block else name
+
+
+def _op_names(cls: type[O.Op]) -> list[str]:
+    return [cls.__name__, *(alias for alias, name in O.ALIASES.items() if name == cls.__name__)]
+
+
+def _inputs(low: int, high: int | None, where: _Where) -> Schema:
+    """The layers feeding this one (default: the previous layer); `$input` only in a block."""
+    name: Schema = {"type": "string"} if where.in_block else {
+        "type": "string", "not": {"const": "$input"}}
+    listed: Schema = {"type": "array", "items": name, "minItems": low}
+    if high is not None:
+        listed["maxItems"] = high
+    if low <= 1 and (high is None or high >= 1):
+        return {"anyOf": [name, listed]}
+    return {"anyOf": [listed, *([{"allOf": [REF, {"not": {"const": "$input"}}]}]
+                                if where.in_block else [])]}
+
+
+def _suppress(where: _Where) -> Schema:
+    return where.value({"anyOf": [{"type": "string"},
+                                  {"type": "array", "items": {"type": "string"}}]})
+
+
+def _stride_with_dilation(cls: type[O.Op], where: _Where) -> list[Schema]:
+    """Keras rejects strides > 1 together with dilation_rate > 1 (ops that say so)."""
+    if not getattr(cls, "rejects_stride_with_dilation", False):
+        return []
+    above_one = {"anyOf": [{"type": "integer", "minimum": 2},
+                           {"type": "array", "contains": {"type": "integer", "minimum": 2}}]}
+    ones = {"anyOf": [{"const": 1}, {"type": "array", "items": {"const": 1}},
+                      *([REF] if where.in_block else [])]}
+    return [{"if": {"required": ["strides"], "properties": {"strides": above_one}},
+             "then": {"properties": {"dilation_rate": ones}}}]
+
+
+def _equal_depthwise_strides(cls: type[O.Op], where: _Where) -> list[Schema]:
+    """TF's 2D depthwise kernel refuses unequal row and column strides unless dilated: for two
+    items, 'equal' is 'not uniqueItems'."""
+    if not (issubclass(cls, O.Depthwise) and cls.spatial_rank == 2):
+        return []
+    undilated = {"anyOf": [{"const": 1}, {"type": "array", "items": {"const": 1}}]}
+    equal = {"anyOf": [{"type": "integer"}, {"type": "array", "not": {"uniqueItems": True}},
+                       *([REF, {"type": "array", "contains": REF}] if where.in_block else [])]}
+    return [{"if": {"anyOf": [{"not": {"required": ["dilation_rate"]}},
+                              {"properties": {"dilation_rate": undilated}}]},
+             "then": {"properties": {"strides": equal}}}]
+
+
+def _mean_with_variance(cls: type[O.Op], where: _Where) -> list[Schema]:
+    """Normalization takes both statistics or neither, both numbers or both lists."""
+    if not issubclass(cls, O.Normalization):
+        return []
+    out = []
+    for given, other in (("mean", "variance"), ("variance", "mean")):
+        out.append({"if": {"required": [given], "properties": {given: {"not": {"type": "null"}}}},
+                    "then": {"required": [other],
+                             "properties": {other: {"not": {"type": "null"}}}}})
+        for kind, not_kind in (("number", "array"), ("array", "number")):
+            out.append({"if": {"required": [given], "properties": {given: {"type": kind}}},
+                        "then": {"properties": {other: {"not": {"type": not_kind}}}}})
+    return out
+
+
+def _op_layer(cls: type[O.Op], where: _Where) -> Schema:
+    props: Schema = {
+        "name": where.value(_LOCAL_NAME) if where.in_block else _NAME,
+        "op": {"enum": _op_names(cls)},
+        "inputs": _inputs(cls.min_inputs, cls.max_inputs, where),
+        "suppress": _suppress(where),
     }
-    for field in dataclasses.fields(cls):
-        if field.name != "name":
-            props[field.name] = _attribute_schema(cls, field)
-    return {"type": "object", "properties": props, "required": ["name", "op", *cls.required],
+    for attr in O.attribute_names(cls):
+        props[attr] = where.value(attribute_schema(cls, attr))
+    required = ["name", "op", *cls.required, *(["inputs"] if cls.min_inputs > 1 else [])]
+    schema = {"description": inspect.cleandoc(cls.__doc__ or cls.__name__), "type": "object",
+              "properties": props, "required": required, "additionalProperties": False}
+    constraints = [*_stride_with_dilation(cls, where), *_equal_depthwise_strides(cls, where),
+                   *_mean_with_variance(cls, where)]
+    return {**schema, "allOf": constraints} if constraints else schema
+
+
+def _block_use(where: _Where) -> Schema:
+    """A use of a block: `{index}` in the name stands for the instance's index."""
+    first = "[A-Za-z0-9_.\\-]|\\{index\\}" if where.in_block else "[A-Za-z_]"
+    name = {"type": "string", "pattern": f"^(?:{first})(?:[A-Za-z0-9_.\\-]|\\{{index\\}}){{0,199}}$"}
+    return {"type": "object", "required": ["name", "block"], "additionalProperties": False,
+            "properties": {
+                "name": where.value(name), "block": {"type": "string"},
+                "repeat": where.value({"type": "integer", "minimum": 1, "maximum": MAX_REPEAT}),
+                "first_index": where.value({"type": "integer", "minimum": 0}),
+                "with": where.value({"type": "object"}),
+                "inputs": _inputs(1, 1, where), "suppress": _suppress(where)}}
+
+
+def _layer(where: _Where, ops: list[type[O.Op]]) -> Schema:
+    """A layer or a block use, dispatched on `op` so errors name the op's own attributes."""
+    names = [name for cls in ops for name in _op_names(cls)]
+    op: Schema = {"enum": names}
+    return {"type": "object",
+            "if": {"required": ["block"]},
+            "then": {"$ref": f"#/$defs/{where.key('block_use')}"},
+            "else": {"required": ["name", "op"],
+                     "properties": {"op": {"anyOf": [op, REF]} if where.in_block else op},
+                     "allOf": [{"if": {"required": ["op"],
+                                       "properties": {"op": {"enum": _op_names(cls)}}},
+                                "then": {"$ref": f"#/$defs/{where.key('layer')}.{cls.__name__}"}}
+                               for cls in ops]}}
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _checks() -> Schema:
+    """The `checks:` section, as `convplan check` reads it (checks/config.apply_settings)."""
+    from convplan import options
+    from convplan.checks import config as C
+    from convplan.checks.registry import SEVERITIES
+
+    codes = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    sizes = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "minItems": 1,
+                                                           "maxItems": 3, "items": {
+                                                               "type": "integer", "minimum": 1}}]}
+    quantity = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
+    budgets = {**{name: quantity for name in (*C.COUNT_BUDGETS, *C.BYTE_BUDGETS)},
+               **{name: sizes for name in C.FIELD_BUDGETS}}
+    fraction = {"type": "number", "minimum": 0, "maximum": 1}
+    settings = {
+        "select": codes, "ignore": codes,
+        "severity": {"type": "object", "additionalProperties": choice_schema(SEVERITIES)},
+        "target": choice_schema(options.CHECK_TARGETS),
+        "dtype": choice_schema(tuple(options.DTYPES)),
+        "batch": {"type": "integer", "minimum": 1},
+        "optimizer": choice_schema(tuple(options.OPTIMIZER_SLOTS)), "input_size": sizes,
+        "budgets": {"type": "object", "properties": _dashed(budgets),
+                    "additionalProperties": False},
+        "max_plain_depth": {"type": "integer", "minimum": 1},
+        "costly_min_saving": fraction, "costly_min_share": fraction,
+    }
+    missing = [key for key in C.SETTINGS if key not in settings and key != "exclude"]
+    if missing:  # `exclude` belongs to pyproject.toml only
+        raise MissingRule(f"the schema has no rule for the check setting(s) {missing}")
+    return {"type": ["object", "null"], "properties": _dashed(settings),
             "additionalProperties": False}
 
 
-def spec_schema() -> dict[str, Any]:
-    layer_kinds = [_layer_schema(cls) for name, cls in O.OPS.items() if cls is not O.InputLayer]
-    block_use = {
-        "type": "object", "required": ["name", "block"], "additionalProperties": False,
-        "properties": {"name": _NAME, "block": {"type": "string"},
-                       "repeat": {"type": "integer", "minimum": 1},
-                       "with": {"type": "object"}, "inputs": {"$ref": "#/$defs/inputs"},
-                       "suppress": {"type": "array", "items": {"type": "string"}}},
-    }
-    dim = {"oneOf": [{"type": "integer", "minimum": 1},
-                     {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}, {"type": "null"}]}
-    shape = {"type": "array", "items": dim, "minItems": 1}
+def _dashed(properties: Schema) -> Schema:
+    """Check settings may be spelled with dashes (max-plain-depth)."""
+    out = dict(properties)
+    for key, value in properties.items():
+        if "_" in key:
+            out[key.replace("_", "-")] = value
+    return out
+
+
+def spec_schema() -> Schema:
+    """The spec format as JSON Schema; the same dict on every call."""
+    ops = [cls for cls in O.OPS.values() if cls is not O.InputLayer]
+    defs: Schema = {}
+    for where in (_Where(False), _Where(True)):
+        defs[where.key("layer")] = _layer(where, ops)
+        defs[where.key("block_use")] = _block_use(where)
+        for cls in ops:
+            defs[f"{where.key('layer')}.{cls.__name__}"] = _op_layer(cls, where)
+    shape = attribute_schema(O.InputLayer, "shape")
+    block = {"type": "object", "required": ["layers"], "additionalProperties": False,
+             "properties": {"params": {"type": ["object", "null"],
+                                       "description": "parameter -> default (null: required)"},
+                            "description": {"type": "string"},
+                            "layers": {"type": "array", "minItems": 1,
+                                       "items": {"$ref": "#/$defs/block_layer"}}}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "convplan network spec",
         "type": "object",
         "required": ["inputs", "layers"],
         "additionalProperties": False,
-        "$defs": {
-            "inputs": {"oneOf": [{"type": "string"}, {"type": "array",
-                                                      "items": {"type": "string"}}]},
-            "layer": {"oneOf": [*layer_kinds, block_use]},
-        },
+        "$defs": defs,
         "properties": {
             "name": _NAME,
-            "description": {"type": "string"},
-            "inputs": {"type": "object", "minProperties": 1, "additionalProperties": {
-                "oneOf": [shape, {"type": "object", "properties": {
-                    "shape": shape, "dtype": {"type": "string"}}, "required": ["shape"],
-                    "additionalProperties": False}]}},
+            "description": {"type": ["string", "null"]},
+            "inputs": {"type": "object", "minProperties": 1, "propertyNames": _NAME,
+                       "additionalProperties": {"anyOf": [shape, {
+                           "type": "object", "required": ["shape"], "additionalProperties": False,
+                           "properties": {"shape": shape,
+                                          "dtype": attribute_schema(O.InputLayer, "dtype")}}]}},
             "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
-            "outputs": {"oneOf": [{"type": "string"}, {"type": "array",
-                                                       "items": {"type": "string"}}]},
-            "blocks": {"type": "object", "additionalProperties": {
-                "type": "object", "required": ["layers"], "additionalProperties": False,
-                "properties": {"params": {"type": "object"}, "description": {"type": "string"},
-                               "layers": {"type": "array", "minItems": 1,
-                                          "items": {"$ref": "#/$defs/layer"}}}}},
-            "checks": {"type": "object"},
+            "outputs": {"anyOf": [{"type": "string"},
+                                  {"type": "array", "items": {"type": "string"}}]},
+            "blocks": {"type": ["object", "null"], "propertyNames": _NAME,
+                       "additionalProperties": block},
+            "checks": _checks(),
         },
     }
