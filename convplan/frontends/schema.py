@@ -3,9 +3,9 @@ and the loader cannot drift apart.
 
 Each op's attributes get their schema from `SCHEMA_RULES`, a table keyed by op class (looked up
 through the class hierarchy, no catch-all): a rule mirrors the normalizer in `ir/attrs.py` that
-the op runs on the attribute. Closed choices (padding, interpolation, dtype) are read off the
-classes by constructing each op with every value Keras knows, so `padding: causal` is allowed
-where the class accepts it (Conv1D) and nowhere else. Arity (`min_inputs`, `max_inputs`),
+the op runs on the attribute. Closed choices (padding, interpolation, dtype) are the ClassVars the
+op's normalizer checks against (`paddings`, `interpolations`, `dtypes`), so `padding: causal` is
+allowed where the class accepts it (Conv1D) and nowhere else. Arity (`min_inputs`, `max_inputs`),
 required attributes and `rejects_stride_with_dilation` come from the classes' ClassVars.
 
 What the schema does not check (JSON Schema cannot say it; `convplan.load` does):
@@ -32,24 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from convplan.errors import ConvplanError
 from convplan.frontends.spec import MAX_REPEAT, NAME
 from convplan.ir import ops as O
-from convplan.ir.attrs import ACTIVATIONS, PADDINGS
+from convplan.ir.attrs import ACTIVATIONS
 from convplan.ir.rules import MissingRule, rule_for
 
 Schema = dict[str, Any]
 Rule = Callable[[type[O.Op]], Schema]
-
-# Every value Keras accepts for the closed choices; each op class keeps the ones it models.
-KERAS_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area")
-KERAS_DTYPES = ("float16", "float32", "float64", "uint8", "uint16", "uint32", "uint64", "int8",
-                "int16", "int32", "int64", "bfloat16", "bool", "string", "float8_e4m3fn",
-                "float8_e5m2", "complex64", "complex128")
-# Valid values for the attributes without a default, so an op can be built to probe the others.
-_PROBE_VALUES: dict[str, Any] = {"filters": 1, "kernel_size": 1, "units": 1, "rate": 0.5,
-                                 "activation": "relu", "target_shape": [1], "scale": 1.0,
-                                 "class_name": "Layer", "shape": [1]}
 
 # a block parameter `$name` or expression `${...}` (convplan.frontends.blocks)
 REF: Schema = {"type": "string", "pattern": r"^\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[\s\S]{1,200}\})$",
@@ -112,23 +101,6 @@ def _activation(cls: type[O.Op]) -> Schema:
     return {"enum": [*ACTIVATIONS, *([] if "activation" in cls.required else [None])]}
 
 
-def accepted_values(cls: type[O.Op], attr: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
-    """The candidates an op class accepts for `attr`, found by building the op with each."""
-    fields = O.attribute_names(cls)
-    base = {k: v for k, v in _PROBE_VALUES.items() if k in fields and k != attr}
-    accepted = []
-    for value in candidates:
-        try:
-            cls(name="probe", **{**base, attr: value})
-        except ConvplanError:
-            continue
-        accepted.append(value)
-    if not accepted:
-        raise MissingRule(f"the schema cannot build {cls.__name__} to probe {attr!r}: a "
-                          "required attribute has no probe value")
-    return tuple(accepted)
-
-
 def choice_schema(values: tuple[str, ...]) -> Schema:
     """attrs.as_choice lowercases first: the names (for completion) or any capitalisation."""
     spelled = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c)
@@ -136,8 +108,9 @@ def choice_schema(values: tuple[str, ...]) -> Schema:
     return {"anyOf": [{"enum": list(values)}, {"type": "string", "pattern": f"^(?:{spelled})$"}]}
 
 
-def _choice(attr: str, candidates: tuple[str, ...]) -> Rule:
-    return lambda cls: choice_schema(accepted_values(cls, attr, candidates))
+def _choice(choices: str) -> Rule:
+    """The values the op class lists in its ClassVar `choices` (paddings, interpolations, ...)."""
+    return lambda cls: choice_schema(getattr(cls, choices))
 
 
 _BOOL = _fixed({"type": "boolean"})
@@ -150,7 +123,7 @@ _TARGET_SHAPE = _fixed({"type": "array", "minItems": 1, "items": {"anyOf": [
     {"type": "integer", "minimum": 1}, {"const": -1}]},
     "contains": {"const": -1}, "minContains": 0, "maxContains": 1})
 _WINDOW = {"kernel_size": _per_axis(1), "strides": _per_axis(1), "dilation_rate": _per_axis(1),
-           "padding": _choice("padding", PADDINGS), "data_format": _DATA_FORMAT,
+           "padding": _choice("paddings"), "data_format": _DATA_FORMAT,
            "activation": _activation, "use_bias": _BOOL}
 _NORMALIZATION = {"axis": _AXIS, "epsilon": _number(0.0), "center": _BOOL, "scale": _BOOL}
 
@@ -158,14 +131,14 @@ _NORMALIZATION = {"axis": _AXIS, "epsilon": _number(0.0), "center": _BOOL, "scal
 COMMON_RULES: dict[str, Rule] = {"trainable": _BOOL}
 
 SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
-    O.InputLayer: {"shape": _SHAPE, "dtype": _choice("dtype", KERAS_DTYPES)},
+    O.InputLayer: {"shape": _SHAPE, "dtype": _choice("dtypes")},
     O.Windowed: _WINDOW,
     O.Conv: {"filters": _integer(1), "groups": _integer(1)},
     O.ConvTranspose: {"filters": _integer(1), "output_padding": _optional(_per_axis(0))},
     O.Depthwise: {"depth_multiplier": _integer(1)},
     O.Separable: {"filters": _integer(1)},
     O.Pooling: {"pool_size": _per_axis(1), "strides": _optional(_per_axis(1)),
-                "padding": _choice("padding", PADDINGS), "data_format": _DATA_FORMAT},
+                "padding": _choice("paddings"), "data_format": _DATA_FORMAT},
     O.GlobalPooling: {"keepdims": _BOOL, "data_format": _DATA_FORMAT},
     O.BatchNormalization: {**_NORMALIZATION, "momentum": _number(0.0, 1.0)},
     O.LayerNormalization: _NORMALIZATION,
@@ -184,7 +157,7 @@ SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
     O.Merge: {},
     O.Concatenate: {"axis": _AXIS},
     O.UpSampling: {"size": _per_axis(1), "data_format": _DATA_FORMAT},
-    O.UpSampling2D: {"interpolation": _choice("interpolation", KERAS_INTERPOLATIONS)},
+    O.UpSampling2D: {"interpolation": _choice("interpolations")},
     O.ZeroPadding: {"padding": _pairs, "data_format": _DATA_FORMAT},
     O.Cropping: {"cropping": _pairs, "data_format": _DATA_FORMAT},
     O.Custom: {"class_name": _fixed({"type": "string", "pattern": r"\S"}),

@@ -24,7 +24,6 @@ UNMODELLED_ACTIVATIONS: dict[str, str] = {
                  "so the layer fails when run",
 }
 
-PADDINGS = ("valid", "same", "causal")
 
 
 def _fail(owner: Any, attr: str, expected: str, value: Any) -> SpecError:

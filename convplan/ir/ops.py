@@ -135,6 +135,8 @@ class InputLayer(Op):
     dtype: str = "float32"
     min_inputs: ClassVar[int] = 0
     max_inputs: ClassVar[int | None] = 0
+    dtypes: ClassVar[tuple[str, ...]] = ("float32", "float16", "bfloat16", "float64", "int32",
+                                         "int64", "uint8")
 
     def normalize(self) -> None:
         if not isinstance(self.shape, (list, tuple)) or not self.shape:
@@ -151,8 +153,7 @@ class InputLayer(Op):
                     "each input dimension must be a positive integer, a symbol name such as 'H', or "
                     f"null, received {dim!r}", layer=self.name, op="InputLayer")
         _set(self, "shape", tuple(dims))
-        A.as_choice(self, "dtype", self.dtype, ("float32", "float16", "bfloat16", "float64",
-                                                "int32", "int64", "uint8"))
+        A.as_choice(self, "dtype", self.dtype, self.dtypes)
 
 
 # ---------------------------------------------------------------- convolutions
@@ -398,13 +399,14 @@ class Pooling(Op):
     padding: str = "valid"
     data_format: str | None = None
     sweepable: ClassVar[tuple[str, ...]] = ("pool_size", "strides")
+    paddings: ClassVar[tuple[str, ...]] = ("valid", "same")
 
     def normalize(self) -> None:
         r = self.rank()
         _set(self, "pool_size", A.as_tuple(self, "pool_size", self.pool_size, r))
         strides = self.pool_size if self.strides is None else self.strides
         _set(self, "strides", A.as_tuple(self, "strides", strides, r))
-        _set(self, "padding", A.as_choice(self, "padding", self.padding, ("valid", "same")))
+        _set(self, "padding", A.as_choice(self, "padding", self.padding, self.paddings))
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
     @property
@@ -854,11 +856,12 @@ class UpSampling2D(UpSampling):
 
     interpolation: str = "nearest"
     spatial_rank: ClassVar[int] = 2
+    interpolations: ClassVar[tuple[str, ...]] = ("nearest", "bilinear", "bicubic", "lanczos3",
+                                                 "lanczos5", "area")
 
     def normalize(self) -> None:
         super().normalize()
-        A.as_choice(self, "interpolation", self.interpolation,
-                    ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"))
+        A.as_choice(self, "interpolation", self.interpolation, self.interpolations)
 
 
 @dataclass(frozen=True, kw_only=True)
