@@ -33,12 +33,15 @@ _EXPORTS = {
 
 
 def load(path: Any, custom_layers: Any = None) -> Any:
-    """Read a spec (YAML/JSON) or a Keras model file (JSON or .keras) into a Graph.
-    `custom_layers` declares Keras layer classes convplan does not model:
-    {'MyLayer': 'identity,params=10'}."""
+    """Read a spec (YAML/JSON) or a Keras model file (JSON or .keras) into a validated Graph
+    (names, references, arity, cycles: `convplan.validate`). `custom_layers` declares Keras
+    layer classes convplan does not model: {'MyLayer': 'identity,params=10'}."""
     from convplan.frontends.detect import load_any
+    from convplan.ir.validate import validate
 
-    return load_any(path, custom_layers)
+    graph = load_any(path, custom_layers)
+    validate(graph)
+    return graph
 
 
 def __getattr__(name: str) -> Any:

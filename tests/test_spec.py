@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import convplan
 from convplan import analyze, loads_spec
 from convplan.errors import GraphError, ShapeError, SpecError, UnsupportedError
 
@@ -103,3 +104,13 @@ def test_bad_specs_get_one_clear_line(text, error, fragment):
     message = str(info.value)
     assert fragment in message
     assert "\n" not in message
+
+
+def test_load_validates_what_it_reads(tmp_path):
+    """An Add with one input is well-formed YAML and a valid op, but not a valid graph."""
+    spec = tmp_path / "one_input_add.yaml"
+    spec.write_text("inputs: {x: [4, 4, 3]}\nlayers:\n"
+                    "  - {name: a, op: Conv2D, filters: 3, kernel_size: 1}\n"
+                    "  - {name: s, op: Add, inputs: [a]}\n")
+    with pytest.raises(GraphError, match="layer 's' .*Add"):
+        convplan.load(spec)

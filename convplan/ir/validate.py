@@ -2,7 +2,8 @@
 
 It checks what can be known without arithmetic: names, references, arity, cycles, outputs.
 Shape-level problems (rank, channels, empty outputs) are found by
-`convplan.analysis.infer_shapes`, which `convplan.load` runs right after this.
+`convplan.analysis.infer_shapes`, which `analyze` runs right after this (`convplan.load`
+runs `validate` on what it reads).
 """
 
 from __future__ import annotations
