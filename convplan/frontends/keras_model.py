@@ -27,6 +27,9 @@ MAX_NESTING = 32
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "uint8")
 
 Ref = tuple[str, int, int]  # keras_history: layer name, node index, tensor index
+# Where a graph node came from: the names of the models it is nested in (outermost first), the
+# Keras layer or operation name, the call's index among the layer's inbound nodes.
+Origin = tuple[tuple[str, ...], str, int]
 
 
 def _fail(message: str, layer: str | None = None, op: str | None = None,
@@ -153,6 +156,8 @@ class _Importer:
         self.custom = custom
         self.used_custom: set[str] = set()
         self.reserved: set[str] = set()  # names of the top-level model's own layers
+        self.origins: dict[str, Origin] = {}  # graph node -> the Keras call it stands for
+        self.scope: tuple[str, ...] = ()  # the nested models being walked
 
     # -- names ------------------------------------------------------------------------
     def claim(self, wanted: str, prefix: str | None = None) -> str:
@@ -301,10 +306,14 @@ class _Importer:
             if not all(ref in tensors for ref in refs):
                 return False
             resolved.append([tensors[ref] for ref in refs])
+        # A nested Functional's node 0 links its own inputs to its outputs; Keras numbers the
+        # calls that follow from 1 (Functional.get_config's node_reindexing_map).
+        first = 1 if entry.get("class_name") in MODEL_CLASSES else 0
         for index, (ins, node) in enumerate(zip(resolved, calls)):
             outs = self.call(entry, layer, index, ins, trainable, depth, prefix, node)
             for t, out in enumerate(outs):
                 tensors[(layer, index, t)] = out
+                tensors.setdefault((layer, index + first, t), out)
         return True
 
     # -- one call of one layer ----------------------------------------------------------
@@ -316,7 +325,11 @@ class _Importer:
                 raise UnsupportedError(
                     "the nested model is called more than once (shared weights); convplan "
                     "would count its weights once per call", layer=layer, op=class_name)
-            return self.model(entry, ins, trainable, depth + 1, layer)
+            self.scope = (*self.scope, layer)
+            try:
+                return self.model(entry, ins, trainable, depth + 1, layer)
+            finally:
+                self.scope = self.scope[:-1]
         if not ins:
             raise _fail("the layer is called without tensor inputs", layer, str(class_name))
         config = _mapping(entry.get("config", {}), "'config'", layer)
@@ -336,6 +349,7 @@ class _Importer:
                 "calls; convplan models one set of weights per layer node", layer=layer,
                 op=op_name, hint="give each call its own layer, or write a convplan spec")
         self.add(op, ins, layer)
+        self.origins[node] = (self.scope, layer, index)
         return [node]
 
     def declared(self, entry: dict, layer: str) -> str | None:
@@ -372,6 +386,14 @@ def graph_from_keras_config(data: Any, source: str = "<keras>",
     """A Keras model config (as `model.to_json()` or a .keras archive's config.json holds it)
     -> Graph. `custom_layers` declares layer classes (or layer names) convplan does not model:
     {'MyLayer': 'identity,params=10'}."""
+    return traced_graph_from_keras_config(data, source, custom_layers)[0]
+
+
+def traced_graph_from_keras_config(data: Any, source: str = "<keras>",
+                                   custom_layers: Mapping[str, Any] | None = None
+                                   ) -> tuple[Graph, dict[str, Origin]]:
+    """The Graph and, for every node but the inputs, the Keras call it stands for (`Origin`),
+    so `verify` can find each node in the built model whatever name the walker gave it."""
     data = _mapping(data, "a Keras model config")
     class_name = data.get("class_name")
     if class_name not in MODEL_CLASSES:
@@ -397,4 +419,4 @@ def graph_from_keras_config(data: Any, source: str = "<keras>",
     if unused:
         raise UsageError(f"custom layer declaration(s) {', '.join(unused)} match no layer class "
                          f"or layer name in {source}")
-    return graph
+    return graph, importer.origins
