@@ -1,6 +1,7 @@
 """Terminal manners shared by subcommands: colour only on a terminal and never with NO_COLOR
-(https://no-color.org), progress only on a terminal and only on stderr, so stdout carries
-nothing but the requested output."""
+(https://no-color.org), progress only on stderr (a bar on a terminal; through a pipe, one
+line per step for commands that ask for it), so stdout carries nothing but the requested
+output."""
 
 from __future__ import annotations
 
@@ -33,10 +34,13 @@ class Progress:
     """What a command reports progress through: `step(description)` finishes the previous step
     and starts the next; `advance(n)` counts n more units of work (rows of a sweep)."""
 
-    def __init__(self, bar=None, task=None) -> None:
-        self._bar, self._task, self._started = bar, task, False
+    def __init__(self, bar=None, task=None, lines: str | None = None) -> None:
+        self._bar, self._task, self._started, self._lines = bar, task, False, lines
 
     def step(self, description: str) -> None:
+        if self._lines is not None:
+            print(f"{self._lines}{description}", file=sys.stderr, flush=True)
+            return
         if self._bar is None:
             return
         if self._started:
@@ -50,11 +54,16 @@ class Progress:
 
 
 @contextmanager
-def progress(total: int, description: str = "") -> Iterator[Progress]:
+def progress(total: int, description: str = "", lines: str | None = None
+             ) -> Iterator[Progress]:
     """Yield a Progress over `total` steps or units: a transient rich bar on stderr when
-    stderr is a terminal and there is more than one; silent otherwise (and rich is then never
-    imported)."""
-    if total < 2 or not is_terminal(sys.stderr):
+    stderr is a terminal and there is more than one; elsewhere silent, or, given `lines` (a
+    prefix such as 'verify: '), each step as one line on stderr, so a slow command shows
+    progress through a pipe or in CI (rich is then never imported)."""
+    if not is_terminal(sys.stderr):
+        yield Progress(lines=lines)
+        return
+    if total < 2:
         yield Progress()
         return
     from rich.console import Console

@@ -14,6 +14,10 @@ from convplan.cli.common import input_size_option, parse_input_size
 
 if TYPE_CHECKING:
     from convplan.frontends.detect import Sniffed
+    from convplan.ir.graph import Graph
+
+# building, finding the layers, running, measuring, fields, comparing; then field lines
+STEPS = 6
 
 
 @click.command("verify")
@@ -22,33 +26,58 @@ if TYPE_CHECKING:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Output format.")
 @click.option("--no-fields", is_flag=True, help="Skip the receptive-field measurement.")
-def command(source: str, input_size: str | None, fmt: str, no_fields: bool) -> None:
+@click.option("--field-budget", metavar="MEMORY,TIME", default=None,
+              help="Most memory and (estimated) time the receptive-field measurement may take: "
+              "2GiB,60s by default. Over it, a sample of input positions is probed, or the "
+              "measurement is skipped, with a note.")
+def command(source: str, input_size: str | None, fmt: str, no_fields: bool,
+            field_budget: str | None) -> None:
     """Build SOURCE in TensorFlow and compare it with the plan, layer by layer.
 
     SOURCE is a convplan spec (the model is built from it) or a Keras model (.keras or model
     JSON; the saved model itself is checked). For every layer: output shape (symbolic and from
     running the model), trainable and non-trainable params, MACs, and the receptive field
-    measured in TensorFlow. Exit 1 on any mismatch.
+    measured in TensorFlow. Exit 1 on any mismatch. The arguments and the plan are checked
+    before TensorFlow is imported; progress goes to stderr (one line per stage in a pipe).
 
     \b
     Examples:
       convplan verify examples/seed_cnn.yaml
       convplan verify examples/resnet50.yaml --input-size 64x64 --format json
+      convplan verify model.keras --field-budget 4GiB,300s
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from convplan.frontends.detect import graph_of, sniff
+    from convplan.cli.console import progress
+    from convplan.frontends.detect import sniff
+    from convplan.verify.budget import FIELD_PROGRESS_LINES, parse_field_budget
     from convplan.verify.compare import verify_model
     from convplan.verify.table import render_json, render_text
 
     size = parse_input_size(input_size)
+    budget = parse_field_budget(field_budget)
     sniffed = sniff(source)
-    graph = graph_of(sniffed)
-    with tempfile.TemporaryDirectory(prefix="convplan-verify-") as folder:
+    graph, origins = traced_graph(sniffed)
+    with tempfile.TemporaryDirectory(prefix="convplan-verify-") as folder, \
+            progress(STEPS + FIELD_PROGRESS_LINES, "verify", lines="verify: ") as bar:
         result = verify_model(graph, input_size=size, model_path=saved_model_path(sniffed, folder),
-                              fields=not no_fields)
+                              fields=not no_fields, origins=origins, budget=budget,
+                              step=bar.step)
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=False)
     if not result.ok:
         raise click.exceptions.Exit(1)
+
+
+def traced_graph(sniffed: Sniffed) -> tuple[Graph, dict]:
+    """The file's Graph and, for a Keras model file, where each node came from (see
+    frontends.keras_model.Origin), so verify finds nested layers and keras.ops nodes."""
+    from convplan.frontends.detect import KERAS_ARCHIVE, graph_of
+    from convplan.frontends.keras_archive import read_archive_config
+    from convplan.frontends.keras_model import traced_graph_from_keras_config
+
+    if not sniffed.is_keras:
+        return graph_of(sniffed), {}
+    data = read_archive_config(sniffed.path) if sniffed.kind == KERAS_ARCHIVE else sniffed.data
+    return traced_graph_from_keras_config(data, source=str(sniffed.path))
 
 
 def saved_model_path(sniffed: Sniffed, folder: str) -> str | None:

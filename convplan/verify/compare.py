@@ -8,12 +8,22 @@ from (size, stride, start) where the geometry is uniform, from the field's `phas
 of upsampling and transposed convolutions. Each measured interval must lie inside the plan's,
 clipped to the input, and equal it where no border can cut it (`compare_axis`). A plan that
 has no phases gives only an envelope after resampling; there the sizes are compared.
+
+Layers are found in the built model by where the plan's graph came from (`keras_graph`), so
+Sequential and nested models and keras.ops nodes compare by the plan's names. Everything that
+can be checked without TensorFlow (the plan, the arguments) is checked before it is imported.
+A field measurement over its budget probes a sample of input positions (`budget`); an output is
+then compared where its plan's first or last pixel was probed, and no probed pixel may lie
+outside the plan's field, so a sample can miss a mismatch but never invent one nor hide one
+at the positions it probes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import resource
+import time
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -22,8 +32,17 @@ from convplan.analysis import Analysis, analyze
 from convplan.analysis.receptive import Field
 from convplan.errors import UsageError, parameter_name
 from convplan.ir.graph import Graph
+from convplan.verify.budget import (
+    FIELD_PROGRESS_LINES,
+    FieldBudget,
+    phase_width,
+    plan_measurement,
+)
 from convplan.verify.field import Interval, measure_fields, resampled_layers, with_every_sink
-from convplan.verify.measure import measure_layer, shape_of
+from convplan.verify.measure import shape_of
+
+Step = Callable[[str], None]
+EVERYWHERE = range(2**62)  # every position probed
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,8 @@ class Verification:
     name: str
     layers: tuple[LayerCheck, ...]
     notes: tuple[str, ...]
+    seconds: float = 0.0  # wall time of the verification
+    peak_memory: int = 0  # the process's peak resident memory so far (bytes, ru_maxrss)
 
     @property
     def ok(self) -> bool:
@@ -105,8 +126,8 @@ def clip(interval: tuple[int, int] | None, n: int) -> Interval:
     return (first, last) if first <= last else None
 
 
-def compare_axis(plan_axis: Any, measured: Sequence[Interval], n: int, uniform: bool
-                 ) -> tuple[bool, str]:
+def compare_axis(plan_axis: Any, measured: Sequence[Interval], n: int, uniform: bool,
+                 probed: Container[int] = EVERYWHERE) -> tuple[bool, str]:
     """Measured intervals of one axis against the plan's field, output by output.
 
     Every measured interval must lie inside the plan's, clipped to the input (a border only
@@ -114,11 +135,12 @@ def compare_axis(plan_axis: Any, measured: Sequence[Interval], n: int, uniform: 
     at all, no border cuts it (neither the input's nor an inner map's: cropping, or 'valid'
     windows that leave the last pixels unread), so an output that sees anything must see
     exactly that; one that sees nothing lies in zero padding, where the plan extends its
-    pattern (which after a dilated window over an upsampled map can land inside). A field type
-    without `phases` gives only an envelope downstream of resampling (`uniform` False): there
-    the sizes are compared (`compare_extent`)."""
+    pattern (which after a dilated window over an upsampled map can land inside). Where only
+    some input positions were `probed`, each end of the plan's interval is compared where it
+    was probed. A field type without `phases` gives only an envelope downstream of
+    resampling (`uniform` False): there the sizes are compared (`compare_extent`)."""
     if not uniform and not hasattr(plan_axis, "phases"):
-        return compare_extent(_fraction(plan_axis.size), measured, n)
+        return compare_extent(_fraction(plan_axis.size), measured, n, probed is EVERYWHERE)
     seen_any = [s for s in measured if s is not None]
     reach = (min(s[0] for s in seen_any), max(s[1] for s in seen_any)) if seen_any else None
     for p, seen in enumerate(measured):
@@ -127,26 +149,31 @@ def compare_axis(plan_axis: Any, measured: Sequence[Interval], n: int, uniform: 
         if seen is not None and (want is None or seen[0] < want[0] or seen[1] > want[1]):
             return False, f"output {p} sees {_text(seen)}, outside the plan's {_text(want)}"
         if (seen is not None and plan is not None and reach[0] < plan[0]
-                and plan[1] < reach[1] and seen != plan):
+                and plan[1] < reach[1]
+                and any(end in probed and got != end for end, got in zip(plan, seen))):
             return False, f"output {p} sees {_text(seen)}, plan says {_text(plan)}"
     return True, ""
 
 
-def compare_extent(size: Fraction, measured: Sequence[Interval], n: int) -> tuple[bool, str]:
+def compare_extent(size: Fraction, measured: Sequence[Interval], n: int, complete: bool = True
+                   ) -> tuple[bool, str]:
     """Downstream of resampling, neighbouring outputs see windows of different sizes and
     offsets; the plan's size is the largest, which the widest field clear of the border has.
     The border is that of the pixels the layer reaches at all, not the input's: 'valid'
     windows can leave the last input pixels unread, and a field ending just before them is
-    cut by an inner map's edge, not whole."""
+    cut by an inner map's edge, not whole. Measured on a sample (`complete` False), a field
+    can only look smaller: it must not be wider than the plan's."""
     seen = list(filter(None, measured))
     first = min((lo for lo, _ in seen), default=0)
     last = max((hi for _, hi in seen), default=n - 1)
     clear = [hi - lo + 1 for lo, hi in seen if lo > first and hi < last]
     if not clear:
         return True, "every field reaches the border; size not measurable at this input size"
-    if max(clear) != size:
+    if max(clear) > size or complete and max(clear) != size:
         return False, f"the widest field clear of the border spans {max(clear)} pixels, plan " \
                       f"says {size}"
+    if not complete:
+        return True, "non-uniform geometry after resampling, sampled: size bounded by the plan's"
     return True, "non-uniform geometry after resampling: size compared"
 
 
@@ -179,7 +206,9 @@ def envelope_layers(graph: Graph, plan: Analysis) -> set[str]:
 
 
 def compare_field(field: Field, measured: tuple[tuple[Interval, ...], ...] | None,
-                  spatial: Sequence[int], uniform: bool, envelope: bool = False) -> Check:
+                  spatial: Sequence[int], uniform: bool, envelope: bool = False,
+                  probed: Sequence[Container[int]] | None = None) -> Check:
+    """`probed`: per axis, the input positions the measurement probed (None: all)."""
     plan_text = field_text(field)
     if measured is None:
         return Check("receptive_field", plan_text, "-", True, "not measured")
@@ -188,12 +217,14 @@ def compare_field(field: Field, measured: tuple[tuple[Interval, ...], ...] | Non
                      "not compared: paths at different strides merge into an envelope")
     measured_text = "x".join(str(max((hi - lo + 1 for lo, hi in filter(None, axis)), default=0))
                              for axis in measured)
-    for axis, (plan_axis, seen, n) in enumerate(zip(field, measured, spatial)):
-        ok, detail = compare_axis(plan_axis, seen, n, uniform)
+    probed = probed or [EVERYWHERE] * len(spatial)
+    for axis, (plan_axis, seen, n, at) in enumerate(zip(field, measured, spatial, probed)):
+        ok, detail = compare_axis(plan_axis, seen, n, uniform, at)
         if not ok:
             return Check("receptive_field", plan_text, measured_text, False,
                          f"axis {axis + 1}: {detail}")
-    return Check("receptive_field", plan_text, measured_text, True)
+    return Check("receptive_field", plan_text, measured_text, True,
+                 "" if probed[0] is EVERYWHERE else "sampled input positions")
 
 
 def field_text(field: Field) -> str:
@@ -215,60 +246,66 @@ def build_model(graph: Graph, model_path: str | None, input_size: Sequence[int] 
     import keras
 
     if model_path.endswith(".keras"):
-        model = keras.saving.load_model(model_path, compile=False)
-    else:
-        with open(model_path, encoding="utf-8") as handle:
-            model = keras.models.model_from_json(handle.read())
-    if input_size is not None:
+        return keras.saving.load_model(model_path, compile=False)
+    with open(model_path, encoding="utf-8") as handle:
+        return keras.models.model_from_json(handle.read())
+
+
+def check_arguments(graph: Graph, input_size: Sequence[int] | None, model_path: str | None
+                    ) -> Analysis:
+    """Everything verify can check without TensorFlow; the plan it compares against."""
+    if model_path is not None and input_size is not None:
         raise UsageError(f"{parameter_name('input_size')} applies to specs; a saved model keeps "
                          "its own input size")
-    return model
-
-
-def eager_shapes(model: Any, names: Sequence[str]) -> dict[str, tuple[int, ...]]:
-    """Every layer's output shape from running the model on a batch of two (zeros)."""
-    import keras
-    import numpy as np
-
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
-    inputs = [np.zeros((2, *shape_of(t)), dtype=str(t.dtype)) for t in model.inputs]
-    outputs = probe(inputs, training=False)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return {n: shape_of(o) for n, o in zip(names, outputs)}
+    return concrete_plan(graph, input_size)
 
 
 def verify_model(graph: Graph, input_size: Sequence[int] | None = None,
-                 model_path: str | None = None, fields: bool = True) -> Verification:
-    """Build (or load) the model in TensorFlow and compare it with the plan, layer by layer."""
-    plan = concrete_plan(graph, input_size)
+                 model_path: str | None = None, fields: bool = True,
+                 origins: Mapping[str, Any] | None = None, budget: FieldBudget | None = None,
+                 step: Step | None = None) -> Verification:
+    """Build (or load) the model in TensorFlow and compare it with the plan, layer by layer.
+
+    `origins`: where the walker found each node of a Keras model file's graph
+    (frontends.keras_model.traced_graph_from_keras_config; a node missing from it is a
+    top-level layer of its own name); `budget`: the receptive-field measurement's
+    (`convplan.verify.budget`); `step(description)` is told as each stage starts."""
+    from convplan.verify.keras_graph import eager_shapes, locate, measure_call, model_calls
+
+    started = time.perf_counter()
+    say = step or (lambda _: None)
+    plan = check_arguments(graph, input_size, model_path)
+    say("building the model in TensorFlow")
     model = build_model(graph, model_path, input_size)
+    say(f"finding the plan's {len(plan.layers)} layers in the model")
+    calls = model_calls(model)
+    origin_of = locate(graph, origins or {}, calls)
+    say("output shapes from running the model on a batch of two")
+    eager = eager_shapes(model, calls)
+    say("output shapes, params and MACs of every layer")
+    inputs = dict(zip(graph.inputs, model.inputs))
+    measured = {name: measure_call(calls[origin]) for name, origin in origin_of.items()}
     notes: list[str] = []
-    layer_names = [layer.name for layer in plan.layers]
-    missing = [n for n in layer_names if n not in {lay.name for lay in model.layers}]
-    if missing:
-        raise UsageError(f"the model has no layer(s) named {', '.join(missing[:5])}")
-    computed = [r.name for r in plan.layers if r.op != "InputLayer"]
-    eager = eager_shapes(model, computed)
-    measured_fields = None
+    measured_fields, probed = None, None
     if fields:
-        measured_fields, note = _measure(graph, plan, input_size)
-        if note:
-            notes.append(note)
+        measured_fields, probed, note = _measure(graph, plan, input_size, budget or FieldBudget(),
+                                                 say)
+        notes.append(note)
+    say("comparing")
     uniform_exempt = resampled_layers(graph)
     envelopes = envelope_layers(graph, plan)
     spatial = [int(d) for d in plan.layer(graph.inputs[0]).output_shape[:-1]]
     rows = []
     for result in plan.layers:
-        layer = model.get_layer(result.name)
         plan_shape = tuple(int(d) for d in result.output_shape)
-        if result.op == "InputLayer":
-            checks = [_value_check("output_shape", plan_shape, shape_of(layer.output))]
+        if result.name in inputs:
+            checks = [_value_check("output_shape", plan_shape, shape_of(inputs[result.name]))]
         else:
-            facts = measure_layer(layer)
+            facts, ran = measured[result.name], eager[origin_of[result.name]]
             checks = [
                 _value_check("output_shape", plan_shape, facts["output_shape"]),
-                Check("eager_shape", plan_shape, eager[result.name],
-                      plan_shape == eager[result.name], "shape from running the model"),
+                Check("eager_shape", plan_shape, ran, plan_shape == ran,
+                      "shape from running the model"),
                 _value_check("trainable_params", result.trainable_params,
                              facts["trainable_params"]),
                 _value_check("non_trainable_params", result.non_trainable_params,
@@ -279,18 +316,51 @@ def verify_model(graph: Graph, input_size: Sequence[int] | None = None,
                 checks.append(compare_field(result.receptive_field,
                                             measured_fields.get(result.name), spatial,
                                             result.name not in uniform_exempt,
-                                            result.name in envelopes))
+                                            result.name in envelopes, probed))
         rows.append(LayerCheck(result.name, result.op, tuple(checks)))
-    return Verification(plan.name, tuple(rows), tuple(notes))
+    return Verification(plan.name, tuple(rows), tuple(notes), time.perf_counter() - started,
+                        peak_memory())
 
 
-def _measure(graph: Graph, plan: Analysis, input_size: Sequence[int] | None
-             ) -> tuple[dict | None, str | None]:
+def peak_memory() -> int:
+    """The process's peak resident set in bytes (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _measure(graph: Graph, plan: Analysis, input_size: Sequence[int] | None,
+             budget: FieldBudget, say: Step
+             ) -> tuple[dict | None, Sequence[Container[int]] | None, str]:
+    """Measured fields, the positions probed per axis (None: all), and a note on the cost."""
     if len(graph.inputs) != 1:
-        return None, "receptive fields are measured for one-input networks only; skipped"
+        return None, None, "receptive fields are measured for one-input networks only; skipped"
     shape = plan.layer(graph.inputs[0]).output_shape
-    rank = len(shape)
+    spatial = [int(d) for d in shape[:-1]]
     names = [r.name for r in plan.layers
              if r.receptive_field is not None and r.op != "InputLayer"
-             and len(r.output_shape) == rank]
-    return measure_fields(graph, names, [int(d) for d in shape], input_size), None
+             and len(r.output_shape) == len(shape)]
+    if not names:
+        return {}, None, "no layer keeps the input's spatial axes: no receptive field measured"
+    fields = [plan.layer(n).receptive_field for n in names]
+    decision = plan_measurement(spatial, int(plan.totals.activations), float(plan.totals.flops),
+                                [phase_width(fields, axis) for axis in range(len(spatial))],
+                                budget)
+    if decision.positions is None:
+        return None, None, decision.note
+    say(f"receptive fields: {decision.passes} input positions, {decision.chunk} per pass")
+    shown = [0]
+
+    def on_chunk(done: int, total: int) -> None:
+        line = done * FIELD_PROGRESS_LINES // total
+        if line > shown[0] and done < total:
+            shown[0] = line
+            say(f"receptive fields: {done}/{total} input positions")
+
+    started = time.perf_counter()
+    measured = measure_fields(graph, names, [int(d) for d in shape], input_size,
+                              decision.positions, decision.chunk, plan, on_chunk)
+    took = f"; measured in {time.perf_counter() - started:.1f} s"
+    probed = [frozenset(p) for p in decision.positions] if decision.sampled else None
+    return measured, probed, decision.note + took

@@ -13,23 +13,30 @@ and means zero, variances one, float64 (float32 with 3D pooling, which TF's CPU 
 float32 only). In that network an output is a sum of positive products of the input pixels it
 can see, so it changes exactly when one of them does.
 
-The measurement is forward, in batches: for each spatial axis and each input position i, an
-input that is one on the hyperplane at i and zero elsewhere. Output position p along that axis
-is reached iff it differs from its value for an all-zero input, i.e. iff i is in p's field on
-that axis, which gives every output position's interval [first, last] of input pixels seen, per
-axis, for every layer at once. The gradient of output p with respect to the input is non-zero
-on exactly the same pixels (the surrogate is linear where it matters).
+The measurement is forward, in chunks: for each spatial axis and each input position i probed,
+an input that is one on the hyperplane at i and zero elsewhere. Output position p along that
+axis is reached iff it differs from its value for an all-zero input, i.e. iff i is in p's field
+on that axis, which gives every output position's interval [first, last] of the probed input
+pixels it sees, per axis, for every layer at once. The gradient of output p with respect to the
+input is non-zero on exactly the same pixels (the surrogate is linear where it matters).
+
+Each chunk is reduced to the first and last position reaching each output before the next one
+runs, so memory is one chunk's activations whatever the input size; which positions are
+probed, and how many per chunk, `convplan.verify.budget` decides from the cost.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.ir.rules import rule_for
+
+if TYPE_CHECKING:
+    from convplan.analysis import Analysis
 
 Interval = tuple[int, int] | None  # first and last input pixel seen; None: no input pixel
 CHUNK = 16
@@ -79,6 +86,13 @@ def _unchanged(op: O.Op) -> O.Op:
     return op
 
 
+def _declared_as_linear(op: O.Custom) -> O.Op:
+    """A declared layer has no Keras class to build; its field is its first input's
+    (receptive.same_field), which the identity on that input reproduces (linearize_graph
+    drops the other inputs)."""
+    return _as_linear(op)
+
+
 LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
     O.InputLayer: _input_linear,
     O.Windowed: _without_activation,
@@ -108,7 +122,7 @@ LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
     O.UpSampling: _unchanged,
     O.ZeroPadding: _unchanged,
     O.Cropping: _unchanged,
-    O.Custom: _unchanged,
+    O.Custom: _declared_as_linear,
 }
 
 
@@ -117,7 +131,8 @@ def linearize_op(op: O.Op) -> O.Op:
     return rule_for(LINEARIZE_RULES, op, "linearize_op")(op)
 
 
-def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None) -> Graph:
+def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None,
+                    plan: Analysis | None = None) -> Graph:
     """A copy of the graph with every op linearized, same names and wiring, except that an
     input of a merge that the plan leaves out of the merge's field (global context: no field,
     or broadcast along a spatial axis; convplan.analysis.receptive.merge_fields) is scaled by
@@ -125,10 +140,10 @@ def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None) -> Gr
     from convplan.analysis import analyze
     from convplan.analysis.receptive import counted_inputs
 
-    plan = {r.name: r for r in analyze(graph, input_size=input_size).layers}
+    plan = {r.name: r for r in (plan or analyze(graph, input_size=input_size)).layers}
     copy = Graph(graph.name)
     for node in graph:
-        inputs = list(node.inputs)
+        inputs = list(node.inputs[:1] if isinstance(node.op, O.Custom) else node.inputs)
         if isinstance(node.op, O.Merge) and plan[node.name].receptive_field is not None:
             counted = counted_inputs(node.op, [plan[i].receptive_field for i in inputs],
                                      [plan[i].output_shape for i in inputs],
@@ -198,7 +213,8 @@ def surrogate_dtype(graph: Graph) -> str:
     return "float64"
 
 
-def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[int] | None) -> Any:
+def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[int] | None,
+                     plan: Analysis | None) -> Any:
     import keras
 
     from convplan.verify.keras_build import build_keras_model
@@ -206,7 +222,7 @@ def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[in
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(surrogate_dtype(graph))
     try:
-        model = build_keras_model(with_every_sink(linearize_graph(graph, input_size)),
+        model = build_keras_model(with_every_sink(linearize_graph(graph, input_size, plan)),
                                   input_size)
     finally:
         keras.config.set_dtype_policy(previous)
@@ -214,66 +230,89 @@ def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[in
     return keras.Model(model.inputs, [model.get_layer(n).output for n in names])
 
 
-def impulses(spatial: Sequence[int], channels: int) -> tuple[Any, list[tuple[int, int]]]:
-    """One input per (axis, position): ones on that hyperplane, zeros elsewhere."""
+def impulses(spatial: Sequence[int], channels: int, probes: Sequence[tuple[int, int]]) -> Any:
+    """One input per (axis, position) probed: ones on that hyperplane, zeros elsewhere."""
     import numpy as np
 
-    batch, labels = [], []
-    for axis, n in enumerate(spatial):
-        for i in range(n):
-            x = np.zeros((*spatial, channels))
-            index = [slice(None)] * len(spatial)
-            index[axis] = i
-            x[tuple(index)] = 1.0
-            batch.append(x)
-            labels.append((axis, i))
-    return np.stack(batch), labels
+    batch = np.zeros((len(probes), *spatial, channels), dtype="float32")
+    for k, (axis, i) in enumerate(probes):
+        index: list[Any] = [k] + [slice(None)] * len(spatial)
+        index[axis + 1] = i
+        batch[tuple(index)] = 1.0
+    return batch
+
+
+class _Reach:
+    """Per layer and axis, the first and last probed position reaching each output (-1: none
+    yet). Probes arrive in increasing position per axis, so the first hit stays first."""
+
+    def __init__(self, out_lengths: Sequence[int]) -> None:
+        import numpy as np
+
+        self.first = [np.full(n, -1) for n in out_lengths]
+        self.last = [np.full(n, -1) for n in out_lengths]
+
+    def update(self, axis: int, positions: Any, seen: Any) -> None:
+        """`seen`: (probes, outputs) booleans for the probes at `positions` (increasing)."""
+        import numpy as np
+
+        hit = seen.any(axis=0)
+        first_row = seen.argmax(axis=0)
+        last_row = len(positions) - 1 - seen[::-1].argmax(axis=0)
+        fresh = hit & (self.first[axis] < 0)
+        self.first[axis] = np.where(fresh, positions[first_row], self.first[axis])
+        self.last[axis] = np.where(hit, positions[last_row], self.last[axis])
+
+    def intervals(self) -> tuple[tuple[Interval, ...], ...]:
+        return tuple(tuple((int(f), int(lst)) if f >= 0 else None for f, lst in zip(fs, ls))
+                     for fs, ls in zip(self.first, self.last))
 
 
 def measure_fields(graph: Graph, names: Sequence[str], input_shape: Sequence[int],
-                   input_size: Sequence[int] | None = None
+                   input_size: Sequence[int] | None = None,
+                   positions: Sequence[Sequence[int]] | None = None, chunk: int = CHUNK,
+                   plan: Analysis | None = None,
+                   on_chunk: Callable[[int, int], None] | None = None
                    ) -> dict[str, tuple[tuple[Interval, ...], ...]]:
-    """Per layer (of a one-input graph) and spatial axis: the interval of input pixels each
-    output position sees along that axis (the layers' outputs must keep the spatial axes)."""
+    """Per layer (of a one-input graph) and spatial axis: the interval of probed input pixels
+    each output position sees along that axis (the layers' outputs must keep the spatial
+    axes). `positions`: the input positions probed per axis (all of them by default);
+    `on_chunk(done, total)` is told after each chunk."""
     import numpy as np
 
     names = list(names)
     if not names:
         return {}
-    model = _build_surrogate(graph, names, input_size)
+    model = _build_surrogate(graph, names, input_size, plan)
     spatial, channels = [int(d) for d in input_shape[:-1]], int(input_shape[-1])
-    x, labels = impulses(spatial, channels)
-    reach: dict[str, list[Any]] = {n: [] for n in names}
+    if positions is None:
+        positions = [range(n) for n in spatial]
+    probes = [(axis, int(i)) for axis, axis_positions in enumerate(positions)
+              for i in sorted(axis_positions)]
 
     def run(batch: Any) -> list[Any]:
-        outputs = model([batch.astype("float32")], training=False)
+        outputs = model([batch], training=False)
         return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple))
                                         else [outputs])]
 
     # Reached = changed from the output for an all-zero input (a layer with constants, such
     # as Normalization(mean=...), is non-zero everywhere; what an impulse changes is its field).
-    baseline = run(np.zeros((1, *x.shape[1:])))
-    for start in range(0, len(x), CHUNK):
-        for name, out, base in zip(names, run(x[start:start + CHUNK]), baseline):
-            reach[name].append(out != base)
-    result = {}
-    for name in names:
-        hit = np.concatenate(reach[name])  # (impulses, *spatial_out, C)
-        axes = []
-        for axis in range(len(spatial)):
-            rows = [k for k, (a, _) in enumerate(labels) if a == axis]
-            others = tuple(d for d in range(1, hit.ndim) if d != axis + 1)
-            seen = hit[rows].any(axis=others)  # (n_in, n_out) on this axis
-            axes.append(tuple(_interval(seen[:, p]) for p in range(seen.shape[1])))
-        result[name] = tuple(axes)
-    return result
-
-
-def _interval(column: Any) -> Interval:
-    import numpy as np
-
-    hits = np.flatnonzero(column)
-    return (int(hits[0]), int(hits[-1])) if len(hits) else None
+    baseline = run(np.zeros((1, *spatial, channels), dtype="float32"))
+    reach = {n: _Reach(base.shape[1:-1]) for n, base in zip(names, baseline)}
+    for start in range(0, len(probes), chunk):
+        part = probes[start:start + chunk]
+        outputs = run(impulses(spatial, channels, part))
+        for name, out, base in zip(names, outputs, baseline):
+            hit = out != base  # (probes, *spatial_out, C)
+            for axis in sorted({a for a, _ in part}):
+                rows = [k for k, (a, _) in enumerate(part) if a == axis]
+                others = tuple(d for d in range(1, hit.ndim) if d != axis + 1)
+                reach[name].update(axis, np.array([part[k][1] for k in rows]),
+                                   hit[rows].any(axis=others))
+        del outputs
+        if on_chunk is not None:
+            on_chunk(min(start + chunk, len(probes)), len(probes))
+    return {name: reach[name].intervals() for name in names}
 
 
 def resampled_layers(graph: Graph) -> set[str]:

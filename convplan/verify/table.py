@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from convplan.options import format_bytes
 from convplan.verify.compare import Check, LayerCheck, Verification
 
 HEADERS = ("layer", "op", "shape (plan)", "shape (TF)", "params (plan)", "params (TF)",
@@ -51,6 +52,8 @@ def render_text(result: Verification) -> str:
     lines.append(f"{result.name}: {len(result.layers)} layers, {checked} checks, "
                  f"{len(mismatches)} mismatch(es)"
                  + ("" if mismatches else "; the plan matches TensorFlow"))
+    lines.append(f"took {result.seconds:.1f} s; peak memory {format_bytes(result.peak_memory)} "
+                 "(the process's, TensorFlow included)")
     lines.append("RF (TF): the widest field measured by forward impulses through a linearized "
                  "copy (equivalent to the gradient's support), clipped to the input")
     return "\n".join(lines) + "\n"
@@ -68,6 +71,8 @@ def render_json(result: Verification) -> str:
         "ok": result.ok,
         "mismatches": len(result.mismatches),
         "notes": list(result.notes),
+        "seconds": round(result.seconds, 3),
+        "peak_memory_bytes": result.peak_memory,
         "layers": [{"name": layer.name, "op": layer.op, "ok": layer.ok,
                     "checks": [_check_dict(c) for c in layer.checks]} for layer in result.layers],
     }
