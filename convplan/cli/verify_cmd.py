@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -48,6 +49,8 @@ def command(source: str, input_size: str | None, fmt: str, no_fields: bool,
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from convplan.cli.console import progress
+    from convplan.cli.main import PARAMETER_FLAGS
+    from convplan.errors import cli_message
     from convplan.frontends.detect import sniff
     from convplan.verify.budget import FIELD_PROGRESS_LINES, parse_field_budget
     from convplan.verify.compare import verify_model
@@ -62,6 +65,8 @@ def command(source: str, input_size: str | None, fmt: str, no_fields: bool,
         result = verify_model(graph, input_size=size, model_path=saved_model_path(sniffed, folder),
                               fields=not no_fields, origins=origins, budget=budget,
                               step=bar.step)
+    result = dataclasses.replace(result, notes=tuple(cli_message(note, PARAMETER_FLAGS)
+                                                     for note in result.notes))
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=False)
     if not result.ok:
         raise click.exceptions.Exit(1)

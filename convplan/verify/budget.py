@@ -110,7 +110,8 @@ def plan_measurement(spatial: Sequence[int], activations: int, flops: float,
     total = sum(spatial)
     if total * seconds_per_pass <= budget.seconds:
         return FieldMeasurement(tuple(tuple(range(n)) for n in spatial), chunk, False,
-                                "receptive fields: " + _estimate(total, total, seconds_per_pass, chunk, per_position))
+                                "receptive fields: " + _estimate(
+                                    total, total, seconds_per_pass, chunk, per_position))
     allowed = int(budget.seconds / seconds_per_pass) if seconds_per_pass > 0 else total
     smallest = [sample_axis(n, 0, w) for n, w in zip(spatial, widths)]
     if sum(map(len, smallest)) > allowed:
