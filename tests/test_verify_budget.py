@@ -153,7 +153,8 @@ def saved(tmp_path):
 
 
 @pytest.mark.parametrize("extra,fragment", [
-    (["--input-size", "32x32"], "--input-size applies to specs"),
+    (["--input-size", "32x32"], "--input-size applies to specs and to saved models with free "
+                                "input sizes; this one keeps its own (12x12x3)"),
     (["--field-budget", "lots"], "--field-budget takes a memory size and a time"),
 ])
 def test_bad_arguments_fail_before_tensorflow(saved, extra, fragment):

@@ -226,3 +226,21 @@ def test_sampling_does_not_hide_a_wrong_plan(tmp_path, capsys, monkeypatch, fiel
               if not c["ok"]]
     assert failed == [("c1", "receptive_field")]
     assert any(note.startswith("receptive fields sampled:") for note in doc["notes"])
+
+
+def test_a_saved_model_with_free_sizes_verifies_at_the_input_size_given(tmp_path, capsys):
+    """keras.applications saves (None, None, 3) inputs when weights=None: --input-size fixes
+    them (the model is rebuilt from its config at that size); without it verify says so."""
+    import keras
+    from keras import layers
+
+    x = keras.Input((None, None, 3), name="image")
+    y = layers.Conv2D(4, 3, strides=2, padding="same")(x)
+    y = layers.DepthwiseConv2D(3)(layers.Activation("hard_swish")(y))
+    path = tmp_path / "free.keras"
+    keras.Model(x, layers.GlobalAveragePooling2D()(y), name="free").save(path)
+    assert main(["verify", str(path)]) == 2
+    assert "--input-size" in capsys.readouterr().err
+    code, doc, _ = _verify(path, capsys, "--input-size", "17x12")
+    assert code == 0
+    assert doc["layers"][0]["checks"][0]["tensorflow"] == [17, 12, 3]

@@ -20,9 +20,11 @@ at the positions it probes.
 
 from __future__ import annotations
 
+import json
 import math
 import resource
 import time
+import zipfile
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -237,26 +239,70 @@ def _value_check(quantity: str, plan: Any, measured: Any) -> Check:
     return Check(quantity, plan, measured, plan == measured)
 
 
-def build_model(graph: Graph, model_path: str | None, input_size: Sequence[int] | None) -> Any:
-    """The Keras model to check: the real one from a .keras/JSON file, else built from the IR."""
+def build_model(graph: Graph, model_path: str | None, input_size: Sequence[int] | None,
+                plan: Analysis) -> Any:
+    """The Keras model to check: the real one from a .keras/JSON file, else built from the IR.
+    A saved model whose inputs have free sizes is rebuilt from its config with the plan's
+    input shapes (its weights are not needed: params are counted from their shapes)."""
     if model_path is None:
         from convplan.verify.keras_build import build_keras_model
 
         return build_keras_model(with_every_sink(graph), input_size)
     import keras
 
+    if input_size is not None:
+        config = with_input_shapes(read_config(model_path),
+                                   [plan.layer(name).output_shape for name in graph.inputs])
+        return keras.models.model_from_json(json.dumps(config))
     if model_path.endswith(".keras"):
         return keras.saving.load_model(model_path, compile=False)
     with open(model_path, encoding="utf-8") as handle:
         return keras.models.model_from_json(handle.read())
 
 
+def read_config(model_path: str) -> dict:
+    """The model config of a .keras archive (its config.json) or of model JSON."""
+    if model_path.endswith(".keras"):
+        with zipfile.ZipFile(model_path) as archive:
+            return json.loads(archive.read("config.json"))
+    with open(model_path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def with_input_shapes(config: dict, shapes: Sequence[Sequence[Any]]) -> dict:
+    """The config with its top-level inputs' batch_shape set to `shapes` (batch excluded), in
+    the order of its input_layers (a Sequential: its first layer, or its build shape)."""
+    inner = config["config"]
+    batch_shapes = [[None, *(int(d) for d in shape)] for shape in shapes]
+    entries = {entry["config"]["name"]: entry for entry in inner["layers"]
+               if entry.get("class_name") == "InputLayer"}
+    if config.get("class_name") == "Sequential":
+        first = inner["layers"][0] if inner["layers"] else {}
+        if first.get("class_name") == "InputLayer":
+            first["config"]["batch_shape"] = batch_shapes[0]
+        else:
+            inner["build_input_shape"] = batch_shapes[0]
+        return config
+    refs = inner["input_layers"]
+    refs = [refs] if refs and isinstance(refs[0], str) else refs
+    for ref, shape in zip(refs, batch_shapes):
+        entries[ref[0]]["config"]["batch_shape"] = shape
+    return config
+
+
 def check_arguments(graph: Graph, input_size: Sequence[int] | None, model_path: str | None
                     ) -> Analysis:
-    """Everything verify can check without TensorFlow; the plan it compares against."""
+    """Everything verify can check without TensorFlow; the plan it compares against. An input
+    size applies to a spec, and to a saved model only where its inputs have free sizes."""
     if model_path is not None and input_size is not None:
-        raise UsageError(f"{parameter_name('input_size')} applies to specs; a saved model keeps "
-                         "its own input size")
+        from convplan.analysis import arith
+        from convplan.analysis.analyze import input_shapes
+
+        fixed = input_shapes(graph, None)
+        if all(arith.is_concrete(d) for shape in fixed.values() for d in shape):
+            shown = ", ".join("x".join(str(d) for d in s) for s in fixed.values())
+            raise UsageError(f"{parameter_name('input_size')} applies to specs and to saved "
+                             f"models with free input sizes; this one keeps its own ({shown})")
     return concrete_plan(graph, input_size)
 
 
@@ -276,7 +322,7 @@ def verify_model(graph: Graph, input_size: Sequence[int] | None = None,
     say = step or (lambda _: None)
     plan = check_arguments(graph, input_size, model_path)
     say("building the model in TensorFlow")
-    model = build_model(graph, model_path, input_size)
+    model = build_model(graph, model_path, input_size, plan)
     say(f"finding the plan's {len(plan.layers)} layers in the model")
     calls = model_calls(model)
     origin_of = locate(graph, origins or {}, calls)
