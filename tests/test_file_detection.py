@@ -107,7 +107,7 @@ def handed_to_tensorflow(monkeypatch):
 
     received = []
 
-    def verify_model(graph, input_size=None, model_path=None, fields=True):
+    def verify_model(graph, input_size=None, model_path=None, fields=True, **options):
         saved = None if model_path is None else (Path(model_path).suffix,
                                                  Path(model_path).read_bytes())
         received.append((list(graph.nodes), saved))
