@@ -8,12 +8,18 @@ floor((y + c) / b) (b a positive integer, c an integer), so deep stride chains s
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import reduce
-from typing import Any
+from typing import TypeAlias, TypeVar, overload
 
 import sympy
 
-Value = Any  # int | sympy.Expr
+# sympy ships no type information (mypy sees sympy.Expr as Any), so the int half is what
+# mypy checks: an attribute of sympy's on a Value, or a Value passed where an int is needed,
+# is an error unless the int case is handled first.
+Value: TypeAlias = int | sympy.Expr
+
+_Item = TypeVar("_Item")
 
 
 def is_concrete(value: Value) -> bool:
@@ -72,11 +78,11 @@ def minimum(a: Value, b: Value) -> Value:
     return simplify_int(sympy.Min(a, b))
 
 
-def product(values) -> Value:
+def product(values: Iterable[Value]) -> Value:
     return reduce(lambda x, y: x * y, values, 1)
 
 
-def total(values) -> Value:
+def total(values: Iterable[Value]) -> Value:
     values = list(values)
     if all(isinstance(v, int) for v in values):
         return sum(values)
@@ -99,11 +105,21 @@ def is_positive(value: Value) -> bool | None:
     """True/False when known for all sizes, None when it depends on them."""
     if isinstance(value, int):
         return value > 0
-    return sympy.sympify(value).is_positive
+    positive: bool | None = sympy.sympify(value).is_positive
+    return positive
 
 
-def substitute(value: Value, bindings: dict) -> Value:
-    """Evaluate exactly at concrete symbol values (sympy.Integer arithmetic, no floats)."""
+@overload
+def substitute(value: tuple[_Item, ...], bindings: Mapping[str, int]) -> tuple[_Item, ...]: ...
+
+
+@overload
+def substitute(value: Value, bindings: Mapping[str, int]) -> Value: ...
+
+
+def substitute(value: object, bindings: Mapping[str, int]) -> object:
+    """Evaluate exactly at concrete symbol values (sympy.Integer arithmetic, no floats); tuples
+    and lists (a receptive field's phases) element by element, None stays None."""
     if isinstance(value, int) or value is None:
         return value
     if isinstance(value, (tuple, list)):
@@ -113,16 +129,17 @@ def substitute(value: Value, bindings: dict) -> Value:
     return simplify_int(result)
 
 
-def to_json(value: Value) -> Any:
+def to_json(value: Value | float | None) -> int | float | str | None:
     """ints stay ints; exact rationals that are integers become ints; the rest are strings."""
-    value = simplify_int(value)
-    if isinstance(value, int) or value is None:
+    if value is None or isinstance(value, float):
         return value
-    if isinstance(value, float):
+    value = simplify_int(value)
+    if isinstance(value, int):
         return value
     if isinstance(value, sympy.Rational):
         return float(value)
-    return sympy.sstr(value)
+    text: str = sympy.sstr(value)
+    return text
 
 
 def symbol(name: str) -> sympy.Symbol:

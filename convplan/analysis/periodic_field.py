@@ -14,14 +14,15 @@ output i sees [start + i * stride, start + i * stride + size - 1], else the q pa
 Operations (pure functions of fields, no op in sight): `to_periodic` and `to_axis_field` convert
 between the two forms, `gather` builds a layer's field from the positions each output reads,
 `shifted` moves a field (padding, cropping), `union` merges the fields of several paths.
-Where a field depends on the input size modulo the strides, `SizeDependentField` is raised: no
-formula describes it, a concrete analysis does.
+Outcomes are values, not exceptions: an axis of a layer whose outputs see no input pixel is
+None, and one whose field depends on the input size modulo the strides is `SIZE_DEPENDENT` (no
+formula describes it, a concrete analysis does); the receptive-field walk records both.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import sympy
@@ -49,17 +50,34 @@ class AxisField:
 Field = tuple[AxisField, ...] | None
 
 
-class SeesNothing(Exception):
-    """No output of the layer sees an input pixel (a window that reads only the positions a
-    transposed convolution with kernel < stride leaves empty): its outputs do not depend on
-    the input, so it has no field, like a layer after global context (receptive.layer_field:
-    None)."""
+@dataclass(frozen=True)
+class SizeDependentField:
+    """The outcome (SIZE_DEPENDENT, its one value) where, after resampling, a field depends on
+    the input size modulo the strides (or on a merge of paths whose offsets do): no formula;
+    analyze() reports the layer's field as None and lists it in
+    Analysis.size_dependent_fields, and a concrete analysis gives it."""
 
 
-class SizeDependentField(Exception):
-    """After resampling, the field depends on the input size modulo the strides (or on a
-    merge of paths whose offsets do): no formula; analyze() reports the layer's field as None
-    and lists it in Analysis.size_dependent_fields, and a concrete analysis gives it."""
+SIZE_DEPENDENT = SizeDependentField()
+
+# One axis of a layer: its field; None where no output sees an input pixel (a window that reads
+# only the positions a transposed convolution with kernel < stride leaves empty: the outputs do
+# not depend on the input, so the layer has no field, like a layer after global context); or
+# SIZE_DEPENDENT.
+AxisOutcome = AxisField | SizeDependentField | None
+# A layer: its field (None: it has none) or SIZE_DEPENDENT.
+FieldOutcome = Field | SizeDependentField
+
+
+def layer_of(axes: Iterable[AxisOutcome]) -> FieldOutcome:
+    """A layer's field from its axes' outcomes, taken in order (lazily): the first axis that
+    sees nothing (None) or depends on the size (SIZE_DEPENDENT) decides for the layer."""
+    fields = []
+    for axis in axes:
+        if not isinstance(axis, AxisField):
+            return axis
+        fields.append(axis)
+    return tuple(fields)
 
 
 @dataclass(frozen=True)
@@ -179,68 +197,82 @@ def _fill_gaps(q: int, shift: Value, seen: list[tuple[Value, Value] | None]) -> 
                     frozenset(r for r in range(q) if seen[r] is None))
 
 
-def _hull(p: Periodic, read: list[Value]) -> tuple[Value, Value]:
+def _hull(p: Periodic, read: list[Value]) -> tuple[Value, Value] | SizeDependentField:
     """From the first pixel to the last that positions `read` (ascending) see. On a uniform
     field that is first(read[0]) to last(read[-1]); with a period, first and last need not
     grow with the position (bicubic reads one pixel at whole positions and four between; a
-    dilated window over an upsampled map skips positions that see nothing), so all count."""
+    dilated window over an upsampled map skips positions that see nothing), so all count;
+    SIZE_DEPENDENT where they cannot be compared (_pick)."""
     if p.q == 1:
         return p.first(read[0]), p.last(read[-1])
-    return (_pick([p.first(t) for t in read], largest=False),
-            _pick([p.last(t) for t in read], largest=True))
+    first = _pick([p.first(t) for t in read], largest=False)
+    if first is None:
+        return SIZE_DEPENDENT
+    last = _pick([p.last(t) for t in read], largest=True)
+    if last is None:
+        return SIZE_DEPENDENT
+    return first, last
 
 
-def gather(p: Periodic, q: int, shift: Value, taps: Callable[[int], list[Value]]) -> AxisField:
+def gather(p: Periodic, q: int, shift: Value, taps: Callable[[int], list[Value]]
+           ) -> AxisOutcome:
     """The field of a layer whose output r reads the previous layer's positions taps(r)
     (ascending), for r in one period q; it sees the hull of what the taps that see something
-    see, or nothing. A tap at a symbolic position cannot be told empty or not; those are taken
-    as seeing something (exact unless a transposed conv with kernel < stride came before)."""
+    see, or nothing (None where no output sees anything). A tap at a symbolic position cannot
+    be told empty or not; those are taken as seeing something (exact unless a transposed conv
+    with kernel < stride came before)."""
     seen: list[tuple[Value, Value] | None] = []
     for r in range(q):
         read = taps(r)
         if p.empty and all(isinstance(arith.simplify_int(t), int) for t in read):
             read = [t for t in read if p.sees(arith.simplify_int(t))]
-        seen.append(_hull(p, read) if read else None)
+        if not read:
+            seen.append(None)
+            continue
+        hull = _hull(p, read)
+        if isinstance(hull, SizeDependentField):
+            return hull
+        seen.append(hull)
     if all(s is None for s in seen):
-        raise SeesNothing
+        return None
     return to_axis_field(_fill_gaps(q, shift, seen))
 
 
-def shifted(f: AxisField, offset: int) -> AxisField:
+def shifted(f: AxisField, offset: int) -> AxisOutcome:
     """Output i sees what input position i + offset saw (cropping +, zero padding -)."""
     p = to_periodic(f)
     return gather(p, p.q, p.shift, lambda r: [r + offset])
 
 
-def pick_field(pad: Value, options: dict[int, AxisField]) -> AxisField:
-    """The field if every value `pad` can take gives the same one (else SizeDependentField:
+def pick_field(pad: Value, options: dict[int, AxisField]) -> AxisField | SizeDependentField:
+    """The field if every value `pad` can take gives the same one (else SIZE_DEPENDENT:
     formulas for it would be case analyses no report could print)."""
     fields = list(options.values())
     if any(f != fields[0] for f in fields[1:]):
-        raise SizeDependentField
+        return SIZE_DEPENDENT
     return fields[0]
 
 
-def _pick(values: Sequence[Value], largest: bool) -> Value:
+def _pick(values: Sequence[Value], largest: bool) -> Value | None:
     """The least or greatest of values that differ by whole numbers (first(i) of a periodic
     field is first(0) + a whole number, likewise last(i)), compared as those numbers: sympy's
-    Min and Max of symbolic terms would nest without end. Values that differ by more than
-    whole numbers (a merge of paths whose 'same' pads depend on the size) raise
-    SizeDependentField."""
+    Min and Max of symbolic terms would nest without end. None where values differ by more
+    than whole numbers (a merge of paths whose 'same' pads depend on the size)."""
     offsets = [arith.simplify_int(v - values[0]) for v in values]
-    if not all(isinstance(o, int) for o in offsets):
-        raise SizeDependentField
-    return values[offsets.index(max(offsets) if largest else min(offsets))]
+    whole = [o for o in offsets if isinstance(o, int)]
+    if len(whole) != len(offsets):
+        return None
+    return values[whole.index(max(whole) if largest else min(whole))]
 
 
 def _extreme(values: Sequence[Value], largest: bool) -> Value:
     """Min or Max across merged paths: by whole-number offsets where they have them (_pick),
     else sympy's (paths whose starts differ by size: exact, and a later hull that cannot
-    compare them says SizeDependentField)."""
-    try:
-        return _pick(values, largest)
-    except SizeDependentField:
-        return _fold(arith.maximum if largest else arith.minimum, list(values))
+    compare them says SIZE_DEPENDENT)."""
+    picked = _pick(values, largest)
+    if picked is not None:
+        return picked
+    return _fold(arith.maximum if largest else arith.minimum, list(values))
 
 
 def union(axes: Sequence[AxisField]) -> AxisField:

@@ -12,8 +12,9 @@ union of their inputs' fields and report paths whose strides or centres differ.
 
 Symbolic sizes: on a uniform field everything is a formula. After resampling, a strided 'same'
 window whose padding depends on the input size can make the field depend on the size modulo
-the strides; where it does (SizeDependentField), the layer's field is None (no formula), and a
-concrete analysis at the size in question gives it exactly.
+the strides; where it does (the rule returns SIZE_DEPENDENT, which the walk records), the
+layer's field is None (no formula), and a concrete analysis at the size in question gives it
+exactly.
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
 from convplan.analysis.periodic_field import (
+    SIZE_DEPENDENT,
     AxisField,
+    AxisOutcome,
     Field,
+    FieldOutcome,
     Periodic,
-    SeesNothing,
     SizeDependentField,
     gather,
+    layer_of,
     pick_field,
     shifted,
     to_axis_field,
@@ -61,13 +66,18 @@ class Misalignment:
 class NeedsConcreteValue(Exception):
     """A rule was given a symbol (a sweep's varied kernel size, stride or dilation) where it
     needs an integer: a periodic field is built tap by tap. Not a user error: a sweep catches
-    it and enumerates those choices instead, one concrete derivation each, which stays exact."""
+    it and enumerates those choices instead, one concrete derivation each, which stays exact.
+
+    An exception, unlike the walk's own outcomes (SIZE_DEPENDENT, None), because no field
+    outcome answers it: the analysis as asked cannot be done at all, and the question crosses
+    the pass boundary to its caller (analyze() -> explore.derive -> explore.sweep.Sweep, which
+    asks again with the choices enumerated)."""
 
 
 # ---------------------------------------------------------------- windows
 
 
-def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -> AxisField:
+def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -> AxisOutcome:
     """Output i reads positions i * s - p + j * d, j < k; the period becomes q / gcd(q, s)."""
     pad = arith.simplify_int(padding_before(n, k, s, d, padding))
     if not f.phases:  # uniform: closed form, also for a sweep's symbolic k, s and d
@@ -81,7 +91,7 @@ def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -
     g = math.gcd(p.q, s)
     q, shift = p.q // g, arith.simplify_int(p.shift * (s // g))
 
-    def field_for(pad: Value) -> AxisField:
+    def field_for(pad: Value) -> AxisOutcome:
         return gather(p, q, shift, lambda r: [r * s - pad + j * d for j in range(k)])
 
     if isinstance(pad, int) or p.q == 1:
@@ -89,41 +99,48 @@ def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -
     # A 'same' pad that depends on the input size, on a non-uniform field: TF's pad is one of
     # a few values (its total lies in [max(k_eff - s, 0), k_eff - 1]); try each.
     k_eff = effective_kernel(k, d)
-    options = {c: field_for(c) for c in sorted({t // 2 for t in range(max(k_eff - s, 0),
-                                                                      k_eff)})}
+    options: dict[int, AxisField] = {}
+    for c in sorted({t // 2 for t in range(max(k_eff - s, 0), k_eff)}):
+        option = field_for(c)
+        if not isinstance(option, AxisField):
+            return option  # seeing nothing, or size-dependent, at one pad: so says the axis
+        options[c] = option
     return pick_field(pad, options)
 
 
 def window_field(op: O.Windowed | O.Pooling, fields: list[Field], ins: list[Shape],
-                 out: Shape) -> Field:
+                 out: Shape) -> FieldOutcome:
     """Convolutions (all but transposed) and pooling: the window of `op.window` per axis."""
     if fields[0] is None:
         return None
     w = op.window
     assert w is not None  # every class the table gives this rule slides one
-    return tuple(_window_axis(f, n, k, s, d, w.padding)
-                 for f, n, k, s, d in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
-                                          w.dilation))
+    return layer_of(_window_axis(f, n, k, s, d, w.padding)
+                    for f, n, k, s, d in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
+                                             w.dilation))
 
 
 # ---------------------------------------------------------------- resampling, padding, global
 
 
 def transpose_field(op: O.ConvTranspose, fields: list[Field], ins: list[Shape],
-                    out: Shape) -> Field:
+                    out: Shape) -> FieldOutcome:
     """Output o gathers inputs i = (o + p - m * d) / s, for taps m < k where that is whole;
     TF's p is the 'same' crop before (windows.transpose_padding_before), 0 for 'valid'."""
     if fields[0] is None:
         return None
-    result = []
-    for f, n, m_out, k, s, d in zip(fields[0], ins[0][:-1], out[:-1], op.kernel_size,
-                                    op.strides, op.dilation_rate):
-        pad = arith.simplify_int(transpose_padding_before(n, m_out, k, s, d, op.padding))
-        assert isinstance(pad, int), pad  # Keras's output lengths make it a constant
-        p = to_periodic(f)
-        result.append(gather(p, p.q * s, p.shift,
-                             functools.partial(transpose_taps, pad=pad, k=k, s=s, d=d)))
-    return tuple(result)
+    return layer_of(_transpose_axis(f, n, m_out, k, s, d, op.padding)
+                    for f, n, m_out, k, s, d in zip(fields[0], ins[0][:-1], out[:-1],
+                                                    op.kernel_size, op.strides,
+                                                    op.dilation_rate))
+
+
+def _transpose_axis(f: AxisField, n: Value, m_out: Value, k: int, s: int, d: int,
+                    padding: str) -> AxisOutcome:
+    pad = arith.simplify_int(transpose_padding_before(n, m_out, k, s, d, padding))
+    assert isinstance(pad, int), pad  # Keras's output lengths make it a constant
+    p = to_periodic(f)
+    return gather(p, p.q * s, p.shift, functools.partial(transpose_taps, pad=pad, k=k, s=s, d=d))
 
 
 def transpose_taps(o: int, pad: int, k: int, s: int, d: int) -> list[int]:
@@ -153,29 +170,31 @@ def upsample_taps(o: int, u: int, interpolation: str) -> list[int]:
 
 
 def upsampling_field(op: O.UpSampling, fields: list[Field], ins: list[Shape],
-                     out: Shape) -> Field:
+                     out: Shape) -> FieldOutcome:
     if fields[0] is None:
         return None
-    interpolation = getattr(op, "interpolation", "nearest")
-    result = []
-    for f, u in zip(fields[0], op.size):
-        p = to_periodic(f)
-        result.append(gather(p, p.q * u, p.shift,
-                             functools.partial(upsample_taps, u=u, interpolation=interpolation)))
-    return tuple(result)
+    interpolation: str = getattr(op, "interpolation", "nearest")  # UpSampling2D's only
+    return layer_of(_upsampling_axis(f, u, interpolation) for f, u in zip(fields[0], op.size))
+
+
+def _upsampling_axis(f: AxisField, u: int, interpolation: str) -> AxisOutcome:
+    p = to_periodic(f)
+    return gather(p, p.q * u, p.shift,
+                  functools.partial(upsample_taps, u=u, interpolation=interpolation))
 
 
 def padding_field(op: O.ZeroPadding, fields: list[Field], ins: list[Shape],
-                  out: Shape) -> Field:
+                  out: Shape) -> FieldOutcome:
     if fields[0] is None:
         return None
-    return tuple(shifted(f, -a) for f, (a, _) in zip(fields[0], op.padding))
+    return layer_of(shifted(f, -a) for f, (a, _) in zip(fields[0], op.padding))
 
 
-def cropping_field(op: O.Cropping, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
+def cropping_field(op: O.Cropping, fields: list[Field], ins: list[Shape],
+                   out: Shape) -> FieldOutcome:
     if fields[0] is None:
         return None
-    return tuple(shifted(f, a) for f, (a, _) in zip(fields[0], op.cropping))
+    return layer_of(shifted(f, a) for f, (a, _) in zip(fields[0], op.cropping))
 
 
 def global_field(op: O.GlobalPooling, fields: list[Field], ins: list[Shape],
@@ -236,10 +255,11 @@ def input_layer_field(op: O.InputLayer, fields: list[Field], ins: list[Shape],
 # ---------------------------------------------------------------- merges
 
 
-def broadcasts(shape: Shape, out: Shape, assume_no_broadcast: bool = False) -> bool:
+def broadcasts(shape: Shape, out: Shape, assume_no_broadcast: bool = False
+               ) -> bool | SizeDependentField:
     """The merge stretches this input along a spatial axis (length 1 there, longer out).
     Where that depends on the input size (symbolic lengths that are not the same formula: a
-    merge condition, see shapes.broadcast_shape), SizeDependentField, or with
+    merge condition, see shapes.broadcast_shape), SIZE_DEPENDENT, or with
     `assume_no_broadcast` (a sweep's derivation: it finds the rows that do broadcast and
     analyzes those at their concrete values) not stretched."""
     if len(shape) != len(out):
@@ -251,7 +271,7 @@ def broadcasts(shape: Shape, out: Shape, assume_no_broadcast: bool = False) -> b
         elif not undecided_broadcast(a, b):
             continue
         elif not assume_no_broadcast:
-            raise SizeDependentField
+            return SIZE_DEPENDENT
     return stretched
 
 
@@ -262,17 +282,27 @@ def undecided_broadcast(length: Value, out: Value) -> bool:
 
 
 def counted_inputs(op: O.Merge, fields: list[Field], ins: list[Shape], out: Shape,
-                   assume_no_broadcast: bool = False) -> list[bool]:
+                   assume_no_broadcast: bool = False) -> list[bool] | SizeDependentField:
     """Which inputs of a merge its field counts: those with a field that are not broadcast
-    (Concatenate never broadcasts)."""
+    (Concatenate never broadcasts); SIZE_DEPENDENT where whether one is broadcast depends on
+    the input size (never with `assume_no_broadcast`, see `broadcasts`)."""
     if isinstance(op, O.Concatenate):
         return [f is not None for f in fields]
-    return [f is not None and not broadcasts(s, out, assume_no_broadcast)
-            for f, s in zip(fields, ins)]
+    counted = []
+    for f, s in zip(fields, ins):
+        if f is None:
+            counted.append(False)
+            continue
+        stretched = broadcasts(s, out, assume_no_broadcast)
+        if isinstance(stretched, SizeDependentField):
+            return stretched
+        counted.append(not stretched)
+    return counted
 
 
 def merge_fields(op: O.Merge, fields: list[Field], ins: list[Shape], out: Shape, *,
-                 misaligned: list[Misalignment], assume_no_broadcast: bool = False) -> Field:
+                 misaligned: list[Misalignment], assume_no_broadcast: bool = False
+                 ) -> FieldOutcome:
     """The union of the inputs' fields. Global context is left out, as receptive fields are
     usually counted: an input without a field (a vector, or a map whose positions mix along a
     spatial axis) and an input broadcast along a spatial axis (a 1 x 1 map, as
@@ -280,6 +310,8 @@ def merge_fields(op: O.Merge, fields: list[Field], ins: list[Shape], out: Shape,
     with those inputs scaled by 0. Inputs at different strides give an envelope (reported as
     misaligned, appended to `misaligned`)."""
     counted = counted_inputs(op, fields, ins, out, assume_no_broadcast)
+    if isinstance(counted, SizeDependentField):
+        return counted
     known = [f for f, c in zip(fields, counted) if c and f is not None]
     if not known:
         return None
@@ -292,7 +324,8 @@ def merge_fields(op: O.Merge, fields: list[Field], ins: list[Shape], out: Shape,
 
 
 def concatenate_field(op: O.Concatenate, fields: list[Field], ins: list[Shape], out: Shape, *,
-                      misaligned: list[Misalignment], assume_no_broadcast: bool = False) -> Field:
+                      misaligned: list[Misalignment], assume_no_broadcast: bool = False
+                      ) -> FieldOutcome:
     """Along the channels, the union of the inputs' fields (merge_fields); along a spatial
     axis none: the first positions come from one input, the rest from another."""
     if mixes_spatial_axis(op, len(ins[0])):
@@ -322,10 +355,24 @@ def _check_alignment(op: O.Op, axis: int, axes: list[AxisField],
 
 # ---------------------------------------------------------------- the table and the walk
 
-# op class -> rule(op, fields, ins, out) -> Field; a merge's rule also takes the `misaligned`
-# list it reports to and `assume_no_broadcast` (merge_fields). Every op in O.OPS is covered
-# by its class or a family base (tests/test_rule_tables.py); there is no default.
-FIELD_RULES: dict[type, Callable[..., Field]] = {
+# The op argument is an instance of the class the rule's key names (rule_for looks it up by
+# the op's class), a tie a dict's type cannot state: Any there, precise everywhere else.
+FieldRule = Callable[[Any, list[Field], list[Shape], Shape], FieldOutcome]
+
+
+class MergeFieldRule(Protocol):
+    """A merge's rule also takes the `misaligned` list it reports to and
+    `assume_no_broadcast` (merge_fields)."""
+
+    def __call__(self, op: Any, fields: list[Field], ins: list[Shape], out: Shape, *,
+                 misaligned: list[Misalignment], assume_no_broadcast: bool = False
+                 ) -> FieldOutcome: ...
+
+
+# op class -> rule(op, fields, ins, out) -> the layer's field, None, or SIZE_DEPENDENT; merges
+# (and only they) have a MergeFieldRule. Every op in O.OPS is covered by its class or a family
+# base (tests/test_rule_tables.py); there is no default.
+FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.InputLayer: input_layer_field,
     O.Windowed: window_field,  # Conv, Depthwise and Separable: the same window
     O.ConvTranspose: transpose_field,
@@ -354,24 +401,24 @@ FIELD_RULES: dict[type, Callable[..., Field]] = {
 
 
 def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
-                misaligned: list[Misalignment], assume_no_broadcast: bool = False) -> Field:
-    """The op's field from its inputs' fields (FIELD_RULES); None where it has none."""
+                misaligned: list[Misalignment], assume_no_broadcast: bool = False
+                ) -> FieldOutcome:
+    """The op's field from its inputs' fields (FIELD_RULES); None where it has none,
+    SIZE_DEPENDENT where it has no formula."""
     rule = rule_for(FIELD_RULES, op, "compute_receptive_fields")
     if isinstance(op, O.Merge):
-        return rule(op, fields, ins, out, misaligned=misaligned,
-                    assume_no_broadcast=assume_no_broadcast)
-    try:
-        return rule(op, fields, ins, out)
-    except SeesNothing:
-        return None
+        merge_rule = cast(MergeFieldRule, rule)  # the table gives merges their own kind of rule
+        return merge_rule(op, fields, ins, out, misaligned=misaligned,
+                          assume_no_broadcast=assume_no_broadcast)
+    return cast(FieldRule, rule)(op, fields, ins, out)
 
 
 @dataclass(frozen=True)
 class ReceptiveFields:
     fields: Mapping[str, Field]  # per layer; None: no field, or a size-dependent one
     misalignments: tuple[Misalignment, ...]
-    # Layers whose field depends on the input size (SizeDependentField), and every layer
-    # after one: their field is None here (unknown, not absent), a concrete analysis gives it.
+    # Layers whose field depends on the input size (SIZE_DEPENDENT), and every layer after
+    # one: their field is None here (unknown, not absent), a concrete analysis gives it.
     size_dependent: tuple[str, ...]
 
 
@@ -388,11 +435,12 @@ def compute_receptive_fields(graph: Graph, order: Sequence[str], shapes: Mapping
             fields[name] = None  # unknown, not absent: a merge must not leave that input out
             size_dependent[name] = None
             continue
-        try:
-            fields[name] = layer_field(node.op, [fields[i] for i in node.inputs],
-                                       [shapes[i] for i in node.inputs], shapes[name],
-                                       misaligned, assume_no_broadcast)
-        except SizeDependentField:
+        field = layer_field(node.op, [fields[i] for i in node.inputs],
+                            [shapes[i] for i in node.inputs], shapes[name], misaligned,
+                            assume_no_broadcast)
+        if isinstance(field, SizeDependentField):
             fields[name] = None
             size_dependent[name] = None
+        else:
+            fields[name] = field
     return ReceptiveFields(fields, tuple(misaligned), tuple(size_dependent))
