@@ -19,6 +19,7 @@ from convplan.analysis.periodic_field import Field
 from convplan.analysis.receptive import Misalignment, compute_receptive_fields
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
 from convplan.errors import ShapeError, UsageError, parameter_name
+from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.ir.validate import validate
 
@@ -64,7 +65,7 @@ class Analysis:
     misalignments: tuple[Misalignment, ...]
     symbols: tuple[str, ...]  # free symbols left in the results (sizes not given)
     # Layers whose receptive field has no formula because it depends on the input size (modulo
-    # the strides after resampling, or whether a merge broadcasts; receptive.SizeDependentField)
+    # the strides after resampling, or whether a merge broadcasts; periodic_field.SIZE_DEPENDENT)
     # and every layer after one: their field is None here, a concrete analysis gives it.
     size_dependent_fields: tuple[str, ...] = ()
 
@@ -90,12 +91,13 @@ class Analysis:
 
     def at(self, sizes: dict[str, int]) -> Analysis:
         """Evaluate every formula exactly at concrete symbol values."""
-        sub = lambda v: arith.substitute(v, sizes)  # noqa: E731
+        def sub(value: Value) -> Value:
+            return arith.substitute(value, sizes)
 
         def field(f: Field) -> Field:
             return None if f is None else tuple(
                 dataclasses.replace(a, size=sub(a.size), stride=sub(a.stride), start=sub(a.start),
-                                    phases=sub(a.phases))
+                                    phases=arith.substitute(a.phases, sizes))
                 for a in f)
 
         layers = tuple(dataclasses.replace(
@@ -119,6 +121,7 @@ def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
     matched = False
     for name in inputs:
         op = graph[name].op
+        assert isinstance(op, O.InputLayer)  # graph.inputs lists the InputLayer nodes
         dims = list(op.shape)
         spatial = len(dims) - 1
         if input_size is not None and spatial == len(input_size):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from convplan.analysis.arith import Value, product
 from convplan.analysis.shapes import Shape
@@ -61,12 +62,17 @@ class Counts:
     flops: Value = 0
 
 
+# rule(op, input shapes, output shape). The op is Any: a dict cannot tie each rule's op class
+# to its key (conv_counts takes an O.Conv); rule_for's lookup by class guarantees it.
+CountRule = Callable[[Any, list[Shape], Shape], Counts]
+
+
 def _activation_flops(op: O.Op, out: Shape) -> Value:
     act = getattr(op, "activation", None)
     return ACTIVATION_FLOPS[act] * product(out) if act else 0
 
 
-def _bias(op: O.Op, channels: Value, out: Shape) -> tuple[Value, Value]:
+def _bias(op: O.Windowed | O.Dense, channels: Value, out: Shape) -> tuple[Value, Value]:
     """Bias params (one per output channel) and its FLOPs (one add per output element)."""
     return (channels, product(out)) if op.use_bias else (0, 0)
 
@@ -130,7 +136,8 @@ def global_pooling_counts(op: O.GlobalPooling, ins: list[Shape], out: Shape) -> 
     return Counts(flops=product(ins[0]))
 
 
-def _axis_size(op: O.Op, shape: Shape) -> Value:
+def _axis_size(op: O.BatchNormalization | O.LayerNormalization | O.Normalization,
+               shape: Shape) -> Value:
     axis = op.axis
     return shape[axis - 1] if axis > 0 else shape[axis]
 
@@ -164,7 +171,7 @@ def activation_counts(op: O.Activation, ins: list[Shape], out: Shape) -> Counts:
     return Counts(flops=_activation_flops(op, out))
 
 
-def per_element(flops_each: int) -> Callable[..., Counts]:
+def per_element(flops_each: int) -> CountRule:
     def rule(op: O.Op, ins: list[Shape], out: Shape) -> Counts:
         return Counts(flops=flops_each * product(out))
     rule.__doc__ = f"{flops_each} FLOP(s) per output element."
@@ -200,7 +207,7 @@ def upsampling_counts(op: O.UpSampling, ins: list[Shape], out: Shape) -> Counts:
 def rescaling_counts(op: O.Rescaling, ins: list[Shape], out: Shape) -> Counts:
     """x * scale + offset: one multiply per element unless every scale is 1, one add unless
     every offset is 0 (so `x + 3.0` from keras.ops costs 1 FLOP per element, not 2)."""
-    def all_equal(value, constant: float) -> bool:
+    def all_equal(value: float | tuple[float, ...], constant: float) -> bool:
         return all(v == constant for v in (value if isinstance(value, tuple) else (value,)))
 
     each = int(not all_equal(op.scale, 1.0)) + int(not all_equal(op.offset, 0.0))
@@ -214,7 +221,7 @@ def custom_counts(op: O.Custom, ins: list[Shape], out: Shape) -> Counts:
     return Counts(trainable=params, flops=op.flops_per_element * product(out))
 
 
-COUNT_RULES: dict[type, Callable[..., Counts]] = {
+COUNT_RULES: dict[type, CountRule] = {
     O.InputLayer: no_arithmetic,
     O.Conv: conv_counts,
     O.ConvTranspose: transpose_counts,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
@@ -48,7 +49,7 @@ def _error(op: O.Op, message: str, hint: str | None = None,
 
 def _spatial_input(op: O.Op, shape: Shape) -> Shape:
     """Check rank = spatial_rank + 1 (channels_last) and return the shape."""
-    rank = op.spatial_rank
+    rank = op.rank()
     if len(shape) != rank + 1:
         raise _error(op, f"expects a rank-{rank + 2} input (batch, "
                      + ", ".join(AXIS_WORDS[rank]) + f", channels), received shape "
@@ -63,7 +64,7 @@ def _fmt(shape: Shape) -> str:
 def _check_length(op: O.Op, axis: int, out: Value, n: Value, need: int, padding: str,
                   what: str) -> Value:
     if arith.is_positive(out) is False:
-        words, units = AXIS_WORDS[op.spatial_rank], UNIT_WORDS[op.spatial_rank]
+        words, units = AXIS_WORDS[op.rank()], UNIT_WORDS[op.rank()]
         raise _error(op, f"output {words[axis]} would be {out}; {what} needs an input of at least "
                      f"{need} {units[axis]} under padding {padding!r}, received {n}",
                      hint="padding: same" if padding == "valid" else None,
@@ -102,7 +103,7 @@ def separable_shape(op: O.Separable, shapes: list[Shape]) -> Shape:
 
 def transpose_shape(op: O.ConvTranspose, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
-    pads = op.output_padding or (None,) * op.spatial_rank
+    pads = op.output_padding or (None,) * op.rank()
     out = [transpose_output_length(n, k, s, d, op.padding, p)
            for n, k, s, d, p in zip(shape[:-1], op.kernel_size, op.strides, op.dilation_rate, pads)]
     return (*out, op.filters)
@@ -119,7 +120,7 @@ def pooling_shape(op: O.Pooling, shapes: list[Shape]) -> Shape:
 
 def global_pooling_shape(op: O.GlobalPooling, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
-    return (*([1] * op.spatial_rank), shape[-1]) if op.keepdims else (shape[-1],)
+    return (*([1] * op.rank()), shape[-1]) if op.keepdims else (shape[-1],)
 
 
 def input_shape(op: O.InputLayer, shapes: list[Shape]) -> Shape:
@@ -133,7 +134,8 @@ def same_shape(op: O.Op, shapes: list[Shape]) -> Shape:
     return shapes[0]
 
 
-def axis_checked_same_shape(op: O.Op, shapes: list[Shape]) -> Shape:
+def axis_checked_same_shape(op: O.BatchNormalization | O.LayerNormalization | O.Softmax,
+                            shapes: list[Shape]) -> Shape:
     _normalize_axis(op, op.axis, len(shapes[0]))
     return shapes[0]
 
@@ -256,16 +258,26 @@ def cropping_shape(op: O.Cropping, shapes: list[Shape]) -> Shape:
     for axis, (n, (a, b)) in enumerate(zip(shape[:-1], op.cropping)):
         length = n - a - b
         if arith.is_positive(length) is False:
-            raise _error(op, f"cropping {a} + {b} {UNIT_WORDS[op.spatial_rank][axis]} leaves "
-                         f"{length} of an input {AXIS_WORDS[op.spatial_rank][axis]} of {n}",
+            raise _error(op, f"cropping {a} + {b} {UNIT_WORDS[op.rank()][axis]} leaves "
+                         f"{length} of an input {AXIS_WORDS[op.rank()][axis]} of {n}",
                          reason="empty_output")
         out.append(length)
     return (*out, shape[-1])
 
 
-ShapeRule = Callable[..., Shape]
+# A rule's op is Any: a dict cannot tie each rule's op class to its key (conv_shape takes an
+# O.Conv), and rule_for's lookup by class is what guarantees it.
+ShapeRule = Callable[[Any, list[Shape]], Shape]
 
-SHAPE_RULES: dict[type, ShapeRule] = {
+
+@dataclass(frozen=True)
+class MergeShapeRule:
+    """A merge's shape rule, which also records the size conditions its inputs need."""
+
+    infer: Callable[[Any, list[Shape], list[ShapeCondition]], Shape]
+
+
+SHAPE_RULES: dict[type, ShapeRule | MergeShapeRule] = {
     O.InputLayer: input_shape,
     O.Conv: conv_shape,
     O.ConvTranspose: transpose_shape,
@@ -284,8 +296,8 @@ SHAPE_RULES: dict[type, ShapeRule] = {
     O.Rescaling: same_shape,
     O.Custom: same_shape,  # declared shape-preserving
     O.Dense: dense_shape,
-    O.Merge: broadcast_shape,  # Add, Subtract, Multiply, Average, Maximum, Minimum
-    O.Concatenate: concatenate_shape,
+    O.Merge: MergeShapeRule(broadcast_shape),  # Add, Subtract, Multiply, Average, Maximum, Minimum
+    O.Concatenate: MergeShapeRule(concatenate_shape),
     O.Flatten: flatten_shape,
     O.Reshape: reshape_shape,
     O.UpSampling: upsampling_shape,
@@ -297,8 +309,8 @@ SHAPE_RULES: dict[type, ShapeRule] = {
 def output_shape(op: O.Op, shapes: list[Shape], conditions: list[ShapeCondition]) -> Shape:
     """The op's output shape; a merge records the size conditions its inputs need."""
     rule = rule_for(SHAPE_RULES, op, "infer_shapes")
-    if isinstance(op, O.Merge):
-        return rule(op, shapes, conditions)
+    if isinstance(rule, MergeShapeRule):
+        return rule.infer(op, shapes, conditions)
     return rule(op, shapes)
 
 
