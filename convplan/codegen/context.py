@@ -42,6 +42,16 @@ def training_defaults(target: Target, task: Task, dataset: str) -> dict[str, Any
         "default_steps_per_execution": str(target.steps_per_execution),
         "drop_remainder": py_literal(target.drop_remainder),
         "default_tpu": py_literal(target.tpu_default),
+        "target_literal": py_literal(target.name),
+        "gpu_target": py_literal(target.name in ("gpu", "multi-gpu")),
+        "default_label_smoothing": py_literal(0.0 if task.kind == "segmentation" else 0.1),
+        "requirements": list(target.requirements),
+        "tensorflow_required": target.tensorflow_requirement is not None,
+        "preferred_backend": target.backend,
+        # The policy the target's accelerator gets; bfloat16 for CPU targets, so the tests run
+        # a mixed policy on every target.
+        "test_precision": py_literal({"float32": "mixed_bfloat16"}.get(precision_for(target),
+                                                                      precision_for(target))),
         "default_dataset": py_literal(dataset),
         "default_dataset_md": md_code(dataset),
         "datasets": py_literal(task.datasets),
@@ -79,7 +89,8 @@ def build_context(graph: Graph, plan: Analysis, target: Target, dataset: str | N
         "target_summary_wrapped": textwrap.fill(f"Defaults are those of the {target.name} "
                                                 f"target: {target.summary}.", 96),
         "targets": [{"name": t.name, "title": t.title,
-                     "sentence": t.summary[0].upper() + t.summary[1:] + "."}
+                     "sentence": t.summary[0].upper() + t.summary[1:] + ".",
+                     "backend": t.backend, "backend_reason": t.backend_reason + "."}
                     for t in TARGETS.values()],
         "precision": precision_for(target),
         "task": task.kind,
