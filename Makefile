@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint fuzz bench regenerate clean
+.PHONY: demo test test-backends test-fast lint fuzz bench regenerate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+# The generated projects' tests on the PyTorch backend (TensorFlow and JAX run in `make test`).
+# TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" takes the CPU build.
+TORCH_STAMP := $(VENV)/.installed-torch
+$(TORCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[torch]" $(TORCH_PIP_ARGS)
+	touch $(TORCH_STAMP)
+
+test-backends: $(TORCH_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q tests/test_generated.py -k torch
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not tf"

@@ -26,10 +26,15 @@ from tests.conftest import EXAMPLES, ROOT
 
 RUFF = Path(sys.executable).parent / "ruff"
 SEED = EXAMPLES / "seed_cnn.yaml"
-PROJECT_FILES = {".convplan-generated", "PLAN.md", "README.md", "data.py", "evaluate.py",
-                 "model.py", "plan.json", "pyproject.toml", "requirements.txt", "train.py",
-                 "visualize.py", "tests/conftest.py", "tests/keras_measure.py",
-                 "tests/test_data.py", "tests/test_model.py", "tests/test_train.py"}
+PROJECT_FILES = {".convplan-generated", "PLAN.md", "README.md", "callbacks.py", "config.json",
+                 "data.py", "devices.py", "evaluate.py", "files.py", "model.py", "plan.json",
+                 "predict.py", "pyproject.toml", "requirements.txt", "tf_pipeline.py",
+                 "train.py", "visualize.py", "tests/conftest.py", "tests/keras_facts.py",
+                 "tests/keras_field.py", "tests/keras_measure.py", "tests/test_data.py",
+                 "tests/test_model.py", "tests/test_train.py"}
+# Modules that run on every Keras backend: no TensorFlow import at their top level.
+BACKEND_AGNOSTIC = ("callbacks.py", "data.py", "devices.py", "evaluate.py", "files.py", "model.py",
+                    "predict.py", "train.py", "visualize.py")
 
 
 def ruff(folder: Path) -> subprocess.CompletedProcess:
@@ -97,6 +102,27 @@ def test_every_file_is_rendered_and_the_python_parses(spec, target):
         assert f"name={layer.name!r}" in model  # layer names identical to the spec
 
 
+@pytest.mark.parametrize("target", ["cpu", "gpu", "multi-gpu", "multi-worker", "tpu"])
+def test_the_project_runs_off_tensorflow_and_pins_what_its_target_needs(target):
+    files = render_project(load(SEED), target=target)
+    for name in BACKEND_AGNOSTIC:
+        tree = ast.parse(files[name])
+        imported = {alias.name.split(".")[0] for node in tree.body
+                    if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in getattr(node, "names", [])}
+        imported |= {node.module.split(".")[0] for node in tree.body
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert "tensorflow" not in imported and "tf_pipeline" not in imported, name
+    packages = [line for line in files["requirements.txt"].splitlines()
+                if line and not line.startswith("#")]
+    tensorflow = [p for p in packages if p.startswith("tensorflow")]
+    expected = {"gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+                "multi-gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+                "tpu": []}.get(target, ["tensorflow>=2.21,<2.22"])
+    assert tensorflow == expected  # nothing that replaces a TPU VM's own build
+    assert "keras>=3.15.1,<3.16" in packages and not any(p.startswith("jax") for p in packages)
+
+
 def test_the_same_spec_gives_the_same_bytes(tmp_path):
     graph = load(SEED)
     assert render_project(graph, target="gpu") == render_project(load(SEED), target="gpu")
@@ -146,9 +172,9 @@ def test_datasets_follow_the_task():
         render_project(seed, dataset="cifar100")
     unet = render_project(load(EXAMPLES / "unet_segmentation.yaml"))
     assert "DATASETS = ('folder', 'synthetic')" in unet["data.py"]
-    assert "SparseCategoricalCrossentropy(from_logits=False)" in unet["train.py"]
+    assert "SparseCategoricalCrossentropy(from_logits=False," in unet["train.py"]
     mobile = render_project(load(EXAMPLES / "mobilenet_small.yaml"))  # logits: no softmax
-    assert "SparseCategoricalCrossentropy(from_logits=True)" in mobile["train.py"]
+    assert "SparseCategoricalCrossentropy(from_logits=True," in mobile["train.py"]
 
 
 def test_an_input_size_reaches_the_model_and_the_plan():
