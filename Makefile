@@ -38,6 +38,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check convplan tests benchmarks
+	$(BIN)/mypy  # strict on convplan/ir and convplan/analysis ([tool.mypy] in pyproject.toml)
 
 # 10,000 random networks through convplan and TensorFlow (about 15 min on 2 cores); mismatches
 # are shrunk and saved under /tmp/convplan-fuzz. SEED=1 make fuzz for another run.
