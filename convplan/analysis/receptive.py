@@ -23,7 +23,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
@@ -360,18 +360,23 @@ def _check_alignment(op: O.Op, axis: int, axes: list[AxisField],
 FieldRule = Callable[[Any, list[Field], list[Shape], Shape], FieldOutcome]
 
 
-class MergeFieldRule(Protocol):
-    """A merge's rule also takes the `misaligned` list it reports to and
-    `assume_no_broadcast` (merge_fields)."""
-
+class MergeFieldFunction(Protocol):
     def __call__(self, op: Any, fields: list[Field], ins: list[Shape], out: Shape, *,
                  misaligned: list[Misalignment], assume_no_broadcast: bool = False
                  ) -> FieldOutcome: ...
 
 
-# op class -> rule(op, fields, ins, out) -> the layer's field, None, or SIZE_DEPENDENT; merges
-# (and only they) have a MergeFieldRule. Every op in O.OPS is covered by its class or a family
-# base (tests/test_rule_tables.py); there is no default.
+@dataclass(frozen=True)
+class MergeFieldRule:
+    """A merge's field rule, which also takes the `misaligned` list it reports to and
+    `assume_no_broadcast` (merge_fields)."""
+
+    compute: MergeFieldFunction
+
+
+# op class -> rule(op, fields, ins, out) -> the layer's field, None, or SIZE_DEPENDENT. Every
+# op in O.OPS is covered by its class or a family base (tests/test_rule_tables.py); there is
+# no default.
 FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.InputLayer: input_layer_field,
     O.Windowed: window_field,  # Conv, Depthwise and Separable: the same window
@@ -395,8 +400,8 @@ FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.UpSampling: upsampling_field,
     O.ZeroPadding: padding_field,
     O.Cropping: cropping_field,
-    O.Merge: merge_fields,  # Add, Subtract, Multiply, Average, Maximum, Minimum
-    O.Concatenate: concatenate_field,
+    O.Merge: MergeFieldRule(merge_fields),  # Add, Subtract, Multiply, Average, Maximum, Minimum
+    O.Concatenate: MergeFieldRule(concatenate_field),
 }
 
 
@@ -406,11 +411,10 @@ def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
     """The op's field from its inputs' fields (FIELD_RULES); None where it has none,
     SIZE_DEPENDENT where it has no formula."""
     rule = rule_for(FIELD_RULES, op, "compute_receptive_fields")
-    if isinstance(op, O.Merge):
-        merge_rule = cast(MergeFieldRule, rule)  # the table gives merges their own kind of rule
-        return merge_rule(op, fields, ins, out, misaligned=misaligned,
-                          assume_no_broadcast=assume_no_broadcast)
-    return cast(FieldRule, rule)(op, fields, ins, out)
+    if isinstance(rule, MergeFieldRule):
+        return rule.compute(op, fields, ins, out, misaligned=misaligned,
+                            assume_no_broadcast=assume_no_broadcast)
+    return rule(op, fields, ins, out)
 
 
 @dataclass(frozen=True)
