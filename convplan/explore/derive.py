@@ -25,7 +25,12 @@ import sympy
 from convplan.analysis import arith
 from convplan.analysis.analyze import Analysis, analyze
 from convplan.analysis.periodic_field import Field
-from convplan.analysis.receptive import NeedsConcreteValue, undecided_broadcast
+from convplan.analysis.receptive import (
+    NeedsConcreteValue,
+    counted_inputs,
+    mixes_spatial_axis,
+    undecided_broadcast,
+)
 from convplan.analysis.shapes import AXIS_WORDS
 from convplan.errors import ConvplanError, UsageError, parameter_name
 from convplan.explore.choices import Vary, apply_categorical
@@ -58,7 +63,7 @@ class Derivation:
     field_counts: tuple[int, ...] = ()  # per spatial axis: how many receptive-field formulas
     # Where fields depend on the input size (Analysis.size_dependent_fields, no formula): the
     # receptive field per value of the input-size vary, from concrete analyses (0: invalid).
-    rf_by_size: tuple[Any, ...] | None = None
+    rf_by_size: tuple[int | float, ...] | None = None
     broadcasts: int = 0  # formulas after the checks: 1 where a merge stretches an input
 
     @property
@@ -158,6 +163,8 @@ def keras_checks(graph: Graph, analysis: Analysis) -> list[Check]:
     shapes = {r.name: r.output_shape for r in analysis.layers}
     for name, node in graph.nodes.items():
         op = node.op
+        if isinstance(op, O.Depthwise):
+            checks += _depthwise_checks(name, op)
         if not isinstance(op, O.Conv):
             continue
         strides, dilation = tuple(op.strides), tuple(op.dilation_rate)
@@ -176,6 +183,21 @@ def keras_checks(graph: Graph, analysis: Analysis) -> list[Check]:
     return checks
 
 
+def _depthwise_checks(name: str, op: O.Depthwise) -> list[Check]:
+    """TF's 2-D depthwise kernel (SeparableConv2D's too) refuses unequal row and column
+    strides unless a dilation > 1 makes Keras run stride 1 and subsample (ops.Depthwise):
+    zero where (s_rows - s_cols) * [max dilation == 1] is, with the bracket
+    Max(0, 2 - max dilation) for dilations >= 1."""
+    strides, dilation = tuple(op.strides), tuple(op.dilation_rate)
+    if op.spatial_rank != 2 or all(map(arith.is_concrete, strides + dilation)):
+        return []
+    formula = (strides[0] - strides[1]) * sympy.Max(0, 2 - sympy.Max(*dilation))
+    if sympy.sympify(formula) == 0:
+        return []
+    return [Check(name, "strides that differ between rows and columns need a dilation_rate > 1 "
+                  "(TensorFlow's depthwise convolution cannot run them)", formula, "zero")]
+
+
 def _dim_word(op: O.Op, shape: tuple, axis: int) -> str:
     rank = op.spatial_rank
     if rank and len(shape) == rank + 1:
@@ -184,14 +206,21 @@ def _dim_word(op: O.Op, shape: tuple, axis: int) -> str:
 
 
 def _implied(dim: Any, checked: set[Any]) -> bool:
-    """Known >= 1: positive by the symbols' assumptions, or a product of checked dims."""
-    if arith.is_positive(dim) is True:
+    """Known to be a whole number >= 1: a positive integer by the symbols' assumptions, or a
+    product of such factors and checked dims. Positive alone is not enough: a Reshape's
+    v * (floor(12 / s) + 1) / 3 is positive and often a fraction."""
+    if _whole_and_positive(dim):
         return True
     if isinstance(dim, sympy.Mul):
-        return all(f.is_positive or f in checked or (isinstance(f, sympy.Pow) and f.base in checked
-                                                     and f.exp.is_positive)
+        return all(_whole_and_positive(f) or f in checked
+                   or (isinstance(f, sympy.Pow) and f.base in checked and f.exp.is_positive)
                    for f in dim.args)
     return False
+
+
+def _whole_and_positive(value: Any) -> bool:
+    value = sympy.sympify(value)
+    return bool(value.is_positive and value.is_integer)
 
 
 def shape_checks(graph: Graph, analysis: Analysis) -> list[Check]:
@@ -206,8 +235,9 @@ def shape_checks(graph: Graph, analysis: Analysis) -> list[Check]:
             if arith.is_concrete(dim) or dim in seen or _implied(dim, seen):
                 continue
             seen.add(dim)
+            failure = "below 1" if sympy.sympify(dim).is_integer else "below 1 or a fraction"
             checks.append(Check(r.name, f"output {_dim_word(op, r.output_shape, axis)} would be "
-                                "below 1", dim, "positive"))
+                                + failure, dim, "positive"))
     for c in analysis.conditions:
         left, right = sympy.sympify(c.left), sympy.sympify(c.right)
         if isinstance(graph[c.layer].op, O.Concatenate):
@@ -241,6 +271,9 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
         raise UsageError("the input size is symbolic (" + ", ".join(sorted(unknown)) + "); give "
                          f"{parameter_name('input_size')} or {parameter_name('vary')} "
                          "input.size=...")
+    if any(is_geometry(v) for v in varies) and stride_dependent_merges(symbolic, analysis):
+        raise NeedsConcreteValue("a merge's inputs see the input at strides that are equal for "
+                                 "some values only")
     rf_by_size = None
     if analysis.size_dependent_fields:
         if any(is_geometry(v) for v in varies):  # the field may depend on them: enumerate
@@ -258,6 +291,37 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     program = compile_formulas(formulas, bounds)
     return Derivation(None, analysis, program, checks, tuple(len(s) for s in outputs),
                       tuple(len(a) for a in fields), rf_by_size, len(stretched))
+
+
+def stride_dependent_merges(graph: Graph, analysis: Analysis) -> list[str]:
+    """Merges whose counted inputs' fields have strides that differ as formulas but not as
+    numbers (s / 2 after a strided conv and an upsampling, 1 on the skip: equal at s = 2),
+    where one of them has phases. periodic_field.union merges paths at one stride exactly,
+    period by period, and others by an envelope; on uniform fields the two agree, but after
+    resampling the symbolic derivation's envelope would be smaller or larger than a concrete
+    analysis's union where the strides meet (issue #13: 13 against 15). The sweep then
+    enumerates the window attributes instead."""
+    found = []
+    for r in analysis.layers:
+        op = graph[r.name].op
+        if not isinstance(op, O.Merge) or r.receptive_field is None:
+            continue
+        ins = [analysis.layer(i) for i in r.inputs]
+        if isinstance(op, O.Concatenate) and mixes_spatial_axis(op, len(ins[0].output_shape)):
+            continue
+        fields = [i.receptive_field for i in ins]
+        counted = counted_inputs(op, fields, [i.output_shape for i in ins], r.output_shape,
+                                 assume_no_broadcast=True)
+        known = [f for f, c in zip(fields, counted) if c and f is not None]
+        for axis in range(len(r.receptive_field)):
+            axes = [f[axis] for f in known if len(f) == len(r.receptive_field)]
+            strides = [a.stride for a in axes]
+            if any(a.phases for a in axes) and any(
+                    not arith.is_concrete(s) for s in strides) and any(
+                    sympy.sympify(s - strides[0]) != 0 for s in strides[1:]):
+                found.append(r.name)
+                break
+    return found
 
 
 def broadcast_indicators(graph: Graph, analysis: Analysis) -> list[Any]:
@@ -294,7 +358,15 @@ def receptive_field_value(graph: Graph, analysis: Analysis) -> Any:
     return min(max(axis) for axis in sizes) if sizes else 0
 
 
-def _fields_by_size(graph: Graph, varies: Sequence[Vary], rank: int) -> tuple[Any, ...]:
+def plain_number(value: Any) -> int | float:
+    """A concrete analysis's field size as an int, or a float where it is a fraction (an
+    envelope of paths at different strides)."""
+    value = sympy.sympify(value)
+    return int(value) if value.is_integer else float(value)
+
+
+def _fields_by_size(graph: Graph, varies: Sequence[Vary], rank: int
+                    ) -> tuple[int | float, ...]:
     """The `rf` at each value of the input-size vary (a scalar size is every one of the `rank`
     spatial axes), from a concrete analysis of the same graph (its other symbols, channel
     counts, do not reach a field); 0 where it does not build (the checks then mark those rows
@@ -307,5 +379,5 @@ def _fields_by_size(graph: Graph, varies: Sequence[Vary], rank: int) -> tuple[An
         except ConvplanError:
             values.append(0)
             continue
-        values.append(receptive_field_value(graph, concrete))
+        values.append(plain_number(receptive_field_value(graph, concrete)))
     return tuple(values)

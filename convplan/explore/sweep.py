@@ -41,6 +41,7 @@ from convplan.explore.derive import (
     derive,
     input_size_for,
     is_geometry,
+    plain_number,
     receptive_field_value,
     vary_symbols,
 )
@@ -248,15 +249,20 @@ class Sweep:
             stretched = np.zeros(n, dtype=bool)
             for result in results[pos + len(deriv.checks):]:
                 stretched |= integer_values(result, n) == 1
-            for row in np.flatnonzero(stretched & valid):
+            rows = np.flatnonzero(stretched & valid)
+            if len(rows):
+                cols["rf"] = cols["rf"].astype(np.float64)
+            for row in rows:
                 cols["rf"][row] = self._concrete_rf(int(cols["index"][row]))
+        if "rf" in cols:
+            cols["rf"] = self._whole_fields(cols["rf"], valid)
         return Chunk(cols)
 
-    def _concrete_rf(self, index: int) -> Any:
+    def _concrete_rf(self, index: int) -> int | float:
         """The rf of one combination from a concrete analysis (where a merge broadcasts)."""
         assignment, size = self.combination(index)
         graph = apply_categorical(self.graph, assignment)
-        return receptive_field_value(graph, analyze(graph, input_size=size))
+        return plain_number(receptive_field_value(graph, analyze(graph, input_size=size)))
 
     @staticmethod
     def _holds(kind: str, result: tuple[Any, Any], n: int) -> np.ndarray:
@@ -268,9 +274,22 @@ class Sweep:
 
     @staticmethod
     def _field_axis(results: Sequence[tuple[Any, Any]], n: int) -> np.ndarray:
+        """The largest field size per row (float64 where a formula holds a fraction; see
+        `_whole_fields`)."""
         if all(den is None for _, den in results):
             return np.maximum.reduce([integer_values(r, n) for r in results])
         return np.maximum.reduce([float_values(r, n) for r in results])
+
+    @staticmethod
+    def _whole_fields(rf: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The rf column as int64 where every valid row's field is a whole number of pixels:
+        a formula's fraction usually cancels (a stride s / 2 after an upsampling), and a
+        float column printed 339.0. A fraction stays only where analyze's field is one too
+        (an envelope of paths at different strides, periodic_field.union); the reports
+        print whole floats as ints."""
+        if rf.dtype.kind != "f" or not np.all(np.mod(rf[valid], 1) == 0):
+            return rf
+        return np.where(valid, rf, 0).astype(np.int64)
 
     def _memory(self, cols: dict[str, np.ndarray]) -> None:
         """weights + gradients + optimizer slots + batch x activations (memory.py)."""

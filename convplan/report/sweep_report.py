@@ -32,6 +32,15 @@ def _shape_texts(chunk: Chunk, k: int) -> list[str]:
     return ["x".join(map(str, dims)) for dims in chunk.columns[f"output:{k}"].tolist()]
 
 
+def _metric_values(chunk: Chunk, name: str) -> list[int | float]:
+    """A metric column as Python numbers, whole floats as ints: a column that holds one
+    fractional rf (or concatenates chunks that do) is float64, and its 339.0 is 339."""
+    values = chunk.columns[name].tolist()
+    if chunk.columns[name].dtype.kind != "f":
+        return values
+    return [int(v) if v.is_integer() else v for v in values]
+
+
 def _invalid_text(sweep: Sweep, chunk: Chunk) -> list[str]:
     return [sweep.messages[c] for c in chunk.columns["error"].tolist()]
 
@@ -48,7 +57,7 @@ def _table_rows(sweep: Sweep, chunk: Chunk) -> tuple[list[str], list[list[str]]]
     columns += [_shape_texts(chunk, k) for k in range(len(sweep.output_ranks))]
     for name, _ in metrics:
         fmt = human_bytes if name == "memory" else human
-        columns.append([fmt(v) for v in chunk.columns[name].tolist()])
+        columns.append([fmt(v) for v in _metric_values(chunk, name)])
     rows = [list(r) for r in zip(*columns)] if columns else []
     errors = _invalid_text(sweep, chunk)
     first_metric = len(sweep.varies)
@@ -130,7 +139,7 @@ def csv_rows(sweep: Sweep, chunk: Chunk) -> str:
     numeric = (["rf"] if sweep.has_rf else []) + list(COUNTS)
     every = bool(valid.all())
     for name in numeric:
-        values = list(map(str, chunk.columns[name].tolist()))
+        values = list(map(str, _metric_values(chunk, name)))
         if not every:
             values = [v if ok else "" for v, ok in zip(values, valid.tolist())]
         columns.append(values)
@@ -168,7 +177,7 @@ def json_rows(sweep: Sweep, chunk: Chunk, first: bool) -> str:
     choices = [[_json_value(v.values[d]) for d in chunk.columns[f"vary:{i}"].tolist()]
                for i, v in enumerate(sweep.varies)]
     metrics = (["rf"] if sweep.has_rf else []) + list(COUNTS)
-    values = {m: chunk.columns[m].tolist() for m in metrics}
+    values = {m: _metric_values(chunk, m) for m in metrics}
     shapes = [chunk.columns[f"output:{k}"].tolist() for k in range(len(sweep.output_ranks))]
     valid = chunk.columns["valid"].tolist()
     errors = _invalid_text(sweep, chunk)
