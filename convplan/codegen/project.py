@@ -11,14 +11,21 @@ from pathlib import Path
 
 from convplan.analysis import analyze
 from convplan.codegen.context import build_context
+from convplan.codegen.plan_json import render_plan_json
 from convplan.codegen.render import render_templates
 from convplan.codegen.targets import get_target
 from convplan.codegen.write import MARKER, MARKER_TEXT, write_project
 from convplan.errors import ConvplanError
 from convplan.ir.graph import Graph
 
-MEASURE_SOURCE = Path(__file__).resolve().parents[1] / "verify" / "measure.py"
-MEASURE_COPY = "tests/keras_measure.py"
+HERE = Path(__file__).resolve().parent
+# Modules the project's tests run as they are (stdlib at import, Keras when called), so that
+# convplan's own suite tests the code the projects carry: {path in the project: source}.
+VERBATIM_COPIES = {
+    "tests/keras_measure.py": HERE.parent / "verify" / "measure.py",
+    "tests/keras_facts.py": HERE / "model_facts.py",
+    "tests/keras_field.py": HERE / "field_probe.py",
+}
 
 
 def render_project(graph: Graph, *, target: str = "cpu", dataset: str | None = None,
@@ -34,13 +41,14 @@ def render_project(graph: Graph, *, target: str = "cpu", dataset: str | None = N
         symbolic = None
     report = dict(batch=None, dtype="float32", optimizer="adam",
                   input_size=tuple(input_size) if input_size else None)
-    plan_json = render_analysis("json", plan, symbolic, **report)
+    plan_json = render_plan_json(graph, plan, symbolic, **report)
     plan_md = render_analysis("markdown", plan, symbolic, **report)
     context = build_context(graph, plan, chosen, dataset, plan_json, plan_md)
     files = render_templates(context)
     files["plan.json"] = plan_json
     files["PLAN.md"] = plan_md
-    files[MEASURE_COPY] = MEASURE_SOURCE.read_text(encoding="utf-8")
+    for copy, source in VERBATIM_COPIES.items():
+        files[copy] = source.read_text(encoding="utf-8")
     files[MARKER] = MARKER_TEXT
     return files
 
