@@ -323,10 +323,24 @@ def test_costly_convolution_saving_is_what_the_replacement_costs(tmp_path):
 
 def test_asymmetric_padding_states_the_split_and_condition(tmp_path):
     found = only(check(tmp_path, EXAMPLES["CP404"][0]), "CP404")
-    assert "TF pads 0 before and 1 after the 224 rows" in found.message
-    assert "when H is even (declared 224)" in found.message
+    assert "TF pads 1 before and 2 after the 64 rows" in found.message
+    assert "each output sits half a pixel after its input position" in found.message
     even_kernel = "inputs: {x: [H, 9, 3]}\nlayers:\n" \
         "  - {name: c, op: Conv2D, filters: 4, kernel_size: 2, padding: same}\n"
     found = only(check(tmp_path, even_kernel, "even.yaml"), "CP404")
     assert "TF pads one more of the rows after than before and one more of the columns after " \
         "than before (kernel 2x2, stride 1x1), which happens for every size;" in found.message
+    strided = even_kernel.replace("padding: same", "strides: 2, padding: same")
+    found = only(check(tmp_path, strided, "strided.yaml"), "CP404")
+    # total = 2 * ceil(n / 2) - n: 1 for odd n, 0 for even n
+    assert "which happens when H is odd and when W is odd (declared 9)" in found.message
+    assert "PyTorch's padding=k // 2" in found.message and "half a pixel" not in found.message
+
+
+@pytest.mark.parametrize("size", [224, 225, 226, 227])
+def test_stride_that_divides_its_input_is_not_reported(tmp_path, size):
+    """3x3 stride 2: TF pads 0 and 1 on every even size (the stride divides it; no split
+    centres it), 1 and 1 on odd ones: the standard TF downsampling never fires."""
+    stem = (f"inputs: {{x: [{size}, {size}, 3]}}\nlayers:\n  - {{name: c, op: Conv2D, filters: 4, "
+            "kernel_size: 3, strides: 2, padding: same}\n")
+    assert "CP404" not in codes(check(tmp_path, stem))

@@ -23,7 +23,7 @@ from convplan.checks.subject import (
     declared_sizes,
     length_condition,
     results_by_name,
-    spatial_heads,
+    upstream,
     upstream_inputs,
     windows,
 )
@@ -39,20 +39,25 @@ def check_field_smaller_than_input(graph: Graph, analyses: Analyses,
     Global pooling averages (or maxes) features that each saw only their receptive field,
     so the network cannot relate things farther apart than that: a classifier whose last
     features see 5x5 pixels of a 64x64 image is a bag of 5x5 patches. Features flattened
-    into Dense are exempt (the Dense sees every position); for spatial outputs
-    (segmentation, detection) set `budgets.min_receptive_field` instead (CP206). Checked at
-    the declared input size. Fix: more downsampling, larger or dilated kernels, more
-    layers."""
+    into Dense are exempt (the Dense sees every position); so is global pooling used as
+    context, whose result only comes back into the map it pooled: squeeze-and-excitation
+    (pool, two small layers, Multiply with the map) and ASPP's image pooling (pool, 1x1
+    convolution, upsampling, Concatenate with the branches), where each output position
+    gets the whole map's summary besides its own field. For spatial outputs (segmentation,
+    detection) set `budgets.min_receptive_field` instead (CP206). Checked at the declared
+    input size. Fix: more downsampling, larger or dilated kernels, more layers."""
     if analyses.concrete is None:
         return
-    analysis = analyses.concrete
-    results = results_by_name(analysis)
+    results = results_by_name(analyses.concrete)
+    users = consumers(graph)
     reported = set()
-    for layer, consumer in spatial_heads(graph, analysis):
-        if layer in reported or consumer == "output" \
-                or not isinstance(graph[consumer].op, O.GlobalPooling):
+    for node in graph:
+        if not isinstance(node.op, O.GlobalPooling):
             continue
+        layer = node.inputs[0]
         field = results[layer].receptive_field
+        if field is None or layer in reported or _is_context(graph, users, node.name, layer):
+            continue
         inputs = [name for name in upstream_inputs(graph, layer)
                   if len(results[name].output_shape) - 1 == len(field)]
         if not inputs:
@@ -62,9 +67,31 @@ def check_field_smaller_than_input(graph: Graph, analyses: Analyses,
         if any(size < n for size, n in zip(sizes, extent)):
             reported.add(layer)
             yield layer_finding("CP401", graph, layer,
-                                f"each position feeding global pooling {consumer!r} sees "
+                                f"each position feeding global pooling {node.name!r} sees "
                                 f"{'x'.join(map(str, sizes))} pixels of the "
                                 f"{'x'.join(map(str, extent))} input {inputs[0]!r}")
+
+
+def _is_context(graph: Graph, users: dict[str, list[str]], pooling: str, pooled: str) -> bool:
+    """Whether every path from `pooling` ends at a merge whose other inputs come from the map
+    `pooled` (that map or a layer after it): the pooled summary gates or joins the map it
+    summarises, and reaches no output on its own."""
+    stack, seen = [pooling], set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in graph.outputs or not users[name]:
+            return False
+        for user in users[name]:
+            node = graph[user]
+            others = [i for i in node.inputs if i != name]
+            if isinstance(node.op, O.Merge) and others and all(
+                    pooled == i or pooled in upstream(graph, i) for i in others):
+                continue
+            stack.append(user)
+    return True
 
 
 # ---------------------------------------------------------------- gridding
@@ -160,25 +187,36 @@ def _pads(n: int, k: int, s: int, d: int) -> tuple[int, int]:
     return int(before), int(after)
 
 
+def uneven_by_choice(n: int, k: int, s: int, d: int) -> bool:
+    """TF's 'same' split is uneven (total odd) where a design could have it even: not for a
+    stride that divides n, whose total is k_eff - s whatever the size (no split centres an
+    even stride's windows; every framework picks a side)."""
+    return sum(_pads(n, k, s, d)) % 2 == 1 and not (s > 1 and n % s == 0)
+
+
 def check_asymmetric_same(graph: Graph, analyses: Analyses,
                           config: CheckConfig) -> Iterator[Finding]:
     """'same' padding that TensorFlow splits unevenly (the extra row goes at the bottom/right).
 
     TF pads total = max((ceil(n / s) - 1) * s + k_eff - n, 0), with total // 2 before and the
-    rest after. The total is odd for even kernels, and for strided layers whenever the input
-    size does not suit the stride (a 3x3 stride-2 convolution on 224 rows pads 0 above and 1
-    below). Weights moved to PyTorch (padding=k // 2, the only choice for strided
-    convolutions) or ONNX with symmetric pads then compute on inputs shifted by one pixel.
-    Fix: odd kernels and input sizes the strides suit, or explicit ZeroPadding2D + 'valid'
-    (what timm's Conv2dSame emulates)."""
+    rest after. At stride 1 the total is k_eff - 1, odd for an even kernel: 'same' then moves
+    every output half a pixel off its input position, and stacked layers drift. At stride s
+    it is odd for some input sizes the stride does not divide (a 2x2 stride-2 convolution on
+    7 rows pads 0 above and 1 below), and a port with symmetric padding (PyTorch's
+    padding=k // 2) computes on inputs shifted by one pixel. Not reported: a stride that
+    divides its input, whose uneven total k_eff - s (a 3x3 stride-2 convolution on 224 rows
+    pads 0 above and 1 below) no size or framework avoids: it is how every TF network
+    downsamples, the convention its weights were trained with (a PyTorch port pads it
+    explicitly, as timm's Conv2dSame does). Fix: odd kernels, input sizes the strides
+    divide, or explicit ZeroPadding2D + 'valid'."""
     sizes = declared_sizes(graph, config)
     for node in graph:
         per_axis = windows(node.op)
         if per_axis is None or getattr(node.op, "padding", None) != "same":
             continue
-        parts = [_asymmetry(node.inputs[0], axis, window, node.op.spatial_rank, analyses, sizes)
-                 for axis, window in enumerate(per_axis)]
-        parts = [p for p in parts if p]
+        all_parts = [_asymmetry(node.inputs[0], axis, window, node.op.spatial_rank, analyses,
+                                sizes) for axis, window in enumerate(per_axis)]
+        parts = [p for p in all_parts if p]
         if not parts:
             continue
         window = (f"kernel {'x'.join(str(k) for k, _, _ in per_axis)}, stride "
@@ -187,23 +225,31 @@ def check_asymmetric_same(graph: Graph, analyses: Analyses,
         whens = list(dict.fromkeys(when for _, when in parts if when))
         if whens:
             text += ", which happens " + " and ".join(whens)
-        yield layer_finding("CP404", graph, node.name, text + "; symmetric padding in PyTorch or "
-                            "ONNX would shift the result by one pixel")
+        strides = {s for (_, s, _), part in zip(per_axis, all_parts) if part}
+        consequences = []
+        if 1 in strides:
+            consequences.append("an even kernel has no centre: each output sits half a pixel "
+                                "after its input position, and stacked layers drift")
+        if strides - {1}:
+            consequences.append("a port with symmetric padding (PyTorch's padding=k // 2) "
+                                "would shift the result by one pixel")
+        yield layer_finding("CP404", graph, node.name, text + "; " + "; ".join(consequences))
 
 
 def _asymmetry(source: str, axis: int, window: tuple[int, int, int], rank: int,
                analyses: Analyses, sizes: dict[str, int]) -> tuple[str, str | None] | None:
-    """(how TF pads this axis unevenly, for which input sizes) or None when it pads evenly."""
+    """(how TF pads this axis unevenly, for which input sizes) or None when it pads evenly
+    or the stride divides the input (uneven_by_choice)."""
     k, s, d = window
     units = UNIT_WORDS[rank][axis]
     concrete = analyses.concrete_layers
     if concrete is not None:
         n = concrete[source].output_shape[axis]
-        before, after = _pads(n, k, s, d)
-        if before == after:
+        if not uneven_by_choice(n, k, s, d):
             return None
+        before, after = _pads(n, k, s, d)
     condition = length_condition(analyses, source, axis,
-                                 lambda length: sum(_pads(length, k, s, d)) % 2 == 1, s)
+                                 lambda length: uneven_by_choice(length, k, s, d), s)
     when = residues.when_clause(condition, sizes)
     if concrete is not None:
         return f"{before} before and {after} after the {n} {units}", when

@@ -57,13 +57,13 @@ layers:
   - {name: down, op: MaxPooling2D, pool_size: 2}
 """),
     "CP103": ("""\
-inputs: {features: [3, 3, 8]}
+inputs: {features: [6, 6, 8]}
 layers:
-  - {name: conv, op: Conv2D, filters: 8, kernel_size: 7, padding: same}
+  - {name: conv, op: Conv2D, filters: 8, kernel_size: 2, dilation_rate: 8, padding: same}
 """, """\
-inputs: {features: [3, 3, 8]}
+inputs: {features: [6, 6, 8]}
 layers:
-  - {name: conv, op: Conv2D, filters: 8, kernel_size: 3, padding: same}
+  - {name: conv, op: Conv2D, filters: 8, kernel_size: 2, dilation_rate: 4, padding: same}
 """),
     "CP104": ("""\
 inputs: {image: [28, 28, 1]}
@@ -196,14 +196,13 @@ layers:
   - {name: up, op: Conv2DTranspose, filters: 16, kernel_size: 4, strides: 2, padding: same}
 """),
     "CP404": ("""\
-inputs: {image: [224, 224, 3]}
+inputs: {image: [64, 64, 3]}
 layers:
-  - {name: stem, op: Conv2D, filters: 32, kernel_size: 3, strides: 2, padding: same}
+  - {name: conv, op: Conv2D, filters: 16, kernel_size: 4, padding: same}   # pads 1 and 2
 """, """\
-inputs: {image: [224, 224, 3]}
+inputs: {image: [64, 64, 3]}
 layers:
-  - {name: pad, op: ZeroPadding2D, padding: [[0, 1], [0, 1]]}   # explicit: ports as written
-  - {name: stem, op: Conv2D, filters: 32, kernel_size: 3, strides: 2}
+  - {name: conv, op: Conv2D, filters: 16, kernel_size: 3, padding: same}
 """),
     "CP405": ("""\
 inputs: {image: [32, 32, 16]}

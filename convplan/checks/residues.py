@@ -103,7 +103,8 @@ class Condition:
         return f"{s} mod {q} is {', '.join(words[:-1])} or {words[-1]}"
 
 
-def when_clause(condition: Condition | None, declared: Mapping[str, int]) -> str | None:
+def when_clause(condition: Condition | SizeSet | None,
+                declared: Mapping[str, int]) -> str | None:
     """'when H is odd (declared 28)'; None without a condition or when it always holds."""
     if condition is None or condition.always:
         return None
@@ -138,3 +139,71 @@ def solve(test: Callable[[Mapping[sympy.Symbol, int]], bool],
     base = period * math.ceil(BASE / period)
     good = {r for r in range(period) if test({symbol: base + r})}
     return _reduce(str(symbol), period, good)
+
+
+# ---------------------------------------------------------------- small sizes
+
+MAX_SMALL = 1 << 16  # the largest input size `small_sizes` scans up to
+
+
+@dataclass(frozen=True)
+class SizeSet:
+    """Finitely many values of `symbol` (a fact that holds only for small inputs), as ranges
+    (first, last); `floor`: the smallest size at which the network builds at all."""
+
+    symbol: str
+    ranges: tuple[tuple[int, int], ...]
+    floor: int = 1
+
+    always = False  # the sizes are finitely many
+
+    @property
+    def never(self) -> bool:
+        return not self.ranges
+
+    def holds_at(self, value: int) -> bool:
+        return any(first <= value <= last for first, last in self.ranges)
+
+    def phrase(self) -> str:
+        """'H is at most 47' (from the smallest size that builds), 'H is 17 to 31', 'H is 9'."""
+        if not self.ranges:
+            return f"for no value of {self.symbol}"
+        if len(self.ranges) == 1 and self.ranges[0][0] == self.floor > 1:
+            return f"{self.symbol} is {self.floor} to {self.ranges[0][1]}"
+        if len(self.ranges) == 1 and self.ranges[0][0] == self.floor:
+            return f"{self.symbol} is at most {self.ranges[0][1]}"
+        words = [str(a) if a == b else f"{a} to {b}" for a, b in self.ranges]
+        return f"{self.symbol} is {' or '.join(words)}"
+
+
+def small_sizes(expr: sympy.Expr, test: Callable[[int], bool], below: int,
+                builds: Callable[[Mapping[sympy.Symbol, int]], bool]) -> SizeSet | None:
+    """The input sizes at which `test(n)` holds, n = `expr` of one input size, for a test that
+    can hold only where n < `below`. Every length in a network is a non-decreasing function of
+    the input size (windows, resampling, padding and cropping all are), so those sizes are the
+    ones up to the first with n >= below; they are scanned one by one, from the smallest at
+    which `builds` (no layer empty; also non-decreasing, so found by bisection)."""
+    symbols = getattr(expr, "free_symbols", set())
+    if len(symbols) != 1:
+        return None
+    (symbol,) = symbols
+    length = lambda size: int(evaluate(expr, {symbol: size}))  # noqa: E731
+    last = 1
+    while last < MAX_SMALL and length(last + 1) < below:
+        last += 1
+    if length(last) >= below or not builds({symbol: last}):
+        return SizeSet(str(symbol), ())
+    low, high = 1, last  # the smallest size that builds lies in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if builds({symbol: middle}) else (middle + 1, high)
+    ranges: list[list[int]] = []
+    for size in range(low, last + 1):
+        if not test(length(size)):
+            continue
+        if ranges and ranges[-1][1] == size - 1:
+            ranges[-1][1] = size
+        else:
+            ranges.append([size, size])
+    return SizeSet(str(symbol), tuple((a, b) for a, b in ranges), low)
+

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from convplan.analysis import arith
+from convplan.analysis.arith import Value
+from convplan.analysis.periodic_field import AxisField
+from convplan.analysis.receptive import counted_inputs
 from convplan.analysis.shapes import AXIS_WORDS, UNIT_WORDS
-from convplan.analysis.windows import effective_kernel
+from convplan.analysis.windows import effective_kernel, same_padding
 from convplan.checks import residues
 from convplan.checks.config import CheckConfig
 from convplan.checks.registry import Finding, layer_finding
@@ -18,6 +22,7 @@ from convplan.checks.subject import (
     declared_sizes,
     length_condition,
     results_by_name,
+    small_length_sizes,
     windows,
 )
 from convplan.ir import ops as O
@@ -52,32 +57,79 @@ def _axis_words(rank: int, axis: int) -> tuple[str, str]:
     return AXIS_WORDS[rank][axis], UNIT_WORDS[rank][axis]
 
 
+def padding_only_outputs(n: int, k: int, s: int, d: int, padding: str) -> list[int]:
+    """Outputs along one axis whose every tap reads padding. Output i reads i * s - p + j * d,
+    j < k, of the n input positions. 'valid' (p = 0) and 'causal' (the last tap at i * s <= n - 1)
+    always read data. Under 'same' the window's span always meets the input (i * s <= n - 1 and
+    TF's p <= k_eff - 1), so an output reads only padding exactly when the input fits in a gap
+    between two taps: only when n < d (gaps are d - 1 wide), and then the outputs are counted
+    one by one."""
+    if padding != "same" or n >= d:
+        return []
+    before = int(same_padding(n, k, s, d)[0])
+    return [i for i in range(-(-n // s))
+            if not any(0 <= i * s - before + j * d < n for j in range(k))]
+
+
 def check_kernel_larger_than_input(graph: Graph, analyses: Analyses,
                                    config: CheckConfig) -> Iterator[Finding]:
-    """A kernel or pool window larger than its input under 'same' or 'causal' padding.
+    """A dilated window with outputs that read nothing but padding ('same' on a small input).
 
-    Keras accepts it (the output is ceil(n / s)), but every window reads mostly zero padding:
-    a 7x7 kernel on a 3x3 feature map learns 49 weights of which at most 9 ever touch data.
-    Checked at the declared input size. Use a kernel no larger than the feature map, or move
-    the layer before the downsampling that shrank its input."""
-    if analyses.concrete is None:
-        return
-    results = results_by_name(analyses.concrete)
+    Output i of a window reads input positions i * s - p + j * d (tap j < k, TF's 'same' pad
+    p before). Its span always meets the input, so an output misses every input pixel only
+    when the whole input fits in a gap between two taps: dilation d larger than the input
+    length n, and even then only for some outputs (an odd kernel at stride 1 always has its
+    centre tap on data). Such an output is a constant (the bias): its weights never see data.
+    An ASPP branch with kernel 3 and dilation 8 on a 16-pixel map reads data at every output
+    and is not reported. Checked at the declared input size; for a symbolic one, the rule
+    states the input sizes at which it happens (always a finite set of small sizes, from the
+    smallest at which the network builds). Fix: a dilation below the feature map's size, or
+    an odd kernel at stride 1."""
+    sizes = declared_sizes(graph, config)
     for node in graph:
         per_axis = windows(node.op)
-        if per_axis is None or getattr(node.op, "padding", "valid") == "valid":
-            continue
-        shape = results[node.inputs[0]].output_shape
+        padding = getattr(node.op, "padding", "valid")
+        if per_axis is None or padding != "same" or all(d == 1 for _, _, d in per_axis):
+            continue  # without dilation the taps are contiguous: every output reads data
         rank = node.op.spatial_rank
-        for axis, (k, _, d) in enumerate(per_axis):
-            k_eff, n = effective_kernel(k, d), shape[axis]
-            if k_eff > n:
-                word, _ = _axis_words(rank, axis)
-                yield layer_finding("CP103", graph, node.name,
-                                    f"window of {k_eff} (kernel {k}, dilation {d}) is larger than "
-                                    f"its input {word} {n} under padding {node.op.padding!r}; most "
-                                    "taps only ever read padding")
-                break
+        parts = [_padding_only(node.inputs[0], axis, window, rank, analyses, sizes)
+                 for axis, window in enumerate(per_axis) if window[2] > 1]
+        parts = [part for part in parts if part]
+        if parts:
+            text = "; ".join(what for what, _ in parts)
+            whens = list(dict.fromkeys(when for _, when in parts if when))
+            if whens:
+                text += "; at the network input this happens " + " and ".join(whens)
+            yield layer_finding("CP103", graph, node.name, text + "; those outputs are the bias "
+                                "alone: use a dilation below the feature map's size")
+
+
+def _padding_only(source: str, axis: int, window: tuple[int, int, int], rank: int,
+                  analyses: Analyses, sizes: dict[str, int]) -> tuple[str, str | None] | None:
+    """(which outputs read only padding on this axis, for which input sizes) or None."""
+    k, s, d = window
+    word, units = _axis_words(rank, axis)
+    taps = f"taps {d} {units} apart (kernel {k}, dilation {d}, stride {s})"
+    concrete = analyses.concrete_layers
+    if concrete is not None:
+        n = concrete[source].output_shape[axis]
+        empty = padding_only_outputs(n, k, s, d, "same")
+        if not empty:
+            return None  # the size-free view is only worth computing to explain a finding
+    condition = small_length_sizes(analyses, source, axis,
+                                   lambda length: bool(padding_only_outputs(length, k, s, d,
+                                                                            "same")), d)
+    when = residues.when_clause(condition, sizes)
+    if concrete is not None:
+        listed = ", ".join(map(str, empty[:-1])) + (" and " if len(empty) > 1 else "") + \
+            str(empty[-1])
+        outputs = f"output{'s' if len(empty) > 1 else ''} {listed} of {-(-n // s)}"
+        return (f"along the {word}, {outputs} read{'' if len(empty) > 1 else 's'} only zero "
+                f"padding: its {taps} step over all {n} input {units}"), when
+    if condition is None or condition.never:
+        return None
+    return (f"along the {word}, some outputs read only zero padding: its {taps} step over "
+            f"an input of fewer than {d} {units}"), when
 
 
 def dropped_rows(n: int, k: int, s: int, d: int, padding: str) -> int:
@@ -216,15 +268,77 @@ def check_misaligned_paths(graph: Graph, analyses: Analyses,
 
     Adding a feature computed around input pixel (10, 10) to one computed around (11, 11)
     mixes neighbouring locations; asymmetric 'same' padding on strided layers and
-    differently padded branches cause it. Checked at the declared size when there is one.
-    Fix: make the branches' padding and strides match (odd kernels, sizes the strides
-    divide), or crop one branch."""
+    differently padded branches cause it. Each finding names the two inputs it compares.
+    Aligned by design, and not reported: a merge of an upsampled path (UpSampling, a
+    transposed convolution) with one upsampled differently or not at all, as every FPN and
+    U-Net merges a coarse map, upsampled, with a lateral fine one, whose pixels the coarse
+    ones straddle; and, after a causal window (padding 'causal'), paths whose fields end at
+    the same sample, as a WaveNet residual adds features of the same latest sample. Broadcast
+    inputs (squeeze-and-excitation's 1 x 1 map) are left out. Checked at the declared size
+    when there is one. Fix: make the branches' padding and strides match (odd kernels,
+    sizes the strides divide), or crop one branch."""
     analysis = analyses.best
-    by_layer: dict[str, dict[str, list[str]]] = {}
-    for item in analysis.misalignments:
-        rank = len(analysis.layer(item.layer).receptive_field or ())
-        word = AXIS_WORDS[rank][item.axis] if rank in AXIS_WORDS else f"axis {item.axis + 1}"
-        by_layer.setdefault(item.layer, {}).setdefault(item.message, []).append(word)
-    for layer, messages in by_layer.items():
-        yield layer_finding("CP106", graph, layer, "; ".join(
-            f"{' and '.join(words)}: {message}" for message, words in messages.items()))
+    results = results_by_name(analysis)
+    causal = _after_causal(graph)
+    for node in graph:
+        if not isinstance(node.op, O.Merge) or results[node.name].receptive_field is None:
+            continue  # no field: nothing is aligned (a Concatenate along a spatial axis, ...)
+        names = list(dict.fromkeys(node.inputs))
+        fields = [results[name].receptive_field for name in names]
+        counted = counted_inputs(node.op, fields, [results[n].output_shape for n in names],
+                                 results[node.name].output_shape)
+        known = [(name, f) for name, f, c in zip(names, fields, counted) if c and f is not None]
+        if len(known) < 2 or any(len(f) != len(known[0][1]) for _, f in known):
+            continue
+        (base_name, base), rank = known[0], len(known[0][1])
+        by_text: dict[str, list[str]] = {}
+        for axis in range(rank):
+            for name, field in known[1:]:
+                text = _disagreement(base_name, base[axis], name, field[axis],
+                                     node.name in causal)
+                if text:
+                    by_text.setdefault(text, []).append(AXIS_WORDS[rank][axis]
+                                                        if rank in AXIS_WORDS else
+                                                        f"axis {axis + 1}")
+        if by_text:
+            yield layer_finding("CP106", graph, node.name, "; ".join(
+                f"{' and '.join(words)}: {text}" for text, words in by_text.items()))
+
+
+def _after_causal(graph: Graph) -> set[str]:
+    """Layers at or after a causal window."""
+    after: set[str] = set()
+    for name in graph.topological_order():
+        node = graph[name]
+        if getattr(node.op, "padding", None) == "causal" or not after.isdisjoint(node.inputs):
+            after.add(name)
+    return after
+
+
+def _end(f: AxisField) -> Value:
+    """The last input position output 0's field reaches."""
+    last = f.phases[0][1] if f.phases and f.phases[0] else f.size - 1
+    return arith.simplify_int(f.start + last)
+
+
+def _disagreement(a_name: str, a: AxisField, b_name: str, b: AxisField,
+                  causal: bool) -> str | None:
+    """How two inputs' fields on one axis disagree, or None where they are aligned (equal
+    strides and centres, or ends after a causal window) or resampled differently (the
+    period of their phases differs: an upsampled path meets another, by design)."""
+    if len(a.phases) != len(b.phases):
+        return None
+    pair = f"inputs {a_name!r} and {b_name!r}"
+    if arith.equal(a.stride, b.stride) is not True:
+        return (f"{pair} see the input at different strides ({arith.to_json(a.stride)} and "
+                f"{arith.to_json(b.stride)})")
+    centred = arith.equal(a.centre, b.centre)
+    if centred is True or (causal and arith.equal(_end(a), _end(b)) is True):
+        return None
+    verb, noun, pa, pb = ("end", "last positions", _end(a), _end(b)) if causal else \
+        ("are centred", "centres", a.centre, b.centre)
+    if centred is None:
+        return f"{pair} {verb} apart for some input sizes ({noun} {pa} and {pb})"
+    gap = arith.to_json(abs(pb - pa))
+    return (f"{pair} {verb} {gap} input pixel{'' if gap == 1 else 's'} apart ({noun} "
+            f"{arith.to_json(pa)} and {arith.to_json(pb)})")

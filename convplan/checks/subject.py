@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from convplan.analysis import Analysis, analyze
 from convplan.analysis.analyze import SPATIAL_NAMES, LayerResult
@@ -47,6 +47,19 @@ class Analyses:
     def symbolic_layers(self) -> dict[str, LayerResult] | None:
         return results_by_name(self.symbolic) if self.symbolic else None
 
+    @functools.cached_property
+    def _symbolic_lengths(self) -> list:
+        lengths = [d for layer in (self.symbolic.layers if self.symbolic else ())
+                   for d in layer.output_shape[:-1] if not isinstance(d, int)]
+        return list(dict.fromkeys(lengths))
+
+    def builds_at(self, values: Mapping) -> bool:
+        """Whether every layer's spatial lengths that the symbolic analysis gives in terms of
+        `values`' symbols only are at least 1 there."""
+        given = set(values)
+        return all(residues.evaluate(d, values) >= 1 for d in self._symbolic_lengths
+                   if getattr(d, "free_symbols", set()) <= given)
+
 
 def length_condition(analyses: Analyses, source: str, axis: int, test: Callable[[int], bool],
                      modulus: int) -> residues.Condition | None:
@@ -59,6 +72,20 @@ def length_condition(analyses: Analyses, source: str, axis: int, test: Callable[
     if isinstance(n_expr, int):
         return None
     return residues.solve(lambda v: test(int(residues.evaluate(n_expr, v))), [n_expr], modulus)
+
+
+def small_length_sizes(analyses: Analyses, source: str, axis: int, test: Callable[[int], bool],
+                       below: int) -> residues.SizeSet | None:
+    """For which network input sizes `test(n)` holds, for a test that can hold only where
+    n < `below` (n: `source`'s length on `axis` in the symbolic analysis), leaving out sizes
+    at which some layer would be empty (the network does not build there)."""
+    layers = analyses.symbolic_layers
+    if layers is None:
+        return None
+    n_expr = layers[source].output_shape[axis]
+    if isinstance(n_expr, int):
+        return None
+    return residues.small_sizes(n_expr, test, below, analyses.builds_at)
 
 
 def is_concrete_spec(graph: Graph) -> bool:
@@ -116,15 +143,20 @@ def consumers(graph: Graph) -> dict[str, list[str]]:
     return users
 
 
-def upstream_inputs(graph: Graph, layer: str) -> list[str]:
-    """The graph inputs `layer` depends on, in declaration order."""
+def upstream(graph: Graph, layer: str) -> set[str]:
+    """`layer` and every layer it depends on."""
     seen, stack = set(), [layer]
     while stack:
         name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        stack.extend(graph[name].inputs)
+        if name not in seen:
+            seen.add(name)
+            stack.extend(graph[name].inputs)
+    return seen
+
+
+def upstream_inputs(graph: Graph, layer: str) -> list[str]:
+    """The graph inputs `layer` depends on, in declaration order."""
+    seen = upstream(graph, layer)
     return [name for name in graph.inputs if name in seen]
 
 
