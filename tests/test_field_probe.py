@@ -1,0 +1,107 @@
+"""The modules every generated project's tests carry verbatim (convplan/codegen/field_probe.py
+as tests/keras_field.py, model_facts.py as tests/keras_facts.py), tested against the oracles:
+on real Keras models built from the plan's graph, the probe's receptive fields equal the ones
+`convplan verify` measures (convplan/verify/field.py, which linearizes the plan's graph instead
+of the built model) for every layer, on the examples and on random networks (hypothesis), and
+agree with the plan; the wiring, activations and Keras arguments read off the built model equal
+plan.json's (convplan/codegen/plan_json.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fuzz_oracle as F
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+
+from convplan import analyze, load
+from convplan.codegen import field_probe, model_facts, plan_json
+from convplan.codegen.project import VERBATIM_COPIES, render_project
+from tests.conftest import EXAMPLES
+from tests.strategies import network_specs, op_types, spatial_rank
+
+# Example specs at sizes that keep the measurement quick (None: the spec's own).
+EXAMPLE_SIZES = {"seed_cnn": None, "seed_dilated": None, "seed_stride_padding": None,
+                 "seed_separable": None, "resnet_small": None, "mobilenet_small": None,
+                 "unet_segmentation": (32, 32), "unet_small": (32, 32)}
+
+
+def test_the_projects_carry_the_modules_verbatim():
+    files = render_project(load(EXAMPLES / "seed_cnn.yaml"))
+    for copy, source in VERBATIM_COPIES.items():
+        assert files[copy] == Path(source).read_text(encoding="utf-8")
+
+
+def oracle_fields(graph, analysis, input_size):
+    from convplan.verify.field import measure_fields
+
+    names = F.field_layers(graph, analysis)
+    shape = [int(d) for d in analysis.layer(graph.inputs[0]).output_shape]
+    return measure_fields(graph, names, shape, input_size, plan=analysis) if names else {}
+
+
+def built_example(spec: str):
+    """The example's graph, plan, Keras model (built from the graph, the oracle) and plan.json
+    document (as JSON reads it back), at the size of EXAMPLE_SIZES."""
+    from convplan.verify.keras_build import build_keras_model
+
+    graph, size = load(EXAMPLES / f"{spec}.yaml"), EXAMPLE_SIZES[spec]
+    analysis = analyze(graph, input_size=size)
+    document = plan_json.plan_document(graph, analysis, None, input_size=size)
+    return graph, analysis, build_keras_model(graph, size), json.loads(json.dumps(document))
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("spec", sorted(EXAMPLE_SIZES))
+def test_probe_fields_equal_verify_and_the_plan_on_the_examples(spec):
+    graph, analysis, model, document = built_example(spec)
+    probed = field_probe.measure_fields(model)
+    oracle = oracle_fields(graph, analysis, EXAMPLE_SIZES[spec])
+    assert oracle and {n: probed[n] for n in oracle} == oracle
+    spatial = [int(d) for d in model.inputs[0].shape[1:-1]]
+    compared = [r for r in document["layers"] if r["field_check"] == "per_output"]
+    assert compared
+    for planned in compared:
+        problem = field_probe.field_problem(planned["receptive_field"], probed[planned["name"]],
+                                            spatial)
+        assert problem is None, (planned["name"], problem)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("spec", sorted(EXAMPLE_SIZES))
+def test_the_built_models_facts_equal_plan_json(spec):
+    _, _, model, document = built_example(spec)
+    assert model_facts.inbound_layers(model) == {
+        r["name"]: [r["inputs"]] if r["inputs"] else [] for r in document["layers"]}
+    for planned in document["layers"]:
+        layer = model.get_layer(planned["name"])
+        config = json.loads(json.dumps(layer.get_config()))
+        assert {k: config.get(k) for k in planned["attributes"]} == planned["attributes"]
+        if planned["op"] != "InputLayer":
+            assert model_facts.layer_activation(layer) == planned["activation"]
+            assert model_facts.layer_dtype_policy(layer) == "float32"
+
+
+@pytest.mark.tf
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(network_specs(invalid=False, max_steps=5, inputs=1))
+def test_probe_fields_equal_verify_on_random_networks(spec):
+    """Both linearize the same network (one from the plan's graph, one from the built model's
+    config) and must see exactly the same input pixels from every output position."""
+    from convplan.verify.field import with_every_sink
+    from convplan.verify.keras_build import build_keras_model
+
+    # TF's CPU kernels run no dilated transposed convolution (the fuzz test covers those).
+    assume(spatial_rank(spec) in (1, 2) and "Custom" not in op_types(spec)
+           and not F._has_dilated_transpose(spec))
+    planned = F.plan_spec(spec)
+    assume(planned.error is None)
+    try:
+        model = build_keras_model(with_every_sink(planned.graph))  # dead ends kept
+    except Exception:  # Keras rejects it (the fuzz test compares those verdicts)
+        assume(False)
+    oracle = oracle_fields(planned.graph, planned.analysis, None)
+    probed = field_probe.measure_fields(model)
+    assert {n: probed[n] for n in oracle} == oracle
