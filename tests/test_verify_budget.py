@@ -22,9 +22,11 @@ from convplan.analysis.receptive import AxisField
 from convplan.errors import UsageError
 from convplan.verify.budget import (
     FieldBudget,
+    blocks,
     parse_field_budget,
     phase_width,
     plan_measurement,
+    probe_order,
     sample_axis,
 )
 from convplan.verify.compare import EVERYWHERE, compare_axis
@@ -74,6 +76,27 @@ def test_the_decision_skips_samples_or_measures_all():
     per_position = (10_000 + 10_000) * 8 * 2
     assert plan_measurement(spatial, 10_000, 1e6, widths,
                             FieldBudget(memory=5 * per_position)).chunk == 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(0, 300), st.integers(1, 40)),
+                min_size=1, max_size=3))
+def test_the_probe_order_runs_every_axis_blocks_first(axes):
+    """A measurement stopped at its time budget has probed, first, the blocks of every axis
+    (the sample that covers every phase), and every planned probe comes exactly once."""
+    spatial = [n for n, _, _ in axes]
+    widths = [w for _, _, w in axes]
+    positions = [sample_axis(n, count, w) for n, count, w in axes]
+    order = probe_order(positions, spatial, widths)
+    assert sorted(order) == sorted((a, i) for a, p in enumerate(positions) for i in p)
+    head = sum(len(blocks(n, w)) for n, w in zip(spatial, widths))
+    assert set(order[:head]) == {(a, i) for a, (n, w) in enumerate(zip(spatial, widths))
+                                 for i in blocks(n, w)}
+    for axis in range(len(positions)):  # the rest spread: no long run of neighbours
+        rest = [i for a, i in order[head:] if a == axis]
+        if len(rest) >= 8:
+            assert max(rest[:len(rest) // 2]) - min(rest[:len(rest) // 2]) \
+                >= (max(rest) - min(rest)) // 2
 
 
 def windows(n: int, k: int, d: int, s: int, t: int) -> list[list[int]]:
@@ -127,6 +150,15 @@ SEQUENTIAL = """{"class_name": "Sequential", "config": {"name": "tiny", "layers"
  {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [null, 12, 12, 3]}},
  {"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [3, 3]}}]}}"""
 
+FREE = """{"class_name": "Functional", "config": {"name": "free", "layers": [
+ {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, null,
+  null, 3]}, "inbound_nodes": []},
+ {"class_name": "Conv2D", "name": "c", "config": {"name": "c", "filters": 2,
+  "kernel_size": [3, 3]}, "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__",
+  "config": {"shape": [null, null, null, 3], "dtype": "float32",
+  "keras_history": ["x", 0, 0]}}], "kwargs": {}}]}],
+ "input_layers": [["x", 0, 0]], "output_layers": [["c", 0, 0]]}}"""
+
 PROBE = """
 import json, sys
 from convplan.cli.main import main
@@ -152,13 +184,32 @@ def saved(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("extra,fragment", [
-    (["--input-size", "32x32"], "--input-size applies to specs and to saved models with free "
-                                "input sizes; this one keeps its own (12x12x3)"),
-    (["--field-budget", "lots"], "--field-budget takes a memory size and a time"),
+@pytest.fixture
+def free(tmp_path):
+    path = tmp_path / "free.json"
+    path.write_text(FREE)
+    return path
+
+
+@pytest.mark.parametrize("model,extra,fragment", [
+    ("saved", ["--input-size", "32x32"], "--input-size applies to specs and to saved models "
+     "with free input sizes; this one keeps its own (12x12x3), received 32x32"),
+    ("saved", ["--input-size", "12x12x12"], "this one keeps its own (12x12x3)"),
+    ("saved", ["--field-budget", "lots"], "--field-budget takes a memory size and a time"),
+    ("saved", ["--input-size", "0x4"], "--input-size"),
+    ("free", ["--input-size", "8x8x8"], "--input-size 8x8x8 has 3 spatial dimensions, but no "
+     "input of this network has that many"),
+    ("free", [], "verify needs concrete sizes"),
+    ("free", ["--input-size", "2x2"], "layer 'c' (Conv2D)"),
+    ("text", [], "the spec must be a mapping"),
 ])
-def test_bad_arguments_fail_before_tensorflow(saved, extra, fragment):
-    report, stderr = _without_tensorflow(["verify", str(saved), *extra])
+def test_bad_arguments_fail_before_tensorflow(request, tmp_path, model, extra, fragment):
+    if model == "text":
+        path = tmp_path / "text.txt"
+        path.write_text("not a model\n")
+    else:
+        path = request.getfixturevalue(model)
+    report, stderr = _without_tensorflow(["verify", str(path), *extra])
     assert report == {"code": 2, "tensorflow": False, "keras": False}
     assert fragment in stderr and len(stderr.strip().splitlines()) == 1
 

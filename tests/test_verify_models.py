@@ -244,3 +244,72 @@ def test_a_saved_model_with_free_sizes_verifies_at_the_input_size_given(tmp_path
     code, doc, _ = _verify(path, capsys, "--input-size", "17x12")
     assert code == 0
     assert doc["layers"][0]["checks"][0]["tensorflow"] == [17, 12, 3]
+
+
+def _stopping_at_once(monkeypatch) -> str:
+    """An estimate that calls the measurement instant, and a time budget it passes after its
+    first chunk: the measurement is planned whole and stopped by the clock."""
+    import convplan.verify.budget as budget
+
+    monkeypatch.setattr(budget, "FLOPS_PER_SECOND", 1e18)
+    return "0.000001s"
+
+
+@pytest.mark.parametrize("wrong", [None, (AxisField(9, 2, -4),), (AxisField(9, 3, -3),)])
+def test_a_measurement_stops_at_its_time_budget_and_still_finds_a_wrong_plan(
+        tmp_path, capsys, monkeypatch, wrong):
+    spec = tmp_path / "long.yaml"
+    spec.write_text(DILATED_1D)
+    budget = _stopping_at_once(monkeypatch)
+    if wrong is not None:
+        import convplan.verify.compare as compare
+
+        def wrong_plan(graph, input_size=None, generalize=False):
+            plan = analyze(graph, input_size=input_size, generalize=generalize)
+            return dataclasses.replace(plan, layers=tuple(
+                dataclasses.replace(r, receptive_field=wrong) if r.name == "c1" else r
+                for r in plan.layers))
+
+        monkeypatch.setattr(compare, "analyze", wrong_plan)
+    code, doc, _ = _verify(spec, capsys, "--field-budget", budget)
+    note = next(n for n in doc["notes"] if n.startswith("receptive fields"))
+    assert "stopped at the field budget's 1e-06 s after 64 of the 600 positions planned" in note
+    fields = [(layer["name"], c) for layer in doc["layers"] for c in layer["checks"]
+              if c["quantity"] == "receptive_field" and c["tensorflow"] != "-"]
+    assert len(fields) == 4
+    if wrong is None:
+        assert code == 0 and all(c["detail"] == "sampled input positions" for _, c in fields)
+    else:
+        assert code == 1
+        assert [name for name, c in fields if not c["ok"]] == ["c1"]
+
+
+def test_probes_in_any_order_measure_the_same_fields():
+    """The measurement keeps each output's first and last probed pixel whatever order the
+    probes come in (probe_order runs them blocks first, then spread out)."""
+    import random
+
+    from convplan.verify.field import measure_fields, measure_fields_within
+
+    graph = load(EXAMPLES / "seed_cnn.yaml")
+    plan = analyze(graph, input_size=[20, 20])
+    names = [r.name for r in plan.layers if r.receptive_field is not None
+             and r.op != "InputLayer" and len(r.output_shape) == 3]
+    shape = [int(d) for d in plan.layers[0].output_shape]
+    probes = [(axis, i) for axis in range(2) for i in range(0, 20, 3)]
+    random.Random(0).shuffle(probes)
+    shuffled, probed = measure_fields_within(graph, names, shape, probes, 5, [20, 20], plan)
+    assert probed == (frozenset(range(0, 20, 3)),) * 2
+    assert shuffled == measure_fields(graph, names, shape, [20, 20],
+                                      [range(0, 20, 3)] * 2, plan=plan)
+
+
+def test_an_input_size_equal_to_a_saved_models_own_is_accepted(tmp_path, capsys):
+    """keras.applications' ConvNeXt saves fixed 224x224 inputs even with weights=None: the
+    size it has is accepted (the model is loaded as saved), another is refused."""
+    path = tmp_path / "plain.keras"
+    _sequential().save(path)
+    code, doc, _ = _verify(path, capsys, "--input-size", "20x20")
+    assert code == 0 and doc["layers"][0]["checks"][0]["tensorflow"] == [20, 20, 3]
+    assert main(["verify", str(path), "--input-size", "24x24"]) == 2
+    assert "keeps its own (20x20x3), received 24x24" in capsys.readouterr().err

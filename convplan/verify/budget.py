@@ -11,7 +11,10 @@ along each spatial axis, in chunks of positions:
 
 Under the budget every position is probed; over it, a sample (`sample_axis`); when even the
 smallest sample is over it, or one position alone does not fit in memory, the field comparison
-is skipped with the reason.
+is skipped with the reason. The time is also enforced while it runs: the probes go in
+`probe_order` (the blocks that cover every phase first) and the measurement stops after the
+chunk that passes the budget's time, so a machine slower than the estimate (a loaded one)
+gets a smaller sample, not a longer wait.
 """
 
 from __future__ import annotations
@@ -76,16 +79,21 @@ class FieldMeasurement:
         return sum(len(p) for p in self.positions or ())
 
 
-def sample_axis(n: int, count: int, width: int) -> tuple[int, ...]:
-    """`count` of the positions 0..n-1 (all of them if count >= n): a block of `width`
-    consecutive positions at each end and in the middle, so that every phase of every layer's
-    field has its first and last input pixel, and the pixel beside them, probed both against
-    the borders and clear of them; then evenly spaced positions up to `count`."""
-    if count >= n:
-        return tuple(range(n))
+def blocks(n: int, width: int) -> set[int]:
+    """A block of `width` consecutive positions of 0..n-1 at each end and in the middle."""
     width = max(1, min(width, n))
     middle = (n - width) // 2
-    chosen = {*range(width), *range(n - width, n), *range(middle, middle + width)}
+    return {*range(width), *range(n - width, n), *range(middle, middle + width)}
+
+
+def sample_axis(n: int, count: int, width: int) -> tuple[int, ...]:
+    """`count` of the positions 0..n-1 (all of them if count >= n): the `blocks`, so that
+    every phase of every layer's field has its first and last input pixel, and the pixel
+    beside them, probed both against the borders and clear of them; then evenly spaced
+    positions up to `count`."""
+    if count >= n:
+        return tuple(range(n))
+    chosen = blocks(n, width)
     spare = count - len(chosen)
     if spare > 0:
         chosen.update(round(k * (n - 1) / max(1, spare - 1)) for k in range(spare))
@@ -129,6 +137,29 @@ def plan_measurement(spatial: Sequence[int], activations: int, flops: float,
                             + f" (all {total} would take about {total * seconds_per_pass:.0f} s,"
                             f" over the field budget {budget.describe()}); each output is "
                             "compared where its plan's first or last pixel was probed")
+
+
+def probe_order(positions: Sequence[Sequence[int]], spatial: Sequence[int],
+                widths: Sequence[int]) -> list[tuple[int, int]]:
+    """The (axis, position) probes in the order to run them, so that a measurement stopped at
+    its time budget has probed a useful sample: every axis's `blocks` first, then the other
+    positions spread out (bit-reversed order: every other one, then the quarters, ...), the
+    axes taking turns."""
+    queues = []
+    for axis, (wanted, n, width) in enumerate(zip(positions, spatial, widths)):
+        first = sorted(blocks(n, width).intersection(wanted))
+        rest = sorted(set(wanted).difference(first))
+        bits = max(1, (len(rest) - 1).bit_length())
+        rest = [rest[k] for k in sorted(range(len(rest)), key=lambda k: _reversed(k, bits))]
+        queues.append(([(axis, i) for i in first], [(axis, i) for i in rest]))
+    order = [probe for first, _ in queues for probe in first]
+    longest = max((len(rest) for _, rest in queues), default=0)
+    order += [rest[k] for k in range(longest) for _, rest in queues if k < len(rest)]
+    return order
+
+
+def _reversed(k: int, bits: int) -> int:
+    return int(format(k, f"0{bits}b")[::-1], 2)
 
 
 def _estimate(passes: int, total: int, seconds_per_pass: float, chunk: int,

@@ -39,8 +39,14 @@ from convplan.verify.budget import (
     FieldBudget,
     phase_width,
     plan_measurement,
+    probe_order,
 )
-from convplan.verify.field import Interval, measure_fields, resampled_layers, with_every_sink
+from convplan.verify.field import (
+    Interval,
+    measure_fields_within,
+    resampled_layers,
+    with_every_sink,
+)
 from convplan.verify.measure import shape_of
 
 Step = Callable[[str], None]
@@ -291,19 +297,26 @@ def with_input_shapes(config: dict, shapes: Sequence[Sequence[Any]]) -> dict:
 
 
 def check_arguments(graph: Graph, input_size: Sequence[int] | None, model_path: str | None
-                    ) -> Analysis:
-    """Everything verify can check without TensorFlow; the plan it compares against. An input
-    size applies to a spec, and to a saved model only where its inputs have free sizes."""
+                    ) -> tuple[Analysis, Sequence[int] | None]:
+    """Everything verify can check without TensorFlow: the plan it compares against, and the
+    input size to build at. An input size applies to a spec, and to a saved model where its
+    inputs have free sizes; one equal to a saved model's own sizes is accepted (and the model
+    is loaded as saved), any other is refused."""
     if model_path is not None and input_size is not None:
         from convplan.analysis import arith
         from convplan.analysis.analyze import input_shapes
 
         fixed = input_shapes(graph, None)
         if all(arith.is_concrete(d) for shape in fixed.values() for d in shape):
+            same = [tuple(int(d) for d in shape[:-1]) == tuple(input_size)
+                    for shape in fixed.values() if len(shape) - 1 == len(input_size)]
+            if same and all(same):
+                return concrete_plan(graph, None), None
             shown = ", ".join("x".join(str(d) for d in s) for s in fixed.values())
             raise UsageError(f"{parameter_name('input_size')} applies to specs and to saved "
-                             f"models with free input sizes; this one keeps its own ({shown})")
-    return concrete_plan(graph, input_size)
+                             f"models with free input sizes; this one keeps its own ({shown}), "
+                             f"received {'x'.join(map(str, input_size))}")
+    return concrete_plan(graph, input_size), input_size
 
 
 def verify_model(graph: Graph, input_size: Sequence[int] | None = None,
@@ -320,7 +333,7 @@ def verify_model(graph: Graph, input_size: Sequence[int] | None = None,
 
     started = time.perf_counter()
     say = step or (lambda _: None)
-    plan = check_arguments(graph, input_size, model_path)
+    plan, input_size = check_arguments(graph, input_size, model_path)
     say("building the model in TensorFlow")
     model = build_model(graph, model_path, input_size, plan)
     say(f"finding the plan's {len(plan.layers)} layers in the model")
@@ -390,9 +403,9 @@ def _measure(graph: Graph, plan: Analysis, input_size: Sequence[int] | None,
     if not names:
         return {}, None, "no layer keeps the input's spatial axes: no receptive field measured"
     fields = [plan.layer(n).receptive_field for n in names]
+    widths = [phase_width(fields, axis) for axis in range(len(spatial))]
     decision = plan_measurement(spatial, int(plan.totals.activations), float(plan.totals.flops),
-                                [phase_width(fields, axis) for axis in range(len(spatial))],
-                                budget)
+                                widths, budget)
     if decision.positions is None:
         return None, None, decision.note
     say(f"receptive fields: {decision.passes} input positions, {decision.chunk} per pass")
@@ -405,8 +418,16 @@ def _measure(graph: Graph, plan: Analysis, input_size: Sequence[int] | None,
             say(f"receptive fields: {done}/{total} input positions")
 
     started = time.perf_counter()
-    measured = measure_fields(graph, names, [int(d) for d in shape], input_size,
-                              decision.positions, decision.chunk, plan, on_chunk)
+    order = probe_order(decision.positions, spatial, widths)
+    measured, probed = measure_fields_within(graph, names, [int(d) for d in shape], order,
+                                             decision.chunk, input_size, plan, budget.seconds,
+                                             on_chunk)
     took = f"; measured in {time.perf_counter() - started:.1f} s"
-    probed = [frozenset(p) for p in decision.positions] if decision.sampled else None
+    count = sum(map(len, probed))
+    if count < decision.passes:
+        took += (f"; stopped at the field budget's {budget.seconds:g} s after {count} of the "
+                 f"{decision.passes} positions planned (the estimate was low on this machine), "
+                 "compared where probed")
+    elif not decision.sampled:
+        return measured, None, decision.note + took
     return measured, probed, decision.note + took

@@ -22,7 +22,8 @@ input is non-zero on exactly the same pixels (the surrogate is linear where it m
 
 Each chunk is reduced to the first and last position reaching each output before the next one
 runs, so memory is one chunk's activations whatever the input size; which positions are
-probed, and how many per chunk, `convplan.verify.budget` decides from the cost.
+probed, in what order, and how many per chunk, `convplan.verify.budget` decides from the
+cost, and `measure_fields_within` stops at the budget's time.
 """
 
 from __future__ import annotations
@@ -243,52 +244,66 @@ def impulses(spatial: Sequence[int], channels: int, probes: Sequence[tuple[int, 
 
 
 class _Reach:
-    """Per layer and axis, the first and last probed position reaching each output (-1: none
-    yet). Probes arrive in increasing position per axis, so the first hit stays first."""
+    """Per layer and axis, the first and last probed position reaching each output (first
+    `n_in` and last -1: none yet), whatever order the probes come in."""
 
-    def __init__(self, out_lengths: Sequence[int]) -> None:
+    def __init__(self, out_lengths: Sequence[int], n_in: Sequence[int]) -> None:
         import numpy as np
 
-        self.first = [np.full(n, -1) for n in out_lengths]
+        self.none = list(n_in)
+        self.first = [np.full(n, m) for n, m in zip(out_lengths, n_in)]
         self.last = [np.full(n, -1) for n in out_lengths]
 
     def update(self, axis: int, positions: Any, seen: Any) -> None:
-        """`seen`: (probes, outputs) booleans for the probes at `positions` (increasing)."""
+        """`seen`: (probes, outputs) booleans for the probes at `positions`."""
         import numpy as np
 
-        hit = seen.any(axis=0)
-        first_row = seen.argmax(axis=0)
-        last_row = len(positions) - 1 - seen[::-1].argmax(axis=0)
-        fresh = hit & (self.first[axis] < 0)
-        self.first[axis] = np.where(fresh, positions[first_row], self.first[axis])
-        self.last[axis] = np.where(hit, positions[last_row], self.last[axis])
+        column = positions[:, None]
+        self.first[axis] = np.minimum(self.first[axis],
+                                      np.where(seen, column, self.none[axis]).min(axis=0))
+        self.last[axis] = np.maximum(self.last[axis], np.where(seen, column, -1).max(axis=0))
 
     def intervals(self) -> tuple[tuple[Interval, ...], ...]:
-        return tuple(tuple((int(f), int(lst)) if f >= 0 else None for f, lst in zip(fs, ls))
+        return tuple(tuple((int(f), int(lst)) if lst >= 0 else None for f, lst in zip(fs, ls))
                      for fs, ls in zip(self.first, self.last))
 
 
 def measure_fields(graph: Graph, names: Sequence[str], input_shape: Sequence[int],
                    input_size: Sequence[int] | None = None,
                    positions: Sequence[Sequence[int]] | None = None, chunk: int = CHUNK,
-                   plan: Analysis | None = None,
-                   on_chunk: Callable[[int, int], None] | None = None
+                   plan: Analysis | None = None
                    ) -> dict[str, tuple[tuple[Interval, ...], ...]]:
     """Per layer (of a one-input graph) and spatial axis: the interval of probed input pixels
     each output position sees along that axis (the layers' outputs must keep the spatial
-    axes). `positions`: the input positions probed per axis (all of them by default);
-    `on_chunk(done, total)` is told after each chunk."""
-    import numpy as np
-
-    names = list(names)
-    if not names:
-        return {}
-    model = _build_surrogate(graph, names, input_size, plan)
-    spatial, channels = [int(d) for d in input_shape[:-1]], int(input_shape[-1])
+    axes). `positions`: the input positions probed per axis (all of them by default)."""
+    spatial = [int(d) for d in input_shape[:-1]]
     if positions is None:
         positions = [range(n) for n in spatial]
     probes = [(axis, int(i)) for axis, axis_positions in enumerate(positions)
               for i in sorted(axis_positions)]
+    return measure_fields_within(graph, names, input_shape, probes, chunk, input_size,
+                                 plan)[0]
+
+
+def measure_fields_within(graph: Graph, names: Sequence[str], input_shape: Sequence[int],
+                          probes: Sequence[tuple[int, int]], chunk: int = CHUNK,
+                          input_size: Sequence[int] | None = None,
+                          plan: Analysis | None = None, seconds: float | None = None,
+                          on_chunk: Callable[[int, int], None] | None = None
+                          ) -> tuple[dict[str, tuple[tuple[Interval, ...], ...]],
+                                     tuple[frozenset[int], ...]]:
+    """`measure_fields` over the (axis, position) `probes`, run in the order given, `chunk` at
+    a time, stopping after the chunk that passes `seconds` (None: no limit); also the
+    positions probed per axis. `on_chunk(done, total)` is told after each chunk."""
+    import time
+
+    import numpy as np
+
+    names = list(names)
+    spatial, channels = [int(d) for d in input_shape[:-1]], int(input_shape[-1])
+    if not names:
+        return {}, tuple(frozenset() for _ in spatial)
+    model = _build_surrogate(graph, names, input_size, plan)
 
     def run(batch: Any) -> list[Any]:
         outputs = model([batch], training=False)
@@ -297,10 +312,12 @@ def measure_fields(graph: Graph, names: Sequence[str], input_shape: Sequence[int
 
     # Reached = changed from the output for an all-zero input (a layer with constants, such
     # as Normalization(mean=...), is non-zero everywhere; what an impulse changes is its field).
+    started = time.perf_counter()
     baseline = run(np.zeros((1, *spatial, channels), dtype="float32"))
-    reach = {n: _Reach(base.shape[1:-1]) for n, base in zip(names, baseline)}
+    reach = {n: _Reach(base.shape[1:-1], spatial) for n, base in zip(names, baseline)}
+    probed: list[set[int]] = [set() for _ in spatial]
     for start in range(0, len(probes), chunk):
-        part = probes[start:start + chunk]
+        part = sorted(probes[start:start + chunk])
         outputs = run(impulses(spatial, channels, part))
         for name, out, base in zip(names, outputs, baseline):
             hit = out != base  # (probes, *spatial_out, C)
@@ -310,9 +327,16 @@ def measure_fields(graph: Graph, names: Sequence[str], input_shape: Sequence[int
                 reach[name].update(axis, np.array([part[k][1] for k in rows]),
                                    hit[rows].any(axis=others))
         del outputs
+        for axis, i in part:
+            probed[axis].add(i)
+        done = min(start + chunk, len(probes))
         if on_chunk is not None:
-            on_chunk(min(start + chunk, len(probes)), len(probes))
-    return {name: reach[name].intervals() for name in names}
+            on_chunk(done, len(probes))
+        if seconds is not None and done < len(probes) \
+                and time.perf_counter() - started > seconds:
+            break
+    return ({name: reach[name].intervals() for name in names},
+            tuple(frozenset(p) for p in probed))
 
 
 def resampled_layers(graph: Graph) -> set[str]:
