@@ -3,6 +3,7 @@ numbers and conditions in the messages are the analysis' own (checked size by si
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -14,6 +15,7 @@ from convplan.checks import check_file, load_rules
 from convplan.checks.design_rules import _coverage
 from convplan.checks.examples import EXAMPLES, SEED, SEED_SEPARABLE
 from convplan.checks.registry import GROUPS
+from convplan.checks.shape_rules import padding_only_outputs
 from convplan.errors import ShapeError
 
 RULES = load_rules()
@@ -344,3 +346,93 @@ def test_stride_that_divides_its_input_is_not_reported(tmp_path, size):
     stem = (f"inputs: {{x: [{size}, {size}, 3]}}\nlayers:\n  - {{name: c, op: Conv2D, filters: 4, "
             "kernel_size: 3, strides: 2, padding: same}\n")
     assert "CP404" not in codes(check(tmp_path, stem))
+
+
+# ---------------------------------------------------------------- padding-only outputs
+
+
+def _outputs_reading_only_padding(n: int, k: int, s: int, d: int, padding: str) -> list[int]:
+    """Brute force from TF's definitions, without the rule's shortcuts: the output count and
+    pad before of each padding, then every tap of every output."""
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        count, before = ((n - k_eff) // s + 1 if n >= k_eff else 0), 0
+    elif padding == "causal":
+        count, before = -(-n // s), k_eff - 1
+    else:
+        count = -(-n // s)
+        before = max((count - 1) * s + k_eff - n, 0) // 2
+    return [i for i in range(count)
+            if all(not 0 <= i * s - before + j * d < n for j in range(k))]
+
+
+@given(st.integers(1, 80), st.integers(1, 6), st.integers(1, 4), st.integers(1, 24),
+       st.sampled_from(["valid", "same", "causal"]))
+def test_padding_only_outputs_are_the_brute_force_ones(n, k, s, d, padding):
+    assert padding_only_outputs(n, k, s, d, padding) == \
+        _outputs_reading_only_padding(n, k, s, d, padding)
+
+
+def test_padding_only_outputs_need_a_dilation_above_the_input():
+    """Exhaustively on small windows: none under 'valid' or 'causal', none without a
+    dilation larger than the input, none for an odd kernel at stride 1 (its centre tap)."""
+    for n, k, s, d in itertools.product(range(1, 30), range(1, 6), range(1, 4), range(1, 14)):
+        for padding in ("valid", "causal"):
+            assert not _outputs_reading_only_padding(n, k, s, d, padding)
+        empty = _outputs_reading_only_padding(n, k, s, d, "same")
+        assert not empty or n < d, (n, k, s, d)
+        assert not empty or not (k % 2 and s == 1), (n, k, s, d)
+    assert _outputs_reading_only_padding(16, 3, 1, 8, "same") == []  # the ASPP branch
+    assert _outputs_reading_only_padding(6, 2, 1, 8, "same") == [2, 3]
+
+
+DILATED_OPS = st.sampled_from(["Conv1D", "DepthwiseConv1D", "MaxPooling1D"])
+
+
+@st.composite
+def dilated_stacks(draw):
+    """1-D chains of 1 to 3 windows: kernels 1-4, strides 1-3, dilations 1-12 (a
+    convolution has one or the other, as Keras requires), 'valid' or 'same'."""
+    layers = []
+    for i in range(draw(st.integers(1, 3))):
+        op, k, s = draw(DILATED_OPS), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        d = 1 if op == "MaxPooling1D" or (op == "Conv1D" and s > 1) else \
+            draw(st.integers(1, 12))
+        padding = draw(st.sampled_from(["valid", "same", "same"]))
+        if op == "MaxPooling1D":
+            window = f"pool_size: {k}, strides: {s}"
+        else:
+            extra = "filters: 2, " if op == "Conv1D" else ""
+            window = f"{extra}kernel_size: {k}, strides: {s}, dilation_rate: {d}"
+        layers.append(f"  - {{name: l{i}, op: {op}, {window}, padding: {padding}}}")
+    return "inputs: {x: [SIZE, 2]}\nlayers:\n" + "\n".join(layers) + "\n"
+
+
+def _in_size_set(phrase: str, value: int) -> bool:
+    """Evaluate 'L is at most 15', 'L is 4 to 15', 'L is 3 to 5 or 9' at value."""
+    body = phrase.split(" is ", 1)[1]
+    if body.startswith("at most "):
+        return value <= int(body.split()[-1])
+    for part in body.split(" or "):
+        first, _, last = part.partition(" to ")
+        if int(first) <= value <= int(last or first):
+            return True
+    return False
+
+
+@given(dilated_stacks())
+def test_padding_only_sizes_agree_with_concrete_checks(tmp_path_factory, stack):
+    """The input sizes CP103 states for a symbolic input are exactly those at which the
+    concrete check reports the layer (sizes the network builds at)."""
+    folder = tmp_path_factory.mktemp("dilated")
+    symbolic = {f.layer: f.message for f in check(folder, stack.replace("SIZE", "L"), "s.yaml")
+                if f.code == "CP103"}
+    for n in range(1, 40):
+        concrete = check(folder, stack.replace("SIZE", str(n)), f"n{n}.yaml")
+        if {"CP100", "CP101"} & set(codes(concrete)):
+            continue
+        fired = {f.layer for f in concrete if f.code == "CP103"}
+        for layer in fired | set(symbolic):
+            when = re.search(r"when (L is [^;(]*?)(?: \(declared|; |$)", symbolic.get(layer, ""))
+            expected = layer in symbolic and _in_size_set(when.group(1), n)
+            assert (layer in fired) == expected, (layer, n, symbolic.get(layer), stack)

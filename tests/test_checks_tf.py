@@ -1,8 +1,11 @@
 """TensorFlow as the oracle for what the checks claim: Keras rejects what CP101/CP102 report,
-the rows CP104 calls unread do not change the output, CP404's padding split is TF's, CP105's
-condition is exactly when Keras builds the merge, and CP402/CP403's tap counts are real."""
+the outputs CP103 calls padding-only see no input, the rows CP104 calls unread do not change
+the output, CP404's padding split is TF's, CP105's condition is exactly when Keras builds the
+merge, and CP402/CP403's tap counts are real."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -86,18 +89,45 @@ def test_rows_reported_unread_do_not_change_the_output(keras, h, w):
 
 
 def test_same_padding_split_is_tensorflows(keras):
-    """Conv2D 'same' equals an explicit pad with the (before, after) CP404 reports."""
+    """Conv2D 'same' equals an explicit pad with the (before, after) CP404 reports: the
+    example's 4x4 kernel at stride 1, and a 2x2 stride-2 kernel on 7 rows."""
     import tensorflow as tf
 
     finding = next(f for f in findings(EXAMPLES["CP404"][0]) if f.code == "CP404")
-    assert "0 before and 1 after the 224 rows" in finding.message
-    x = tf.random.normal((1, 224, 224, 3), seed=1)
-    kernel = tf.random.normal((3, 3, 3, 4), seed=2)
-    same = tf.nn.conv2d(x, kernel, strides=2, padding="SAME")
-    reported = tf.nn.conv2d(tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]), kernel, 2, "VALID")
-    symmetric = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernel, 2, "VALID")
-    assert np.allclose(same, reported, atol=1e-5)
-    assert not np.allclose(same, symmetric[:, :112, :112], atol=1e-3)
+    assert "1 before and 2 after the 64 rows" in finding.message
+    strided = ("inputs: {x: [7, 7, 3]}\nlayers:\n  - {name: c, op: Conv2D, filters: 4, "
+               "kernel_size: 2, strides: 2, padding: same}\n")
+    assert "0 before and 1 after the 7 rows" in next(
+        f.message for f in findings(strided) if f.code == "CP404")
+    for size, k, s, (before, after) in ((64, 4, 1, (1, 2)), (7, 2, 2, (0, 1))):
+        x = tf.random.normal((1, size, size, 3), seed=1)
+        kernel = tf.random.normal((k, k, 3, 4), seed=2)
+        same = tf.nn.conv2d(x, kernel, strides=s, padding="SAME")
+        pads = [[0, 0], [before, after], [before, after], [0, 0]]
+        reported = tf.nn.conv2d(tf.pad(x, pads), kernel, s, "VALID")
+        swapped = [[0, 0], [after, before], [after, before], [0, 0]]
+        other = tf.nn.conv2d(tf.pad(x, swapped), kernel, s, "VALID")
+        assert np.allclose(same, reported, atol=1e-5)
+        assert not np.allclose(same, other, atol=1e-3)
+
+
+def test_outputs_cp103_calls_padding_only_are_the_ones_that_see_no_input(keras):
+    """With an all-ones kernel, no bias and positive inputs, an output is 0 exactly when
+    every tap reads padding: DepthwiseConv1D (strides with dilation, as Keras allows) over
+    windows and lengths around the dilation."""
+    from convplan.checks.shape_rules import padding_only_outputs
+
+    rng = np.random.default_rng(0)
+    fired = 0
+    for n, k, s, d in itertools.product(range(1, 12), (2, 3, 4), (1, 2, 3), (2, 5, 9)):
+        layer = keras.layers.DepthwiseConv1D(k, strides=s, dilation_rate=d, padding="same",
+                                             use_bias=False, depthwise_initializer="ones")
+        x = rng.uniform(1.0, 2.0, size=(1, n, 1)).astype("float32")
+        out = np.asarray(layer(x))[0, :, 0]
+        zero = [i for i, value in enumerate(out) if value == 0.0]
+        assert zero == padding_only_outputs(n, k, s, d, "same"), (n, k, s, d, out)
+        fired += bool(zero)
+    assert fired > 20  # the grid reaches the cases the rule is for
 
 
 UNET = """\

@@ -48,21 +48,78 @@ def evaluate(expr: sympy.Expr | int, values: Mapping[sympy.Symbol, int]) -> Frac
     raise ValueError(f"cannot evaluate {expr}")
 
 
+def _period_and_slope(expr: sympy.Expr) -> tuple[int, Fraction] | None:
+    """(P, r) with expr(H + P) = expr(H) + r * P for every large H, for an expression of
+    one size built from sums, rational multiples, floors, ceilings, Max and Min; None for
+    anything else. floor(E) gains P_E * den(r_E * P_E): the smallest multiple of E's period
+    over which E grows by a whole number; Max and Min follow the argument that wins for
+    large H (the steepest, or the lcm when they grow alike)."""
+    if expr.is_Symbol:
+        return 1, Fraction(1)
+    if expr.is_Rational:
+        return 1, Fraction(0)
+    if isinstance(expr, sympy.Mod):
+        number, modulus = expr.args
+        if not modulus.is_Integer:
+            return None
+        return _period_and_slope(number - modulus * sympy.floor(number / modulus))
+    parts = [_period_and_slope(a) for a in expr.args]
+    if any(p is None for p in parts):
+        return None
+    if expr.is_Add:
+        return math.lcm(*(p for p, _ in parts)), sum((r for _, r in parts), Fraction(0))
+    if expr.is_Mul:
+        constant = [a for a in expr.args if a.is_Rational]
+        if len(constant) != len(expr.args) - 1:
+            return None  # a product of two sizes: not a window's arithmetic
+        k = Fraction(int(constant[0].p), int(constant[0].q)) if constant else Fraction(1)
+        (period, slope), = [p for a, p in zip(expr.args, parts) if not a.is_Rational]
+        return period, k * slope
+    if isinstance(expr, (sympy.floor, sympy.ceiling)):
+        (period, slope), = parts
+        return period * (slope * period).denominator, slope
+    if isinstance(expr, (sympy.Max, sympy.Min)):
+        steepest = (max if isinstance(expr, sympy.Max) else min)(r for _, r in parts)
+        winners = [p for p, r in parts if r == steepest]
+        return math.lcm(*winners), steepest
+    return None
+
+
 def period_of(exprs: Iterable[sympy.Expr | int]) -> int | None:
-    """A multiple of the period in the input size: the product, over floor/ceiling/Mod terms,
-    of the denominators inside them (nested floors count once per level). None if huge."""
+    """A multiple of the period in the input size: the lcm of each expression's
+    `_period_and_slope` period, or, where that does not apply, the product over floor,
+    ceiling and Mod terms of the denominators inside them (nested floors count once per
+    level). None if huge."""
     period = 1
     for expr in exprs:
         if isinstance(expr, int):
             continue
-        for term in expr.atoms(sympy.floor, sympy.ceiling):
-            period *= math.lcm(*(int(r.q) for r in term.args[0].atoms(sympy.Rational)), 1)
-        for term in expr.atoms(sympy.Mod):
-            modulus = term.args[1]
-            period *= int(modulus) if modulus.is_Integer else 1
+        exact = _period_and_slope(expr)
+        if exact is not None:
+            period = math.lcm(period, exact[0])
+        else:
+            for term in expr.atoms(sympy.floor, sympy.ceiling):
+                period *= math.lcm(*(int(r.q) for r in term.args[0].atoms(sympy.Rational)), 1)
+            for term in expr.atoms(sympy.Mod):
+                modulus = term.args[1]
+                period *= int(modulus) if modulus.is_Integer else 1
         if period > MAX_PERIOD:
             return None
     return period
+
+
+def large_values(expr: sympy.Expr | int) -> frozenset[Fraction] | None:
+    """The values an expression of one input size takes at large sizes (one per residue over
+    its period); None when it depends on several sizes or the period is too large."""
+    symbols = getattr(expr, "free_symbols", set())
+    if not symbols:
+        return frozenset({evaluate(expr, {})})
+    period = period_of([expr])
+    if len(symbols) != 1 or period is None:
+        return None
+    (symbol,) = symbols
+    base = period * math.ceil(BASE / period)
+    return frozenset(evaluate(expr, {symbol: base + r}) for r in range(period))
 
 
 @dataclass(frozen=True)

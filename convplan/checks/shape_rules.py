@@ -7,6 +7,7 @@ IR and the analysis raise them with a `reason`); the rest are rules over the ana
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
@@ -227,7 +228,9 @@ def check_conditional_merge(graph: Graph, analyses: Analyses,
     Fix: declare the input size the network is built for (or set `checks.input_size`), or
     crop/pad the skip path to match; suppress it on the layer for a fully convolutional
     network that only ever sees valid sizes."""
-    if not any(isinstance(node.op, O.Merge) for node in graph) or analyses.symbolic is None:
+    if analyses.concrete is not None or not any(isinstance(n.op, O.Merge) for n in graph):
+        return  # the declared sizes fit every merge, or the concrete analysis would have failed
+    if analyses.symbolic is None:
         return
     sizes = declared_sizes(graph, config)
     by_layer: dict[str, list[str]] = {}
@@ -275,7 +278,8 @@ def check_misaligned_paths(graph: Graph, analyses: Analyses,
     ones straddle; and, after a causal window (padding 'causal'), paths whose fields end at
     the same sample, as a WaveNet residual adds features of the same latest sample. Broadcast
     inputs (squeeze-and-excitation's 1 x 1 map) are left out. Checked at the declared size
-    when there is one. Fix: make the branches' padding and strides match (odd kernels,
+    when there is one; on a symbolic one the finding says for which sizes ("when H is
+    even"). Fix: make the branches' padding and strides match (odd kernels,
     sizes the strides divide), or crop one branch."""
     analysis = analyses.best
     results = results_by_name(analysis)
@@ -321,6 +325,19 @@ def _end(f: AxisField) -> Value:
     return arith.simplify_int(f.start + last)
 
 
+def _positions_differ(pa: Value, pb: Value) -> bool | residues.Condition | None:
+    """Whether two field positions differ: True or False where the formulas decide it, else
+    the input sizes for which they do (None: undecided, such as several sizes at once)."""
+    same = arith.equal(pa, pb)
+    if same is not None:
+        return not same
+    condition = residues.solve(
+        lambda v: residues.evaluate(pa, v) != residues.evaluate(pb, v), [pa, pb])
+    if condition is not None and (condition.never or condition.always):
+        return condition.always
+    return condition
+
+
 def _disagreement(a_name: str, a: AxisField, b_name: str, b: AxisField,
                   causal: bool) -> str | None:
     """How two inputs' fields on one axis disagree, or None where they are aligned (equal
@@ -332,13 +349,28 @@ def _disagreement(a_name: str, a: AxisField, b_name: str, b: AxisField,
     if arith.equal(a.stride, b.stride) is not True:
         return (f"{pair} see the input at different strides ({arith.to_json(a.stride)} and "
                 f"{arith.to_json(b.stride)})")
-    centred = arith.equal(a.centre, b.centre)
-    if centred is True or (causal and arith.equal(_end(a), _end(b)) is True):
+    apart = _positions_differ(a.centre, b.centre)
+    if apart is False:
         return None
-    verb, noun, pa, pb = ("end", "last positions", _end(a), _end(b)) if causal else \
-        ("are centred", "centres", a.centre, b.centre)
-    if centred is None:
-        return f"{pair} {verb} apart for some input sizes ({noun} {pa} and {pb})"
-    gap = arith.to_json(abs(pb - pa))
-    return (f"{pair} {verb} {gap} input pixel{'' if gap == 1 else 's'} apart ({noun} "
-            f"{arith.to_json(pa)} and {arith.to_json(pb)})")
+    verb, noun, pa, pb = "are centred", "centres", a.centre, b.centre
+    if causal:
+        apart = _positions_differ(_end(a), _end(b))
+        if apart is False:
+            return None
+        verb, noun, pa, pb = "end", "last positions", _end(a), _end(b)
+    # the distance, where it is one number whenever the two are apart
+    gaps = residues.large_values(pb - pa) if apart is not None else None
+    gaps = None if gaps is None else {abs(g) for g in gaps} - {0}
+    gap = f" {_pixels(next(iter(gaps)))}" if gaps is not None and len(gaps) == 1 else ""
+    if apart is True and gap and not getattr(pb - pa, "free_symbols", None):
+        return (f"{pair} {verb}{gap} apart ({noun} {arith.to_json(pa)} and "
+                f"{arith.to_json(pb)})")
+    if isinstance(apart, residues.Condition):
+        return f"{pair} {verb}{gap} apart when {apart.phrase()}"
+    return f"{pair} {verb}{gap} apart for {'every input size' if apart else 'some input sizes'}"
+
+
+def _pixels(gap: Fraction) -> str:
+    """'1 input pixel', '0.5 input pixels'."""
+    value = int(gap) if gap.denominator == 1 else float(gap)
+    return f"{value} input pixel{'' if value == 1 else 's'}"

@@ -2,8 +2,10 @@
 
 - `concrete`: at the declared input size (or `checks.input_size`); None when a size is symbolic.
 - `symbolic`: every spatial size a symbol (H, W, ...), so a rule can say for which sizes
-  something happens (merge conditions, truncation, padding parity). Computed on first use
-  where a concrete analysis exists: most networks never need it, and sympy is the cost.
+  something happens (merge conditions, truncation, padding parity). Where a concrete
+  analysis exists it is only context for a finding, and sympy is the cost: made on first
+  use, and of the layers up to the one a rule explains (`Analyses.symbolic_upto`) rather
+  than of the whole network.
 """
 
 from __future__ import annotations
@@ -19,14 +21,21 @@ from convplan.errors import ConvplanError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
+MAX_PARTS = 2  # partial symbolic analyses before the whole network's is cheaper
+
 
 class Analyses:
-    """The concrete analysis and the symbolic one (given, or a function computing it once)."""
+    """The concrete analysis and the symbolic one (given, or a function computing it once);
+    `upto(layer)`, where given, is a symbolic analysis of the layers up to `layer` only, all
+    a rule explaining one layer's input needs (cheaper than the whole network's)."""
 
     def __init__(self, concrete: Analysis | None,
-                 symbolic: Analysis | Callable[[], Analysis | None] | None) -> None:
+                 symbolic: Analysis | Callable[[], Analysis | None] | None,
+                 upto: Callable[[str], Analysis | None] | None = None) -> None:
         self.concrete = concrete
         self._symbolic = symbolic
+        self._upto = upto
+        self._parts: list[Analysis] = []  # symbolic analyses of parts, from `upto`
 
     @functools.cached_property
     def symbolic(self) -> Analysis | None:
@@ -47,29 +56,47 @@ class Analyses:
     def symbolic_layers(self) -> dict[str, LayerResult] | None:
         return results_by_name(self.symbolic) if self.symbolic else None
 
-    @functools.cached_property
-    def _symbolic_lengths(self) -> list:
-        lengths = [d for layer in (self.symbolic.layers if self.symbolic else ())
-                   for d in layer.output_shape[:-1] if not isinstance(d, int)]
-        return list(dict.fromkeys(lengths))
+    def symbolic_upto(self, layer: str) -> Analysis | None:
+        """A symbolic analysis that has `layer`: one already made that does, else one of the
+        layers up to it; after MAX_PARTS of those, the whole network's (made once)."""
+        for part in self._parts:
+            if any(result.name == layer for result in part.layers):
+                return part
+        if self._upto is None or len(self._parts) >= MAX_PARTS:
+            return self.symbolic
+        part = self._upto(layer)
+        if part is not None:
+            self._parts.append(part)
+        return part
 
-    def builds_at(self, values: Mapping) -> bool:
-        """Whether every layer's spatial lengths that the symbolic analysis gives in terms of
-        `values`' symbols only are at least 1 there."""
-        given = set(values)
-        return all(residues.evaluate(d, values) >= 1 for d in self._symbolic_lengths
-                   if getattr(d, "free_symbols", set()) <= given)
+    def symbolic_length(self, layer: str, axis: int):
+        """`layer`'s output length on `axis` as a formula of the input size; None without a
+        symbolic analysis."""
+        analysis = self.symbolic_upto(layer)
+        return None if analysis is None else analysis.layer(layer).output_shape[axis]
+
+    def builds_at(self, layer: str) -> Callable[[Mapping], bool]:
+        """Whether every spatial length up to `layer` that depends only on the given sizes
+        is at least 1 there (no layer is empty: the network builds that far)."""
+        analysis = self.symbolic_upto(layer)
+        lengths = list(dict.fromkeys(
+            d for result in (analysis.layers if analysis else ())
+            for d in result.output_shape[:-1] if not isinstance(d, int)))
+
+        def builds(values: Mapping) -> bool:
+            given = set(values)
+            return all(residues.evaluate(d, values) >= 1 for d in lengths
+                       if getattr(d, "free_symbols", set()) <= given)
+
+        return builds
 
 
 def length_condition(analyses: Analyses, source: str, axis: int, test: Callable[[int], bool],
                      modulus: int) -> residues.Condition | None:
     """For which network input sizes `test(n)` holds, n being the length of `source`'s output
     on `axis` as the symbolic analysis gives it; `modulus`: the period of the test in n."""
-    layers = analyses.symbolic_layers
-    if layers is None:
-        return None
-    n_expr = layers[source].output_shape[axis]
-    if isinstance(n_expr, int):
+    n_expr = analyses.symbolic_length(source, axis)
+    if n_expr is None or isinstance(n_expr, int):
         return None
     return residues.solve(lambda v: test(int(residues.evaluate(n_expr, v))), [n_expr], modulus)
 
@@ -78,14 +105,11 @@ def small_length_sizes(analyses: Analyses, source: str, axis: int, test: Callabl
                        below: int) -> residues.SizeSet | None:
     """For which network input sizes `test(n)` holds, for a test that can hold only where
     n < `below` (n: `source`'s length on `axis` in the symbolic analysis), leaving out sizes
-    at which some layer would be empty (the network does not build there)."""
-    layers = analyses.symbolic_layers
-    if layers is None:
+    at which some layer up to `source` would be empty (the network does not build there)."""
+    n_expr = analyses.symbolic_length(source, axis)
+    if n_expr is None or isinstance(n_expr, int):
         return None
-    n_expr = layers[source].output_shape[axis]
-    if isinstance(n_expr, int):
-        return None
-    return residues.small_sizes(n_expr, test, below, analyses.builds_at)
+    return residues.small_sizes(n_expr, test, below, analyses.builds_at(source))
 
 
 def is_concrete_spec(graph: Graph) -> bool:
@@ -103,13 +127,30 @@ def analyze_for_checks(graph: Graph, config: CheckConfig) -> Analyses:
     if concrete is None:
         return Analyses(None, analyze(graph, generalize=True))
 
-    def symbolic() -> Analysis | None:
+    def symbolic(part: Graph = graph) -> Analysis | None:
         try:
-            return analyze(graph, generalize=True)
+            return analyze(part, generalize=True)
         except ConvplanError:  # valid at the declared size; the size-free view is a bonus
             return None
 
-    return Analyses(concrete, symbolic)
+    def upto(layer: str) -> Analysis | None:
+        part = upstream_graph(graph, layer)
+        # with fewer inputs the symbols would be named differently (H, not H_image)
+        return symbolic(part) if part.inputs == graph.inputs else analyses.symbolic
+
+    analyses = Analyses(concrete, symbolic, upto)
+    return analyses
+
+
+def upstream_graph(graph: Graph, layer: str) -> Graph:
+    """The layers `layer` depends on, in order, as a graph whose output is `layer`."""
+    needed = upstream(graph, layer)
+    part = Graph(graph.name)
+    for node in graph:
+        if node.name in needed:
+            part.add(node.op, node.inputs, line=node.line, suppress=node.suppress)
+    part.set_outputs([layer])
+    return part
 
 
 def results_by_name(analysis: Analysis) -> dict[str, LayerResult]:
