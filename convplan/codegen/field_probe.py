@@ -126,7 +126,8 @@ def _flat(value: Any) -> list[dict]:
 def _broadcast(tensors: Sequence[Any]) -> tuple[Any, ...]:
     """The spatial shape of a merge's output: each axis its inputs' largest extent."""
     shapes = [_spatial(t.shape) for t in tensors]
-    return tuple(max(axis, key=lambda d: -1 if d is None else d) for axis in zip(*shapes))
+    return tuple(max(axis, key=lambda d: -1 if d is None else d)
+                 for axis in zip(*shapes, strict=False))
 
 
 def _fan_in(layer: Any, weight: Any) -> int:
@@ -187,13 +188,14 @@ def measure_fields(model: Any, chunk: int = CHUNK) -> dict[str, tuple[tuple[Inte
         return [keras.ops.convert_to_numpy(o) for o in outputs]
 
     baseline = run(np.zeros((1, *spatial, channels), dtype=dtype))
-    first = {n: [np.full(d, -1) for d in b.shape[1:-1]] for n, b in zip(names, baseline)}
-    last = {n: [np.full(d, -1) for d in b.shape[1:-1]] for n, b in zip(names, baseline)}
+    pairs = list(zip(names, baseline, strict=False))
+    first = {n: [np.full(d, -1) for d in b.shape[1:-1]] for n, b in pairs}
+    last = {n: [np.full(d, -1) for d in b.shape[1:-1]] for n, b in pairs}
     for axis, length in enumerate(spatial):
         for start in range(0, length, chunk):
             positions = np.arange(start, min(start + chunk, length))
             outputs = run(impulses(spatial, channels, [(axis, int(i)) for i in positions], dtype))
-            for name, out, base in zip(names, outputs, baseline):
+            for name, out, base in zip(names, outputs, baseline, strict=False):
                 others = tuple(d for d in range(1, out.ndim) if d != axis + 1)
                 seen = (out != base).any(axis=others)  # (probes, outputs along the axis)
                 hit = seen.any(axis=0)
@@ -202,8 +204,9 @@ def measure_fields(model: Any, chunk: int = CHUNK) -> dict[str, tuple[tuple[Inte
                                              first[name][axis])
                 last_row = len(positions) - 1 - seen[::-1].argmax(axis=0)
                 last[name][axis] = np.where(hit, positions[last_row], last[name][axis])
-    return {n: tuple(tuple((int(f), int(g)) if f >= 0 else None for f, g in zip(fs, gs))
-                     for fs, gs in zip(first[n], last[n])) for n in names}
+    return {n: tuple(tuple((int(f), int(g)) if f >= 0 else None
+                           for f, g in zip(fs, gs, strict=False))
+                     for fs, gs in zip(first[n], last[n], strict=False)) for n in names}
 
 
 def plan_interval(size: float, stride: float, start: float, phases: Sequence | None,

@@ -28,7 +28,7 @@ def feature_maps(model: keras.Model, image: np.ndarray, path: Path, count: int =
     import matplotlib.pyplot as plt
 
     probe = keras.Model(model.inputs, model.get_layer(FIRST_CONV).output)
-    maps = np.asarray(probe([image[None]], training=False))[0]
+    maps = keras.ops.convert_to_numpy(probe.predict(image[None], verbose=0))[0]
     shown = min(count, maps.shape[-1])
     figure, axes = plt.subplots(1, shown, figsize=(2.5 * shown, 2.8), squeeze=False)
     for i, axis in enumerate(axes[0]):
@@ -70,7 +70,7 @@ def training_curves(history: Path, path: Path) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Draw feature maps and training curves.")
     parser.add_argument("--output-dir", default="runs/latest")
-    parser.add_argument("--dataset", choices=data.DATASETS, default=data.DEFAULT_DATASET)
+    parser.add_argument("--dataset", choices=data.DATASETS, default=None)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--validation-split", type=float, default=None)
     parser.add_argument("--synthetic-size", type=int, default=64)
@@ -84,10 +84,12 @@ def main(argv: list[str] | None = None) -> list[Path]:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     trained = out / "model.keras"
-    model = keras.saving.load_model(trained) if trained.is_file() else build_model()
+    model = keras.saving.load_model(trained, compile=False) if trained.is_file() else build_model()
     train_data, held_out = data.load(args.dataset, args.data_dir, args.validation_split,
                                      args.seed, args.synthetic_size)
-    image, _ = next(iter(held_out if held_out is not None else train_data))
+    source = held_out if held_out is not None else train_data
+    image = data.first_batch(data.make_pipeline(source, 1, training=False,
+                                                drop_remainder=False))[0][0]
     written = []
     if feature_maps(model, np.asarray(image), out / "feature_maps.png"):
         written.append(out / "feature_maps.png")

@@ -1,8 +1,8 @@
-"""Input pipelines as tf.data: keras.datasets, an image folder, or synthetic data.
+"""Input data for every Keras backend: keras.datasets, an image folder, or synthetic data.
 
-Every source yields (image, label) pairs with float32 images in [0, 1] at the model's input
-shape (None, 64, 64, 1): other sizes are resized (bilinear) and other channel
-counts converted (grayscale <-> RGB). Labels are per-pixel masks of shape
+Every source gives (image, label) pairs with float32 images in [0, 1] at the model's input
+shape (None, 64, 64, 1): other sizes are resized (bilinear) and other channel counts
+converted (grayscale <-> RGB). Labels are per-pixel masks of shape
 (height, width, 1) holding class indices.
 - folder: `DATA_DIR/images/*.png|jpg` and `DATA_DIR/masks/<same file name>` (a grayscale image
   whose pixel values are class indices),
@@ -10,56 +10,111 @@ counts converted (grayscale <-> RGB). Labels are per-pixel masks of shape
 - synthetic: random images, each with one rectangle of one class on background 0, and their
   masks; a quick way to see the whole path run.
 
-`make_pipeline` caches, shuffles (training only), batches, augments (training only, as Keras
-preprocessing layers) and prefetches.
+Image folders are streamed: only file names are listed here, images are decoded batch by batch
+(cached only with --cache), and several workers each read their own files. DATA_DIR may be a
+gs:// path (read through tf.io.gfile). `make_pipeline` gives tf.data on the TensorFlow
+backend (tf_pipeline.py) and a keras.utils.PyDataset, which needs no TensorFlow, on JAX and
+PyTorch; both shuffle (training), batch, augment (training, keras.layers.Pipeline) and can pad
+the last batch with zero-weight examples where shapes must stay static.
 """
 
-from pathlib import Path
+import io
+import math
+from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+import files
 from model import INPUT_SHAPE, NUM_CLASSES
 
 TASK = 'segmentation'
 BINARY = False
 DATASETS = ('folder', 'synthetic')
 DEFAULT_DATASET = 'synthetic'
-COLOR_MODE = 'grayscale'
 DEFAULT_VALIDATION_SPLIT = 0.2
-SHUFFLE_BUFFER = 10_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-AUTOTUNE = tf.data.AUTOTUNE
+PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+CACHES = ("auto", "none", "memory")  # or a file path (tf.data only)
+DECODE_THREADS = 4
 
 
 class DataError(ValueError):
     """A dataset that does not fit this model, explained in one line."""
 
 
-def match_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
-    """Convert the last axis to `channels`: grayscale <-> RGB, alpha dropped or added (opaque)."""
+@dataclass(frozen=True)
+class Arrays:
+    """Examples in memory: uint8 pixels in [0, 255] (any size and channels), or float32 in
+    [0, 1] at INPUT_SHAPE when `scaled`."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    scaled: bool = False
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def take(self, index: np.ndarray) -> "Arrays":
+        return Arrays(self.images[index], self.labels[index], self.scaled)
+
+
+@dataclass(frozen=True)
+class Files:
+    """Image files, with a class index each (classification) or a mask file each."""
+
+    paths: tuple[str, ...]
+    labels: tuple  # class indices, or mask paths for segmentation
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def take(self, index: np.ndarray) -> "Files":
+        return Files(tuple(self.paths[i] for i in index), tuple(self.labels[i] for i in index))
+
+    def shard(self, count: int, index: int) -> "Files":
+        """Every count-th file from `index`, the same number for every shard (the tail that
+        does not divide is left out, so no worker waits for another's last batch)."""
+        usable = len(self) // count * count
+        return self.take(np.arange(index, usable, count))
+
+
+def match_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """The last axis as `channels`: grayscale <-> RGB, alpha dropped or added (opaque)."""
     have = images.shape[-1]
     if have == channels:
         return images
     if have == 4:
         images, have = images[..., :3], 3
     if have == 3 and channels == 1:
-        return tf.image.rgb_to_grayscale(images)
+        weights = np.array([0.2989, 0.5870, 0.1140], images.dtype)  # tf.image.rgb_to_grayscale
+        return (images @ weights)[..., None]
     if have == 1:
-        images = tf.image.grayscale_to_rgb(images)
+        images = np.repeat(images, 3, axis=-1)
     if channels == 4:
-        images = tf.concat([images, tf.ones_like(images[..., :1])], axis=-1)
+        images = np.concatenate([images, np.ones_like(images[..., :1])], axis=-1)
     return images
 
 
-def to_model_input(images: tf.Tensor) -> tf.Tensor:
-    """Pixels in [0, 255] (uint8 or float, any size, 1, 3 or 4 channels) -> float32 in [0, 1]
-    at INPUT_SHAPE."""
-    images = match_channels(tf.cast(images, tf.float32) / 255.0, INPUT_SHAPE[-1])
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """A batch of pixels in [0, 255] (any size, 1, 3 or 4 channels) -> float32 in [0, 1] at
+    INPUT_SHAPE."""
+    images = match_channels(np.asarray(images, np.float32) / 255.0, INPUT_SHAPE[-1])
     if tuple(images.shape[-3:-1]) != INPUT_SHAPE[:2]:
-        images = tf.image.resize(images, INPUT_SHAPE[:2])
-    return images
+        images = keras.ops.convert_to_numpy(keras.ops.image.resize(images, INPUT_SHAPE[:2]))
+    return images.astype(np.float32)
+
+
+def decode(path: str, nearest: bool = False, channels: int = INPUT_SHAPE[-1]) -> np.ndarray:
+    """One image file at the input's size (Pillow; bilinear, nearest for masks)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(files.read_bytes(path))) as image:
+        image = image.convert(PIL_MODES[channels])
+        method = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+        image = image.resize((INPUT_SHAPE[1], INPUT_SHAPE[0]), method)
+        pixels = np.asarray(image)
+    return pixels.reshape(INPUT_SHAPE[0], INPUT_SHAPE[1], channels)
 
 
 def split_indices(count: int, validation_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,47 +124,40 @@ def split_indices(count: int, validation_split: float, seed: int) -> tuple[np.nd
     return order[held_out:], order[:held_out]
 
 
-def read_pair(image_path: tf.Tensor, mask_path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    image = tf.io.decode_image(tf.io.read_file(image_path), channels=INPUT_SHAPE[-1],
-                               expand_animations=False)
-    image.set_shape((None, None, INPUT_SHAPE[-1]))
-    mask = tf.io.decode_image(tf.io.read_file(mask_path), channels=1, expand_animations=False)
-    mask.set_shape((None, None, 1))
-    mask = tf.image.resize(mask, INPUT_SHAPE[:2], method="nearest")
-    return to_model_input(image), to_labels(mask)
+def image_names(folder: str) -> list[str]:
+    return [n for n in files.listdir(folder) if n.lower().endswith(IMAGE_SUFFIXES)]
 
 
-def to_labels(mask: tf.Tensor) -> tf.Tensor:
-    """Mask pixels -> per-pixel labels of shape (height, width, 1)."""
+def to_labels(mask: np.ndarray) -> np.ndarray:
+    """Mask pixels -> per-pixel labels of shape (..., height, width, 1)."""
     if BINARY:
-        return tf.cast(mask > 0, tf.float32)
-    mask = tf.cast(mask, tf.int32)
-    tf.debugging.assert_less(mask, NUM_CLASSES, message="a mask pixel is not a class index")
-    return mask
+        return (mask > 0).astype(np.float32)
+    if mask.size and int(mask.max()) >= NUM_CLASSES:
+        raise DataError(f"a mask pixel is {int(mask.max())}, not a class index below {NUM_CLASSES}")
+    return mask.astype(np.int32)
 
 
-def load_folder(data_dir: str, validation_split: float, seed: int
-                ) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
+def list_folder(data_dir: str) -> Files:
     """DATA_DIR/images and DATA_DIR/masks with the same file names."""
-    images_dir, masks_dir = Path(data_dir) / "images", Path(data_dir) / "masks"
-    if not images_dir.is_dir() or not masks_dir.is_dir():
+    images_dir, masks_dir = files.join(data_dir, "images"), files.join(data_dir, "masks")
+    if not files.isdir(images_dir) or not files.isdir(masks_dir):
         raise DataError(f"{data_dir} needs an images/ and a masks/ subfolder")
-    names = sorted(p.name for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    names = image_names(images_dir)
     if not names:
         raise DataError(f"{images_dir} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    missing = [n for n in names if not (masks_dir / n).is_file()]
+    masks = set(files.listdir(masks_dir))
+    missing = [n for n in names if n not in masks]
     if missing:
         raise DataError(f"{len(missing)} image(s) have no mask of the same name in {masks_dir}, "
                         f"e.g. {missing[0]}")
-    images = np.array([str(images_dir / n) for n in names])
-    masks = np.array([str(masks_dir / n) for n in names])
-    train, held_out = split_indices(len(names), validation_split, seed)
+    return Files(tuple(files.join(images_dir, n) for n in names),
+                 tuple(files.join(masks_dir, n) for n in names))
 
-    def make(index: np.ndarray) -> tf.data.Dataset:
-        dataset = tf.data.Dataset.from_tensor_slices((images[index], masks[index]))
-        return dataset.map(read_pair, num_parallel_calls=AUTOTUNE)
 
-    return make(train), make(held_out) if len(held_out) else None
+def read_examples(source: Files, index) -> tuple[np.ndarray, np.ndarray]:
+    images = np.stack([decode(source.paths[i]) for i in index])
+    masks = np.stack([decode(source.labels[i], nearest=True, channels=1) for i in index])
+    return to_model_input(images), to_labels(masks)
 
 
 def synthetic_arrays(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,61 +179,123 @@ def synthetic_arrays(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images.astype("float32"), labels
 
 
-def load_synthetic(size: int, validation_split: float, seed: int
-                   ) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
-    images, labels = synthetic_arrays(size, seed)
-    train, held_out = split_indices(size, validation_split, seed)
-
-    def make(index: np.ndarray) -> tf.data.Dataset:
-        return tf.data.Dataset.from_tensor_slices((images[index], labels[index]))
-
-    return make(train), make(held_out) if len(held_out) else None
-
-
 def load(name: str, data_dir: str | None = None, validation_split: float | None = None,
-         seed: int = 0, synthetic_size: int = 1024
-         ) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
-    """(train, validation) datasets of single examples; validation is None for a split of 0."""
+         seed: int = 0, synthetic_size: int = 1024) -> tuple[Arrays | Files, Arrays | Files | None]:
+    """(train, validation) sources; validation is None for a split of 0. A `data_dir` without
+    a dataset name means the folder."""
+    name = "folder" if name is None and data_dir is not None else name or DEFAULT_DATASET
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; this model trains on {', '.join(DATASETS)}")
     if data_dir is not None and name != "folder":
-        raise DataError("--data-dir is read only with --dataset folder")
+        raise DataError(f"--data-dir is an image folder; it cannot be read as --dataset {name}")
     split = DEFAULT_VALIDATION_SPLIT if validation_split is None else validation_split
     if not 0.0 <= split < 1.0:
         raise DataError(f"--validation-split must be in [0, 1), received {split}")
-    if name == "folder":
-        if data_dir is None:
-            raise DataError("--dataset folder needs --data-dir DIR")
-        return load_folder(data_dir, split, seed)
-    if name == "synthetic":
-        return load_synthetic(synthetic_size, split, seed)
+    if name in ("folder", "synthetic"):
+        if name == "folder":
+            if data_dir is None:
+                raise DataError("--dataset folder needs --data-dir DIR")
+            source = list_folder(data_dir)
+        else:
+            source = Arrays(*synthetic_arrays(synthetic_size, seed), scaled=True)
+        train, held_out = split_indices(len(source), split, seed)
+        return source.take(train), source.take(held_out) if len(held_out) else None
     raise DataError(f"no loader for {name!r}")
 
 
-def make_augmenter(kind: str, seed: int = 0) -> keras.Sequential | None:
-    """'translate': random shifts of up to 10% of the size; 'flip': also horizontal flips."""
+def make_augmenter(kind: str, seed: int = 0) -> keras.layers.Pipeline | None:
+    """'translate': random shifts of up to 10% of the size; 'flip': also horizontal flips.
+    keras.layers.Pipeline runs in tf.data and on every backend (a Sequential does not)."""
     if kind == "none":
         return None
     steps = [keras.layers.RandomTranslation(0.1, 0.1, seed=seed, dtype="float32")]
     if kind == "flip":
         steps.insert(0, keras.layers.RandomFlip("horizontal", seed=seed, dtype="float32"))
-    return keras.Sequential(steps, name="augment")
+    return keras.layers.Pipeline(steps, name="augment")
 
 
-def make_pipeline(dataset: tf.data.Dataset, batch_size: int, *, training: bool,
-                  drop_remainder: bool, augment: str = "none", seed: int = 0) -> tf.data.Dataset:
-    """cache -> shuffle (training) -> batch -> augment (training) -> prefetch.
+def per_output(weights, ops=np):
+    """Example weights as the loss needs them: one per pixel for segmentation."""
+    if TASK != "segmentation":
+        return weights
+    return ops.ones((1, *INPUT_SHAPE[:2]), "float32") * weights[:, None, None]
 
-    Sharding is by example (AutoShardPolicy.DATA): the sources are in memory or decoded here,
-    so there are no files for several workers to split."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    dataset = dataset.with_options(options).cache()
-    if training:
-        dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    augmenter = make_augmenter(augment, seed) if training else None
-    if augmenter is not None:
-        dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y),
-                              num_parallel_calls=AUTOTUNE)
-    return dataset.prefetch(AUTOTUNE)
+
+def padding_for(count: int, batch_size: int) -> int:
+    """Zero-weight examples that make `count` a whole number of batches."""
+    return -count % batch_size
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches of a source without TensorFlow: numpy slices, or files decoded by a few
+    threads per batch; reshuffled every epoch (training)."""
+
+    def __init__(self, source: Arrays | Files, batch_size: int, *, training: bool,
+                 drop_remainder: bool, augment: str = "none", seed: int = 0,
+                 cache: str = "auto", pad_to_batch: bool = False):
+        super().__init__(workers=DECODE_THREADS if isinstance(source, Files) else 1)
+        self.source, self.batch_size, self.training = source, batch_size, training
+        self.drop_remainder, self.pad = drop_remainder, pad_to_batch and not drop_remainder
+        self.augmenter = make_augmenter(augment, seed) if training else None
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(source)) if training else np.arange(len(source))
+        self.cache = {} if cache == "memory" and isinstance(source, Files) else None
+
+    def __len__(self) -> int:
+        count = len(self.source) / self.batch_size
+        return math.floor(count) if self.drop_remainder else math.ceil(count)
+
+    def on_epoch_end(self) -> None:
+        if self.training:
+            self.order = self.rng.permutation(len(self.source))
+
+    def examples(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(self.source, Arrays):
+            images, labels = self.source.images[index], self.source.labels[index]
+            return (images if self.source.scaled else to_model_input(images)), labels
+        if self.cache is None:
+            return read_examples(self.source, index)
+        missing = [i for i in index if i not in self.cache]
+        if missing:
+            for i, image, label in zip(missing, *read_examples(self.source, missing), strict=True):
+                self.cache[i] = (image, label)
+        return tuple(np.stack(part) for part in zip(*(self.cache[i] for i in index), strict=True))
+
+    def __getitem__(self, batch: int):
+        if not 0 <= batch < len(self):
+            raise IndexError(batch)
+        index = self.order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        images, labels = self.examples(index)
+        if self.augmenter is not None:
+            images = keras.ops.convert_to_numpy(self.augmenter(images, training=True))
+        if not self.pad:
+            return images, labels
+        missing = self.batch_size - len(index)
+        weights = np.concatenate([np.ones(len(index)), np.zeros(missing)]).astype(np.float32)
+        images, labels = (np.concatenate([a, np.zeros((missing, *a.shape[1:]), a.dtype)])
+                          for a in (images, labels))
+        return images, labels, per_output(weights)
+
+
+def make_pipeline(source: Arrays | Files, batch_size: int, *, training: bool,
+                  drop_remainder: bool, augment: str = "none", seed: int = 0, cache: str = "auto",
+                  pad_to_batch: bool = False):
+    """tf.data on the TensorFlow backend, a PyDataset elsewhere (module doc). `pad_to_batch`
+    yields (x, y, sample_weight) with zero weights for the padding."""
+    if keras.backend.backend() == "tensorflow":
+        import tf_pipeline
+
+        return tf_pipeline.make_dataset(source, batch_size, training=training,
+                                        drop_remainder=drop_remainder, augment=augment,
+                                        seed=seed, cache=cache, pad_to_batch=pad_to_batch)
+    if cache not in CACHES:
+        raise DataError(f"--cache {cache}: a cache file needs the TensorFlow backend; use "
+                        "memory or none")
+    return Batches(source, batch_size, training=training, drop_remainder=drop_remainder,
+                   augment=augment, seed=seed, cache=cache, pad_to_batch=pad_to_batch)
+
+
+def first_batch(pipeline):
+    """The first batch of either kind of pipeline, as numpy arrays."""
+    batch = pipeline[0] if isinstance(pipeline, keras.utils.PyDataset) else next(iter(pipeline))
+    return tuple(keras.ops.convert_to_numpy(part) for part in batch)

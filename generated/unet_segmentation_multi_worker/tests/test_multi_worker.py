@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,8 @@ def epochs_logged(history: Path) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="MultiWorkerMirroredStrategy is TensorFlow's")
 def test_two_workers_train_and_resume_after_one_is_killed(tmp_path):
     epochs, output = 4, tmp_path / "run"
     history = output / "history.csv"
