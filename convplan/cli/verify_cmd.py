@@ -28,9 +28,9 @@ STEPS = 6
               show_default=True, help="Output format.")
 @click.option("--no-fields", is_flag=True, help="Skip the receptive-field measurement.")
 @click.option("--field-budget", metavar="MEMORY,TIME", default=None,
-              help="Most memory and (estimated) time the receptive-field measurement may take: "
-              "2GiB,60s by default. Over it, a sample of input positions is probed, or the "
-              "measurement is skipped, with a note.")
+              help="Most memory and time the receptive-field measurement may take: 2GiB,60s "
+              "by default. Over the estimate, a sample of input positions is probed, or the "
+              "measurement is skipped; past the time, it stops; with a note.")
 def command(source: str, input_size: str | None, fmt: str, no_fields: bool,
             field_budget: str | None) -> None:
     """Build SOURCE in TensorFlow and compare it with the plan, layer by layer.
