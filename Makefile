@@ -31,7 +31,7 @@ $(TORCH_STAMP): $(STAMP)
 	touch $(TORCH_STAMP)
 
 test-backends: $(TORCH_STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q tests/test_generated.py -k torch
+	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q tests/codegen/test_generated.py -k torch
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not tf"

@@ -2,7 +2,7 @@
 asserted). Prints the best of N wall times of the installed console script beside the two
 obvious references, a bare interpreter (`python -c pass`) and `python -c "import sympy"` (what
 a command that needs formulas pays), as ratios. The CI guard is the import count instead:
-tests/test_cli_main.py::test_help_imports_nothing_heavy.
+tests/cli/test_cli_main.py::test_help_imports_nothing_heavy.
 
     .venv/bin/python benchmarks/bench_startup.py [--repeat 7]
 """

@@ -1,6 +1,6 @@
 """Import every keras.applications model from its JSON and compare it with the built Keras
 layers: total and trainable params, and every layer's output shape, params and MACs (the
-comparison of tests/test_applications.py, over the whole zoo at the default sizes; models
+comparison of tests/analysis/test_applications.py, over the whole zoo at the default sizes; models
 whose default input is (None, None, 3) are built at 224x224). Slow: minutes, with TensorFlow.
 
     TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python benchmarks/zoo_import_check.py [NAME ...]

@@ -2,7 +2,7 @@
 
     python scripts/hostile_table.py > /tmp/hostile.md
 
-Runs every case of tests/test_hostile_specs.py (spec text) and tests/test_hostile_inputs.py
+Runs every case of tests/frontends/test_hostile_specs.py (spec text) and tests/frontends/test_hostile_inputs.py
 (Keras archives, Keras model JSON, the worst cases) through the real entry point in-process
 (`convplan analyze`, and `import` for Keras files) and prints one Markdown row per case: the
 input, the command, the exit code, the seconds it took and the line convplan printed (file
@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(TESTS), str(TESTS / "frontends")]
 
 import test_hostile_inputs as H  # noqa: E402
 import test_hostile_specs as S  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,13 @@ settings.register_profile("long", max_examples=1000, deadline=None, database=Non
 settings.load_profile(os.environ.get("CONVPLAN_HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The tests mirror the package, a folder per subpackage (tests/analysis, tests/checks, ...); the
+# shared helpers (cli_run, strategies, the oracles) live here, and a few test modules import
+# another folder's cases (test_keras_import's model builders): every folder is importable.
+TESTS = Path(__file__).resolve().parent
+sys.path[:0] = [str(TESTS), *(str(p) for p in sorted(TESTS.iterdir())
+                              if p.is_dir() and p.name not in ("data", "__pycache__"))]
 EXAMPLES = ROOT / "examples"
 
 

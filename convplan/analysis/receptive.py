@@ -375,7 +375,7 @@ class MergeFieldRule:
 
 
 # op class -> rule(op, fields, ins, out) -> the layer's field, None, or SIZE_DEPENDENT. Every
-# op in O.OPS is covered by its class or a family base (tests/test_rule_tables.py); there is
+# op in O.OPS is covered by its class or a family base (tests/ir/test_rule_tables.py); there is
 # no default.
 FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.InputLayer: input_layer_field,

@@ -2,7 +2,7 @@
 
 A lookup walks the op's class hierarchy; a table that does not cover a class raises
 `MissingRule` naming the pass and the class instead of guessing a default. No table has an entry
-for `Op` itself (a catch-all): `tests/analysis/test_rule_tables.py` checks that, and that every
+for `Op` itself (a catch-all): `tests/ir/test_rule_tables.py` checks that, and that every
 table covers every op in `OPS`.
 """
 

@@ -1,4 +1,4 @@
-"""Hostile and broken input through the real CLI, beyond spec text (tests/test_hostile_specs.py):
+"""Hostile and broken input through the real CLI, beyond spec text (tests/frontends/test_hostile_specs.py):
 Keras model files (.keras archives and model JSON) through `analyze`, `check` and `import`,
 enormous layer counts, output paths, and the worst cases again under a memory limit.
 

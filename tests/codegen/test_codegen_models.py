@@ -5,10 +5,10 @@ oracle), so leaving Keras's defaults out of the generated calls loses nothing.""
 from __future__ import annotations
 
 import pytest
+from conftest import EXAMPLES
 
 from convplan import analyze, load
 from convplan.codegen.model_code import model_io, model_lines
-from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.tf
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import EXAMPLES
+from test_solve_sizes import BROADCAST
 
 from convplan import load, loads_spec
 from convplan.explore.choices import apply_categorical, parse_varies
 from convplan.explore.solve import solve_input_sizes
 from convplan.explore.sweep import Chunk, Sweep
 from convplan.verify.keras_build import build_keras_model
-from tests.conftest import EXAMPLES
-from tests.test_solve_sizes import BROADCAST
 
 pytestmark = pytest.mark.tf
 

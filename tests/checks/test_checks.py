@@ -7,7 +7,7 @@ import itertools
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from convplan import analyze, loads_spec
@@ -436,3 +436,71 @@ def test_padding_only_sizes_agree_with_concrete_checks(tmp_path_factory, stack):
             when = re.search(r"when (L is [^;(]*?)(?: \(declared|; |$)", symbolic.get(layer, ""))
             expected = layer in symbolic and _in_size_set(when.group(1), n)
             assert (layer in fired) == expected, (layer, n, symbolic.get(layer), stack)
+
+
+# ---------------------------------------------------------------- misaligned paths
+
+
+@st.composite
+def two_branch_merges(draw):
+    """Two 1-D chains of 1 or 2 windows from one input (kernels 1-4, mostly 'same'), with
+    the same total stride (1, 2 or 4) split differently, added: their centres differ for some
+    sizes, all or none, and their lengths mostly agree."""
+    total = draw(st.sampled_from([1, 2, 4]))
+    splits = {1: [(1,), (1, 1)], 2: [(2,), (1, 2), (2, 1)], 4: [(4,), (2, 2)]}[total]
+    layers = []
+    for branch in "ab":
+        source = "x"
+        for i, s in enumerate(draw(st.sampled_from(splits))):
+            k = draw(st.integers(1, 4))
+            padding = draw(st.sampled_from(["valid", "same", "same", "same"]))
+            layers.append(f"  - {{name: {branch}{i}, op: Conv1D, filters: 2, kernel_size: {k}, "
+                          f"strides: {s}, padding: {padding}, inputs: {source}}}")
+            source = f"{branch}{i}"
+        layers.append(f"  - {{name: {branch}, op: ReLU, inputs: {source}}}")
+    layers.append("  - {name: m, op: Add, inputs: [a, b]}")
+    return "inputs: {x: [SIZE, 1]}\nlayers:\n" + "\n".join(layers) + "\n"
+
+
+STRIDED_PAIR = """\
+inputs: {x: [SIZE, 1]}
+layers:
+  - {name: a, op: Conv1D, filters: 2, kernel_size: 3, strides: 2, padding: same, inputs: x}
+  - {name: b, op: Conv1D, filters: 2, kernel_size: 1, strides: 2, padding: same, inputs: x}
+  - {name: m, op: Add, inputs: [a, b]}
+"""
+
+
+def test_strided_same_pair_is_misaligned_on_even_sizes(tmp_path):
+    """TF pads a 3-tap stride-2 'same' window 0 before on even lengths (centre 1) and 1
+    before on odd ones (centre 0); the 1x1 stride-2 shortcut's centre is 0."""
+    (found,) = [f for f in check(tmp_path, STRIDED_PAIR.replace("SIZE", "L")) if f.code == "CP106"]
+    assert found.message.endswith("length: inputs 'a' and 'b' are centred 1 input pixel apart "
+                                  "when L is even")
+
+
+@example(STRIDED_PAIR, 20)
+@given(two_branch_merges(), st.integers(20, 100))
+def test_misalignment_condition_agrees_with_concrete_checks(tmp_path_factory, stack, start):
+    """CP106 on a symbolic input says at which sizes the concrete check fires (always, or
+    for the residues it states), and a distance it gives for every size is the one each
+    concrete size reports."""
+    folder = tmp_path_factory.mktemp("merge")
+    claims = [f.message for f in check(folder, stack.replace("SIZE", "L"), "sym.yaml")
+              if f.code == "CP106"]
+    claim = claims[0] if claims else None
+    for n in range(start, start + 8):
+        concrete = check(folder, stack.replace("SIZE", str(n)), f"n{n}.yaml")
+        if {"CP100", "CP101"} & set(codes(concrete)):
+            continue  # the branches' lengths differ at this size: the merge does not build
+        fired = [f.message for f in concrete if f.code == "CP106"]
+        assert all("inputs 'a' and 'b'" in m for m in fired), fired
+        if claim is None:
+            assert not fired, (n, stack)
+        elif "for some input sizes" not in claim:
+            when = re.search(r"apart when (L .*?)(?:; |$)", claim)
+            assert bool(fired) == (when is None or _holds(when.group(1), n)), \
+                (n, claim, fired, stack)
+            gap = re.search(r"centred ([\d.]+ input pixels?) apart for every", claim)
+            if gap and fired:
+                assert f"centred {gap.group(1)} apart (" in fired[0], (claim, fired)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import EXAMPLES
+from test_solve_sizes import BROADCAST
 
 from convplan import analyze, load, loads_spec
 from convplan.errors import ConvplanError, UsageError
@@ -12,8 +14,6 @@ from convplan.explore.choices import apply_categorical, parse_values, parse_vari
 from convplan.explore.run import run_sweep
 from convplan.explore.sweep import Chunk, Sweep, SweepOptions
 from convplan.explore.where import parse_where
-from tests.conftest import EXAMPLES
-from tests.test_solve_sizes import BROADCAST
 
 MIXED = """
 name: mixed

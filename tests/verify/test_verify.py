@@ -12,11 +12,11 @@ import dataclasses
 import json
 
 import pytest
+from conftest import EXAMPLES
 
 from convplan import analyze, load, loads_spec
 from convplan.analysis.receptive import AxisField
 from convplan.cli.main import main
-from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.tf
 

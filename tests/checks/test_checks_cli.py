@@ -15,7 +15,7 @@ import pytest
 from convplan.checks.examples import EXAMPLES, SEED
 from convplan.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "tests" / "data" / "sarif-2.1.0.json"
 CLEAN = """\
 inputs: {image: [32, 32, 3]}

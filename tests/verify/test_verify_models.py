@@ -13,12 +13,12 @@ import dataclasses
 import json
 
 import pytest
+from conftest import EXAMPLES
 
 from convplan import analyze, load, loads_spec
 from convplan.analysis.receptive import AxisField
 from convplan.cli.main import main
 from convplan.verify.budget import FLOPS_PER_SECOND, phase_width, sample_axis
-from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.tf
 

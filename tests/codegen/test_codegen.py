@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,7 +23,6 @@ from convplan.codegen import render_project
 from convplan.codegen.literals import identifiers, md_text, py_assignment, py_literal
 from convplan.codegen.write import MARKER, check_relative, write_project
 from convplan.errors import UsageError
-from tests.conftest import EXAMPLES, ROOT
 
 RUFF = Path(sys.executable).parent / "ruff"
 SEED = EXAMPLES / "seed_cnn.yaml"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import EXAMPLES
 
 from convplan import analyze, load
-from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.tf
 

@@ -301,7 +301,7 @@ def test_symbolic_input_sizes_print_formulas(tmp_path, capsys):
 
 def test_json_fields_after_upsampling_carry_their_phases(tmp_path, capsys):
     """Nearest upsampling by 2, then a kernel of 2: outputs alternately see 1 and 2 pixels
-    (measured in TF, tests/test_receptive_field_tf.py); the JSON says so per output."""
+    (measured in TF, tests/analysis/test_receptive_field_tf.py); the JSON says so per output."""
     spec = tmp_path / "up.yaml"
     spec.write_text("name: up\ninputs: {x: [8, 1]}\nlayers:\n"
                     "  - {name: up, op: UpSampling1D, size: 2}\n"

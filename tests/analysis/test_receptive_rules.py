@@ -1,17 +1,17 @@
 """The receptive-field pass without TensorFlow: what it needs is an argument (no hidden
 context), a rule that needs a number where a sweep gave a symbol says so by name, and the
-field algebra lives apart from the per-op rules (tests/test_receptive_field_tf.py measures the
+field algebra lives apart from the per-op rules (tests/analysis/test_receptive_field_tf.py measures the
 numbers against TF)."""
 
 from __future__ import annotations
 
 import pytest
 import sympy
+from test_solve_sizes import BROADCAST
 
 from convplan import analyze, loads_spec
 from convplan.analysis import periodic_field as P
 from convplan.analysis import receptive
-from tests.test_solve_sizes import BROADCAST
 
 # `add` stretches `a` where ceil(H / 8) = 1 < floor(H / 2), and not at H = 2 or 3.
 MAY_BROADCAST = BROADCAST.rsplit("  - {name: c", 1)[0]

@@ -11,11 +11,11 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import EXAMPLES, ROOT
 
 from convplan import analyze, load
 from convplan.cli.main import main
 from convplan.explore.choices import apply_categorical
-from tests.conftest import EXAMPLES, ROOT
 
 SEED = str(EXAMPLES / "seed_cnn.yaml")
 UNET = str(EXAMPLES / "unet_4level.yaml")

@@ -14,13 +14,13 @@ import io
 import json
 
 import pytest
+from test_sweep_values import assert_matches_concrete, deepest_field
 
 from convplan import analyze, loads_spec
 from convplan.cli.main import main
 from convplan.explore.choices import apply_categorical, parse_varies
 from convplan.explore.derive import stride_dependent_merges, symbolize, vary_symbols
 from convplan.explore.sweep import Chunk, Sweep, SweepOptions
-from tests.test_sweep_values import assert_matches_concrete, deepest_field
 
 # Strided conv, bilinear upsampling, Concatenate with the skip, an even kernel after it.
 BILINEAR_SKIP = """
@@ -190,8 +190,8 @@ layers:
 @pytest.mark.tf
 def test_the_issue_case_against_tensorflow_gradients():
     """The sweep's row equals analyze's deepest field, and analyze's fields equal what
-    TensorFlow's gradients see (tests/test_receptive_field_tf.py's measurement)."""
-    from tests.test_receptive_field_tf import measure_and_compare, smallest_fitting
+    TensorFlow's gradients see (tests/analysis/test_receptive_field_tf.py's measurement)."""
+    from test_receptive_field_tf import measure_and_compare, smallest_fitting
 
     graph = loads_spec(BILINEAR_SKIP)
     assignment = {(name, "strides"): 2 for name in ("conv1", "conv2", "conv3")}

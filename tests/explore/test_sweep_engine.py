@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy
+from conftest import EXAMPLES
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,7 +17,6 @@ from convplan.explore.collect import BestRows, ParetoFront, Sample, nondominated
 from convplan.explore.sweep import Chunk, Sweep
 from convplan.explore.vectorize import compile_formulas, float_values, integer_values
 from convplan.explore.where import parse_number, parse_where, where_mask
-from tests.conftest import EXAMPLES
 
 N, S, D, K = (symbol(n) for n in ("n", "s", "d", "k"))
 BOUNDS = {N: (1, 400), S: (1, 6), D: (1, 4), K: (1, 9)}

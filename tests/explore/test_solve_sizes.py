@@ -4,12 +4,12 @@ concrete analysis at every size of a range (TensorFlow itself: test_solve_tf.py)
 from __future__ import annotations
 
 import pytest
+from conftest import EXAMPLES
 
 from convplan import analyze, load, loads_spec
 from convplan.errors import ConvplanError
 from convplan.explore.periodic import SizeRule
 from convplan.explore.solve import largest_batch, largest_input_size, solve_input_sizes
-from tests.conftest import EXAMPLES
 
 BROADCAST = """
 name: broadcast

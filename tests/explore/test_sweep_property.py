@@ -17,6 +17,8 @@ from typing import Any
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from strategies import network_specs
+from test_sweep_values import assert_matches_concrete
 
 from convplan import analyze
 from convplan.errors import ConvplanError
@@ -24,8 +26,6 @@ from convplan.explore.choices import parse_varies
 from convplan.explore.sweep import Chunk, Sweep
 from convplan.frontends.spec import build_graph
 from convplan.ir.graph import Graph
-from tests.strategies import network_specs
-from tests.test_sweep_values import assert_matches_concrete
 
 # attribute -> (low, high) of the values drawn for it
 VALUE_RANGES = {"strides": (1, 3), "kernel_size": (1, 4), "dilation_rate": (1, 3),

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import fuzz_oracle as F
 import pytest
+from conftest import EXAMPLES
 from hypothesis import HealthCheck, assume, given, settings
+from strategies import network_specs, op_types, spatial_rank
 
 from convplan import analyze, load
 from convplan.codegen import field_probe, model_facts, plan_json
 from convplan.codegen.project import VERBATIM_COPIES, render_project
-from tests.conftest import EXAMPLES
-from tests.strategies import network_specs, op_types, spatial_rank
 
 # Example specs at sizes that keep the measurement quick (None: the spec's own).
 EXAMPLE_SIZES = {"seed_cnn": None, "seed_dilated": None, "seed_stride_padding": None,

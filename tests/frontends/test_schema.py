@@ -23,7 +23,7 @@ from convplan.ir import ops as O
 from convplan.ir import validate
 from convplan.ir.rules import MissingRule, uncovered
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".yaml", ".yml", ".json"))
 REGRESSIONS = sorted((ROOT / "tests" / "data").rglob("*.yaml"))
 # Regression specs the loader rejects for a reason the schema cannot state (see its docstring).

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from conftest import EXAMPLES
+
 from convplan import NetworkBuilder, analyze, load
 from convplan.analysis.arith import substitute
-from tests.conftest import EXAMPLES
 
 
 def test_builder_equals_spec_for_the_seed_cnn():
