@@ -2,7 +2,8 @@
 
     python scripts/hostile_table.py > /tmp/hostile.md
 
-Runs every case of tests/frontends/test_hostile_specs.py (spec text) and tests/frontends/test_hostile_inputs.py
+Runs every case of tests/frontends/test_hostile_specs.py (spec text) and
+tests/frontends/test_hostile_inputs.py
 (Keras archives, Keras model JSON, the worst cases) through the real entry point in-process
 (`convplan analyze`, and `import` for Keras files) and prints one Markdown row per case: the
 input, the command, the exit code, the seconds it took and the line convplan printed (file
