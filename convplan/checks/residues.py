@@ -108,18 +108,23 @@ def period_of(exprs: Iterable[sympy.Expr | int]) -> int | None:
     return period
 
 
-def large_values(expr: sympy.Expr | int) -> frozenset[Fraction] | None:
+def large_values(expr: sympy.Expr | int, context: Iterable[sympy.Expr | int] = (),
+                 where: Callable[[Mapping[sympy.Symbol, int]], bool] | None = None
+                 ) -> frozenset[Fraction] | None:
     """The values an expression of one input size takes at large sizes (one per residue over
-    its period); None when it depends on several sizes or the period is too large."""
-    symbols = getattr(expr, "free_symbols", set())
+    the period of it and `context`, at the sizes `where` holds); None when it depends on
+    several sizes or the period is too large."""
+    exprs = [expr, *context]
+    symbols = set().union(*(getattr(e, "free_symbols", set()) for e in exprs))
     if not symbols:
         return frozenset({evaluate(expr, {})})
-    period = period_of([expr])
+    period = period_of(exprs)
     if len(symbols) != 1 or period is None:
         return None
     (symbol,) = symbols
     base = period * math.ceil(BASE / period)
-    return frozenset(evaluate(expr, {symbol: base + r}) for r in range(period))
+    sizes = ({symbol: base + r} for r in range(period))
+    return frozenset(evaluate(expr, v) for v in sizes if where is None or where(v))
 
 
 @dataclass(frozen=True)

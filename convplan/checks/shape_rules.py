@@ -6,6 +6,7 @@ IR and the analysis raise them with a `reason`); the rest are rules over the ana
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -13,7 +14,7 @@ from convplan.analysis import arith
 from convplan.analysis.arith import Value
 from convplan.analysis.periodic_field import AxisField
 from convplan.analysis.receptive import counted_inputs
-from convplan.analysis.shapes import AXIS_WORDS, UNIT_WORDS
+from convplan.analysis.shapes import AXIS_WORDS, UNIT_WORDS, ShapeCondition
 from convplan.analysis.windows import effective_kernel, same_padding
 from convplan.checks import residues
 from convplan.checks.config import CheckConfig
@@ -279,18 +280,28 @@ def check_misaligned_paths(graph: Graph, analyses: Analyses,
     the same sample, as a WaveNet residual adds features of the same latest sample. Broadcast
     inputs (squeeze-and-excitation's 1 x 1 map) are left out. Checked at the declared size
     when there is one; on a symbolic one the finding says for which sizes ("when H is
-    even"). Fix: make the branches' padding and strides match (odd kernels,
+    even"), among those at which the merge builds where that too depends on the size
+    (CP105). Fix: make the branches' padding and strides match (odd kernels,
     sizes the strides divide), or crop one branch."""
     analysis = analyses.best
     results = results_by_name(analysis)
     causal = _after_causal(graph)
+    conditional: dict[str, list[ShapeCondition]] = {}
+    for cond in analysis.conditions:
+        conditional.setdefault(cond.layer, []).append(cond)
     for node in graph:
-        if not isinstance(node.op, O.Merge) or results[node.name].receptive_field is None:
+        if not isinstance(node.op, O.Merge) or (results[node.name].receptive_field is None
+                                                 and node.name not in conditional):
             continue  # no field: nothing is aligned (a Concatenate along a spatial axis, ...)
         names = list(dict.fromkeys(node.inputs))
         fields = [results[name].receptive_field for name in names]
+        # a merge that builds only for some sizes (CP105) is compared where it does, where
+        # its inputs' lengths are equal: none is broadcast
         counted = counted_inputs(node.op, fields, [results[n].output_shape for n in names],
-                                 results[node.name].output_shape)
+                                 results[node.name].output_shape,
+                                 assume_no_broadcast=node.name in conditional)
+        if not isinstance(counted, list):
+            continue  # whether an input is broadcast depends on the size
         known = [(name, f) for name, f, c in zip(names, fields, counted) if c and f is not None]
         if len(known) < 2 or any(len(f) != len(known[0][1]) for _, f in known):
             continue
@@ -298,8 +309,10 @@ def check_misaligned_paths(graph: Graph, analyses: Analyses,
         by_text: dict[str, list[str]] = {}
         for axis in range(rank):
             for name, field in known[1:]:
+                builds = tuple((c.left, c.right) for c in conditional.get(node.name, ())
+                               if c.axis == axis)
                 text = _disagreement(base_name, base[axis], name, field[axis],
-                                     node.name in causal)
+                                     node.name in causal, builds)
                 if text:
                     by_text.setdefault(text, []).append(AXIS_WORDS[rank][axis]
                                                         if rank in AXIS_WORDS else
@@ -325,41 +338,62 @@ def _end(f: AxisField) -> Value:
     return arith.simplify_int(f.start + last)
 
 
-def _positions_differ(pa: Value, pb: Value) -> bool | residues.Condition | None:
+Pairs = tuple[tuple[Value, Value], ...]
+
+
+def _positions_differ(pa: Value, pb: Value,
+                      builds: Pairs = ()) -> bool | residues.Condition | None:
     """Whether two field positions differ: True or False where the formulas decide it, else
-    the input sizes for which they do (None: undecided, such as several sizes at once)."""
+    the input sizes for which they do (None: undecided, such as several sizes at once).
+    `builds`: lengths that must be equal for the merge to build (its shape conditions on
+    this axis); sizes where it does not build are left out."""
+    exprs = [pa, pb, *(e for pair in builds for e in pair)]
+
+    def fits(v: dict) -> bool:
+        return all(residues.evaluate(a, v) == residues.evaluate(b, v) for a, b in builds)
+
+    where = residues.solve(fits, exprs) if builds else None
+    if where is not None and where.never:
+        return False  # the merge builds at no large size: CP105's finding, not this one
     same = arith.equal(pa, pb)
     if same is not None:
         return not same
     condition = residues.solve(
-        lambda v: residues.evaluate(pa, v) != residues.evaluate(pb, v), [pa, pb])
-    if condition is not None and (condition.never or condition.always):
-        return condition.always
+        lambda v: fits(v) and residues.evaluate(pa, v) != residues.evaluate(pb, v), exprs)
+    if condition is None or condition.never or condition.always:
+        return None if condition is None else condition.always
+    if where is not None and all(condition.holds_at(r) == where.holds_at(r)
+                                 for r in range(math.lcm(condition.period, where.period))):
+        return True  # apart wherever the merge builds
     return condition
 
 
 def _disagreement(a_name: str, a: AxisField, b_name: str, b: AxisField,
-                  causal: bool) -> str | None:
+                  causal: bool, builds: Pairs = ()) -> str | None:
     """How two inputs' fields on one axis disagree, or None where they are aligned (equal
     strides and centres, or ends after a causal window) or resampled differently (the
-    period of their phases differs: an upsampled path meets another, by design)."""
+    period of their phases differs: an upsampled path meets another, by design); `builds`
+    as `_positions_differ`'s."""
     if len(a.phases) != len(b.phases):
         return None
     pair = f"inputs {a_name!r} and {b_name!r}"
     if arith.equal(a.stride, b.stride) is not True:
         return (f"{pair} see the input at different strides ({arith.to_json(a.stride)} and "
                 f"{arith.to_json(b.stride)})")
-    apart = _positions_differ(a.centre, b.centre)
+    apart = _positions_differ(a.centre, b.centre, builds)
     if apart is False:
         return None
     verb, noun, pa, pb = "are centred", "centres", a.centre, b.centre
     if causal:
-        apart = _positions_differ(_end(a), _end(b))
+        apart = _positions_differ(_end(a), _end(b), builds)
         if apart is False:
             return None
         verb, noun, pa, pb = "end", "last positions", _end(a), _end(b)
-    # the distance, where it is one number whenever the two are apart
-    gaps = residues.large_values(pb - pa) if apart is not None else None
+    # the distance, where it is one number wherever the two are apart
+    gaps = residues.large_values(pb - pa, [e for pair in builds for e in pair],
+                                 lambda v: all(residues.evaluate(x, v) == residues.evaluate(y, v)
+                                               for x, y in builds)) \
+        if apart is not None else None
     gaps = None if gaps is None else {abs(g) for g in gaps} - {0}
     gap = f" {_pixels(next(iter(gaps)))}" if gaps is not None and len(gaps) == 1 else ""
     if apart is True and gap and not getattr(pb - pa, "free_symbols", None):

@@ -479,6 +479,20 @@ def test_strided_same_pair_is_misaligned_on_even_sizes(tmp_path):
                                   "when L is even")
 
 
+def test_merge_that_builds_for_some_sizes_is_compared_where_it_builds(tmp_path):
+    """A 1-tap and a 2-tap stride-2 'valid' window agree in length only on even L (CP105);
+    there the 2-tap one is centred half a pixel later, at every such size. Kernels 3 and 1
+    agree at no large size: nothing to compare (CP105 says so)."""
+    pair = STRIDED_PAIR.replace("SIZE", "L").replace("padding: same", "padding: valid")
+    found = check(tmp_path, pair.replace("kernel_size: 3", "kernel_size: 2"), "even.yaml")
+    assert "agree only when L is even" in only(found, "CP105").message
+    assert only(found, "CP106").message.endswith(
+        "inputs 'a' and 'b' are centred 0.5 input pixels apart (centres 0.5 and 0)")
+    never = check(tmp_path, pair, "never.yaml")
+    assert "agree for no large input size" in only(never, "CP105").message
+    assert "CP106" not in codes(never)
+
+
 @example(STRIDED_PAIR, 20)
 @given(two_branch_merges(), st.integers(20, 100))
 def test_misalignment_condition_agrees_with_concrete_checks(tmp_path_factory, stack, start):
