@@ -7,7 +7,7 @@ IR and the analysis raise them with a `reason`); the rest are rules over the ana
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 
 from convplan.analysis import arith
@@ -341,6 +341,11 @@ def _end(f: AxisField) -> Value:
 Pairs = tuple[tuple[Value, Value], ...]
 
 
+def _builds_at(builds: Pairs) -> Callable[[Mapping], bool]:
+    """Whether every pair of lengths in `builds` is equal at the given sizes."""
+    return lambda v: all(residues.evaluate(a, v) == residues.evaluate(b, v) for a, b in builds)
+
+
 def _positions_differ(pa: Value, pb: Value,
                       builds: Pairs = ()) -> bool | residues.Condition | None:
     """Whether two field positions differ: True or False where the formulas decide it, else
@@ -348,10 +353,7 @@ def _positions_differ(pa: Value, pb: Value,
     `builds`: lengths that must be equal for the merge to build (its shape conditions on
     this axis); sizes where it does not build are left out."""
     exprs = [pa, pb, *(e for pair in builds for e in pair)]
-
-    def fits(v: dict) -> bool:
-        return all(residues.evaluate(a, v) == residues.evaluate(b, v) for a, b in builds)
-
+    fits = _builds_at(builds)
     where = residues.solve(fits, exprs) if builds else None
     if where is not None and where.never:
         return False  # the merge builds at no large size: CP105's finding, not this one
@@ -391,9 +393,7 @@ def _disagreement(a_name: str, a: AxisField, b_name: str, b: AxisField,
         verb, noun, pa, pb = "end", "last positions", _end(a), _end(b)
     # the distance, where it is one number wherever the two are apart
     gaps = residues.large_values(pb - pa, [e for pair in builds for e in pair],
-                                 lambda v: all(residues.evaluate(x, v) == residues.evaluate(y, v)
-                                               for x, y in builds)) \
-        if apart is not None else None
+                                 _builds_at(builds)) if apart is not None else None
     gaps = None if gaps is None else {abs(g) for g in gaps} - {0}
     gap = f" {_pixels(next(iter(gaps)))}" if gaps is not None and len(gaps) == 1 else ""
     if apart is True and gap and not getattr(pb - pa, "free_symbols", None):
