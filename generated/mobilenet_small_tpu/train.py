@@ -194,9 +194,13 @@ class SparseCrossentropy(keras.losses.Loss):
 
 
 def make_loss(label_smoothing: float = 0.0, weighted_mean: bool = False):
-    """Keras's own sparse loss without smoothing; the smoothing one with."""
+    """Keras's own sparse loss without smoothing; the one-hot one with smoothing, and for
+    segmentation on PyTorch: there Keras's sparse loss calls nll_loss on a moved (non-contiguous)
+    4-D tensor, whose backward fails in torch <= 2.13 ("grad_input must be contiguous",
+    pytorch/pytorch#175084)."""
     reduction = "mean_with_sample_weight" if weighted_mean else "sum_over_batch_size"
-    if label_smoothing == 0.0:
+    torch_segmentation = SEGMENTATION and keras.backend.backend() == "torch"
+    if label_smoothing == 0.0 and not torch_segmentation:
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                           reduction=reduction)
     return SparseCrossentropy(label_smoothing, reduction=reduction)
