@@ -25,8 +25,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import sympy
-
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
 
@@ -44,7 +42,10 @@ class AxisField:
     def centre(self) -> Value:
         """Centre of output 0's field: start + (last(0) - start) / 2 (a half-integer maybe)."""
         last = self.phases[0][1] if self.phases and self.phases[0] else self.size - 1
-        return arith.simplify_int(sympy.Rational(1, 2) * (2 * self.start + last))
+        twice = 2 * self.start + last
+        if isinstance(twice, int) and twice % 2 == 0:  # whole: no sympy on the int path
+            return twice // 2
+        return arith.simplify_int(arith.sympy_module().Rational(1, 2) * twice)
 
 
 Field = tuple[AxisField, ...] | None
@@ -117,6 +118,7 @@ def _periodic_at(values: tuple[Value, ...], q: int, shift: Value, x: Value) -> V
         k, r = divmod(x, q)
         return arith.simplify_int(values[r] + shift * k)
     # A symbolic position (a 'same' pad that depends on the input size): pick by residue.
+    sympy = arith.sympy_module()
     residue = sympy.Mod(x, q)
     chosen = sympy.Piecewise(*[(v, sympy.Eq(residue, r)) for r, v in enumerate(values[:-1])],
                              (values[-1], True))
@@ -128,7 +130,7 @@ def _same(a: Value, b: Value) -> bool:
     cannot tell, a period merely stays longer than it needs to be)."""
     if isinstance(a, int) and isinstance(b, int):
         return a == b
-    return bool(sympy.sympify(a - b) == 0)
+    return bool(arith.sympy_module().sympify(a - b) == 0)
 
 
 def reduce_period(p: Periodic) -> Periodic:
@@ -136,7 +138,12 @@ def reduce_period(p: Periodic) -> Periodic:
     for q in range(1, p.q):
         if p.q % q:
             continue
-        shift = arith.simplify_int(sympy.Rational(q, p.q) * p.shift)
+        if isinstance(p.shift, int) and p.shift * q % p.q == 0:
+            shift: Value = p.shift * q // p.q
+        elif isinstance(p.shift, int) and all(isinstance(v, int) for v in p.firsts + p.lasts):
+            continue  # whole firsts cannot step by a fraction: no need for sympy to tell
+        else:
+            shift = arith.simplify_int(arith.sympy_module().Rational(q, p.q) * p.shift)
         if all(_same(p.firsts[r + q], p.firsts[r] + shift) and
                _same(p.lasts[r + q], p.lasts[r] + shift) and
                ((r + q) in p.empty) == (r in p.empty) for r in range(p.q - q)):
@@ -170,7 +177,9 @@ def to_axis_field(p: Periodic) -> AxisField:
 
 
 def _ratio(value: Value, q: int) -> Value:
-    value = sympy.Rational(value, q) if isinstance(value, int) else value / q
+    if isinstance(value, int) and value % q == 0:  # whole: no sympy on the int path
+        return value // q
+    value = arith.sympy_module().Rational(value, q) if isinstance(value, int) else value / q
     return arith.simplify_int(value)
 
 
@@ -261,8 +270,21 @@ def _pick(values: Sequence[Value], largest: bool) -> Value | None:
     offsets = [arith.simplify_int(v - values[0]) for v in values]
     whole = [o for o in offsets if isinstance(o, int)]
     if len(whole) != len(offsets):
-        return None
+        return _pick_bounded(values, offsets, largest)
     return values[whole.index(max(whole) if largest else min(whole))]
+
+
+def _pick_bounded(values: Sequence[Value], offsets: list[Value], largest: bool) -> Value | None:
+    """_pick where values differ by bounded periodic formulas (paths whose 'same' pads depend
+    on the size's parity): the value that is the extreme for every size, if one is."""
+    from convplan.analysis.periodic_bounds import never_negative
+
+    sign = 1 if largest else -1
+    for i, candidate in enumerate(offsets):
+        if all(j == i or never_negative(arith.simplify_int(sign * (candidate - other)))
+               for j, other in enumerate(offsets)):
+            return values[i]
+    return None
 
 
 def _extreme(values: Sequence[Value], largest: bool) -> Value:

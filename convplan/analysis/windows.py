@@ -30,9 +30,15 @@ def pool_output_length(n: Value, k: int, s: int, padding: str) -> Value:
 
 def same_padding(n: Value, k: int, s: int, d: int) -> tuple[Value, Value]:
     """TF 'same': pad_total = max((out - 1) * s + k_eff - n, 0); before = total // 2, and the
-    extra pixel, if any, goes after (bottom/right)."""
+    extra pixel, if any, goes after (bottom/right). Where k_eff >= s the max is dropped: out - 1
+    = floor((n - 1) / s) >= (n - s) / s, so the total is at least k_eff - s >= 0 for every n;
+    a symbolic Max(0, .) there made every later merge of such paths (RegNet's strided blocks)
+    compare Max terms sympy cannot simplify (RegNetX002's symbolic analysis: tens of seconds)."""
     out = conv_output_length(n, k, s, d, "same")
-    pad_total = maximum((out - 1) * s + effective_kernel(k, d) - n, 0)
+    total = (out - 1) * s + effective_kernel(k, d) - n
+    always = isinstance(k, int) and isinstance(s, int) and isinstance(d, int) \
+        and effective_kernel(k, d) >= s
+    pad_total = total if always else maximum(total, 0)
     before = floordiv(pad_total, 2)
     return before, pad_total - before
 
