@@ -6,10 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-backends test-fast lint fuzz bench regenerate clean
 
+# keras-hub (tests/frontends/test_keras_hub.py builds its backbones) is installed without its
+# dependencies: it requires tensorflow-text, which pins the full tensorflow beside tensorflow-cpu;
+# the `hub` extra holds the dependencies it does need.
+KERAS_HUB := keras-hub==0.32.0
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[tf,dev]"
+	$(BIN)/pip install --quiet -e ".[tf,dev,hub]"
+	$(BIN)/pip install --quiet --no-deps "$(KERAS_HUB)"
 	touch $(STAMP)
 
 demo: $(STAMP)

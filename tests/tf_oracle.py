@@ -143,7 +143,17 @@ def keras_layer_from_op(op: O.Op) -> Any:
 
 
 def _is_model(layer: Any) -> bool:
-    return hasattr(layer, "layers")
+    """A model, or a composite layer of a class outside Keras (keras-hub's MobileNet blocks),
+    which convplan reads as the nested model its call traces."""
+    if hasattr(layer, "layers"):
+        return True
+    return not type(layer).__module__.startswith("keras.") and bool(_sublayers(layer))
+
+
+def _sublayers(layer: Any) -> list:
+    if hasattr(layer, "layers"):
+        return list(layer.layers)
+    return list(layer._flatten_layers(include_self=False, recursive=False))
 
 
 def leaf_layers(model: Any) -> Iterator[tuple[str, Any]]:
@@ -154,7 +164,7 @@ def leaf_layers(model: Any) -> Iterator[tuple[str, Any]]:
     used: set[str] = set()
 
     def walk(current: Any, prefix: str | None) -> Iterator[tuple[str, Any]]:
-        for layer in current.layers:
+        for layer in _sublayers(current):
             if _is_model(layer):
                 yield from walk(layer, layer.name)
             elif type(layer).__name__ != "InputLayer":
@@ -165,6 +175,21 @@ def leaf_layers(model: Any) -> Iterator[tuple[str, Any]]:
                 yield name, layer
 
     yield from walk(model, None)
+
+
+def call_composites(model: Any) -> None:
+    """Give the sublayers of every composite layer (see `_is_model`) the call record
+    `layer_facts` reads: Keras runs a layer's `call` on backend tensors, so its sublayers are
+    never called symbolically; here each composite's `call` is applied to a `keras.Input` of its
+    input's shape (a composite inside it gets the same after)."""
+    import keras
+
+    for layer in _sublayers(model):
+        if hasattr(layer, "layers"):
+            call_composites(layer)
+        elif _is_model(layer):
+            layer.call(keras.Input(batch_shape=layer.input.shape, dtype=layer.input.dtype))
+            call_composites(layer)
 
 
 def model_totals(model: Any) -> tuple[int, int]:
@@ -273,7 +298,7 @@ def gradient_supports(model: Any, input_shape: Shape, positions: Sequence[Sequen
     return result
 
 
-__all__ = ["Facts", "Outcome", "Comparison", "build_keras_model", "compare_layer",
+__all__ = ["Facts", "Outcome", "Comparison", "build_keras_model", "call_composites", "compare_layer",
            "convplan_facts", "gradient_supports", "keras_executes", "keras_facts",
            "keras_layer_from_op", "layer_facts", "leaf_layers", "mismatches", "model_totals",
            "plan_facts", "set_positive_weights", "single_layer_graph",
