@@ -15,6 +15,7 @@ from typing import Any
 
 from convplan.analysis.arith import Value, product
 from convplan.analysis.shapes import Shape
+from convplan.errors import ShapeError
 from convplan.ir import ops as O
 from convplan.ir.rules import rule_for
 
@@ -215,10 +216,22 @@ def rescaling_counts(op: O.Rescaling, ins: list[Shape], out: Shape) -> Counts:
 
 
 def custom_counts(op: O.Custom, ins: list[Shape], out: Shape) -> Counts:
-    """As declared: params = params + params_per_channel * input channels (trainable);
-    FLOPs = flops_per_element * output elements; no MACs."""
-    params = op.params + op.params_per_channel * ins[0][-1]
-    return Counts(trainable=params, flops=op.flops_per_element * product(out))
+    """As declared, with C_in the input's channels and C_out the output's: params = params(C_in,
+    C_out) + params_per_channel * C_in (trainable); MACs = macs_per_position(C_in, C_out) *
+    output positions; FLOPs = 2 * MACs + flops_per_element * output elements."""
+    from convplan.ir.formula import evaluate
+
+    c_in, c_out = ins[0][-1], out[-1]
+    params = evaluate(op.params, c_in, c_out) + op.params_per_channel * c_in
+    per_position = evaluate(op.macs_per_position, c_in, c_out)
+    macs = per_position * product(out[:-1])
+    for what, value in (("params", params), ("macs_per_position", per_position)):
+        if getattr(value, "is_number", isinstance(value, int)) and value < 0:
+            raise ShapeError(f"the declared {what} {getattr(op, what)} is {value} for "
+                             f"C_in = {c_in}, C_out = {c_out}; a count is never negative",
+                             layer=op.name, op=op.op_type)
+    return Counts(trainable=params, macs=macs,
+                  flops=2 * macs + op.flops_per_element * product(out))
 
 
 COUNT_RULES: dict[type, CountRule] = {

@@ -123,6 +123,19 @@ def window_field(op: O.Windowed | O.Pooling, fields: list[Field], ins: list[Shap
 # ---------------------------------------------------------------- resampling, padding, global
 
 
+def custom_field(op: O.Custom, fields: list[Field], ins: list[Shape], out: Shape) -> FieldOutcome:
+    """A declared layer: its first input's field where it keeps the shape; the declared
+    window's (as a convolution's) where `kernel_size` is declared; none where only strides
+    or channels are (convplan never guesses the extent of a window nobody declared)."""
+    if not op.window_declared:
+        return same_field(op, fields, ins, out)
+    if op.kernel_size is None or fields[0] is None or len(out) != len(ins[0]):
+        return None
+    kernel, strides, dilation = op.geometry(len(ins[0]) - 1)
+    return layer_of(_window_axis(f, n, k, s, d, op.padding)
+                    for f, n, k, s, d in zip(fields[0], ins[0][:-1], kernel, strides, dilation))
+
+
 def transpose_field(op: O.ConvTranspose, fields: list[Field], ins: list[Shape],
                     out: Shape) -> FieldOutcome:
     """Output o gathers inputs i = (o + p - m * d) / s, for taps m < k where that is whole;
@@ -392,7 +405,7 @@ FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.LeakyReLU: same_field,
     O.Dropout: same_field,  # SpatialDropout too: the identity at inference
     O.Dense: same_field,  # on a feature map: per position
-    O.Custom: same_field,  # declared shape-preserving
+    O.Custom: custom_field,
     O.Softmax: axis_field,
     O.LayerNormalization: axis_field,
     O.Flatten: no_field,

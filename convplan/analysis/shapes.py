@@ -63,8 +63,13 @@ def _fmt(shape: Shape) -> str:
 
 def _check_length(op: O.Op, axis: int, out: Value, n: Value, need: int, padding: str,
                   what: str) -> Value:
+    return _check_length_of_rank(op, op.rank(), axis, out, n, need, what, padding)
+
+
+def _check_length_of_rank(op: O.Op, rank: int, axis: int, out: Value, n: Value, need: int,
+                          what: str, padding: str) -> Value:
     if arith.is_positive(out) is False:
-        words, units = AXIS_WORDS[op.rank()], UNIT_WORDS[op.rank()]
+        words, units = AXIS_WORDS[rank], UNIT_WORDS[rank]
         raise _error(op, f"output {words[axis]} would be {out}; {what} needs an input of at least "
                      f"{need} {units[axis]} under padding {padding!r}, received {n}",
                      hint="padding: same" if padding == "valid" else None,
@@ -132,6 +137,30 @@ def same_shape(op: O.Op, shapes: list[Shape]) -> Shape:
     if op.spatial_rank is not None:
         _spatial_input(op, shapes[0])
     return shapes[0]
+
+
+def custom_shape(op: O.Custom, shapes: list[Shape]) -> Shape:
+    """As declared: the first input's shape; with a declared geometry, per spatial axis the
+    length of a convolution window (kernel 1 where none is declared: valid and same both give
+    ceil(n / s)), channels `filters` (the input's where not declared)."""
+    if not op.changes_shape:
+        return shapes[0]
+    shape = shapes[0]
+    rank = len(shape) - 1
+    if rank == 0 and op.window_declared is False:  # channels only, on a vector
+        return (op.filters,)
+    if not 1 <= rank <= 3:
+        raise _error(op, "a declared kernel_size, strides, dilation_rate or filters needs an "
+                     "input with 1 to 3 spatial axes (batch, ..., channels), received shape "
+                     f"{_fmt(shape)}")
+    kernel, strides, dilation = op.geometry(rank)
+    out = []
+    for axis, (n, k, s, d) in enumerate(zip(shape[:-1], kernel, strides, dilation)):
+        length = conv_output_length(n, k, s, d, op.padding)
+        out.append(_check_length_of_rank(op, rank, axis, length, n, effective_kernel(k, d),
+                                         f"the declared kernel {k} with dilation {d}",
+                                         op.padding))
+    return (*out, shape[-1] if op.filters is None else op.filters)
 
 
 def axis_checked_same_shape(op: O.BatchNormalization | O.LayerNormalization | O.Softmax,
@@ -294,7 +323,7 @@ SHAPE_RULES: dict[type, ShapeRule | MergeShapeRule] = {
     O.LeakyReLU: same_shape,
     O.Dropout: same_shape,
     O.Rescaling: same_shape,
-    O.Custom: same_shape,  # declared shape-preserving
+    O.Custom: custom_shape,
     O.Dense: dense_shape,
     O.Merge: MergeShapeRule(broadcast_shape),  # Add, Subtract, Multiply, Average, Maximum, Minimum
     O.Concatenate: MergeShapeRule(concatenate_shape),

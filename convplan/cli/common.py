@@ -36,10 +36,12 @@ optimizer_option = click.option(
     type=click.Choice(list(OPTIMIZER_SLOTS)),
     help="Optimizer for the training-memory estimate (its slots per parameter).")
 custom_layer_option = click.option(
-    "--custom-layer", "custom_layers", multiple=True, metavar="CLASS=identity[,params=N]",
-    help="Declare a Keras layer class (or layer name) convplan does not model: "
-    "CLASS=identity[,params=N][,params_per_channel=N][,flops_per_element=N]. Repeatable; "
-    "Keras model files only.")
+    "--custom-layer", "custom_layers", multiple=True, metavar="CLASS=DECLARATION",
+    help="Declare a Keras layer class (or layer name) convplan does not model. Keeps the "
+    "shape: CLASS=identity[,params=N][,params_per_channel=N][,flops_per_element=N]; changes "
+    "it: CLASS=strides=S[,kernel_size=K][,dilation_rate=D][,padding=valid|same][,filters=F]"
+    "[,params=FORMULA][,macs_per_position=FORMULA] (per-axis values as 2x1; formulas in C_in "
+    "and C_out, e.g. params=9*C_in*64+64). Repeatable; Keras model files only.")
 
 
 def parse_custom_layers(values: tuple[str, ...]) -> dict[str, object]:

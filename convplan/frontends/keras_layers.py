@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from convplan.errors import SpecError, UnsupportedError, UsageError, parameter_name
+from convplan.errors import (
+    ShapeError,
+    SpecError,
+    UnsupportedError,
+    UsageError,
+    parameter_name,
+)
 from convplan.ir import ops as O
 
 # Keys that never change an output shape, a parameter count or a MAC count.
@@ -36,76 +42,128 @@ RENAMED: dict[str, tuple[str, dict[str, Any]]] = {
 
 @dataclass(frozen=True)
 class CustomLayer:
-    """How a layer class convplan does not know behaves: ``identity`` (the output has the first
-    input's shape) with ``params`` + ``params_per_channel`` x input channels trainable weights
-    and ``flops_per_element`` FLOPs per output element."""
+    """How a layer class convplan does not know behaves (the attributes of `O.Custom`):
+    ``identity`` (the output has the first input's shape), or a declared geometry: per spatial
+    axis a convolution window (``kernel_size``, ``strides``, ``dilation_rate``, ``padding``)
+    and ``filters`` output channels. Counts: ``params`` (an integer or a formula in C_in and
+    C_out) + ``params_per_channel`` x C_in trainable weights, ``macs_per_position`` (likewise)
+    MACs per output position, ``flops_per_element`` more FLOPs per output element."""
 
     behaviour: str = "identity"
-    params: int = 0
+    params: int | str = 0
     params_per_channel: int = 0
     flops_per_element: int = 0
+    macs_per_position: int | str = 0
+    filters: int | None = None
+    kernel_size: Any = None
+    strides: Any = 1
+    dilation_rate: Any = 1
+    padding: str = "valid"
 
     def attributes(self, class_name: str) -> dict[str, Any]:
-        return {"class_name": class_name, "params": self.params,
-                "params_per_channel": self.params_per_channel,
-                "flops_per_element": self.flops_per_element}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "behaviour"}
+        return {"class_name": class_name, **out}
 
 
 BEHAVIOURS = ("identity",)
 CUSTOM_LAYERS = parameter_name("custom_layers")  # the CLI writes it as its flag
-_COUNT_KEYS = tuple(f.name for f in fields(CustomLayer) if f.name != "behaviour")
+_OPTIONS = tuple(f.name for f in fields(CustomLayer) if f.name != "behaviour")
+_GEOMETRY = ("filters", "kernel_size", "strides", "dilation_rate", "padding")
+SYNTAX = ("CLASS=identity[,params=N] or CLASS=strides=S[,kernel_size=K][,padding=same]"
+          "[,filters=F][,params=FORMULA]")
 
 
 def parse_custom_layer(text: str) -> tuple[str, CustomLayer]:
-    """'MyLayer=identity,params=10' -> ('MyLayer', CustomLayer(params=10))."""
+    """'MyLayer=identity,params=10' -> ('MyLayer', CustomLayer(params=10)); 'Down=strides=2,
+    filters=64,params=9*C_in*64+64' declares a layer that changes shape."""
     key, sep, rest = str(text).partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UsageError(f"{CUSTOM_LAYERS} must look like CLASS=identity[,params=N], received "
-                         f"{text!r}")
+        raise UsageError(f"{CUSTOM_LAYERS} must look like {SYNTAX}, received {text!r}")
     return key, custom_layer_from(key, rest)
 
 
+def _option_value(key: str, name: str, text: str) -> Any:
+    """One NAME=VALUE of the string form: integers, AxB per axis, words, formulas as text."""
+    text = text.strip()
+    if re.fullmatch(r"\d{1,15}", text):
+        return int(text)
+    if name in ("kernel_size", "strides", "dilation_rate") and re.fullmatch(
+            r"\d{1,6}(x\d{1,6}){1,2}", text):
+        return [int(v) for v in text.split("x")]
+    if name in ("params", "macs_per_position", "padding"):
+        return text
+    raise UsageError(f"custom layer {key!r}: {name} must be a non-negative integer"
+                     + (" or one per spatial axis such as 2x2" if name in _GEOMETRY else "")
+                     + f", received {text!r}")
+
+
 def custom_layer_from(key: str, value: Any) -> CustomLayer:
-    """A declaration as a CustomLayer, a 'identity,params=N' string or a mapping."""
+    """A declaration as a CustomLayer, a string ('identity,params=N', 'strides=2,filters=64,
+    params=9*C_in*64+64') or a mapping of the same options."""
     if isinstance(value, CustomLayer):
-        declared = value
-    elif isinstance(value, str):
+        return _declared(key, {f.name: getattr(value, f.name) for f in fields(value)})
+    if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
-        options: dict[str, Any] = {"behaviour": parts[0] if parts else ""}
-        for part in parts[1:]:
-            name, sep, number = part.partition("=")
-            if not sep or not re.fullmatch(r"\d{1,15}", number.strip()):
-                raise UsageError(f"custom layer {key!r}: options must look like params=N, "
-                                 f"received {part!r}")
-            options[name.strip()] = int(number)
-        declared = _declared(key, options)
-    elif isinstance(value, Mapping):
-        declared = _declared(key, {"behaviour": "identity", **value})
-    else:
-        raise UsageError(f"custom layer {key!r}: expected 'identity[,params=N]' or a mapping, "
-                         f"received {value!r}")
-    if declared.behaviour not in BEHAVIOURS:
-        raise UsageError(f"custom layer {key!r}: unknown behaviour {declared.behaviour!r}; "
-                         f"expected one of {', '.join(BEHAVIOURS)}")
-    return declared
+        options: dict[str, Any] = {}
+        if parts and "=" not in parts[0]:
+            options["behaviour"] = parts.pop(0)
+        elif not parts:
+            options["behaviour"] = ""
+        for part in parts:
+            name, sep, text = part.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise UsageError(f"custom layer {key!r}: options must look like NAME=VALUE "
+                                 f"({', '.join(_OPTIONS)}), received {part!r}")
+            if name in options:
+                raise UsageError(f"custom layer {key!r}: {name} is given twice")
+            _known(key, {name})
+            options[name] = _option_value(key, name, text)
+        return _declared(key, options)
+    if isinstance(value, Mapping):
+        return _declared(key, dict(value))
+    raise UsageError(f"custom layer {key!r}: expected {SYNTAX.replace('CLASS=', '')} or a "
+                     f"mapping, received {value!r}")
+
+
+def _known(key: str, names: set[str]) -> None:
+    unknown = names - {"behaviour", *_OPTIONS}
+    if unknown:
+        raise UsageError(f"custom layer {key!r}: unknown option(s) {sorted(unknown)}; expected "
+                         + ", ".join(_OPTIONS))
 
 
 def _declared(key: str, options: dict[str, Any]) -> CustomLayer:
-    unknown = set(options) - {"behaviour", *_COUNT_KEYS}
-    if unknown:
-        raise UsageError(f"custom layer {key!r}: unknown option(s) {sorted(unknown)}; expected "
-                         + ", ".join(_COUNT_KEYS))
-    for name in _COUNT_KEYS:
+    """Checked as the op checks its attributes; an error names the declaration."""
+    _known(key, set(options))
+    geometry = sorted(n for n in _GEOMETRY if n in options
+                      and options[n] != getattr(CustomLayer, n))
+    behaviour = options.pop("behaviour", "identity" if not geometry else "declared")
+    if behaviour not in BEHAVIOURS and not (behaviour == "declared" and geometry):
+        raise UsageError(f"custom layer {key!r}: unknown behaviour {behaviour!r}; expected "
+                         f"{' or '.join(BEHAVIOURS)}, or options alone ({SYNTAX})")
+    if behaviour == "identity" and geometry:
+        raise UsageError(f"custom layer {key!r}: identity keeps the input's shape, so it cannot "
+                         f"declare {', '.join(geometry)}; leave 'identity' out to declare a "
+                         "layer that changes shape")
+    for name in ("params_per_channel", "flops_per_element"):
         value = options.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UsageError(f"custom layer {key!r}: {name} must be a non-negative integer, "
                              f"received {value!r}")
-    return CustomLayer(**options)
+    declared = CustomLayer(behaviour=behaviour, **options)
+    try:
+        op = O.Custom(name=key, **declared.attributes(key))
+    except SpecError as exc:
+        raise UsageError(f"custom layer {key!r}: {exc.message.split(': ', 1)[-1]}") from None
+    # as the op stores them: formulas checked, lists as tuples
+    return CustomLayer(behaviour=behaviour, **{n: getattr(op, n) for n in _OPTIONS})
 
 
 def normalize_custom_layers(declared: Mapping[str, Any] | None) -> dict[str, CustomLayer]:
-    """The `custom_layers=` argument: {class or layer name: declaration}."""
+    """The `custom_layers=` argument: {class or layer name: declaration}. A layer is matched
+    by its layer name first, then its class name, then its registered name."""
     if not declared:
         return {}
     if not isinstance(declared, Mapping):
@@ -120,6 +178,48 @@ def normalize_custom_layers(declared: Mapping[str, Any] | None) -> dict[str, Cus
                              "does not know")
         out[key] = custom_layer_from(key, value)
     return out
+
+
+def check_declared_shape(op: O.Custom, recorded_in: Any, consumer: str, recorded_out: Any
+                         ) -> None:
+    """The declaration applied to the input shape the Keras model recorded for the layer must
+    give the shape it recorded where `consumer` reads the layer's output (Keras 3 writes each
+    tensor's shape into the inbound nodes): ShapeError naming both layers where a dimension
+    known in both differs. Shapes include the batch axis; None dims are free."""
+    from convplan.analysis import arith
+    from convplan.analysis.shapes import output_shape
+
+    if not (_is_shape(recorded_in) and _is_shape(recorded_out)):
+        return
+    given = tuple(arith.symbol(f"d{i}") if d is None else d
+                  for i, d in enumerate(recorded_in[1:]))
+    try:
+        declared = output_shape(op, [given], [])
+    except SpecError as exc:
+        raise ShapeError(f"the declaration fails on the input shape the model recorded, "
+                         f"{_shown(recorded_in)}: {exc.message.split(': ', 1)[-1]}",
+                         layer=op.name, op=f"Custom {op.class_name}") from None
+    saved = tuple(recorded_out[1:])
+    agree = len(declared) == len(saved) and all(
+        s is None or not arith.is_concrete(d) or int(d) == s for d, s in zip(declared, saved))
+    if not agree:
+        what = "identity" if not op.changes_shape else "geometry"
+        shown = _shown([None, *(d if arith.is_concrete(d) else None for d in declared)])
+        raise ShapeError(
+            f"the declared {what} gives output shape {shown} from its recorded input shape "
+            f"{_shown(recorded_in)}, but the next layer {consumer!r} was saved with input shape "
+            f"{_shown(recorded_out)}", layer=op.name, op=f"Custom {op.class_name}",
+            hint=f"declare in {CUSTOM_LAYERS} the kernel_size, strides, padding and filters "
+            "that give the layer's real output shape")
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, list) and len(value) >= 2 and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in value)
+
+
+def _shown(shape: Any) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
 # ---------------------------------------------------------------- helper layers of the zoo
@@ -272,4 +372,6 @@ def describe_unknown(entry: dict, layer: str) -> SpecError:
         f"Keras layer class {class_name!r}{where} is not modelled by convplan, which never "
         "guesses a layer's shape or weights", layer=layer, op=str(class_name),
         hint=f"declare it, e.g. {CUSTOM_LAYERS} {class_name}=identity,params=N (Python: "
-        f"custom_layers={{{class_name!r}: 'identity,params=N'}}) if it keeps its input's shape")
+        f"custom_layers={{{class_name!r}: 'identity,params=N'}}) if it keeps its input's shape, "
+        f"or {class_name}=strides=2,padding=same,filters=64,params=9*C_in*64+64 if it changes "
+        "it")

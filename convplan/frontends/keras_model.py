@@ -81,6 +81,12 @@ def _refs(value: Any, what: str) -> list[Ref]:
 
 def _tensors(value: Any, layer: str) -> Iterator[Ref]:
     """Every `__keras_tensor__` in a call's args, in order (merges pass a list of them)."""
+    for ref, _ in _tensor_entries(value, layer):
+        yield ref
+
+
+def _tensor_entries(value: Any, layer: str) -> Iterator[tuple[Ref, Any]]:
+    """Every `__keras_tensor__` with the shape Keras recorded for it (batch first), in order."""
     if isinstance(value, dict):
         if value.get("class_name") == "__keras_tensor__":
             history = (value.get("config") or {}).get("keras_history")
@@ -88,13 +94,26 @@ def _tensors(value: Any, layer: str) -> Iterator[Ref]:
                     or not isinstance(history[0], str)
                     or not all(isinstance(i, int) for i in history[1:])):
                 raise _fail(f"malformed keras_history {history!r}", layer)
-            yield (history[0], history[1], history[2])
+            yield (history[0], history[1], history[2]), (value.get("config") or {}).get("shape")
         else:
             for item in value.values():
-                yield from _tensors(item, layer)
+                yield from _tensor_entries(item, layer)
     elif isinstance(value, list):
         for item in value:
-            yield from _tensors(item, layer)
+            yield from _tensor_entries(item, layer)
+
+
+def recorded_input_shapes(entry: dict, node: Any, count: int, layer: str) -> list[Any]:
+    """The input shapes (batch first) Keras recorded for one call: each tensor's own in a
+    Keras 3 inbound node, else the layer's build_config for a one-input layer; None where
+    nothing was recorded."""
+    if isinstance(node, dict):
+        shapes = [shape for _, shape in _tensor_entries(node.get("args") or [], layer)]
+        if len(shapes) == count:
+            return shapes
+    built = (entry.get("build_config") or {}).get("input_shape") \
+        if isinstance(entry.get("build_config"), dict) else None
+    return [built] if count == 1 else [None] * count
 
 
 def node_inputs(node: Any, layer: str) -> list[Ref]:
@@ -158,6 +177,8 @@ class _Importer:
         self.reserved: set[str] = set()  # names of the top-level model's own layers
         self.origins: dict[str, Origin] = {}  # graph node -> the Keras call it stands for
         self.scope: tuple[str, ...] = ()  # the nested models being walked
+        # declared (Custom) nodes -> (op, the input shape Keras recorded), checked where read
+        self.declared_inputs: dict[str, tuple[O.Custom, Any]] = {}
 
     # -- names ------------------------------------------------------------------------
     def claim(self, wanted: str, prefix: str | None = None) -> str:
@@ -333,6 +354,7 @@ class _Importer:
         if not ins:
             raise _fail("the layer is called without tensor inputs", layer, str(class_name))
         config = _mapping(entry.get("config", {}), "'config'", layer)
+        inbound = node  # `node` names the graph node below
         if K.is_operation(entry) and not self.declared(entry, layer):
             op_name, attributes = K.operation_attributes(
                 str(class_name), call_arguments(node, layer) if node is not None
@@ -348,9 +370,19 @@ class _Importer:
                 f"the layer is called {index + 1} or more times and shares its weights between "
                 "calls; convplan models one set of weights per layer node", layer=layer,
                 op=op_name, hint="give each call its own layer, or write a convplan spec")
+        self.check_declarations(entry, inbound, ins, op)
         self.add(op, ins, layer)
         self.origins[node] = (self.scope, layer, index)
         return [node]
+
+    def check_declarations(self, entry: dict, call: Any, ins: list[str], op: O.Op) -> None:
+        """A declared layer's output must have the shape its readers were saved with."""
+        recorded = recorded_input_shapes(entry, call, len(ins), op.name)
+        for source, shape in zip(ins, recorded):
+            if source in self.declared_inputs:
+                K.check_declared_shape(*self.declared_inputs[source], op.name, shape)
+        if isinstance(op, O.Custom):
+            self.declared_inputs[op.name] = (op, recorded[0])
 
     def declared(self, entry: dict, layer: str) -> str | None:
         """The key under which the user declared this layer's behaviour, if any."""

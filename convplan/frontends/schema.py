@@ -125,6 +125,13 @@ _TARGET_SHAPE = _fixed({"type": "array", "minItems": 1, "items": {"anyOf": [
 _WINDOW = {"kernel_size": _per_axis(1), "strides": _per_axis(1), "dilation_rate": _per_axis(1),
            "padding": _choice("paddings"), "data_format": _DATA_FORMAT,
            "activation": _activation, "use_bias": _BOOL}
+# Custom: an integer or a formula in C_in and C_out (convplan.ir.formula checks the text)
+_COUNT_FORMULA = _fixed({"anyOf": [{"type": "integer", "minimum": 0}, {
+    "type": "string", "maxLength": 200, "pattern": r"^(?=.*\S)(?:\s|\d|C_in|C_out|[-+*/()])+$",
+    "description": "a formula in C_in and C_out: integers, + - * // and **, e.g. 9*C_in*64+64"}]})
+# Custom: one integer for every spatial axis, or one per axis (the input decides how many)
+_DECLARED_AXES = _fixed({"anyOf": [{"type": "integer", "minimum": 1}, {
+    "type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": 3}]})
 _NORMALIZATION = {"axis": _AXIS, "epsilon": _number(0.0), "center": _BOOL, "scale": _BOOL}
 
 # Attributes declared on Op itself, which every op has.
@@ -161,8 +168,11 @@ SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
     O.ZeroPadding: {"padding": _pairs, "data_format": _DATA_FORMAT},
     O.Cropping: {"cropping": _pairs, "data_format": _DATA_FORMAT},
     O.Custom: {"class_name": _fixed({"type": "string", "pattern": r"\S"}),
-               "params": _integer(0), "params_per_channel": _integer(0),
-               "flops_per_element": _integer(0)},
+               "params": _COUNT_FORMULA, "params_per_channel": _integer(0),
+               "flops_per_element": _integer(0), "macs_per_position": _COUNT_FORMULA,
+               "filters": _optional(_integer(1)), "kernel_size": _optional(_DECLARED_AXES),
+               "strides": _DECLARED_AXES, "dilation_rate": _DECLARED_AXES,
+               "padding": _choice("paddings")},
 }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import resource
 import time
 import zipfile
@@ -256,14 +257,26 @@ def build_model(graph: Graph, model_path: str | None, input_size: Sequence[int] 
         return build_keras_model(with_every_sink(graph), input_size)
     import keras
 
-    if input_size is not None:
-        config = with_input_shapes(read_config(model_path),
-                                   [plan.layer(name).output_shape for name in graph.inputs])
-        return keras.models.model_from_json(json.dumps(config))
-    if model_path.endswith(".keras"):
-        return keras.saving.load_model(model_path, compile=False)
-    with open(model_path, encoding="utf-8") as handle:
-        return keras.models.model_from_json(handle.read())
+    try:
+        if input_size is not None:
+            config = with_input_shapes(read_config(model_path),
+                                       [plan.layer(name).output_shape for name in graph.inputs])
+            return keras.models.model_from_json(json.dumps(config))
+        if model_path.endswith(".keras"):
+            return keras.saving.load_model(model_path, compile=False)
+        with open(model_path, encoding="utf-8") as handle:
+            return keras.models.model_from_json(handle.read())
+    except TypeError as exc:  # Keras's words for a class nobody registered in this process
+        if "Could not locate" not in str(exc):
+            raise
+        found = re.search(r"Could not locate \w+ '([^']+)'", str(exc))
+        name = found.group(1) if found else "a custom class"
+        raise UsageError(f"Keras cannot load {model_path}: it does not know the class {name!r}, "
+                         "which the model's own layers use; verify compares the real layer, so "
+                         "Keras must find it", hint="register it with keras.saving."
+                         "register_keras_serializable in a module and pass "
+                         f"{parameter_name('modules')} that module (or call verify_model after "
+                         "importing it)") from None
 
 
 def read_config(model_path: str) -> dict:

@@ -88,10 +88,48 @@ def _unchanged(op: O.Op) -> O.Op:
 
 
 def _declared_as_linear(op: O.Custom) -> O.Op:
-    """A declared layer has no Keras class to build; its field is its first input's
-    (receptive.same_field), which the identity on that input reproduces (linearize_graph
-    drops the other inputs)."""
+    """A declared layer has no Keras class to build. One that keeps its shape has its first
+    input's field (receptive.custom_field), which the identity on that input reproduces
+    (linearize_graph drops the other inputs); one that declares a geometry needs its shapes
+    (declared_surrogate)."""
+    if op.changes_shape:
+        raise TypeError(f"the declared geometry of {op.name!r} is built by declared_surrogate")
     return _as_linear(op)
+
+
+CONVOLUTIONS = {1: O.Conv1D, 2: O.Conv2D, 3: O.Conv3D}
+
+
+def declared_surrogate(op: O.Custom, in_shape: Sequence[Any], out_shape: Sequence[Any]
+                       ) -> O.Op:
+    """A declared geometry as a convolution with the plan's output channels: the declared
+    kernel (1 where none is declared: the plan then has no field, and the convolution only
+    carries the shapes), strides, dilation and padding, so its field is the one the plan
+    derives (receptive.custom_field). Keras's convolutions refuse strides and dilation both
+    above 1; there the kernel is dense over the dilated span, (k - 1) * d + 1 taps, which
+    gives every output the same first and last input pixel when the field reaching the layer
+    is uniform (downstream of resampling the dilation's gaps can matter: a note in
+    docs/keras-import.md). A vector input (no spatial axes) gets a Dense layer."""
+    rank, channels = len(in_shape) - 1, int(out_shape[-1])
+    if rank == 0:
+        return O.Dense(name=op.name, units=channels)
+    kernel, strides, dilation = op.geometry(rank)
+    if max(strides) > 1 and max(dilation) > 1:
+        kernel = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+        dilation = (1,) * rank
+    return CONVOLUTIONS[rank](name=op.name, filters=channels, kernel_size=kernel,
+                              strides=strides, dilation_rate=dilation, padding=op.padding)
+
+
+def _zero_fill(op: O.Pad) -> O.Op:
+    """Padding with -inf (before a max pooling) would swamp the sums: pad with zeros, the
+    same geometry."""
+    return dataclasses.replace(op, constant_values=None) if op.mode == "constant" else op
+
+
+def _reduction_to_mean(op: O.Reduction) -> O.Op:
+    """max and min pick one position; the mean over the same axes sees them all."""
+    return O.Mean(name=op.name, axis=op.axis, keepdims=op.keepdims)
 
 
 LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
@@ -153,7 +191,12 @@ def linearize_graph(graph: Graph, input_size: Sequence[int] | None = None,
                 if not counted[k]:
                     inputs[k] = copy.add(O.Rescaling(name=f"{node.name}__context{k}",
                                                      scale=0.0), [source])
-        copy.add(linearize_op(node.op), inputs)
+        op = node.op
+        if isinstance(op, O.Custom) and op.changes_shape:
+            copy.add(declared_surrogate(op, plan[inputs[0]].output_shape,
+                                        plan[node.name].output_shape), inputs)
+            continue
+        copy.add(linearize_op(op), inputs)
     copy.set_outputs(graph.outputs)
     return copy
 

@@ -149,7 +149,7 @@ def test_custom_layers_are_declared_by_class_or_by_layer_name():
     ({"Nobody": "identity"}, "match no layer"),
     ({"Conv2D": "identity"}, "Conv2D is a Keras layer convplan models"),
     ({"Gate": "reshape"}, "unknown behaviour 'reshape'"),
-    ({"Gate": "identity,params=-1"}, "options must look like params=N"),
+    ({"Gate": "identity,params=-1"}, "'params' must be an integer >= 0"),
     ({"Gate": "identity,weights=3"}, "unknown option"),
 ])
 def test_bad_custom_layer_declarations_are_usage_errors(declared, message):
