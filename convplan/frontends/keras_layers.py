@@ -23,6 +23,7 @@ from convplan.errors import (
     parameter_name,
 )
 from convplan.ir import ops as O
+from convplan.ir.ops_structural import KerasOperation
 
 # Keys that never change an output shape, a parameter count or a MAC count.
 _IGNORED_KEY = re.compile(r".*_(initializer|regularizer|constraint)$")
@@ -173,7 +174,10 @@ def normalize_custom_layers(declared: Mapping[str, Any] | None) -> dict[str, Cus
     for key, value in declared.items():
         if not isinstance(key, str) or not key:
             raise UsageError(f"custom layer keys must be class or layer names, received {key!r}")
-        if O.OPS.get(O.ALIASES.get(key, key)) is not None or key in RENAMED:
+        modelled = O.OPS.get(O.ALIASES.get(key, key))
+        # a keras.ops name (Pad, Split, Mean, ...) is no layer class: a user's layer may have it
+        if (modelled is not None and not issubclass(modelled, KerasOperation)) \
+                or key in RENAMED:
             raise UsageError(f"{key} is a Keras layer convplan models; declare only classes it "
                              "does not know")
         out[key] = custom_layer_from(key, value)

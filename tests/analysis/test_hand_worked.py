@@ -245,6 +245,13 @@ CASES = [
     Case("Custom", "declared counts", dict(class_name="Scale", params=3, params_per_channel=2,
                                            flops_per_element=4),
          [(5, 5, 4)], (5, 5, 4), 11, 0, 0, 400),
+    # a declared 3x3 window, stride 2, valid, 5 filters on 7x6x4: rows (7 - 3) // 2 + 1 = 3,
+    # columns (6 - 3) // 2 + 1 = 2; params 9*4*5 + 5 = 185; MACs 3*2 positions * 9*4*5 = 1080;
+    # FLOPs 2 * 1080 + 1 per output element * 3*2*5 = 2190
+    Case("Custom", "declared window", dict(
+        class_name="Down", kernel_size=3, strides=2, filters=5, params="9*C_in*C_out+C_out",
+        macs_per_position="9*C_in*C_out", flops_per_element=1),
+         [(7, 6, 4)], (3, 2, 5), 185, 0, 1080, 2190),
 ]
 
 

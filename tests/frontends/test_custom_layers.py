@@ -331,3 +331,14 @@ def test_bad_custom_attributes_in_a_spec_are_spec_errors(attribute, message):
     assert attribute in text
     with pytest.raises(SpecError, match=message):
         analyze(loads_spec(text))
+
+
+def test_a_user_class_named_as_a_keras_operation_can_be_declared():
+    """keras.ops.pad is modelled as the op Pad; a user's own layer class Pad is another thing,
+    and the issue's example: declared identity for Pad, contradicted by the next layer."""
+    data = _padded_model()
+    data["config"]["layers"][1]["class_name"] = "Pad"
+    with pytest.raises(ShapeError, match="layer 'pad_1' \\(Custom Pad\\): the declared identity"):
+        graph_from_keras_config(data, custom_layers={"Pad": "identity"})
+    with pytest.raises(UsageError, match="Conv2D is a Keras layer convplan models"):
+        normalize_custom_layers({"Conv2D": "strides=2"})
