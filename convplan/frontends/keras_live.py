@@ -103,7 +103,7 @@ def _expand(config: dict, model: Any, declared: Collection[str]) -> None:
                 _replace(entry, keras_graph_config(op, declared))
             else:
                 _expand(entry["config"], op, declared)
-        elif not _modelled(entry) and _sublayers(op):
+        elif not _modelled(entry) and _composite(op):
             _replace(entry, _traced_config(op, declared))
 
 
@@ -129,9 +129,12 @@ def _modelled(entry: dict) -> bool:
                 and O.OPS.get(O.ALIASES.get(class_name, class_name)) is not None))
 
 
-def _sublayers(layer: Any) -> list:
+def _composite(layer: Any) -> bool:
+    """A layer class from outside Keras that holds sublayers (Keras's own, such as
+    MultiHeadAttention, keep the importer's reasons for refusing them)."""
     flatten = getattr(layer, "_flatten_layers", None)  # Keras 3 Layer: the tracked sublayers
-    return list(flatten(include_self=False, recursive=False)) if flatten is not None else []
+    return (not type(layer).__module__.startswith("keras.") and flatten is not None
+            and any(True for _ in flatten(include_self=False, recursive=False)))
 
 
 def _traced_config(layer: Any, declared: Collection[str]) -> dict:

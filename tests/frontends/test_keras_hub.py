@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convplan import analyze, from_keras, load
-from convplan.errors import UnsupportedError
+from convplan.errors import ConvplanError, UnsupportedError
 
 # Small configs of each family, so a test builds its backbone in about a second.
 BACKBONES = {
@@ -245,3 +245,48 @@ def test_a_keras_hub_file_without_keras_hub_is_refused_before_keras_is_imported(
     assert "keras-hub's 'VGGBackbone'" in message and "not installed" in message
     assert "keras.Model(backbone.inputs, backbone.outputs)" in message
     assert imported == "[]"
+
+
+def _user_block(keras):
+    """A composite layer of the user's: convolution, normalization, activation, residual add."""
+
+    class Block(keras.layers.Layer):
+        def __init__(self, filters, **kwargs):
+            super().__init__(**kwargs)
+            self.conv = keras.layers.Conv2D(filters, 3, padding="same", name=f"{self.name}_conv")
+            self.norm = keras.layers.BatchNormalization(name=f"{self.name}_bn")
+            self.act = keras.layers.ReLU(name=f"{self.name}_relu")
+
+        def call(self, x):
+            return x + self.act(self.norm(self.conv(x)))
+
+    return Block
+
+
+@pytest.mark.tf
+def test_composite_layers_of_any_package_are_traced_or_refused(keras):
+    block = _user_block(keras)
+    inputs = keras.Input((12, 10, 4))
+    x = block(4, name="b1")(inputs)
+    model = keras.Model(inputs, block(4, name="b2")(x))
+    analysis = analyze(from_keras(model))
+    assert check_against_keras(model, analysis) == 6
+    # Declared, it is read as declared (not traced).
+    declared = from_keras(model, custom_layers={"Block": "identity,params=7"})
+    assert analyze(declared).totals.params == 14
+    # Called twice: one trace cannot stand for two calls.
+    shared = block(4, name="shared")
+    twice = keras.Model(inputs, shared(shared(inputs)))
+    with pytest.raises(UnsupportedError, match=r"'shared'.*called 2 times"):
+        from_keras(twice)
+
+
+@pytest.mark.tf
+def test_keras_own_composite_layers_keep_their_refusal(keras):
+    """MultiHeadAttention holds sublayers but is Keras's own: the importer's refusal, no trace."""
+    inputs = keras.Input((6, 8))
+    attention = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, name="attn")
+    model = keras.Model(inputs, attention(inputs, inputs))
+    with pytest.raises(ConvplanError) as refused:
+        from_keras(model)
+    assert "attn" in str(refused.value) and "tracing" not in str(refused.value)
