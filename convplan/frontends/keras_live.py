@@ -110,8 +110,10 @@ def _expand(config: dict, model: Any, declared: Collection[str]) -> None:
 def _replace(entry: dict, graph_config: dict) -> None:
     entry["class_name"] = graph_config["class_name"]
     entry["config"] = graph_config["config"]
-    entry.pop("registered_name", None)
-    entry["module"] = "keras.src.models.functional"
+    for key in ("module", "registered_name"):  # the graph's, not the replaced class's
+        entry.pop(key, None)
+        if key in graph_config:
+            entry[key] = graph_config[key]
 
 
 def _is_declared(entry: dict, declared: Collection[str]) -> bool:

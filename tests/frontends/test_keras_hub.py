@@ -271,6 +271,8 @@ def test_composite_layers_of_any_package_are_traced_or_refused(keras):
     model = keras.Model(inputs, block(4, name="b2")(x))
     analysis = analyze(from_keras(model))
     assert check_against_keras(model, analysis) == 6
+    sequential = keras.Sequential([keras.Input((12, 10, 4)), block(4, name="s1")])
+    assert check_against_keras(sequential, analyze(from_keras(sequential))) == 3
     # Declared, it is read as declared (not traced).
     declared = from_keras(model, custom_layers={"Block": "identity,params=7"})
     assert analyze(declared).totals.params == 14
