@@ -36,6 +36,8 @@ from typing import Any, Protocol
 
 from hypothesis import strategies as st
 
+from convplan.ir import ops as O
+
 SIZES = {1: (6, 40), 2: (5, 24), 3: (3, 10)}
 ACTIVATIONS = ["relu", "linear", "tanh", "sigmoid", "gelu", "elu", "swish", "softplus",
                "relu6", "leaky_relu", "hard_sigmoid", "selu", "softmax", "mish"]
@@ -80,6 +82,17 @@ class Tensor:
 
 def _per_axis(value: Any, rank: int) -> tuple[int, ...]:
     return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
+# The arguments Keras requires of each augmentation layer that has required ones.
+AUGMENTATION_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "RandomBrightness": dict(factor=0.2), "RandomColorDegeneration": dict(factor=0.5),
+    "RandomContrast": dict(factor=0.2), "RandomHue": dict(factor=0.2),
+    "RandomPosterization": dict(factor=(1, 4)), "RandomRotation": dict(factor=0.1),
+    "RandomSaturation": dict(factor=0.5), "RandomSharpness": dict(factor=0.5),
+    "RandomTranslation": dict(height_factor=0.1, width_factor=0.2),
+    "RandomZoom": dict(height_factor=(-0.2, 0.1)),
+}
 
 
 def snake(op: str) -> str:
@@ -260,7 +273,9 @@ class NetworkDraw:
         """A layer that keeps the shape (or, Dense, all but the channels)."""
         op = self.c.choice(["BatchNormalization", "Activation", "ReLU", "LayerNormalization",
                             "LeakyReLU", "Softmax", "Dropout", "SpatialDropout", "Rescaling",
-                            "Normalization", "Dense"])
+                            "Normalization", "Dense", "more"])
+        if op == "more":
+            return self.more_per_position(x)
         if op == "BatchNormalization":
             return self.add(op, x, x.channels, axis=self.axis(),
                             **({"center": False} if self.rare(4) else {}),
@@ -282,7 +297,11 @@ class NetworkDraw:
         if op == "Softmax":
             return self.add(op, x, x.channels, axis=self.axis())
         if op in ("Dropout", "SpatialDropout"):
-            name = op if op == "Dropout" else f"SpatialDropout{self.rank}D"
+            name = (self.c.choice(["Dropout", "Dropout", "GaussianDropout", "AlphaDropout",
+                                   "GaussianNoise"])
+                    if op == "Dropout" else f"SpatialDropout{self.rank}D")
+            if name == "GaussianNoise":
+                return self.noise(x)
             return self.add(name, x, x.channels, rate=self.c.choice([0.25, 0.0, 0.5]))
         if op == "Rescaling":
             return self.add(op, x, x.channels, scale=self.c.choice([1 / 255, 2.0, -1.0]),
@@ -298,6 +317,44 @@ class NetworkDraw:
         units = self.c.integer(1, 5)
         return self.add("Dense", x, units, units=units,
                         **({"activation": "relu"} if self.rare(3) else {}))
+
+    def more_per_position(self, x: Tensor) -> Tensor:
+        """GroupNormalization (groups dividing the channels, or one that does not), the other
+        normalizations, ELU, PReLU, noise, and (on images) augmentation layers."""
+        op = self.c.choice(["GroupNormalization", "UnitNormalization", "RMSNormalization", "ELU",
+                            "PReLU", "GaussianNoise", "ActivityRegularization", "augmentation"])
+        if op == "GroupNormalization":
+            groups = self.c.choice([-1] + [d for d in range(1, x.channels + 1)
+                                           if x.channels % d == 0])
+            return self.add(op, x, x.channels, groups=x.channels + 1 if self.wrong() else groups,
+                            **({"center": False} if self.rare(4) else {}))
+        if op in ("UnitNormalization", "RMSNormalization"):
+            return self.add(op, x, x.channels, axis=self.axis())
+        if op == "ELU":
+            return self.add(op, x, x.channels, alpha=self.c.choice([1.0, 0.5]))
+        if op == "PReLU":
+            shared = self.c.choice([None, list(range(1, self.rank + 1))])
+            return self.add(op, x, x.channels, **({"shared_axes": shared} if shared else {}))
+        if op == "GaussianNoise":
+            return self.noise(x)
+        if op == "ActivityRegularization":
+            return self.add(op, x, x.channels, l1=0.01)
+        return self.augment(x) if self.rank == 2 else self.add("ELU", x, x.channels)
+
+    def noise(self, x: Tensor) -> Tensor:
+        """GaussianNoise; Keras refuses a stddev above 1."""
+        stddev = 1.5 if self.wrong() else self.c.choice([0.1, 0.0])
+        return self.add("GaussianNoise", x, x.channels, stddev=stddev)
+
+    def augment(self, x: Tensor) -> Tensor:
+        """One to four image augmentation layers (the identity at inference) that take
+        images of x's channels."""
+        fits = sorted(cls.__name__ for cls in O.AUGMENTATIONS
+                      if cls.channels is None or x.channels in cls.channels)
+        for _ in range(self.c.integer(1, 4)):
+            op = self.c.choice(fits)
+            x = self.add(op, x, x.channels, **AUGMENTATION_ARGUMENTS.get(op, {}))
+        return x
 
     def keep_shape(self, x: Tensor) -> Tensor:
         """A branch layer that keeps size and channels, so a merge with `x` is valid."""
@@ -409,6 +466,8 @@ def draw_spec(choose: Chooser, invalid: bool = True, max_steps: int = 7,
     layer's attributes are valid on their own (shapes may still clash); `inputs` 1: never a
     second input."""
     net = NetworkDraw(choose, choose.choice([2, 1, 3]), invalid)
+    if net.rank == 2 and net.rare(2):
+        net.augment(net.tensors[0])  # an image model's augmentation front end
     if inputs > 1 and net.rare(8):
         net.second_input()
     for _ in range(choose.integer(1, max_steps)):

@@ -137,8 +137,8 @@ def global_pooling_counts(op: O.GlobalPooling, ins: list[Shape], out: Shape) -> 
     return Counts(flops=product(ins[0]))
 
 
-def _axis_size(op: O.BatchNormalization | O.LayerNormalization | O.Normalization,
-               shape: Shape) -> Value:
+def _axis_size(op: O.BatchNormalization | O.LayerNormalization | O.Normalization
+               | O.GroupNormalization | O.RMSNormalization, shape: Shape) -> Value:
     axis = op.axis
     return shape[axis - 1] if axis > 0 else shape[axis]
 
@@ -158,6 +158,30 @@ def layer_norm_counts(op: O.LayerNormalization, ins: list[Shape], out: Shape) ->
     c = _axis_size(op, ins[0])
     affine = int(op.center) + int(op.scale)
     return Counts(affine * c, 0, 0, (6 + affine) * product(out))
+
+
+def group_norm_counts(op: O.GroupNormalization, ins: list[Shape], out: Shape) -> Counts:
+    """gamma and beta per channel of `axis` (C each, if scale/center), trainable; FLOPs per
+    element as LayerNormalization: mean (1), variance (3), normalize (2), scale and shift (1
+    each): (6 + scale + center) per element."""
+    c = _axis_size(op, ins[0])
+    affine = int(op.center) + int(op.scale)
+    return Counts(affine * c, 0, 0, (6 + affine) * product(out))
+
+
+def rms_norm_counts(op: O.RMSNormalization, ins: list[Shape], out: Shape) -> Counts:
+    """One trainable scale per feature of `axis` (C); FLOPs per element: square and sum (2),
+    multiply by the reciprocal root (1), scale (1): 4 per element."""
+    return Counts(_axis_size(op, ins[0]), 0, 0, 4 * product(out))
+
+
+def prelu_counts(op: O.PReLU, ins: list[Shape], out: Shape) -> Counts:
+    """alpha of the input's shape (batch excluded) with each shared axis set to 1, trainable:
+    params = product of that shape; FLOPs as LeakyReLU: 2 per element."""
+    shape = list(ins[0])
+    for axis in op.shared_axes or ():
+        shape[axis - 1] = 1  # Keras's own indexing (convplan.analysis.shapes.prelu_shape)
+    return Counts(product(shape), 0, 0, 2 * product(out))
 
 
 def normalization_counts(op: O.Normalization, ins: list[Shape], out: Shape) -> Counts:
@@ -251,6 +275,14 @@ COUNT_RULES: dict[type, CountRule] = {
     O.LeakyReLU: per_element(2),
     O.Softmax: per_element(3),
     O.Rescaling: rescaling_counts,
+    O.GroupNormalization: group_norm_counts,
+    O.UnitNormalization: per_element(3),  # square, sum, divide (one root per vector: not counted)
+    O.RMSNormalization: rms_norm_counts,
+    O.ELU: per_element(ACTIVATION_FLOPS["elu"]),
+    O.PReLU: prelu_counts,
+    O.GaussianNoise: no_arithmetic,  # the identity at inference
+    O.ActivityRegularization: no_arithmetic,  # the identity; its penalty is a training loss
+    O.Augmentation: no_arithmetic,  # RandomFlip, ...: the identity at inference
     O.Merge: merge_counts,
     O.Concatenate: no_arithmetic,
     O.Dropout: no_arithmetic,

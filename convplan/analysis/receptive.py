@@ -245,7 +245,8 @@ def mixes_spatial_axis(op: O.Softmax | O.LayerNormalization | O.Concatenate, ran
 
 def axis_field(op: O.Softmax | O.LayerNormalization, fields: list[Field], ins: list[Shape],
                out: Shape) -> Field:
-    """Softmax and LayerNormalization over a spatial axis make every output along that axis
+    """Softmax and LayerNormalization (UnitNormalization, RMSNormalization) over a spatial axis
+    make every output along that axis
     depend on the whole axis (measured in TF): no (size, stride, start) describes it, so no
     field is reported; over the channels they keep the field."""
     if mixes_spatial_axis(op, len(ins[0])):
@@ -400,6 +401,15 @@ FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.BatchNormalization: same_field,
     O.Normalization: same_field,
     O.Rescaling: same_field,
+    O.ELU: same_field,
+    O.PReLU: same_field,
+    O.GaussianNoise: same_field,  # the identity at inference
+    O.ActivityRegularization: same_field,
+    O.Augmentation: same_field,  # RandomFlip, ...: the identity at inference
+    O.UnitNormalization: axis_field,
+    O.RMSNormalization: axis_field,
+    # statistics over every spatial position: each output depends on the whole input
+    O.GroupNormalization: no_field,
     O.Activation: same_field,
     O.ReLU: same_field,
     O.LeakyReLU: same_field,

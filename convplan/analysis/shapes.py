@@ -169,6 +169,49 @@ def axis_checked_same_shape(op: O.BatchNormalization | O.LayerNormalization | O.
     return shapes[0]
 
 
+def group_normalization_shape(op: O.GroupNormalization, shapes: list[Shape]) -> Shape:
+    """Same shape; Keras's build: the size C of `axis` must be known, at least `groups` and a
+    multiple of it (groups -1: C groups of one)."""
+    index = _normalize_axis(op, op.axis, len(shapes[0]))
+    size = shapes[0][index]
+    if not arith.is_concrete(size):
+        raise _error(op, f"axis {op.axis} of the input {_fmt(shapes[0])} must have a known "
+                     f"size, received {size}")
+    groups = int(size) if op.groups == -1 else op.groups
+    if int(size) < groups or int(size) % groups:
+        raise _error(op, f"groups {groups} must divide the {size} channels of axis "
+                     f"{op.axis} (and be at most {size})",
+                     hint=f"groups: {_divisor_hint(int(size), groups)}")
+    return shapes[0]
+
+
+def _divisor_hint(size: int, groups: int) -> int:
+    """The divisor of `size` closest to `groups`."""
+    return min((d for d in range(1, size + 1) if size % d == 0), key=lambda d: abs(d - groups))
+
+
+def augmentation_shape(op: O.Augmentation, shapes: list[Shape]) -> Shape:
+    """The identity at inference, on a batch of images; some take RGB (or grayscale) only."""
+    shape = _spatial_input(op, shapes[0])
+    channels, accepted = shape[-1], op.accepted_channels()
+    if accepted is not None and arith.is_concrete(channels) and int(channels) not in accepted:
+        wanted = " or ".join(str(c) for c in accepted)
+        raise _error(op, f"expects images of {wanted} channels, received {channels}; Keras "
+                     "fails on other channel counts (when training, or when it builds the layer)")
+    return shape
+
+
+def prelu_shape(op: O.PReLU, shapes: list[Shape]) -> Shape:
+    """Same shape; Keras sets alpha's shape[axis - 1] to 1 for each shared axis (Python
+    indexing, so 0 and negative axes count from the end), an IndexError beyond the rank."""
+    rank = len(shapes[0])
+    for axis in op.shared_axes or ():
+        if not -rank <= axis - 1 < rank:
+            raise _error(op, f"shared axis {axis} is out of range for an input of rank "
+                         f"{rank + 1}; Keras counts 1 as the first axis after the batch")
+    return shapes[0]
+
+
 def normalization_shape(op: O.Normalization, shapes: list[Shape]) -> Shape:
     """Same shape; given mean/variance lists broadcast against the axis: length 1 or its size."""
     index = _normalize_axis(op, op.axis, len(shapes[0]))
@@ -323,6 +366,14 @@ SHAPE_RULES: dict[type, ShapeRule | MergeShapeRule] = {
     O.LeakyReLU: same_shape,
     O.Dropout: same_shape,
     O.Rescaling: same_shape,
+    O.GroupNormalization: group_normalization_shape,
+    O.UnitNormalization: axis_checked_same_shape,
+    O.RMSNormalization: axis_checked_same_shape,
+    O.ELU: same_shape,
+    O.PReLU: prelu_shape,
+    O.GaussianNoise: same_shape,  # the identity at inference, as Dropout
+    O.ActivityRegularization: same_shape,
+    O.Augmentation: augmentation_shape,  # RandomFlip, ...: the identity at inference
     O.Custom: custom_shape,
     O.Dense: dense_shape,
     O.Merge: MergeShapeRule(broadcast_shape),  # Add, Subtract, Multiply, Average, Maximum, Minimum

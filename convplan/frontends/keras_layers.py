@@ -22,6 +22,7 @@ from convplan.errors import (
     UsageError,
     parameter_name,
 )
+from convplan.frontends.keras_refusals import refusal
 from convplan.ir import ops as O
 from convplan.ir.ops_structural import KerasOperation
 
@@ -368,7 +369,11 @@ def operation_attributes(class_name: str, args: list[Any], layer: str
 
 
 def describe_unknown(entry: dict, layer: str) -> SpecError:
-    """The error for a layer class convplan does not model and nobody declared."""
+    """The error for a layer class convplan does not model and nobody declared: the class's
+    own reason where convplan refuses it on purpose (keras_refusals), else the generic one."""
+    refused = refusal(entry, layer)
+    if refused is not None:
+        return refused
     class_name = entry.get("class_name")
     module = entry.get("module")
     where = f" from module {module!r}" if module not in (None, "keras", "keras.layers") else ""

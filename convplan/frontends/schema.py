@@ -26,6 +26,7 @@ What the schema does not check (JSON Schema cannot say it; `convplan.load` does)
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable
@@ -134,6 +135,30 @@ _DECLARED_AXES = _fixed({"anyOf": [{"type": "integer", "minimum": 1}, {
     "type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": 3}]})
 _NORMALIZATION = {"axis": _AXIS, "epsilon": _number(0.0), "center": _BOOL, "scale": _BOOL}
 
+
+
+def _augmentation_value(attr: str) -> Rule:
+    """ops_augmentation._normalize_argument: a number or two; null where Keras's default is."""
+    def rule(cls: type[O.Op]) -> Schema:
+        number = {"type": "number"}
+        values = [number, {"type": "array", "items": number, "minItems": 2, "maxItems": 2}]
+        field = next(f for f in dataclasses.fields(cls) if f.name == attr)
+        nullable = field.default is None and attr not in cls.required
+        return {"anyOf": [*values, *([{"type": "null"}] if nullable else [])]}
+    return rule
+
+
+_AUGMENTATION_VALUES = ("factor", "value_range", "alpha", "scale", "fill_value", "kernel_size",
+                        "sigma", "brightness_factor", "contrast_factor", "saturation_factor",
+                        "hue_factor", "x_factor", "y_factor", "height_factor", "width_factor",
+                        "addition_factor", "threshold_factor")
+_AUGMENTATION = {
+    "data_format": _DATA_FORMAT, "fill_mode": _choice("fill_modes"),
+    "interpolation": _choice("interpolations"), "mode": _choice("modes"), "all_ops": _BOOL,
+    **{attr: _integer(1) for attr in ("num_chains", "chain_depth", "num_ops", "bins")},
+    **{attr: _augmentation_value(attr) for attr in _AUGMENTATION_VALUES},
+}
+
 # Attributes declared on Op itself, which every op has.
 COMMON_RULES: dict[str, Rule] = {"trainable": _BOOL}
 
@@ -167,6 +192,18 @@ SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
     O.UpSampling2D: {"interpolation": _choice("interpolations")},
     O.ZeroPadding: {"padding": _pairs, "data_format": _DATA_FORMAT},
     O.Cropping: {"cropping": _pairs, "data_format": _DATA_FORMAT},
+    O.GroupNormalization: {**_NORMALIZATION, "groups": _fixed(
+        {"anyOf": [{"type": "integer", "minimum": 1}, {"const": -1}]})},
+    O.UnitNormalization: {"axis": _AXIS},
+    O.RMSNormalization: {"axis": _AXIS, "epsilon": _number(0.0)},
+    O.ELU: {"alpha": _number()},
+    O.PReLU: {"shared_axes": _optional(_fixed({"anyOf": [
+        {"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]}))},
+    O.GaussianNoise: {"stddev": _number(0.0, 1.0)},
+    O.ActivityRegularization: {"l1": _number(0.0), "l2": _number(0.0)},
+    O.SpatialDropout2D: {"data_format": _DATA_FORMAT},
+    O.SpatialDropout3D: {"data_format": _DATA_FORMAT},
+    O.Augmentation: _AUGMENTATION,
     O.Custom: {"class_name": _fixed({"type": "string", "pattern": r"\S"}),
                "params": _COUNT_FORMULA, "params_per_channel": _integer(0),
                "flops_per_element": _integer(0), "macs_per_position": _COUNT_FORMULA,

@@ -17,6 +17,7 @@ from typing import Any
 
 from convplan.errors import SpecError, UnsupportedError
 from convplan.ir.op_base import Dim, Op, Window
+from convplan.ir.ops_augmentation import AUGMENTATIONS, Augmentation
 from convplan.ir.ops_conv import (
     Conv,
     Conv1D,
@@ -36,22 +37,31 @@ from convplan.ir.ops_conv import (
     Windowed,
 )
 from convplan.ir.ops_pointwise import (
+    ELU,
     Activation,
+    ActivityRegularization,
+    AlphaDropout,
     BatchNormalization,
     Dense,
     Dropout,
     Flatten,
+    GaussianDropout,
+    GaussianNoise,
+    GroupNormalization,
     LayerNormalization,
     LeakyReLU,
     Normalization,
+    PReLU,
     ReLU,
     Rescaling,
     Reshape,
+    RMSNormalization,
     Softmax,
     SpatialDropout,
     SpatialDropout1D,
     SpatialDropout2D,
     SpatialDropout3D,
+    UnitNormalization,
 )
 from convplan.ir.ops_pool import (
     AveragePooling,
@@ -114,6 +124,11 @@ OPS: dict[str, type[Op]] = {
         ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D, Custom,
     ]
 }
+# Normalizations, activations, noise and augmentation (identity at inference) layers.
+OPS.update({cls.__name__: cls for cls in [
+    GroupNormalization, UnitNormalization, RMSNormalization, ELU, PReLU, GaussianNoise,
+    GaussianDropout, AlphaDropout, ActivityRegularization, *AUGMENTATIONS,
+]})
 
 # Keras accepts these class names too; they are the same layers.
 ALIASES = {
@@ -123,6 +138,10 @@ ALIASES = {
     "AvgPool1D": "AveragePooling1D", "AvgPool2D": "AveragePooling2D",
     "AvgPool3D": "AveragePooling3D", "GlobalAvgPool2D": "GlobalAveragePooling2D",
     "GlobalMaxPool2D": "GlobalMaxPooling2D", "Input": "InputLayer",
+    "Convolution1DTranspose": "Conv1DTranspose",
+    "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
+    "GlobalAvgPool1D": "GlobalAveragePooling1D", "GlobalAvgPool3D": "GlobalAveragePooling3D",
+    "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalMaxPool3D": "GlobalMaxPooling3D",
 }
 
 
@@ -170,4 +189,7 @@ __all__ = [
     "Custom", "Maximum", "Merge", "Minimum", "Multiply", "Subtract", "UpSampling", "UpSampling1D",
     "UpSampling2D", "UpSampling3D", "ZeroPadding", "ZeroPadding1D", "ZeroPadding2D",
     "ZeroPadding3D", "OPS", "ALIASES", "op_class", "attribute_names", "make_op",
+    "GroupNormalization", "UnitNormalization", "RMSNormalization", "ELU", "PReLU",
+    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Augmentation",
+    "AUGMENTATIONS",
 ]

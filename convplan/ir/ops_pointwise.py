@@ -1,5 +1,5 @@
-"""Normalizations, activations, dropout, Dense and reshaping (Flatten, Reshape, Rescaling,
-Normalization)."""
+"""Normalizations, activations, dropout and noise, Dense and reshaping (Flatten, Reshape,
+Rescaling, Normalization)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,55 @@ class LayerNormalization(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GroupNormalization(Op):
+    """Normalizes each example over its spatial axes and `groups` groups of channels (`axis`),
+    then scales and shifts each channel; groups -1 means one group per channel (instance
+    normalization). Keras's build: the axis's size must be a multiple of groups, and >= it."""
+
+    has_weights: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
+    groups: int = 32
+    axis: int = -1
+    epsilon: float = 0.001
+    center: bool = True
+    scale: bool = True
+
+    def normalize(self) -> None:
+        if self.groups != -1:
+            A.as_int(self, "groups", self.groups)
+        A.as_axis(self, "axis", self.axis)
+        A.as_float(self, "epsilon", self.epsilon, 0.0)
+        A.as_bool(self, "center", self.center)
+        A.as_bool(self, "scale", self.scale)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitNormalization(Op):
+    """x / sqrt(sum(x ** 2)) along `axis` (Keras adds epsilon 1e-12); no weights."""
+
+    elementwise: ClassVar[bool] = True
+    axis: int = -1
+
+    def normalize(self) -> None:
+        A.as_axis(self, "axis", self.axis)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RMSNormalization(Op):
+    """x * rsqrt(mean(x ** 2 along `axis`) + epsilon) * scale, one trainable scale per
+    feature of `axis`."""
+
+    has_weights: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
+    axis: int = -1
+    epsilon: float = 1e-06
+
+    def normalize(self) -> None:
+        A.as_axis(self, "axis", self.axis)
+        A.as_float(self, "epsilon", self.epsilon, 0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Activation(Op):
     """Applies a named activation elementwise."""
 
@@ -92,6 +141,40 @@ class LeakyReLU(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ELU(Op):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
+    elementwise: ClassVar[bool] = True
+    alpha: float = 1.0
+
+    def normalize(self) -> None:
+        A.as_float(self, "alpha", self.alpha)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PReLU(Op):
+    """max(x, 0) + alpha * min(x, 0) with a learned alpha of the input's shape (batch
+    excluded), of size 1 along each of `shared_axes` (Keras axes: 1 is the first after the
+    batch; Keras indexes the shape with axis - 1, so 0 and negative axes count from the end)."""
+
+    has_weights: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
+    shared_axes: tuple[int, ...] | None = None
+
+    def normalize(self) -> None:
+        axes = self.shared_axes
+        if axes is None:
+            return
+        if A.is_int(axes):
+            axes = (axes,)
+        if not isinstance(axes, (list, tuple)) or not all(A.is_int(a) for a in axes):
+            raise SpecError(f"attribute 'shared_axes' must be null, an integer or a list of "
+                            f"integers, received {self.shared_axes!r}", layer=self.name,
+                            op="PReLU")
+        _set(self, "shared_axes", tuple(int(a) for a in axes))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Softmax(Op):
     """exp(x) / sum(exp(x)) along `axis`."""
 
@@ -115,6 +198,42 @@ class Dropout(Op):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GaussianDropout(Dropout):
+    """Multiplies by noise of mean 1 and stddev sqrt(rate / (1 - rate)) in training; the
+    identity at inference."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaDropout(Dropout):
+    """Dropout that keeps SELU's mean and variance in training; the identity at inference."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GaussianNoise(Op):
+    """Adds noise of stddev `stddev` (Keras: 0 to 1) in training; the identity at inference."""
+
+    elementwise: ClassVar[bool] = True
+    stddev: float = None  # type: ignore[assignment]
+    required: ClassVar[tuple[str, ...]] = ("stddev",)
+
+    def normalize(self) -> None:
+        A.as_float(self, "stddev", self.stddev, 0.0, 1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityRegularization(Op):
+    """The identity; in training it adds l1 * sum|x| + l2 * sum(x ** 2) to the loss."""
+
+    elementwise: ClassVar[bool] = True
+    l1: float = 0.0
+    l2: float = 0.0
+
+    def normalize(self) -> None:
+        A.as_float(self, "l1", self.l1, 0.0)
+        A.as_float(self, "l2", self.l2, 0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpatialDropout(Dropout):
     """Drops whole channels (SpatialDropout1D/2D/3D); the identity at inference."""
 
@@ -131,6 +250,11 @@ class SpatialDropout2D(SpatialDropout):
     """Keras SpatialDropout2D."""
 
     spatial_rank: ClassVar[int] = 2
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        super().normalize()
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +262,11 @@ class SpatialDropout3D(SpatialDropout):
     """Keras SpatialDropout3D."""
 
     spatial_rank: ClassVar[int] = 3
+    data_format: str | None = None
+
+    def normalize(self) -> None:
+        super().normalize()
+        _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
 
 
 # ---------------------------------------------------------------- dense & reshaping

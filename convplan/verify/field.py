@@ -147,6 +147,14 @@ LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
     O.LeakyReLU: _as_linear,
     O.Rescaling: _as_linear,
     O.Normalization: _as_linear,
+    O.ELU: _as_linear,
+    O.PReLU: _as_linear,
+    O.GaussianNoise: _as_linear,  # the identity at inference
+    O.ActivityRegularization: _as_linear,
+    O.Augmentation: _as_linear,  # RandomFlip, ...: the identity at inference
+    O.UnitNormalization: _mixing_or_linear,
+    O.RMSNormalization: _mixing_or_linear,
+    O.GroupNormalization: _unchanged,  # mixes every spatial position: kept, as Softmax over one
     O.BatchNormalization: _unchanged,  # made positive with zero offsets (make_positive)
     O.Dropout: _unchanged,  # the identity when not training
     O.Maximum: _to_average,

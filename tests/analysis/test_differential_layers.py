@@ -296,7 +296,7 @@ def test_softmax(data, shape):
 
 
 @pytest.mark.parametrize("op_type", ["Dropout", "SpatialDropout1D", "SpatialDropout2D",
-                                     "SpatialDropout3D"])
+                                     "SpatialDropout3D", "GaussianDropout", "AlphaDropout"])
 @given(data=st.data())
 def test_dropout(op_type, data):
     rate = data.draw(st.one_of(st.floats(0, 1), st.floats(-0.5, 1.5)))
@@ -313,6 +313,146 @@ def test_dropout(op_type, data):
 def test_rescaling(data, shape):
     args = {"scale": data.draw(st.floats(-3, 3)), "offset": data.draw(st.floats(-3, 3))}
     check("Rescaling", args, [shape])
+
+
+# ---------------------------------------------------------------- normalizations, noise, PReLU
+
+
+@given(data=st.data(), shape=feature_shape())
+def test_group_normalization(data, shape):
+    """groups -1 (one per channel), divisors of the axis's size and not (both must reject)."""
+    axis = data.draw(axis_for(shape))
+    args = {"axis": axis, "groups": data.draw(st.sampled_from([-1, 1, 2, 3, 4, 6, 32])),
+            "center": data.draw(st.booleans()), "scale": data.draw(st.booleans()),
+            "epsilon": data.draw(st.floats(1e-5, 0.1))}
+    check("GroupNormalization", args, [shape])
+
+
+@given(data=st.data(), shape=feature_shape())
+def test_unit_normalization(data, shape):
+    check("UnitNormalization", {"axis": data.draw(axis_for(shape))}, [shape])
+
+
+@given(data=st.data(), shape=feature_shape())
+def test_rms_normalization(data, shape):
+    args = {"axis": data.draw(axis_for(shape)), "epsilon": data.draw(st.floats(1e-7, 0.1))}
+    check("RMSNormalization", args, [shape])
+
+
+@given(alpha=st.floats(-1, 2), shape=feature_shape())
+def test_elu(alpha, shape):
+    check("ELU", {"alpha": alpha}, [shape])
+
+
+@given(data=st.data(), shape=feature_shape())
+def test_prelu(data, shape):
+    """shared_axes: none, one axis or several, in range, 0 or negative (Keras indexes the shape
+    with axis - 1) or beyond the rank (both must reject)."""
+    rank = len(shape)
+    one = st.integers(-rank - 1, rank + 1)
+    shared = data.draw(st.one_of(st.none(), one, st.lists(one, min_size=1, max_size=3)))
+    check("PReLU", {} if shared is None else {"shared_axes": shared}, [shape])
+
+
+@given(stddev=st.one_of(st.floats(0, 1), st.floats(-0.5, 1.5)), shape=feature_shape())
+def test_gaussian_noise(stddev, shape):
+    check("GaussianNoise", {"stddev": stddev}, [shape])
+
+
+@given(l1=st.floats(-0.1, 1), l2=st.floats(-0.1, 1), shape=feature_shape())
+def test_activity_regularization(l1, l2, shape):
+    check("ActivityRegularization", {"l1": l1, "l2": l2}, [shape])
+
+
+# ---------------------------------------------------------------- augmentation (inference: identity)
+
+small = st.floats(0.05, 0.5)
+spread = st.one_of(small, st.tuples(st.floats(-0.3, 0.0), st.floats(0.05, 0.3)))
+unit = st.one_of(small, st.tuples(st.floats(0.0, 0.2), st.floats(0.25, 0.6)))
+FILL = {"fill_mode": st.sampled_from(["reflect", "wrap", "constant", "nearest"]),
+        "interpolation": st.sampled_from(["nearest", "bilinear"]),
+        "fill_value": st.floats(0, 1)}
+RANGE = {"value_range": st.sampled_from([(0, 255), (0, 1), [-1, 1]])}
+# Keras's arguments of each augmentation layer, drawn from the values its docs allow:
+# (required, optional).
+AUGMENTATION_ARGUMENTS: dict[str, tuple[dict, dict]] = {
+    "AugMix": ({}, {**RANGE, "num_chains": st.integers(1, 4), "chain_depth": st.integers(1, 4),
+                    "factor": small, "alpha": st.floats(0.1, 2), "all_ops": st.booleans(),
+                    "interpolation": FILL["interpolation"]}),
+    "CutMix": ({}, {"factor": st.floats(0.1, 1)}),
+    "Equalization": ({}, {**RANGE, "bins": st.integers(2, 256)}),
+    "MixUp": ({}, {"alpha": st.floats(0.1, 1)}),
+    "RandAugment": ({}, {**RANGE, "num_ops": st.integers(1, 3), "factor": small,
+                         "interpolation": FILL["interpolation"]}),
+    "RandomBrightness": ({"factor": spread}, RANGE),
+    "RandomColorDegeneration": ({"factor": unit}, RANGE),
+    "RandomColorJitter": ({}, {**RANGE, "brightness_factor": spread, "contrast_factor": unit,
+                               "saturation_factor": unit, "hue_factor": unit}),
+    "RandomContrast": ({"factor": unit}, RANGE),
+    "RandomElasticTransform": ({}, {**RANGE, **FILL, "factor": unit,
+                                    "scale": st.floats(0.1, 1)}),
+    "RandomErasing": ({}, {**RANGE, "factor": unit, "fill_value": st.floats(0, 1),
+                           "scale": st.tuples(st.floats(0.02, 0.1), st.floats(0.2, 0.4))}),
+    "RandomFlip": ({}, {"mode": st.sampled_from(["horizontal", "vertical",
+                                                  "horizontal_and_vertical"])}),
+    "RandomGaussianBlur": ({}, {**RANGE, "factor": unit, "kernel_size": st.sampled_from([3, 5]),
+                                "sigma": st.floats(0.1, 1)}),
+    "RandomGrayscale": ({}, {"factor": st.floats(0, 1)}),
+    "RandomHue": ({"factor": unit}, RANGE),
+    "RandomInvert": ({}, {**RANGE, "factor": unit}),
+    "RandomPerspective": ({}, {"factor": unit, "scale": st.floats(0.1, 1),
+                               "interpolation": FILL["interpolation"],
+                               "fill_value": st.floats(0, 1)}),
+    "RandomPosterization": ({"factor": st.tuples(st.integers(1, 3), st.integers(4, 8))}, RANGE),
+    "RandomRotation": ({"factor": spread}, FILL),
+    "RandomSaturation": ({"factor": unit}, RANGE),
+    "RandomSharpness": ({"factor": unit}, RANGE),
+    "RandomShear": ({}, {**FILL, "x_factor": unit, "y_factor": unit}),
+    "RandomTranslation": ({"height_factor": spread, "width_factor": spread}, FILL),
+    "RandomZoom": ({"height_factor": spread}, {**FILL, "width_factor": spread}),
+    "Solarization": ({}, {**RANGE, "addition_factor": unit, "threshold_factor": unit}),
+}
+
+
+def keras_config(layer) -> dict:
+    """A layer's config without its name and seed (verify and codegen keep neither), lists
+    as tuples (Keras stores value_range=[0, 1] as it was given)."""
+    def plain(value):
+        return tuple(plain(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    return {k: plain(v) for k, v in layer.get_config().items() if k not in ("name", "seed")}
+
+
+@pytest.mark.parametrize("op_type", [cls.__name__ for cls in O.AUGMENTATIONS])
+@given(data=st.data())
+def test_augmentation(op_type, data):
+    """The identity at inference: Keras's shape and no weights; and the layer convplan builds
+    again (verify, codegen) has the config of the one built from the same arguments."""
+    import keras
+
+    required, optional = AUGMENTATION_ARGUMENTS[op_type]
+    args = {key: data.draw(value) for key, value in required.items()}
+    for key in data.draw(st.lists(st.sampled_from(sorted(optional)), unique=True)
+                         if optional else st.just([])):
+        args[key] = data.draw(optional[key])
+    shape = (*data.draw(spatial_shape(2)), data.draw(st.sampled_from([1, 2, 3, 3, 4])))
+    check(op_type, args, [shape])
+    op = O.make_op(op_type, "layer", dict(args))
+    rebuilt = tf_oracle.keras_layer_from_op(op)
+    assert keras_config(rebuilt) == keras_config(getattr(keras.layers, op_type)(**args))
+
+
+def test_every_augmentation_is_drawn():
+    assert set(AUGMENTATION_ARGUMENTS) == {cls.__name__ for cls in O.AUGMENTATIONS}
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 4, 4, 3)])
+def test_augmentation_wants_images(shape):
+    """A deliberate divergence: Keras takes a (batch, length, channels) tensor for one unbatched
+    image (and lets a 5-D one through symbolically); convplan wants a batch of images."""
+    cmp = tf_oracle.compare_layer("RandomFlip", {}, [shape])
+    assert cmp.keras.ok and not cmp.convplan.ok
+    assert "rank-4 input" in cmp.convplan.error
 
 
 # ---------------------------------------------------------------- dense and reshaping
@@ -457,7 +597,13 @@ TESTED = (ops_of(O.Conv) + ops_of(O.Depthwise) + ops_of(O.ConvTranspose)
           + ops_of(O.ZeroPadding) + ops_of(O.Cropping) + ops_of(O.Dropout) + ELEMENTWISE
           + ["BatchNormalization", "LayerNormalization", "Normalization", "Activation", "ReLU",
              "LeakyReLU", "Softmax", "Rescaling", "Dense", "Flatten", "Reshape", "Concatenate",
-             "InputLayer"])
+             "InputLayer"]
+          + ["GroupNormalization", "UnitNormalization", "RMSNormalization", "ELU", "PReLU",
+             "GaussianNoise", "ActivityRegularization"]
+          + [cls.__name__ for cls in O.AUGMENTATIONS]
+          # ops_structural's: tests/analysis/test_differential_structural.py, which checks
+          # that it tests every one of them
+          + [name for name, cls in O.OPS.items() if cls.__module__.endswith(".ops_structural")])
 
 
 # Ops without a Keras class of their own (a declared layer's behaviour is the user's word).

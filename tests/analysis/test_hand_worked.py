@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from strategies import AUGMENTATION_ARGUMENTS
 
 from convplan.analysis import analyze
 from convplan.ir import ops as O
@@ -166,6 +167,15 @@ CASES = [
          [(4, 4, 8)], (4, 4, 8), 8, 16, 0, 384),
     # last axis 6: gamma + beta 12; FLOPs (6 + 1 + 1) * 5*6 = 240
     Case("LayerNormalization", "", {}, [(5, 6)], (5, 6), 12, 0, 0, 240),
+    # 6 channels in 2 groups: gamma + beta 12 trainable; FLOPs (6 + 2) * 4*4*6 = 768
+    Case("GroupNormalization", "", dict(groups=2), [(4, 4, 6)], (4, 4, 6), 12, 0, 0, 768),
+    # groups -1: one group per channel (5); gamma only, 5 params; FLOPs (6 + 1) * 3*5 = 105
+    Case("GroupNormalization", "instance, no center", dict(groups=-1, center=False),
+         [(3, 5)], (3, 5), 5, 0, 0, 105),
+    # no weights; FLOPs 3 per element (square, sum, divide) * 4*3 = 36
+    Case("UnitNormalization", "", {}, [(4, 3)], (4, 3), 0, 0, 0, 36),
+    # one scale per feature of the last axis: 4; FLOPs 4 per element * 2*3*4 = 96
+    Case("RMSNormalization", "", {}, [(2, 3, 4)], (2, 3, 4), 4, 0, 0, 96),
     # adapted statistics over 3 channels: mean 3 + variance 3 + count 1 = 7 not trainable;
     # FLOPs 2 * 4*4*3 = 96
     Case("Normalization", "adapted", {}, [(4, 4, 3)], (4, 4, 3), 0, 7, 0, 96),
@@ -190,6 +200,21 @@ CASES = [
     Case("SpatialDropout1D", "", dict(rate=0.5), [(6, 2)], (6, 2), 0, 0, 0, 0),
     Case("SpatialDropout2D", "", dict(rate=0.5), [(4, 4, 3)], (4, 4, 3), 0, 0, 0, 0),
     Case("SpatialDropout3D", "", dict(rate=0.5), [(2, 2, 2, 3)], (2, 2, 2, 3), 0, 0, 0, 0),
+
+    # GaussianDropout, AlphaDropout and GaussianNoise are the identity at inference
+    Case("SpatialDropout2D", "data_format", dict(rate=0.5, data_format="channels_last"),
+         [(4, 4, 3)], (4, 4, 3), 0, 0, 0, 0),
+    Case("GaussianDropout", "", dict(rate=0.3), [(5, 5)], (5, 5), 0, 0, 0, 0),
+    Case("AlphaDropout", "", dict(rate=0.1), [(6, 2)], (6, 2), 0, 0, 0, 0),
+    Case("GaussianNoise", "", dict(stddev=0.1), [(4, 4, 3)], (4, 4, 3), 0, 0, 0, 0),
+    # the identity; its l1/l2 penalty is a training loss
+    Case("ActivityRegularization", "", dict(l1=0.01), [(7,)], (7,), 0, 0, 0, 0),
+    # ELU: 3 FLOPs per element (compare, exp - 1, scale), 5*2 = 10 elements -> 30
+    Case("ELU", "", dict(alpha=0.5), [(5, 2)], (5, 2), 0, 0, 0, 30),
+    # PReLU: alpha of the input's shape 4*4*3 = 48 params; FLOPs 2 per element * 48 = 96
+    Case("PReLU", "", {}, [(4, 4, 3)], (4, 4, 3), 48, 0, 0, 96),
+    # shared over height and width (axes 1, 2): alpha (1, 1, 3) = 3 params; FLOPs 2 * 48 = 96
+    Case("PReLU", "shared_axes", dict(shared_axes=[1, 2]), [(4, 4, 3)], (4, 4, 3), 3, 0, 0, 96),
 
     # ---------------------------------------------------------------- dense and reshaping
     # 16 -> 10, tanh: params 16*10 + 10 = 170; MACs 160; FLOPs 320 + bias 10 + tanh 5*10 = 380
@@ -253,6 +278,13 @@ CASES = [
         macs_per_position="9*C_in*C_out", flops_per_element=1),
          [(7, 6, 4)], (3, 2, 5), 185, 0, 1080, 2190),
 ]
+
+
+# The augmentation layers (RandomFlip, ...) are the identity at inference: an 8x8x3 image
+# comes out as it went in, with nothing to count. Each with the arguments Keras requires.
+CASES += [Case(cls.__name__, "identity at inference",
+               AUGMENTATION_ARGUMENTS.get(cls.__name__, {}), [(8, 8, 3)], (8, 8, 3), 0, 0, 0, 0)
+          for cls in O.AUGMENTATIONS]
 
 
 def single_layer_analysis(case: Case) -> Any:
