@@ -42,7 +42,11 @@ class MaxPooling(Pooling):
 
 @dataclass(frozen=True, kw_only=True)
 class AveragePooling(Pooling):
-    """The mean of each window; under 'same' the divisor counts only cells inside the input."""
+    """The mean of each window; under 'same' the divisor counts only cells inside the input.
+    Keras 3's AveragePooling1D/2D/3D have no default pool_size (MaxPooling's is 2)."""
+
+    pool_size: Any = None
+    required: ClassVar[tuple[str, ...]] = ("pool_size",)
 
 
 @dataclass(frozen=True, kw_only=True)

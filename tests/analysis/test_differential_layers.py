@@ -580,6 +580,10 @@ REGRESSIONS = [
     ("Maximum", {}, [(4, 3), (5, 2, 3)], False),
     ("Activation", {"activation": "celu"}, [(3,)], True),  # was refused
     ("Activation", {"activation": "sparsemax"}, [(2, 5)], True),
+    ("AveragePooling2D", {}, [(4, 4, 1)], False),  # no default pool_size in Keras 3 (had 2)
+    ("AveragePooling1D", {}, [(4, 1)], False),
+    ("MaxPooling3D", {}, [(4, 4, 4, 1)], True),  # MaxPooling's default pool_size is 2
+    ("SpatialDropout3D", {"rate": 0.2, "data_format": "channels_last"}, [(2, 2, 2, 1)], True),
 ]
 
 
