@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from convplan.errors import ConvplanError
+from convplan.ir import ops as O
 
 # TensorFlow CPU kernels refuse these; GPU kernels implement them (docs/keras-semantics.md §2).
 CPU_LIMITS = re.compile(r"Current CPU implementations? do(es)? not")
@@ -141,6 +142,16 @@ def keras_arguments(layer: dict[str, Any]) -> dict[str, Any]:
     return {k: tuples(v) for k, v in layer.items() if k not in ("name", "op", "inputs")}
 
 
+class OperationView:
+    """A keras.ops operation as convplan.verify.measure reads a layer: no weights, the one
+    output the node stands for (a split's part)."""
+
+    trainable_weights = non_trainable_weights = weights = ()
+
+    def __init__(self, operation: Any, output: Any) -> None:
+        self.input, self.output = operation.input, output
+
+
 def keras_network(spec: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Build the spec with keras.layers directly: (inputs, layer objects, output tensors)."""
     import keras
@@ -150,8 +161,17 @@ def keras_network(spec: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, 
         tensors[name] = keras.Input(shape=tuple(shape), name=name)
     layers = {}
     for entry in spec["layers"]:
-        layer = getattr(keras.layers, entry["op"])(name=entry["name"], **keras_arguments(entry))
         ins = [tensors[i] for i in entry["inputs"]]
+        function = getattr(O.OPS.get(entry["op"]), "keras_function", None)
+        if function:  # a keras.ops call (pad, split, mean, ...): no layer class
+            args = keras_arguments(entry)
+            index = args.pop("index", None)
+            out = getattr(keras.ops, function)(ins[0], **args)
+            out = out if index is None else out[index]
+            tensors[entry["name"]] = out
+            layers[entry["name"]] = OperationView(out._keras_history.operation, out)
+            continue
+        layer = getattr(keras.layers, entry["op"])(name=entry["name"], **keras_arguments(entry))
         merge = entry["op"] in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
                                 "Concatenate")
         tensors[entry["name"]] = layer(ins if merge else ins[0])
@@ -383,12 +403,17 @@ def compare_layer(result: Any, facts: dict[str, Any] | None) -> Iterator[Mismatc
 def compare_keras_build(graph: Any, facts: dict[str, dict[str, Any]]) -> Iterator[Mismatch]:
     """The model convplan builds from its own ops (verify, generated tests) equals the raw one."""
     from convplan.verify.field import with_every_sink
-    from convplan.verify.keras_build import build_keras_model
+    from convplan.verify.keras_build import build_keras_model, node_output
     from convplan.verify.measure import measure_layer
 
     model = build_keras_model(with_every_sink(graph))
     for name, raw in facts.items():
-        ours = jsonable(measure_layer(model.get_layer(name)))
+        if isinstance(graph[name].op, O.KerasOperation):
+            found = next(op for op in model.operations if op.name == name)
+            layer: Any = OperationView(found, node_output(model, graph, name))
+        else:
+            layer = model.get_layer(name)
+        ours = jsonable(measure_layer(layer))
         theirs = {k: raw[k] for k in ours}
         if ours != theirs:
             yield Mismatch("keras_build", name, graph[name].op.op_type, ours, theirs)

@@ -28,6 +28,7 @@ convplan (`build_graph`) and, argument for argument, to `keras.layers`.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Sequence
@@ -265,6 +266,63 @@ class NetworkDraw:
             return self.add(f"Cropping{self.rank}D", x, x.channels, cropping=self.pairs(2))
         return self.add(f"ZeroPadding{self.rank}D", x, x.channels, padding=self.pairs(3))
 
+    def structural(self, x: Tensor) -> Tensor:
+        """Resizing, CenterCrop, adaptive pooling, keras.ops pad (-inf before a max pooling,
+        as keras-hub's ResNet v2), a channel split joined again (CSPDarkNet), a mean over the
+        spatial axes gating the map (squeeze-and-excitation)."""
+        r = self.rank
+        kind = self.c.choice(["pad", "split", "mean", "adaptive", "permute", "mask", "dims"]
+                             + (["resize", "center_crop", "random_crop"] if r == 2 else []))
+        if kind == "permute":  # the spatial axes reordered, the channels kept last
+            dims = [*self.c.choice(list(itertools.permutations(range(1, r + 1)))), r + 1]
+            return self.add("Permute", x, x.channels, dims=dims)
+        if kind == "mask":
+            return self.add("Masking", x, x.channels, mask_value=self.c.choice([0.0, 1.0]))
+        if kind == "dims":  # an axis added and taken away again
+            axis = self.c.choice([-1, 1])
+            y = self.add("ExpandDims", x, x.channels if axis == 1 else 1, axis=axis)
+            y.spatial = False
+            return self.add("Squeeze", y, x.channels, axis=axis)
+        if kind == "resize":
+            return self.add("Resizing", x, x.channels, height=self.c.integer(1, 24),
+                            width=self.c.integer(1, 24),
+                            interpolation=self.c.choice(["bilinear", "nearest", "bicubic",
+                                                         "area"]),
+                            **({"crop_to_aspect_ratio": True} if self.rare(3) else {}))
+        if kind == "random_crop":  # modelled on an input of its own size only: the input
+            first = self.tensors[0]
+            height, width = self.inputs["x"][:2]
+            return self.add("RandomCrop", first, first.channels, height=height, width=width)
+        if kind == "center_crop":
+            return self.add("CenterCrop", x, x.channels, height=self.c.integer(1, 12),
+                            width=self.c.integer(1, 12))
+        if kind == "adaptive":
+            pool = self.c.choice(["Average", "Max"])
+            return self.add(f"Adaptive{pool}Pooling{r}D", x, x.channels,
+                            output_size=self.per_axis(1, 4))
+        if kind == "pad":
+            rows = [[0, 0]] + [[self.c.integer(0, 2), self.c.integer(0, 2)] for _ in range(r)]
+            rows.append([0, 1] if self.rare(4) else [0, 0])
+            fill = self.c.choice([None, float("-inf"), 1.0])
+            y = self.add("Pad", x, x.channels + rows[-1][1], pad_width=rows,
+                         **({"constant_values": fill} if fill is not None else {}))
+            if fill == float("-inf"):
+                return self.pool(y)
+            return y
+        if kind == "split":
+            parts = self.c.choice([d for d in (1, 2, 3) if x.channels % d == 0]
+                                  if not self.wrong(6) else [2, 3])
+            pieces = [self.add("Split", x, max(x.channels // parts, 1), indices_or_sections=parts,
+                               axis=-1, index=i) for i in range(parts)]
+            if parts == 1:
+                return pieces[0]
+            return self.add("Concatenate", pieces, x.channels, axis=-1)
+        reduce = self.c.choice(["Mean", "Mean", "Sum", "Max", "Min"])
+        if self.rare(3):  # over the channels, kept as one
+            return self.add(reduce, x, 1, axis=-1, keepdims=True)
+        gate = self.add(reduce, x, x.channels, axis=list(range(1, r + 1)), keepdims=True)
+        return self.add("Multiply", [x, gate], x.channels)
+
     def axis(self) -> int:
         """Mostly the channels (-1); sometimes a spatial axis (1 is the first after batch)."""
         return self.c.integer(1, self.rank) if self.rare(4) else -1
@@ -430,7 +488,7 @@ class NetworkDraw:
         x = self.pick()
         kind = self.c.choice(["conv", "residual", "per_position", "pool", "depthwise",
                               "separable", "transpose", "upsample", "pad_or_crop", "unet",
-                              "any_merge", "conv"])
+                              "any_merge", "conv", "structural"])
         getattr(self, kind)(x)
 
     def second_input(self) -> None:
@@ -445,7 +503,18 @@ class NetworkDraw:
     def head(self) -> None:
         """Optionally end like a classifier, a dense layer or a reshape."""
         x = self.tensors[-1]
-        kind = self.c.choice(["none", "global", "flatten", "reshape", "dense"])
+        kind = self.c.choice(["none", "global", "flatten", "reshape", "dense", "sequence"])
+        if kind == "sequence":  # a vector repeated, or indices looked up (in [0, 1): index 0)
+            if self.c.integer(0, 1):
+                pooled = self.add(f"GlobalAveragePooling{self.rank}D", x, x.channels)
+                pooled.spatial = False
+                self.add("RepeatVector", pooled, x.channels, n=self.c.integer(1, 3)).spatial = False
+            else:
+                gated = self.add("Activation", x, x.channels, activation="sigmoid")
+                flat = self.add("Flatten", gated, 0)
+                flat.spatial = False
+                self.add("Embedding", flat, 2, input_dim=2, output_dim=2).spatial = False
+            return
         if kind == "global":
             pooled = self.add(f"Global{self.c.choice(['Average', 'Max'])}Pooling{self.rank}D", x,
                               x.channels, **({"keepdims": True} if self.rare(3) else {}))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from convplan.analysis import arith
 from convplan.analysis.arith import Value, product
 from convplan.analysis.shapes import Shape
 from convplan.errors import ShapeError
@@ -258,6 +259,47 @@ def custom_counts(op: O.Custom, ins: list[Shape], out: Shape) -> Counts:
                   flops=2 * macs + op.flops_per_element * product(out))
 
 
+def resize_counts(op: O.Resizing, ins: list[Shape], out: Shape) -> Counts:
+    """As UpSampling: nearest copies (0 FLOPs); any other interpolation is counted as
+    bilinear, 7 FLOPs per output element (4 multiplies + 3 adds)."""
+    return Counts(flops=0 if op.interpolation == "nearest" else 7 * product(out))
+
+
+def crop_counts(op: O.CenterCrop, ins: list[Shape], out: Shape) -> Counts:
+    """A crop copies (0 FLOPs); where the input is smaller than the target on an axis Keras
+    resizes bilinearly instead: 7 FLOPs per output element. Symbolic sizes: a crop, as
+    Keras's dynamic shapes take that branch."""
+    smaller = any(arith.is_concrete(n) and int(n) < t
+                  for n, t in zip(ins[0][:2], (op.height, op.width)))
+    return Counts(flops=7 * product(out) if smaller else 0)
+
+
+def adaptive_bins(n: Value, o: int) -> list[Value]:
+    """Bin lengths of an axis of n pooled into o bins: ceil((i + 1) n / o) - floor(i n / o)."""
+    return [arith.simplify_int(arith.ceildiv((i + 1) * n, o) - arith.floordiv(i * n, o))
+            for i in range(o)]
+
+
+def adaptive_pooling_counts(op: O.AdaptivePooling, ins: list[Shape], out: Shape) -> Counts:
+    """Per output, as pooling: average = bin volume (adds + 1 divide), max = bin volume - 1;
+    summed over bins, sum of bin volumes = channels x prod over axes of sum of bin lengths."""
+    reads = ins[0][-1] * product(arith.total(adaptive_bins(n, o))
+                                 for n, o in zip(ins[0][:-1], op.output_size))
+    average = "Average" in op.op_type
+    return Counts(flops=arith.simplify_int(reads if average else reads - product(out)))
+
+
+def embedding_counts(op: O.Embedding, ins: list[Shape], out: Shape) -> Counts:
+    """params = input_dim * output_dim (the table); a lookup, 0 FLOPs."""
+    return Counts(trainable=op.input_dim * op.output_dim)
+
+
+def reduction_counts(op: O.Reduction, ins: list[Shape], out: Shape) -> Counts:
+    """As global pooling: one add or comparison per input element (the mean's divides are
+    per output and not counted separately)."""
+    return Counts(flops=product(ins[0]))
+
+
 COUNT_RULES: dict[type, CountRule] = {
     O.InputLayer: no_arithmetic,
     O.Conv: conv_counts,
@@ -292,6 +334,19 @@ COUNT_RULES: dict[type, CountRule] = {
     O.Cropping: no_arithmetic,
     O.UpSampling: upsampling_counts,
     O.Custom: custom_counts,
+    O.Resizing: resize_counts,
+    O.CenterCrop: crop_counts,
+    O.RandomCrop: no_arithmetic,  # only where it is the identity (shapes.random_crop_shape)
+    O.AdaptivePooling: adaptive_pooling_counts,
+    O.Permute: no_arithmetic,
+    O.RepeatVector: no_arithmetic,
+    O.Embedding: embedding_counts,
+    O.Masking: per_element(3),  # compare with mask_value, any over the features, multiply
+    O.Pad: no_arithmetic,
+    O.Split: no_arithmetic,
+    O.Reduction: reduction_counts,
+    O.ExpandDims: no_arithmetic,
+    O.Squeeze: no_arithmetic,
 }
 
 

@@ -266,6 +266,173 @@ def input_layer_field(op: O.InputLayer, fields: list[Field], ins: list[Shape],
     return input_field(out)
 
 
+# ---------------------------------------------------------------- resizing, cropping, keras.ops
+
+
+def resampled_axis(f: AxisField, a: int, b: int, taps: Callable[[int], list[int]]
+                   ) -> AxisOutcome:
+    """The field of a layer whose b outputs read a positions of the previous layer per period
+    (taps(o + b) = taps(o) + a): a resize from a box of length a*k to b*k, adaptive pooling."""
+    p = to_periodic(f)
+    m = math.lcm(a, p.q)
+    return gather(p, m * b // a, arith.simplify_int(p.shift * (m // p.q)), taps)
+
+
+# Kernel radius of each interpolation, in input pixels at scale 1 (TF's scale_and_translate
+# kernels); an antialiased downscale by s widens it to radius * s.
+KERNEL_RADIUS = {"bilinear": 1, "bicubic": 2, "lanczos3": 3, "lanczos5": 5}
+
+
+def resize_taps(o: int, a: int, b: int, interpolation: str, antialias: bool) -> list[int]:
+    """Box positions output o of a resize by b/a reads (TF's half-pixel centres): nearest
+    floor((o + 1/2) a / b); area the pixels [o a / b, (o + 1) a / b) overlaps; the others the
+    INTERPOLATION_TAPS neighbours of x = (o + 1/2) a / b - 1/2, or with antialias on a
+    downscale (a > b) every j with |j - x| <= radius * a / b."""
+    if interpolation == "nearest":
+        return [(2 * o + 1) * a // (2 * b)]
+    if interpolation == "area":
+        return list(range(o * a // b, -(-(o + 1) * a // b)))
+    numerator, denominator = (2 * o + 1) * a - b, 2 * b  # x = numerator / denominator
+    if antialias and a > b:
+        # radius * a / b over the same denominator; a tap exactly at the radius has weight 0
+        # in exact arithmetic, but TF's float32 sample positions make it non-zero at some
+        # outputs (measured): counted, so the field is a bound there, as lanczos's whole taps
+        span = 2 * KERNEL_RADIUS[interpolation] * a
+        return list(range(-(-(numerator - span) // denominator),
+                          (numerator + span) // denominator + 1))
+    base = numerator // denominator
+    fractional, whole = INTERPOLATION_TAPS[interpolation]
+    first, last = whole if numerator % denominator == 0 else fractional
+    return list(range(base + first, base + last + 1))
+
+
+def aspect_box(n: int, other: int, target: int, other_target: int, pad: bool) -> tuple[int, int]:
+    """(offset, length) of the centred box Keras resizes on one axis of length n (the other
+    axis `other`) to keep the target's aspect ratio: a crop of min(n, other * target //
+    other_target) pixels from floor((n - crop) / 2), or a pad of floor((max(n, other * target
+    // other_target) - n) / 2) pixels on both sides (keras/src/backend/tensorflow/image.py)."""
+    fitted = other * target // other_target
+    if pad:
+        before = (max(n, fitted) - n) // 2
+        return -before, n + 2 * before
+    crop = max(min(n, fitted), 1)
+    return (n - crop) // 2, crop
+
+
+def _resize_field(fields: list[Field], ins: list[Shape], targets: tuple[int, int],
+                  interpolation: str, antialias: bool, crop: bool, pad: bool) -> FieldOutcome:
+    """A resize of each axis's box (the whole axis, or a centred crop or pad to the target's
+    aspect ratio) to the target length. With a symbolic input size the resize factor is a
+    formula, no period describes the field: SIZE_DEPENDENT (a concrete analysis gives it)."""
+    if fields[0] is None:
+        return None
+    sizes = ins[0][:2]
+    if not all(arith.is_concrete(n) for n in sizes):
+        return SIZE_DEPENDENT
+    h, w = (int(n) for n in sizes)
+    boxes = [(0, h), (0, w)]
+    if crop or pad:
+        boxes = [aspect_box(h, w, targets[0], targets[1], pad),
+                 aspect_box(w, h, targets[1], targets[0], pad)]
+    axes = []
+    for f, (offset, length), target in zip(fields[0], boxes, targets):
+        g = math.gcd(length, target)
+        a, b = length // g, target // g
+        axes.append(resampled_axis(f, a, b, lambda o, a=a, b=b, offset=offset: [
+            offset + t for t in resize_taps(o, a, b, interpolation, antialias)]))
+    return layer_of(axes)
+
+
+def resizing_field(op: O.Resizing, fields: list[Field], ins: list[Shape],
+                   out: Shape) -> FieldOutcome:
+    """Resizing: see _resize_field; an integer upscale reads what UpSampling2D's does."""
+    return _resize_field(fields, ins, (op.height, op.width), op.interpolation, op.antialias,
+                         op.crop_to_aspect_ratio, op.pad_to_aspect_ratio)
+
+
+def center_crop_field(op: O.CenterCrop, fields: list[Field], ins: list[Shape],
+                      out: Shape) -> FieldOutcome:
+    """Cropping by floor((n - target) / 2) before each axis where the input is at least the
+    target on both axes (symbolic sizes too: Keras's dynamic shapes crop); otherwise Keras's
+    smart_resize: a centred crop to the target's aspect ratio, resized bilinearly."""
+    if fields[0] is None:
+        return None
+    targets = (op.height, op.width)
+    if any(arith.is_concrete(n) and int(n) < t for n, t in zip(ins[0][:2], targets)):
+        return _resize_field(fields, ins, targets, "bilinear", False, True, False)
+    return layer_of(shifted(f, arith.floordiv(n - t, 2))
+                    for f, n, t in zip(fields[0], ins[0][:2], targets))
+
+
+def adaptive_pooling_field(op: O.AdaptivePooling, fields: list[Field], ins: list[Shape],
+                           out: Shape) -> FieldOutcome:
+    """Output bin i of o over n positions reads floor(i n / o) to ceil((i + 1) n / o) - 1;
+    SIZE_DEPENDENT for a symbolic n (the bins' pattern depends on it)."""
+    if fields[0] is None:
+        return None
+    if not all(arith.is_concrete(n) for n in ins[0][:-1]):
+        return SIZE_DEPENDENT
+    axes = []
+    for f, n, o in zip(fields[0], ins[0][:-1], op.output_size):
+        g = math.gcd(int(n), o)
+        a, b = int(n) // g, o // g
+        axes.append(resampled_axis(f, a, b, lambda i, a=a, b=b: list(
+            range(i * a // b, -(-(i + 1) * a // b)))))
+    return layer_of(axes)
+
+
+def permute_field(op: O.Permute, fields: list[Field], ins: list[Shape], out: Shape) -> Field:
+    """Kept where every axis stays in place; otherwise none: a field describes, per axis,
+    the input pixels along that same axis, and a moved axis no longer has one."""
+    if fields[0] is None or op.dims != tuple(range(1, len(op.dims) + 1)):
+        return None
+    return fields[0]
+
+
+def pad_field(op: O.Pad, fields: list[Field], ins: list[Shape], out: Shape) -> FieldOutcome:
+    """As ZeroPadding on the spatial axes (whatever the fill); padding the channels keeps the
+    field."""
+    if fields[0] is None:
+        return None
+    return layer_of(shifted(f, -a) for f, (a, _) in zip(fields[0], op.pad_width[1:]))
+
+
+def split_field(op: O.Split, fields: list[Field], ins: list[Shape], out: Shape) -> FieldOutcome:
+    """Along the channels the field is kept; along a spatial axis part k starts at the sum of
+    the lengths before it: a crop from there."""
+    from convplan.analysis.shapes import split_lengths
+
+    if fields[0] is None:
+        return None
+    rank = len(ins[0])
+    axis = op.axis - 1 if op.axis > 0 else rank + op.axis
+    if axis == rank - 1:
+        return fields[0]
+    start = arith.total(split_lengths(op, ins[0][axis])[:op.index])
+    return layer_of(shifted(f, start) if i == axis else f for i, f in enumerate(fields[0]))
+
+
+def reduction_field(op: O.Reduction, fields: list[Field], ins: list[Shape],
+                    out: Shape) -> Field:
+    """keepdims: a reduced spatial axis sees all of it (as global pooling), the others keep
+    theirs; without keepdims the axes no longer line up: none."""
+    if fields[0] is None:
+        return None
+    rank = len(ins[0])
+    reduced = {a - 1 if a > 0 else rank + a for a in op.axis}
+    if not op.keepdims:
+        return None
+    result = []
+    for i, (f, n) in enumerate(zip(fields[0], ins[0][:-1])):
+        if i not in reduced:
+            result.append(f)
+            continue
+        p = to_periodic(f)
+        result.append(to_axis_field(Periodic(1, arith.simplify_int(f.stride * n), (p.first(0),),
+                                             (p.last(n - 1),))))
+    return tuple(result)
+
+
 # ---------------------------------------------------------------- merges
 
 
@@ -425,6 +592,19 @@ FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.Cropping: cropping_field,
     O.Merge: MergeFieldRule(merge_fields),  # Add, Subtract, Multiply, Average, Maximum, Minimum
     O.Concatenate: MergeFieldRule(concatenate_field),
+    O.Resizing: resizing_field,
+    O.CenterCrop: center_crop_field,
+    O.RandomCrop: same_field,  # only where it is the identity (shapes.random_crop_shape)
+    O.AdaptivePooling: adaptive_pooling_field,
+    O.Permute: permute_field,
+    O.RepeatVector: no_field,
+    O.Embedding: no_field,  # indices in, vectors out: no pixels to trace
+    O.Masking: same_field,
+    O.Pad: pad_field,
+    O.Split: split_field,
+    O.Reduction: reduction_field,
+    O.ExpandDims: no_field,  # the axes shift
+    O.Squeeze: no_field,
 }
 
 

@@ -20,7 +20,7 @@ from convplan.analysis.windows import (
     pool_output_length,
     transpose_output_length,
 )
-from convplan.errors import ShapeError
+from convplan.errors import ShapeError, UnsupportedError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.ir.rules import rule_for
@@ -337,6 +337,163 @@ def cropping_shape(op: O.Cropping, shapes: list[Shape]) -> Shape:
     return (*out, shape[-1])
 
 
+# ---------------------------------------------------------------- shape-changing, keras.ops
+
+
+def resize_shape(op: O.Resizing | O.CenterCrop, shapes: list[Shape]) -> Shape:
+    """(height, width, channels) whatever the input's size: Resizing resamples, CenterCrop
+    crops (or resizes an input smaller than the target)."""
+    shape = _spatial_input(op, shapes[0])
+    return (op.height, op.width, shape[-1])
+
+
+def random_crop_shape(op: O.RandomCrop, shapes: list[Shape]) -> Shape:
+    """The input's shape, which must be the target's: Keras 3.15's RandomCrop gives
+    (height, width) symbolically and in training, but returns its input unchanged at
+    inference, so for any other input size the layers after it are built for a shape that
+    inference never produces."""
+    shape = _spatial_input(op, shapes[0])
+    if not all(arith.equal(n, t) for n, t in zip(shape[:2], (op.height, op.width))):
+        raise UnsupportedError(
+            f"RandomCrop to {op.height}x{op.width} on an input of {shape[0]}x{shape[1]}: Keras "
+            "3.15 crops (or resizes) only in training and passes the input through unchanged "
+            "at inference, while the layers after it are built for the cropped shape; "
+            "convplan cannot give it one output shape", layer=op.name, op=op.op_type,
+            hint="crop with CenterCrop (or Cropping2D) in the model, and randomly in the data "
+            "pipeline")
+    return shape
+
+
+def adaptive_pooling_shape(op: O.AdaptivePooling, shapes: list[Shape]) -> Shape:
+    """(*output_size, channels)."""
+    shape = _spatial_input(op, shapes[0])
+    return (*op.output_size, shape[-1])
+
+
+def permute_shape(op: O.Permute, shapes: list[Shape]) -> Shape:
+    """Output axis i has the length of input axis dims[i] (counted from 1)."""
+    shape = shapes[0]
+    if len(op.dims) != len(shape):
+        raise _error(op, f"dims {list(op.dims)} permute {len(op.dims)} axes, but the input "
+                     f"{_fmt(shape)} has {len(shape)} besides the batch")
+    return tuple(shape[d - 1] for d in op.dims)
+
+
+def repeat_vector_shape(op: O.RepeatVector, shapes: list[Shape]) -> Shape:
+    """(features,) -> (n, features)."""
+    if len(shapes[0]) != 1:
+        raise _error(op, f"expects a rank-2 input (batch, features), received shape "
+                     f"{_fmt(shapes[0])}")
+    return (op.n, shapes[0][0])
+
+
+def embedding_shape(op: O.Embedding, shapes: list[Shape]) -> Shape:
+    """The input's shape + (output_dim,): one vector per index."""
+    return (*shapes[0], op.output_dim)
+
+
+def _keras_axis(op: O.Op, axis: int, rank: int) -> int:
+    """A keras.ops axis (0 is the batch) of an input of `rank` non-batch axes, as an index
+    into convplan's shape."""
+    index = axis - 1 if axis > 0 else rank + axis
+    if index == -1:
+        raise _batch_axis(op, axis, rank + 1)
+    if not 0 <= index < rank:
+        raise _error(op, f"axis {axis} is out of range for an input of rank {rank + 1}")
+    return index
+
+
+def _batch_axis(op: O.Op, axis: int, rank: int) -> UnsupportedError:
+    return UnsupportedError(f"axis {axis} is the batch axis of a tensor of rank {rank}; "
+                            "convplan plans layers that work within one example",
+                            layer=op.name, op=op.op_type,
+                            hint="count axes from 1 (the first axis after the batch) or from -1")
+
+
+def pad_shape(op: O.Pad, shapes: list[Shape]) -> Shape:
+    """Axis i grows by before + after. TensorFlow's 'reflect' needs pads below the length,
+    'symmetric' pads up to it."""
+    shape = shapes[0]
+    if len(op.pad_width) != len(shape) + 1:
+        raise _error(op, f"pad_width has {len(op.pad_width)} rows, the input {_fmt(shape)} "
+                     f"{len(shape) + 1} axes; give one [before, after] pair per axis, the "
+                     "batch axis first")
+    out = []
+    for n, (a, b) in zip(shape, op.pad_width[1:]):
+        limit = {"reflect": 1, "symmetric": 0}.get(op.mode)
+        if limit is not None and arith.is_positive(n - limit - max(a, b) + 1) is False:
+            raise _error(op, f"mode {op.mode!r} pads at most {n} - {limit} values on each side "
+                         f"of an axis of {n}, received {max(a, b)}")
+        out.append(n + a + b)
+    return tuple(out)
+
+
+def split_lengths(op: O.Split, n: Value) -> list[Value]:
+    """The length of each part of an axis of length n."""
+    if isinstance(op.indices_or_sections, int):
+        k = op.indices_or_sections
+        if arith.is_concrete(n) and int(n) % k:
+            raise _error(op, f"the axis of length {n} does not split into {k} equal parts")
+        return [arith.simplify_int(n / k) if not arith.is_concrete(n) else int(n) // k] * k
+    cuts = [0, *op.indices_or_sections, n]
+    return [arith.simplify_int(b - a) for a, b in zip(cuts, cuts[1:])]
+
+
+def split_shape(op: O.Split, shapes: list[Shape]) -> Shape:
+    """Part `index` of the split: n / sections, or the span between two split indices."""
+    shape = shapes[0]
+    axis = _keras_axis(op, op.axis, len(shape))
+    lengths = split_lengths(op, shape[axis])
+    if any(arith.is_positive(n + 1) is False for n in lengths):
+        raise _error(op, f"split indices {list(op.indices_or_sections)} must ascend and lie "
+                     f"within the axis of length {shape[axis]}")
+    length = lengths[op.index]
+    if arith.is_positive(length) is False:
+        raise _error(op, f"part {op.index} of the split of an axis of {shape[axis]} at "
+                     f"{list(op.indices_or_sections)} would hold {length} values",
+                     reason="empty_output")
+    return (*shape[:axis], length, *shape[axis + 1:])
+
+
+def reduced_axes(op: O.Reduction | O.Squeeze, rank: int) -> set[int]:
+    indices = {_keras_axis(op, a, rank) for a in op.axis}
+    if len(indices) != len(op.axis):
+        raise _error(op, f"axis {list(op.axis)} names an axis twice")
+    return indices
+
+
+def reduction_shape(op: O.Reduction, shapes: list[Shape]) -> Shape:
+    """The reduced axes dropped, or kept as 1 with keepdims."""
+    shape = shapes[0]
+    axes = reduced_axes(op, len(shape))
+    if op.keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def expand_dims_shape(op: O.ExpandDims, shapes: list[Shape]) -> Shape:
+    """A 1 inserted at `axis` of the output (numpy's expand_dims; the batch counts)."""
+    shape = shapes[0]
+    rank = len(shape)
+    index = op.axis - 1 if op.axis > 0 else rank + 1 + op.axis
+    if index == -1:
+        raise _batch_axis(op, op.axis, rank + 2)
+    if not 0 <= index <= rank:
+        raise _error(op, f"axis {op.axis} is out of range for an output of rank {rank + 2}")
+    return (*shape[:index], 1, *shape[index:])
+
+
+def squeeze_shape(op: O.Squeeze, shapes: list[Shape]) -> Shape:
+    """The axes in `axis` removed; each must have length 1."""
+    shape = shapes[0]
+    axes = reduced_axes(op, len(shape))
+    for i in sorted(axes):
+        if arith.equal(shape[i], 1) is not True:
+            raise _error(op, f"cannot squeeze axis {i + 1} of length {shape[i]} (input "
+                         f"{_fmt(shape)}); only axes of length 1 can be squeezed")
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
 # A rule's op is Any: a dict cannot tie each rule's op class to its key (conv_shape takes an
 # O.Conv), and rule_for's lookup by class is what guarantees it.
 ShapeRule = Callable[[Any, list[Shape]], Shape]
@@ -383,6 +540,19 @@ SHAPE_RULES: dict[type, ShapeRule | MergeShapeRule] = {
     O.UpSampling: upsampling_shape,
     O.ZeroPadding: zero_padding_shape,
     O.Cropping: cropping_shape,
+    O.Resizing: resize_shape,
+    O.CenterCrop: resize_shape,
+    O.RandomCrop: random_crop_shape,
+    O.AdaptivePooling: adaptive_pooling_shape,
+    O.Permute: permute_shape,
+    O.RepeatVector: repeat_vector_shape,
+    O.Embedding: embedding_shape,
+    O.Masking: same_shape,
+    O.Pad: pad_shape,
+    O.Split: split_shape,
+    O.Reduction: reduction_shape,
+    O.ExpandDims: expand_dims_shape,
+    O.Squeeze: squeeze_shape,
 }
 
 

@@ -85,6 +85,11 @@ def model_lines(graph: Graph, order: list[str], input_shapes: dict[str, tuple[in
         if isinstance(op, O.InputLayer):
             lines = wrap_call(f"{var} = keras.Input",
                               layer_arguments(op, False, input_shapes.get(name)), "")
+        elif isinstance(op, O.KerasOperation):
+            pairs = [("x", names[node.inputs[0]])]
+            pairs += [(k, py_literal(v)) for k, v in keras_arguments(op).items()]
+            tail = f"[{op.index}]" if isinstance(op, O.Split) else ""
+            lines = wrap_call(f"{var} = keras.ops.{op.keras_function}", pairs, tail)
         else:
             ins = [names[i] for i in node.inputs]
             call = f"([{', '.join(ins)}])" if isinstance(op, O.Merge) else f"({ins[0]})"

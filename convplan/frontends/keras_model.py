@@ -17,6 +17,7 @@ from typing import Any
 
 from convplan.errors import GraphError, SpecError, UnsupportedError, UsageError
 from convplan.frontends import keras_layers as K
+from convplan.frontends import keras_operations as KO
 from convplan.frontends.spec import NAME
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
@@ -356,24 +357,30 @@ class _Importer:
         config = _mapping(entry.get("config", {}), "'config'", layer)
         inbound = node  # `node` names the graph node below
         if K.is_operation(entry) and not self.declared(entry, layer):
-            op_name, attributes = K.operation_attributes(
-                str(class_name), call_arguments(node, layer) if node is not None
-                else [K.TENSOR] * len(ins), layer)
+            # one op per output tensor: keras.ops.split has several (`.0`, `.1`, ... below)
+            outputs = KO.operation_outputs(
+                str(class_name), config, call_arguments(node, layer) if node is not None
+                else [K.TENSOR] * len(ins), node.get("kwargs") or {}
+                if isinstance(node, dict) else {}, layer)
         else:
-            op_name, attributes = self.translate(entry, class_name, config, layer)
-        attributes["trainable"] = trainable and config.get("trainable", True) is not False
-        wanted = layer if index == 0 else f"{layer}_call{index}"
-        node = self.claim(wanted, prefix)
-        op = O.make_op(op_name, node, attributes)
-        if index > 0 and op.has_weights:
-            raise UnsupportedError(
-                f"the layer is called {index + 1} or more times and shares its weights between "
-                "calls; convplan models one set of weights per layer node", layer=layer,
-                op=op_name, hint="give each call its own layer, or write a convplan spec")
-        self.check_declarations(entry, inbound, ins, op)
-        self.add(op, ins, layer)
-        self.origins[node] = (self.scope, layer, index)
-        return [node]
+            outputs = [self.translate(entry, class_name, config, layer)]
+        names = []
+        for tensor, (op_name, attributes) in enumerate(outputs):
+            attributes["trainable"] = trainable and config.get("trainable", True) is not False
+            wanted = layer if index == 0 else f"{layer}_call{index}"
+            node = self.claim(wanted if len(outputs) == 1 else f"{wanted}.{tensor}", prefix)
+            op = O.make_op(op_name, node, attributes)
+            if index > 0 and op.has_weights:
+                raise UnsupportedError(
+                    f"the layer is called {index + 1} or more times and shares its weights "
+                    "between calls; convplan models one set of weights per layer node",
+                    layer=layer, op=op_name,
+                    hint="give each call its own layer, or write a convplan spec")
+            self.check_declarations(entry, inbound, ins, op)
+            self.add(op, ins, layer)
+            self.origins[node] = (self.scope, layer, index)
+            names.append(node)
+        return names
 
     def check_declarations(self, entry: dict, call: Any, ins: list[str], op: O.Op) -> None:
         """A declared layer's output must have the shape its readers were saved with."""
@@ -413,6 +420,16 @@ class _Importer:
         self.graph.add(op, ins)
 
 
+def _drop_unused_parts(graph: Graph, origins: dict[str, Origin]) -> None:
+    """A split's parts nothing reads (`_, x = keras.ops.split(...)`) are not in Keras's
+    graph of the model either: dropped."""
+    used = {i for node in graph for i in node.inputs} | set(graph.outputs)
+    for name in [n for n, node in graph.nodes.items()
+                 if isinstance(node.op, O.Split) and n not in used]:
+        del graph.nodes[name]
+        origins.pop(name, None)
+
+
 def graph_from_keras_config(data: Any, source: str = "<keras>",
                             custom_layers: Mapping[str, Any] | None = None) -> Graph:
     """A Keras model config (as `model.to_json()` or a .keras archive's config.json holds it)
@@ -444,6 +461,7 @@ def traced_graph_from_keras_config(data: Any, source: str = "<keras>",
     except RecursionError:
         raise _fail(f"{source}: the model config nests too deeply") from None
     graph.set_outputs(list(dict.fromkeys(outputs)))
+    _drop_unused_parts(graph, importer.origins)
     unused = sorted(set(custom) - importer.used_custom)
     if unused:
         raise UsageError(f"custom layer declaration(s) {', '.join(unused)} match no layer class "

@@ -27,8 +27,18 @@ def _refuse(class_name: str, layer: str, why: str) -> UnsupportedError:
                             op=class_name)
 
 
+def _json_number(value: Any) -> Any:
+    """Python's json writes -inf as `-Infinity`, which a YAML reader keeps as text."""
+    if isinstance(value, str):
+        try:
+            return float(value)  # '-Infinity', 'inf', '1e-05'
+        except ValueError:
+            return value
+    return value
+
+
 def _pad(config: dict, args: list, kwargs: dict, layer: str) -> Outputs:
-    constant = kwargs.get("constant_values", args[1] if len(args) > 1 else None)
+    constant = _json_number(kwargs.get("constant_values", args[1] if len(args) > 1 else None))
     return [("Pad", {"pad_width": config.get("pad_width"), "mode": config.get("mode", "constant"),
                      "constant_values": constant})]
 
@@ -67,6 +77,9 @@ def _transpose(config: dict, args: list, kwargs: dict, layer: str) -> Outputs:
 
 def _reduction(op_name: str) -> Callable[[dict, list, dict, str], Outputs]:
     def rule(config: dict, args: list, kwargs: dict, layer: str) -> Outputs:
+        if config.get("axis") is None:
+            raise _refuse(op_name, layer, "axis None reduces every axis, the batch axis too; "
+                          "convplan plans layers that work within one example")
         if config.get("initial") is not None:
             raise _refuse(op_name, layer, f"initial={config['initial']!r} is not modelled")
         return [(op_name, {"axis": K.plain(config.get("axis")),
@@ -76,6 +89,9 @@ def _reduction(op_name: str) -> Callable[[dict, list, dict, str], Outputs]:
 
 def _axis_op(op_name: str) -> Callable[[dict, list, dict, str], Outputs]:
     def rule(config: dict, args: list, kwargs: dict, layer: str) -> Outputs:
+        if config.get("axis") is None:
+            raise _refuse(op_name, layer, "axis None takes in the batch axis; convplan plans "
+                          "layers that work within one example")
         return [(op_name, {"axis": K.plain(config.get("axis"))})]
     return rule
 
@@ -93,9 +109,9 @@ def _resize(config: dict, args: list, kwargs: dict, layer: str) -> Outputs:
 # keras.ops activation class -> Keras activation name (the Activation layer computes the same).
 ACTIVATIONS = {
     "Relu": "relu", "Relu6": "relu6", "Sigmoid": "sigmoid", "Tanh": "tanh", "Silu": "silu",
-    "Swish": "silu", "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu",
-    "HardSwish": "hard_silu", "Selu": "selu", "Softplus": "softplus", "Softsign": "softsign",
-    "Exp": "exponential", "Mish": "mish", "LogSigmoid": "log_sigmoid",
+    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Selu": "selu",
+    "Softplus": "softplus", "Softsign": "softsign", "Exp": "exponential",
+    "LogSigmoid": "log_sigmoid",
 }
 
 
@@ -146,8 +162,9 @@ def operation_outputs(class_name: str, config: dict, args: list[Any], kwargs: di
         return [K.operation_attributes(class_name, args, layer)]
     rule = OPERATIONS.get(class_name)
     if rule is None:
+        shown = ", ".join("tensor" if a is K.TENSOR else repr(a) for a in args)
         raise UnsupportedError(
-            f"keras.ops operation {class_name!r} is not modelled; convplan reads "
+            f"keras.ops operation {class_name!r}({shown}) is not modelled; convplan reads "
             + ", ".join(sorted({*OPERATIONS, *ARITHMETIC})), layer=layer, op=class_name,
             hint=f"use Keras layers for the rest, or declare it with {K.CUSTOM_LAYERS}")
     tensors = [a for a in args if a is K.TENSOR]

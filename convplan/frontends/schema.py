@@ -159,6 +159,11 @@ _AUGMENTATION = {
     **{attr: _augmentation_value(attr) for attr in _AUGMENTATION_VALUES},
 }
 
+# keras.ops axes count the batch as 0 (refused: convplan plans one example)
+_OPS_AXIS = {"type": "integer", "not": {"const": 0}}
+_OPS_AXES = _fixed({"anyOf": [_OPS_AXIS, {"type": "array", "items": _OPS_AXIS, "minItems": 1}]})
+_TARGET = {"height": _integer(1), "width": _integer(1), "data_format": _DATA_FORMAT}
+
 # Attributes declared on Op itself, which every op has.
 COMMON_RULES: dict[str, Rule] = {"trainable": _BOOL}
 
@@ -204,6 +209,29 @@ SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
     O.SpatialDropout2D: {"data_format": _DATA_FORMAT},
     O.SpatialDropout3D: {"data_format": _DATA_FORMAT},
     O.Augmentation: _AUGMENTATION,
+    O.Resizing: {**_TARGET, "interpolation": _choice("interpolations"),
+                 "crop_to_aspect_ratio": _BOOL, "pad_to_aspect_ratio": _BOOL,
+                 "fill_mode": _choice("fill_modes"), "fill_value": _number(),
+                 "antialias": _BOOL},
+    O.CenterCrop: _TARGET,
+    O.RandomCrop: {**_TARGET, "seed": _optional(_integer(0))},
+    O.AdaptivePooling: {"output_size": _per_axis(1), "data_format": _DATA_FORMAT},
+    O.Permute: {"dims": _fixed({"type": "array", "items": {"type": "integer", "minimum": 1},
+                                "minItems": 1, "uniqueItems": True})},
+    O.RepeatVector: {"n": _integer(1)},
+    O.Embedding: {"input_dim": _integer(1), "output_dim": _integer(1), "mask_zero": _BOOL},
+    O.Masking: {"mask_value": _number()},
+    O.Pad: {"pad_width": _fixed({"type": "array", "minItems": 2, "items": {
+                "type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1,
+                "maxItems": 2}, "prefixItems": [{"enum": [[0, 0], [0]]}]}),  # the batch's
+            "mode": _choice("modes"), "constant_values": _optional(_number())},
+    O.Split: {"indices_or_sections": _fixed({"anyOf": [
+                  {"type": "integer", "minimum": 1},
+                  {"type": "array", "items": {"type": "integer", "minimum": 0}}]}),
+              "axis": _fixed(_OPS_AXIS), "index": _integer(0)},
+    O.Reduction: {"axis": _OPS_AXES, "keepdims": _BOOL},
+    O.ExpandDims: {"axis": _fixed(_OPS_AXIS)},
+    O.Squeeze: {"axis": _OPS_AXES},
     O.Custom: {"class_name": _fixed({"type": "string", "pattern": r"\S"}),
                "params": _COUNT_FORMULA, "params_per_channel": _integer(0),
                "flops_per_element": _integer(0), "macs_per_position": _COUNT_FORMULA,

@@ -56,6 +56,17 @@ def no_keras_class(op: O.Op) -> Arguments:
     raise TypeError(f"{op.op_type} {op.name!r} has no Keras layer class to build")
 
 
+def operation_arguments(op: O.Op) -> Arguments:
+    """A keras.ops call's keyword arguments after the tensor (`keras.ops.<keras_function>(x,
+    **arguments)`): lists where Keras writes lists; no `trainable` (an operation has no
+    weights); a split's `index` picks its output and is no argument."""
+    args = op.attributes()
+    args.pop("trainable", None)
+    args.pop("index", None)
+    return {k: [list(v) if isinstance(v, tuple) else v for v in value]
+            if isinstance(value, tuple) else value for k, value in args.items()}
+
+
 KERAS_ARGUMENT_RULES: dict[type[O.Op], Callable[[O.Op], Arguments]] = {
     O.InputLayer: no_keras_class,  # keras.Input(shape=..., dtype=...) instead
     O.Custom: no_keras_class,
@@ -89,6 +100,15 @@ KERAS_ARGUMENT_RULES: dict[type[O.Op], Callable[[O.Op], Arguments]] = {
     O.ZeroPadding1D: one_pair("padding"),
     O.Cropping: plain_arguments,
     O.Cropping1D: one_pair("cropping"),
+    O.Resizing: plain_arguments,
+    O.CenterCrop: plain_arguments,
+    O.RandomCrop: plain_arguments,
+    O.AdaptivePooling: plain_arguments,
+    O.Permute: plain_arguments,
+    O.RepeatVector: plain_arguments,
+    O.Embedding: plain_arguments,
+    O.Masking: plain_arguments,
+    O.KerasOperation: operation_arguments,  # Pad, Split, Mean, ...: keras.ops calls
 }
 
 

@@ -106,6 +106,32 @@ from convplan.ir.ops_spatial import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from convplan.ir.ops_structural import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+    AdaptivePooling,
+    CenterCrop,
+    Embedding,
+    ExpandDims,
+    KerasOperation,
+    Masking,
+    Max,
+    Mean,
+    Min,
+    Pad,
+    Permute,
+    RandomCrop,
+    Reduction,
+    RepeatVector,
+    Resizing,
+    Split,
+    Squeeze,
+    Sum,
+)
 
 # ---------------------------------------------------------------- registry
 
@@ -122,6 +148,11 @@ OPS: dict[str, type[Op]] = {
         Reshape, Rescaling, Normalization, Add, Subtract, Multiply, Average, Maximum, Minimum,
         Concatenate, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
         ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D, Custom,
+        # shape-changing and structural layers, keras.ops calls (ops_structural)
+        Resizing, CenterCrop, RandomCrop, AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
+        AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
+        AdaptiveMaxPooling3D, Permute, RepeatVector, Embedding, Masking, Pad, Split, Mean, Sum,
+        Max, Min, ExpandDims, Squeeze,
     ]
 }
 # Normalizations, activations, noise and augmentation (identity at inference) layers.
@@ -189,6 +220,11 @@ __all__ = [
     "Custom", "Maximum", "Merge", "Minimum", "Multiply", "Subtract", "UpSampling", "UpSampling1D",
     "UpSampling2D", "UpSampling3D", "ZeroPadding", "ZeroPadding1D", "ZeroPadding2D",
     "ZeroPadding3D", "OPS", "ALIASES", "op_class", "attribute_names", "make_op",
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AdaptivePooling",
+    "CenterCrop", "Embedding", "ExpandDims", "KerasOperation", "Masking", "Max", "Mean", "Min",
+    "Pad", "Permute", "RandomCrop", "Reduction", "RepeatVector", "Resizing", "Split", "Squeeze",
+    "Sum",
     "GroupNormalization", "UnitNormalization", "RMSNormalization", "ELU", "PReLU",
     "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Augmentation",
     "AUGMENTATIONS",

@@ -84,8 +84,9 @@ class CenterCrop(Op):
 @dataclass(frozen=True, kw_only=True)
 class RandomCrop(Op):
     """Keras RandomCrop: in training a random (height, width) window (resized where the input
-    is smaller). Its output shape is (height, width), which the layers after it are built for;
-    at inference Keras 3.15 passes the input through unchanged."""
+    is smaller); at inference Keras 3.15 passes the input through unchanged, although its
+    output shape says (height, width). Modelled where the two agree, an input of the target's
+    size (an identity); refused otherwise."""
 
     height: int = None  # type: ignore[assignment]
     width: int = None  # type: ignore[assignment]
@@ -172,8 +173,8 @@ class Permute(Op):
     def normalize(self) -> None:
         dims = self.dims
         if (not isinstance(dims, (list, tuple)) or not dims
-                or sorted(dims) != list(range(1, len(dims) + 1))
-                or not all(A.is_int(d) for d in dims)):
+                or not all(A.is_int(d) for d in dims)
+                or sorted(dims) != list(range(1, len(dims) + 1))):
             raise SpecError(f"attribute 'dims' must be a permutation of 1..n (the non-batch "
                             f"axes), received {dims!r}", layer=self.name, op=self.op_type)
         _set(self, "dims", tuple(dims))
@@ -277,10 +278,10 @@ class Split(KerasOperation):
     node with several outputs becomes one convplan node per output)."""
 
     indices_or_sections: Any = None
-    axis: int = 0
+    axis: int = None  # type: ignore[assignment]  # Keras's default 0, the batch, is refused
     index: int = 0
     keras_function: ClassVar[str] = "split"
-    required: ClassVar[tuple[str, ...]] = ("indices_or_sections",)
+    required: ClassVar[tuple[str, ...]] = ("indices_or_sections", "axis")
 
     def normalize(self) -> None:
         value = self.indices_or_sections
@@ -328,7 +329,7 @@ class Reduction(KerasOperation):
     """keras.ops.mean / sum / max / min over `axis` (an int or a list), keeping the reduced
     axes as 1s with keepdims."""
 
-    axis: Any = None
+    axis: Any = None  # Keras's default, every axis with the batch, is refused
     keepdims: bool = False
     required: ClassVar[tuple[str, ...]] = ("axis",)
 
@@ -385,7 +386,7 @@ class ExpandDims(KerasOperation):
 class Squeeze(KerasOperation):
     """keras.ops.squeeze: the axes of length 1 in `axis` removed."""
 
-    axis: Any = None
+    axis: Any = None  # Keras's default, every axis of length 1 with the batch, is refused
     keras_function: ClassVar[str] = "squeeze"
     required: ClassVar[tuple[str, ...]] = ("axis",)
 

@@ -69,8 +69,7 @@ def render_analysis(fmt: str, concrete: Analysis, symbolic: Analysis | None, *,
                          + ", ".join(ANALYZE_FORMATS))
     from convplan.report.summary import build_report
 
-    report = build_report(concrete, symbolic, batch=batch, dtype=dtype, optimizer=optimizer,
-                          layer_formulas=layer_formulas or fmt == "html")  # HTML always has them
+    report = build_report(concrete, symbolic, batch=batch, dtype=dtype, optimizer=optimizer)
     if fmt == "markdown":
         from convplan.report.markdown import render_markdown
 

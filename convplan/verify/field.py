@@ -169,6 +169,30 @@ LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
     O.UpSampling: _unchanged,
     O.ZeroPadding: _unchanged,
     O.Cropping: _unchanged,
+    O.Resizing: _unchanged,
+    O.CenterCrop: _unchanged,
+    O.RandomCrop: _unchanged,
+    O.AdaptiveAveragePooling1D: _unchanged,
+    O.AdaptiveAveragePooling2D: _unchanged,
+    O.AdaptiveAveragePooling3D: _unchanged,
+    O.AdaptiveMaxPooling1D: lambda op: O.AdaptiveAveragePooling1D(
+        name=op.name, output_size=op.output_size),
+    O.AdaptiveMaxPooling2D: lambda op: O.AdaptiveAveragePooling2D(
+        name=op.name, output_size=op.output_size),
+    O.AdaptiveMaxPooling3D: lambda op: O.AdaptiveAveragePooling3D(
+        name=op.name, output_size=op.output_size),
+    O.Permute: _unchanged,
+    O.RepeatVector: _unchanged,
+    O.Embedding: _unchanged,
+    O.Masking: _as_linear,  # a zero input would be masked: the identity keeps it
+    O.Pad: _zero_fill,
+    O.Split: _unchanged,
+    O.Mean: _unchanged,
+    O.Sum: _unchanged,
+    O.Max: _reduction_to_mean,
+    O.Min: _reduction_to_mean,
+    O.ExpandDims: _unchanged,
+    O.Squeeze: _unchanged,
     O.Custom: _declared_as_linear,
 }
 
@@ -269,17 +293,18 @@ def _build_surrogate(graph: Graph, names: Sequence[str], input_size: Sequence[in
                      plan: Analysis | None) -> Any:
     import keras
 
-    from convplan.verify.keras_build import build_keras_model
+    from convplan.verify.keras_build import build_keras_model, node_output
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(surrogate_dtype(graph))
     try:
-        model = build_keras_model(with_every_sink(linearize_graph(graph, input_size, plan)),
-                                  input_size)
+        surrogate = with_every_sink(linearize_graph(graph, input_size, plan))
+        model = build_keras_model(surrogate, input_size)
     finally:
         keras.config.set_dtype_policy(previous)
     make_positive(model)
-    return keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    # node_output: keras.ops nodes (pad, split, ...) are operations, not layers
+    return keras.Model(model.inputs, [node_output(model, surrogate, n) for n in names])
 
 
 def impulses(spatial: Sequence[int], channels: int, probes: Sequence[tuple[int, int]]) -> Any:

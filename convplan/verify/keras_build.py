@@ -38,6 +38,30 @@ def build_keras_layer(op: O.Op) -> Any:
     return layer
 
 
+def keras_operation(op: O.KerasOperation, tensor: Any) -> Any:
+    """`keras.ops.<keras_function>(tensor, **arguments)` (a split's part `index`), its Keras
+    operation named as the op."""
+    import keras
+
+    out = getattr(keras.ops, op.keras_function)(tensor, **keras_arguments(op))
+    if isinstance(op, O.Split):
+        out = out[op.index]
+    out._keras_history.operation.name = op.name
+    return out
+
+
+def node_output(model: Any, graph: Graph, name: str) -> Any:
+    """The symbolic output of node `name` in a model build_keras_model made from `graph`: its
+    layer's, or its keras.ops operation's (a split's part `index`)."""
+    operation = next((op for op in model.operations if op.name == name), None)
+    if operation is None:
+        raise KeyError(f"the model has no layer or operation named {name!r}")
+    out = operation.output
+    if isinstance(out, (list, tuple)):
+        out = out[graph[name].op.index]
+    return out
+
+
 def keras_input_shapes(graph: Graph, input_size: Sequence[int] | None = None
                        ) -> dict[str, tuple[int | None, ...]]:
     """Each input's shape (batch excluded) as keras.Input takes it: symbols become None.
@@ -65,6 +89,9 @@ def build_keras_model(graph: Graph, input_size: Sequence[int] | None = None) -> 
             tensors[name] = keras.Input(shape=shapes[name], name=name, dtype=op.dtype)
             continue
         ins = [tensors[i] for i in node.inputs]
+        if isinstance(op, O.KerasOperation):
+            tensors[name] = keras_operation(op, ins[0])
+            continue
         layer = build_keras_layer(op)
         tensors[name] = layer(ins if isinstance(op, O.Merge) else ins[0])
     inputs = [tensors[name] for name in graph.inputs]

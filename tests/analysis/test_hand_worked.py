@@ -265,6 +265,68 @@ CASES = [
     # each axis loses 1 + 1: (4, 5, 6) -> (2, 3, 4)
     Case("Cropping3D", "", dict(cropping=1), [(4, 5, 6, 1)], (2, 3, 4, 1), 0, 0, 0, 0),
 
+    # ---------------------------------------------------------------- resizing, cropping
+    # (4, 6) -> (8, 3) whatever the input: out (8, 3, 3); bilinear counted as 4 multiplies + 3
+    # adds per output element: 7 * 8*3*3 = 504
+    Case("Resizing", "bilinear", dict(height=8, width=3), [(4, 6, 3)], (8, 3, 3), 0, 0, 0, 504),
+    # nearest copies: 0 FLOPs
+    Case("Resizing", "nearest", dict(height=10, width=10, interpolation="nearest"),
+         [(5, 5, 2)], (10, 10, 2), 0, 0, 0, 0),
+    # 7x9 >= 4x5 on both axes: a crop (top (7-4)//2 = 1, left (9-5)//2 = 2), 0 FLOPs
+    Case("CenterCrop", "crop", dict(height=4, width=5), [(7, 9, 2)], (4, 5, 2), 0, 0, 0, 0),
+    # 3 rows < 4: Keras resizes bilinearly instead: 7 * 4*5*2 = 280
+    Case("CenterCrop", "input smaller: resized", dict(height=4, width=5), [(3, 9, 2)],
+         (4, 5, 2), 0, 0, 0, 280),
+    # only an input of the target's size is modelled (an identity: see RandomCrop's docstring)
+    Case("RandomCrop", "identity", dict(height=5, width=6), [(5, 6, 3)], (5, 6, 3), 0, 0, 0, 0),
+
+    # ---------------------------------------------------------------- adaptive pooling
+    # bins of 10 into 4: [0,3) [2,5) [5,8) [7,10), lengths 3+3+3+3 = 12; average: bin volume per
+    # output (adds + divide): 12 per channel * 2 = 24
+    Case("AdaptiveAveragePooling1D", "overlapping bins", dict(output_size=4), [(10, 2)],
+         (4, 2), 0, 0, 0, 24),
+    # 5 into 3: [0,2) [1,4) [3,5), 2+3+2 = 7; 4 into 2: 2+2 = 4; 3 channels * 7*4 = 84
+    Case("AdaptiveAveragePooling2D", "", dict(output_size=(3, 2)), [(5, 4, 3)], (3, 2, 3),
+         0, 0, 0, 84),
+    Case("AdaptiveAveragePooling3D", "global", dict(output_size=1), [(2, 2, 2, 1)],
+         (1, 1, 1, 1), 0, 0, 0, 8),  # one bin of 8
+    # 5 into 2: [0,3) [2,5), 3+3 = 6 per channel, 12 reads; max: reads - outputs = 12 - 4 = 8
+    Case("AdaptiveMaxPooling1D", "", dict(output_size=2), [(5, 2)], (2, 2), 0, 0, 0, 8),
+    # 4 into 2 per axis: 4 * 4 = 16 reads - 4 outputs = 12
+    Case("AdaptiveMaxPooling2D", "", dict(output_size=2), [(4, 4, 1)], (2, 2, 1), 0, 0, 0, 12),
+    # one bin of 27 per channel: 54 reads - 2 outputs = 52
+    Case("AdaptiveMaxPooling3D", "", dict(output_size=1), [(3, 3, 3, 2)], (1, 1, 1, 2),
+         0, 0, 0, 52),
+
+    # ---------------------------------------------------------------- axes, repeats, lookups
+    Case("Permute", "swap", dict(dims=(2, 1)), [(3, 5)], (5, 3), 0, 0, 0, 0),
+    Case("RepeatVector", "", dict(n=4), [(6,)], (4, 6), 0, 0, 0, 0),
+    # table 100 * 8 = 800 params; a lookup: 0 FLOPs
+    Case("Embedding", "", dict(input_dim=100, output_dim=8), [(10,)], (10, 8), 800, 0, 0, 0),
+    # compare, any, multiply: 3 * 5*3 = 45
+    Case("Masking", "", {}, [(5, 3)], (5, 3), 0, 0, 0, 45),
+
+    # ---------------------------------------------------------------- keras.ops calls
+    # (4, 4, 2) + (1+2, 0, 3+0) = (7, 4, 5)
+    Case("Pad", "-inf, channels too", dict(pad_width=((0, 0), (1, 2), (0, 0), (3, 0)),
+                                            constant_values=float("-inf")),
+         [(4, 4, 2)], (7, 4, 5), 0, 0, 0, 0),
+    # 6 channels in 2 parts: part 1 has 3
+    Case("Split", "sections", dict(indices_or_sections=2, axis=-1, index=1), [(4, 4, 6)],
+         (4, 4, 3), 0, 0, 0, 0),
+    # axis 1 of 5 cut at 1 and 3: parts 1, 2, 2; part 2 = 5 - 3 = 2
+    Case("Split", "indices", dict(indices_or_sections=(1, 3), axis=1, index=2), [(5, 2)],
+         (2, 2), 0, 0, 0, 0),
+    # one add per input element: 4*5*3 = 60
+    Case("Mean", "spatial, keepdims", dict(axis=(1, 2), keepdims=True), [(4, 5, 3)],
+         (1, 1, 3), 0, 0, 0, 60),
+    Case("Sum", "channels", dict(axis=-1), [(4, 5, 3)], (4, 5), 0, 0, 0, 60),
+    Case("Max", "", dict(axis=1), [(6, 2)], (2,), 0, 0, 0, 12),  # 12 comparisons
+    Case("Min", "keepdims", dict(axis=-1, keepdims=True), [(3, 4)], (3, 1), 0, 0, 0, 12),
+    Case("ExpandDims", "last", dict(axis=-1), [(3, 4)], (3, 4, 1), 0, 0, 0, 0),
+    Case("ExpandDims", "first", dict(axis=1), [(3, 4)], (1, 3, 4), 0, 0, 0, 0),
+    Case("Squeeze", "", dict(axis=2), [(3, 1, 4)], (3, 4), 0, 0, 0, 0),
+
     # ---------------------------------------------------------------- declared layers
     # as declared: params 3 + 2 per channel * 4 = 11; FLOPs 4 per element * 5*5*4 = 400
     Case("Custom", "declared counts", dict(class_name="Scale", params=3, params_per_channel=2,

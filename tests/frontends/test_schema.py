@@ -205,7 +205,8 @@ VALUES = [None, True, 0, 1, 2, 3, -1, 0.5, 1.5, -0.5, "same", "valid", "causal",
           [0.5, 0.5], [[1, 1], [0, 2]], [[1, 2]], [[1, 2], 3], [-1], [2, -1], [-1, -1], {"a": 1}]
 # Cross-field loader rules the schema cannot state: (op family, attribute) varied alone.
 GAPS = {(O.Conv, "groups"): "filters divisible by groups",
-        (O.ConvTranspose, "output_padding"): "output_padding below strides"}
+        (O.ConvTranspose, "output_padding"): "output_padding below strides",
+        (O.Permute, "dims"): "a permutation of 1..n, n the input's axes"}
 PROBE = {"filters": 4, "kernel_size": 1, "units": 2, "rate": 0.5, "activation": "relu",
          "target_shape": [-1], "scale": 1.0, "class_name": "Layer"}
 
