@@ -16,7 +16,7 @@ from convplan.analysis.arith import Value
 from convplan.analysis.counts import count
 from convplan.analysis.memory import TrainingMemory, estimate_training_memory
 from convplan.analysis.periodic_field import Field
-from convplan.analysis.receptive import Misalignment, compute_receptive_fields
+from convplan.analysis.receptive import Misalignment, ReceptiveFields, compute_receptive_fields
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
 from convplan.errors import ShapeError, UsageError, parameter_name
 from convplan.ir import ops as O
@@ -143,15 +143,19 @@ def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
 
 
 def analyze(graph: Graph, input_size: Sequence[int] | None = None,
-            generalize: bool = False, assume_no_broadcast: bool = False) -> Analysis:
+            generalize: bool = False, assume_no_broadcast: bool = False,
+            fields: bool = True) -> Analysis:
     """Shapes, params, MACs, FLOPs, activations and receptive fields of every layer.
     `assume_no_broadcast`: where whether a merge stretches an input depends on the sizes, its
     field counts the input as not stretched (a sweep's derivation, which analyzes the rows that
-    do stretch separately) instead of calling the field size-dependent."""
+    do stretch separately) instead of calling the field size-dependent.
+    `fields=False` skips the receptive fields (every layer's is None, no misalignments): a
+    report that prints only the formulas of shapes and counts does not pay for field formulas."""
     order = validate(graph)
     shapes, conditions = infer_shapes(graph, order, input_shapes(graph, input_size, generalize))
-    receptive = compute_receptive_fields(graph, order, shapes, assume_no_broadcast)
-    fields = receptive.fields
+    receptive = (compute_receptive_fields(graph, order, shapes, assume_no_broadcast) if fields
+                 else ReceptiveFields(dict.fromkeys(order), (), ()))
+    field_of = receptive.fields
     results = []
     for name in order:
         node = graph[name]
@@ -166,7 +170,7 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
             trainable_params=arith.simplify_int(trainable),
             non_trainable_params=arith.simplify_int(frozen),
             macs=arith.simplify_int(c.macs), flops=arith.simplify_int(c.flops),
-            activations=arith.simplify_int(arith.product(out)), receptive_field=fields[name]))
+            activations=arith.simplify_int(arith.product(out)), receptive_field=field_of[name]))
     totals = Totals(
         params=arith.total(r.params for r in results),
         trainable_params=arith.total(r.trainable_params for r in results),
@@ -175,10 +179,11 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
         flops=arith.total(r.flops for r in results),
         activations=arith.total(r.activations for r in results),
     )
-    symbols = sorted({str(s) for r in results for d in r.output_shape
-                      if not isinstance(d, int) for s in d.free_symbols}
-                     | {str(s) for v in dataclasses.astuple(totals)
-                        if not isinstance(v, int) for s in getattr(v, "free_symbols", ())})
+    # distinct formulas first: layers repeat a few shape formulas, and free_symbols walks a tree
+    formulas = {d for r in results for d in r.output_shape if not isinstance(d, int)}
+    formulas |= {v for v in (getattr(totals, f.name) for f in dataclasses.fields(Totals))
+                 if not isinstance(v, int)}
+    symbols = sorted({str(s) for v in formulas for s in getattr(v, "free_symbols", ())})
     for r in results:
         for d in r.output_shape:
             if arith.is_concrete(d) and int(d) <= 0:

@@ -80,7 +80,9 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
         bar.step(f"analyzing {len(graph)} layers")
         concrete = analyze(graph, input_size=size)
         bar.step("deriving the formulas")
-        symbolic = None if no_symbolic else analyze(graph, generalize=True)
+        # the formulas of receptive fields are printed only per layer (and in HTML)
+        symbolic = None if no_symbolic else analyze(
+            graph, generalize=True, fields=layer_formulas or fmt == "html")
         bar.step(f"writing the {fmt} report")
         to_terminal = output is None and fmt == "table" and is_terminal(sys.stdout)
         text = render_analysis(

@@ -7,6 +7,7 @@ expressions printed with floor and ceiling brackets and a middle dot for product
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from convplan.analysis.arith import Value, simplify_int, to_json
@@ -59,6 +60,17 @@ def format_formula(value: Any) -> str:
     value = simplify_int(value)
     if value is None or isinstance(value, (int, float)):
         return "-" if value is None else str(value)
+    try:
+        return _format_expression(value)
+    except TypeError:  # unhashable (a list): printed uncached
+        return _format_expression.__wrapped__(value)
+
+
+@lru_cache(maxsize=65_536)
+def _format_expression(value: Any) -> str:
+    """format_formula of a sympy expression or its text, once per distinct value: a network's
+    layers repeat the same shape formulas, and reading and printing one costs milliseconds.
+    Expressions are immutable and hash by structure, so the cache is exact."""
     import sympy
 
     if isinstance(value, str):

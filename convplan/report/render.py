@@ -69,7 +69,8 @@ def render_analysis(fmt: str, concrete: Analysis, symbolic: Analysis | None, *,
                          + ", ".join(ANALYZE_FORMATS))
     from convplan.report.summary import build_report
 
-    report = build_report(concrete, symbolic, batch=batch, dtype=dtype, optimizer=optimizer)
+    report = build_report(concrete, symbolic, batch=batch, dtype=dtype, optimizer=optimizer,
+                          layer_formulas=layer_formulas or fmt == "html")  # HTML always has them
     if fmt == "markdown":
         from convplan.report.markdown import render_markdown
 

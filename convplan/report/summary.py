@@ -163,8 +163,11 @@ def conventions() -> list[tuple[str, str]]:
 
 
 def build_report(analysis: Analysis, symbolic: Analysis | None, *, batch: int | None = None,
-                 dtype: str = "float32", optimizer: str = "adam") -> Report:
-    """Everything a human-readable report shows, as text cells."""
+                 dtype: str = "float32", optimizer: str = "adam",
+                 layer_formulas: bool = True) -> Report:
+    """Everything a human-readable report shows, as text cells; `layer_formulas=False` leaves
+    the per-layer formulas out (a report that does not print them: printing every layer's
+    formulas is most of a formula report's time)."""
     return Report(
         name=analysis.name,
         setting=describe_setting(analysis, batch, dtype, optimizer),
@@ -175,7 +178,8 @@ def build_report(analysis: Analysis, symbolic: Analysis | None, *, batch: int | 
         notes=tuple(analysis_notes(analysis)),
         symbols=describe_symbols(symbolic) if symbolic is not None else "",
         formulas=tuple(total_formulas(symbolic, dtype, optimizer)) if symbolic is not None else (),
-        layer_formulas=tuple(layer_formula_rows(symbolic)) if symbolic is not None else (),
+        layer_formulas=tuple(layer_formula_rows(symbolic))
+        if symbolic is not None and layer_formulas else (),
         conventions=tuple(conventions()),
     )
 

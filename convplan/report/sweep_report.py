@@ -1,11 +1,20 @@
 """Sweep results as a table, CSV or JSON. Formatters return text and never print; CSV and
-JSON come in pieces (`*_start`, `*_rows`, `*_end`) so a huge sweep can stream through them."""
+JSON come in pieces (`*_start`, `*_rows`, `*_end`) so a huge sweep can stream through them.
+
+CSV and JSON rows are formatted a chunk at a time without Python per row (`_Rows`): every
+field becomes a byte matrix, one row per combination, padded with NUL bytes (decimal digits
+of an integer column computed with vectorized division; one of a few strings, such as a
+choice or an error message, picked from a table by index), the fields are laid side by side,
+and dropping the NULs leaves the text, byte for byte what `json.dumps` and `str` print.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from convplan.explore.run import SweepResult
 from convplan.explore.sweep import Chunk, Sweep
@@ -133,20 +142,28 @@ def csv_header(sweep: Sweep) -> str:
 def csv_rows(sweep: Sweep, chunk: Chunk) -> str:
     if not len(chunk):
         return ""
-    columns = _choice_texts(sweep, chunk)
-    columns += [_shape_texts(chunk, k) for k in range(len(sweep.output_ranks))]
-    valid = chunk.columns["valid"]
-    numeric = (["rf"] if sweep.has_rf else []) + list(COUNTS)
-    every = bool(valid.all())
-    for name in numeric:
-        values = list(map(str, _metric_values(chunk, name)))
-        if not every:
-            values = [v if ok else "" for v, ok in zip(values, valid.tolist())]
-        columns.append(values)
-    columns.append(["true" if ok else "false" for ok in valid.tolist()])
-    messages = [_csv_cell(m) for m in sweep.messages]
-    columns.append([messages[c] for c in chunk.columns["error"].tolist()])
-    return "".join(",".join(r) + "\n" for r in zip(*columns))
+    cols = chunk.columns
+    rows = _Rows(len(chunk))
+    for i, vary in enumerate(sweep.varies):
+        rows.pick([vary.text(j) for j in range(len(vary.values))], cols[f"vary:{i}"])
+        rows.literal(",")
+    for k in range(len(sweep.output_ranks)):
+        dims = cols[f"output:{k}"]
+        for axis in range(dims.shape[1]):
+            if axis:
+                rows.literal("x")
+            rows.integers(dims[:, axis])
+        rows.literal(",")
+    valid = cols["valid"]
+    shown = None if valid.all() else valid  # an invalid row's metrics are empty cells
+    for name in (["rf"] if sweep.has_rf else []) + list(COUNTS):
+        rows.metric(cols[name], shown, str)
+        rows.literal(",")
+    rows.pick(["false", "true"], valid)
+    rows.literal(",")
+    rows.pick([_csv_cell(m) for m in sweep.messages], cols["error"])
+    rows.literal("\n")
+    return rows.text()
 
 
 # -- JSON -------------------------------------------------------------------------------
@@ -172,26 +189,40 @@ def _json_value(value: Any) -> Any:
 
 
 def json_rows(sweep: Sweep, chunk: Chunk, first: bool) -> str:
+    """The rows as `json.dumps(row, separators=(", ", ": "))` prints each, joined by
+    ',\n    ' (a first chunk starts with '\n    ', a later one with ',\n    ')."""
     if not len(chunk):
         return ""
-    choices = [[_json_value(v.values[d]) for d in chunk.columns[f"vary:{i}"].tolist()]
-               for i, v in enumerate(sweep.varies)]
-    metrics = (["rf"] if sweep.has_rf else []) + list(COUNTS)
-    values = {m: _metric_values(chunk, m) for m in metrics}
-    shapes = [chunk.columns[f"output:{k}"].tolist() for k in range(len(sweep.output_ranks))]
-    valid = chunk.columns["valid"].tolist()
-    errors = _invalid_text(sweep, chunk)
-    pieces = []
-    for j in range(len(chunk)):
-        row: dict[str, Any] = {v.label: choices[i][j] for i, v in enumerate(sweep.varies)}
-        row["valid"] = valid[j]
-        if valid[j]:
-            row["output_shapes"] = [[None, *s[j]] for s in shapes]
-            row.update({m: values[m][j] for m in metrics})
-        else:
-            row["error"] = errors[j]
-        pieces.append(json.dumps(row, separators=(", ", ": ")))
-    return ("\n    " if first else ",\n    ") + ",\n    ".join(pieces)
+    cols = chunk.columns
+    dump = lambda value: json.dumps(value, separators=(", ", ": "))  # noqa: E731
+    rows = _Rows(len(chunk))
+    rows.literal(",\n    {")
+    # as a dict would hold them: one key per label, in first-seen order, the last value
+    last = {v.label: i for i, v in enumerate(sweep.varies)}
+    for n, (label, i) in enumerate(last.items()):
+        vary = sweep.varies[i]
+        rows.literal((", " if n else "") + dump(label) + ": ")
+        rows.pick([dump(_json_value(x)) for x in vary.values], cols[f"vary:{i}"])
+    valid = cols["valid"]
+    invalid = ~valid
+    rows.literal(", " if last else "")
+    rows.pick(['"valid": false, "error": ', '"valid": true'], valid)
+    rows.pick([dump(m) for m in sweep.messages], cols["error"], invalid)
+    rows.literal(', "output_shapes": [', valid)
+    for k in range(len(sweep.output_ranks)):
+        dims = cols[f"output:{k}"]
+        rows.literal((", " if k else "") + "[null", valid)
+        for axis in range(dims.shape[1]):
+            rows.literal(", ", valid)
+            rows.integers(dims[:, axis], valid)
+        rows.literal("]", valid)
+    rows.literal("]", valid)
+    for name in (["rf"] if sweep.has_rf else []) + list(COUNTS):
+        rows.literal(f", {dump(name)}: ", valid)
+        rows.metric(cols[name], valid, repr)
+    rows.literal("}")
+    text = rows.text()
+    return text[1:] if first else text  # the first row of all starts without a comma
 
 
 def json_end(sweep: Sweep, result: SweepResult, pareto: Sequence[tuple[str, int]] | None) -> str:
@@ -201,3 +232,151 @@ def json_end(sweep: Sweep, result: SweepResult, pareto: Sequence[tuple[str, int]
             "seconds": round(result.seconds, 3), "derivations": result.derivations}
     body = json.dumps(tail, indent=2)[2:-2]
     return "\n  ],\n" + body + "\n}\n"
+
+
+# -- bulk formatting ----------------------------------------------------------------------
+# A row is laid out as little-endian 64-bit words, one numpy vector per word over the chunk's
+# rows (so every operation is a vectorized one over contiguous memory): a field of width w
+# bytes at byte offset a is OR-ed into the words that hold bytes a .. a + w - 1. One transpose
+# of the (words, rows) matrix puts each row's bytes together, and deleting the NUL bytes that
+# pad the fields leaves the text.
+
+WORD = np.dtype("<u8")
+
+
+def _group_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four decimal digits as four bytes, indexed by their value 0..9999: zero-padded ('0042'),
+    NUL-padded for the leading group ('\\0\\042'; 0 is '\\0\\0\\00'), and the same where 0
+    is all NULs (a group above the leading one)."""
+    padded = [int.from_bytes(f"{i:04d}".encode(), "little") for i in range(10_000)]
+    leading = [int.from_bytes(str(i).rjust(4, "\0").encode(), "little") for i in range(10_000)]
+    above = [0, *leading[1:]]
+    return tuple(np.array(t, dtype=WORD) for t in (padded, leading, above))  # type: ignore
+
+
+_GROUPS: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+
+def _pieces_of_table(texts: Sequence[str]) -> tuple[list[np.ndarray], int]:
+    """Strings as 8-byte pieces: piece p of text i is table[p][i]; and the widest's width."""
+    encoded = [t.encode() for t in texts]
+    width = max(map(len, encoded), default=0)
+    padded = -(-max(width, 1) // 8) * 8
+    table = np.array(encoded, dtype=f"S{padded}").view(WORD).reshape(len(encoded), -1)
+    return list(np.ascontiguousarray(table.T)), width
+
+
+class _Rows:
+    """One text line per row, built field by field (see the comment above)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.words: list[Any] = []  # per word: a uint64 vector, or an int where constant
+        self.offset = 0  # bytes laid out so far
+
+    def _place(self, piece: Any, width: int) -> None:
+        """OR a piece of at most 8 bytes (a vector, or an int for a constant) in at the
+        current offset."""
+        j, r = divmod(self.offset, 8)
+        while len(self.words) < j + 2:
+            self.words.append(0)
+        if isinstance(piece, int):
+            shifted = (piece << 8 * r) & 0xFFFF_FFFF_FFFF_FFFF
+            spill = piece >> (64 - 8 * r) if r else 0
+        else:
+            shifted = piece << np.uint64(8 * r) if r else piece
+            spill = piece >> np.uint64(64 - 8 * r) if r and r + width > 8 else 0
+        self.words[j] = self.words[j] | shifted
+        if r + width > 8:
+            self.words[j + 1] = self.words[j + 1] | spill
+        self.offset += width
+
+    def _field(self, pieces: Sequence[Any], width: int, mask: np.ndarray | None) -> None:
+        if mask is not None and not mask.all():
+            if not mask.any():
+                return  # in no row: no bytes
+            keep = mask.astype(WORD)
+            pieces = [p * keep for p in pieces]
+        start = self.offset
+        for p, piece in enumerate(pieces):
+            self.offset = start + 8 * p
+            self._place(piece, min(8, width - 8 * p))
+        self.offset = start + width
+
+    def literal(self, text: str, mask: np.ndarray | None = None) -> None:
+        """The same text in every row (where `mask` holds)."""
+        data = text.encode()
+        pieces = [int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8)]
+        self._field(pieces, len(data), mask)
+
+    def pick(self, texts: Sequence[str], index: np.ndarray, mask: np.ndarray | None = None
+             ) -> None:
+        """texts[index[row]] in each row: a choice, an error message, true or false."""
+        index = index.astype(np.intp, copy=False)
+        if mask is not None and not mask.any():
+            return
+        if len(texts) > 1:  # only the texts this chunk uses: a long one elsewhere pads no row
+            used = np.flatnonzero(np.bincount(index, minlength=len(texts)))
+            if len(used) < len(texts):
+                renumber = np.zeros(len(texts), dtype=np.intp)
+                renumber[used] = np.arange(len(used))
+                index, texts = renumber[index], [texts[u] for u in used]
+        table, width = _pieces_of_table(texts)
+        if width:
+            self._field([t[index] for t in table], width, mask)
+
+    def integers(self, values: np.ndarray, mask: np.ndarray | None = None) -> None:
+        """Decimal text of an integer column: four digits per vectorized step (a division by
+        10,000 and a table look-up); negative values, rare here, through str()."""
+        values = values.astype(np.int64, copy=False)
+        negative = values < 0
+        if negative.any():
+            self.pick_texts(values, negative if mask is None else negative & mask, str)
+            values = np.where(negative, 0, values)
+            mask = ~negative if mask is None else mask & ~negative
+        if not _GROUPS:
+            _GROUPS.append(_group_tables())
+        padded, leading, above = _GROUPS[0]
+        digits = len(str(int(values.max()))) if len(values) else 1
+        count = -(-digits // 4)
+        groups: list[np.ndarray] = [values] * count
+        rest = values
+        for g in range(count - 1, -1, -1):
+            low = rest % 10_000
+            rest = rest // 10_000
+            groups[g] = np.where(rest == 0, (above if g < count - 1 else leading)[low],
+                                 padded[low])
+        pieces = [groups[g] | (groups[g + 1] << np.uint64(32)) if g + 1 < count else groups[g]
+                  for g in range(0, count, 2)]
+        self._field(pieces, 4 * count, mask)
+
+    def pick_texts(self, values: np.ndarray, rows: np.ndarray, text: Any) -> None:
+        """text(value) in the given rows (a boolean mask), nothing elsewhere: Python per row,
+        for the few values the vectorized paths leave out."""
+        chosen = np.flatnonzero(rows)
+        texts = ["", *(text(v) for v in values[chosen].tolist())]
+        index = np.zeros(self.n, dtype=np.intp)
+        index[chosen] = np.arange(1, len(chosen) + 1)
+        self.pick(texts, index)
+
+    def metric(self, values: np.ndarray, mask: np.ndarray | None, text: Any) -> None:
+        """A metric column: integers; a float column (an rf with a fraction somewhere) prints
+        whole values as integers and the rest with `text` (str for CSV, repr for JSON)."""
+        if values.dtype.kind != "f":
+            self.integers(values, mask)
+            return
+        whole = np.mod(values, 1) == 0
+        self.integers(np.where(whole, values, 0).astype(np.int64),
+                      whole if mask is None else whole & mask)
+        fractional = ~whole if mask is None else ~whole & mask
+        if fractional.any():
+            self.pick_texts(values, fractional, text)
+
+    def text(self) -> str:
+        count = -(-self.offset // 8)
+        if not count:
+            return ""
+        words = np.empty((count, self.n), dtype=WORD)
+        for j in range(count):
+            words[j] = self.words[j]
+        return words.T.tobytes().translate(None, b"\0").decode()
