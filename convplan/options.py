@@ -65,6 +65,9 @@ def optimizer_slots(optimizer: str) -> int:
     return OPTIMIZER_SLOTS[optimizer]
 
 
+# how the memory model treats elementwise layers (convplan.analysis.memory)
+MEMORY_CONVENTIONS = ("fused", "eager", "xla-cpu")
+
 # output formats, per command
 ANALYZE_FORMATS = ("table", "json", "markdown", "html")
 ANALYZE_EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown",

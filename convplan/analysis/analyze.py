@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
 from convplan.analysis.counts import count
-from convplan.analysis.memory import TrainingMemory, estimate_training_memory
+from convplan.analysis.memory import TrainingMemory, training_memory
 from convplan.analysis.periodic_field import Field
 from convplan.analysis.receptive import Misalignment, ReceptiveFields, compute_receptive_fields
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
@@ -68,6 +68,8 @@ class Analysis:
     # the strides after resampling, or whether a merge broadcasts; periodic_field.SIZE_DEPENDENT)
     # and every layer after one: their field is None here, a concrete analysis gives it.
     size_dependent_fields: tuple[str, ...] = ()
+    # the analysed graph, which the memory model walks (buffer lifetimes follow the wiring)
+    graph: Graph | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def layer(self, name: str) -> LayerResult:
         for layer in self.layers:
@@ -84,10 +86,10 @@ class Analysis:
         return not self.symbols
 
     def training_memory(self, batch: Value = 1, dtype: str = "float32",
-                        optimizer: str = "adam") -> TrainingMemory:
-        t = self.totals
-        return estimate_training_memory(t.params, t.trainable_params, t.activations, batch,
-                                        dtype, optimizer)
+                        optimizer: str = "adam", convention: str = "fused") -> TrainingMemory:
+        """Peak bytes of a training step by tensor lifetimes (convplan.analysis.memory)."""
+        assert self.graph is not None, "an Analysis made by analyze() knows its graph"
+        return training_memory(self.graph, self, batch, dtype, optimizer, convention)
 
     def at(self, sizes: dict[str, int]) -> Analysis:
         """Evaluate every formula exactly at concrete symbol values."""
@@ -115,7 +117,9 @@ class Analysis:
 def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
                  generalize: bool = False) -> dict[str, Shape]:
     """Each input's shape with symbols made; `input_size` replaces the spatial dims of inputs
-    of that spatial rank; `generalize` turns concrete spatial dims into symbols (H, W, ...)."""
+    of that spatial rank; `generalize` turns concrete spatial dims into symbols (H, W, ...).
+    Unknown (None) spatial dims are symbols named alike: H, W (L; D, H, W) for a single input,
+    H_<input>, W_<input> for several; other unknown dims <input>_<axis>."""
     inputs = graph.inputs
     shapes: dict[str, Shape] = {}
     matched = False
@@ -127,9 +131,11 @@ def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
         if input_size is not None and spatial == len(input_size):
             dims[:-1] = list(input_size)
             matched = True
-        elif generalize and 1 <= spatial <= 3:
+        elif 1 <= spatial <= 3:
+            # Unknown sizes (a Keras (None, None, 3) input) take the names `generalize` gives,
+            # so the table, the JSON and the formulas all say H and W (issue #13).
             base = SPATIAL_NAMES[spatial]
-            dims[:-1] = [d if isinstance(d, str) else
+            dims[:-1] = [d if isinstance(d, str) or (d is not None and not generalize) else
                          (b if len(inputs) == 1 else f"{b}_{name}") for d, b in zip(dims, base)]
         shapes[name] = tuple(
             arith.symbol(d) if isinstance(d, str) else
@@ -140,6 +146,20 @@ def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
                          f"{len(input_size)} spatial dimensions, but no input of this network "
                          "has that many")
     return shapes
+
+
+def _check_int64(r: LayerResult) -> None:
+    """TensorFlow counts a tensor's elements in int64: an output dim, the output's elements
+    per example, or the layer's weights (all its weight tensors together) reaching 2**63 is no
+    tensor it can make. MACs and FLOPs are counts, not tensors, and are not limited."""
+    from convplan.ir.validate import INT64_LIMIT, magnitude
+
+    sizes = [("an output dim", d) for d in r.output_shape] + [
+        ("the output's elements per example", r.activations), ("its parameters", r.params)]
+    for what, value in sizes:
+        if isinstance(value, int) and value >= INT64_LIMIT:
+            raise ShapeError(f"{what} would be {magnitude(value)}, beyond what TensorFlow can "
+                             "represent (int64: at most 2**63 - 1)", layer=r.name, op=r.op)
 
 
 def analyze(graph: Graph, input_size: Sequence[int] | None = None,
@@ -189,5 +209,6 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
             if arith.is_concrete(d) and int(d) <= 0:
                 raise ShapeError(f"output shape {r.output_shape} has an empty dimension",
                                  layer=r.name, op=r.op, reason="empty_output")
+        _check_int64(r)
     return Analysis(graph.name, tuple(results), totals, tuple(graph.outputs), tuple(conditions),
-                    receptive.misalignments, tuple(symbols), receptive.size_dependent)
+                    receptive.misalignments, tuple(symbols), receptive.size_dependent, graph)

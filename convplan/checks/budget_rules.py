@@ -1,8 +1,10 @@
 """Budgets (CP2xx): limits a team sets in `checks.budgets` and CI enforces.
 
 Counts are per example (MACs and FLOPs as in docs/counting.md); memory is per replica at
-`batch` (default 1) and `dtype`: activations = batch x every layer's output elements x compute
-bytes; training memory adds weights, gradients and optimizer slots (convplan.analysis.memory).
+`batch` (default 1), `dtype` and `optimizer`, by tensor lifetimes (convplan.analysis.memory,
+the fused convention, docs/memory.md): activation memory = the largest set of tensors live at
+one step of a training step (outputs kept for the backward pass, gradients, workspace);
+training memory = that + weights + optimizer slots + the batch, the step's peak.
 Receptive-field and output-stride budgets apply to the last spatial feature maps: the graph's
 spatial outputs and the layers feeding Flatten, global pooling or Reshape.
 """
@@ -12,19 +14,36 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from convplan.analysis import Analysis, arith
+from convplan.analysis.memory import TrainingMemory
 from convplan.checks.config import CheckConfig
 from convplan.checks.registry import Finding, finding, layer_finding
 from convplan.checks.subject import Analyses, spatial_heads
 from convplan.ir.graph import Graph
-from convplan.options import DTYPES, format_bytes, format_count
+from convplan.options import format_bytes, format_count
+
+
+def _memory(analysis: Analysis, config: CheckConfig) -> TrainingMemory:
+    return analysis.training_memory(config.batch or 1, config.dtype, config.optimizer)
 
 
 def _activation_bytes(analysis: Analysis, config: CheckConfig):
-    return (config.batch or 1) * analysis.totals.activations * DTYPES[config.dtype][0]
+    return _memory(analysis, config).live
 
 
 def _training_bytes(analysis: Analysis, config: CheckConfig):
-    return analysis.training_memory(config.batch or 1, config.dtype, config.optimizer).total
+    return _memory(analysis, config).total
+
+
+def _peak_share(analysis: Analysis, config: CheckConfig) -> str:
+    """The layer holding the most bytes at the peak step, and what it holds."""
+    m = _memory(analysis, config)
+    step = m.peak_step
+    if step is None or not isinstance(m.live, int) or m.live <= 0:
+        return ""
+    held = {layer: sum(roles.values()) for layer, roles in m.plan.by_layer(step).items()}
+    layer = max(held, key=held.__getitem__)
+    return (f"; the peak is at the {step.phase} step of {step.layer!r}, where layer {layer!r} "
+            f"holds {100 * held[layer] / m.live:.0f}% of the live tensors")
 
 
 # budget name -> (what, how to measure the whole network, how to format, per-layer share)
@@ -36,15 +55,17 @@ TOTALS: dict[str, tuple[str, Callable, Callable, Callable | None]] = {
     "max_flops": ("FLOPs per example", lambda a, c: a.totals.flops, format_count,
                   lambda layer: layer.flops),
     "max_activation_memory": ("activation memory", _activation_bytes, format_bytes,
-                              lambda layer: layer.activations),
+                              _peak_share),
     "max_training_memory": ("training memory per replica", _training_bytes, format_bytes,
-                            None),
+                            _peak_share),
 }
 
 
-def _largest_share(analysis: Analysis, share: Callable | None) -> str:
+def _largest_share(analysis: Analysis, share: Callable | None, config: CheckConfig) -> str:
     if share is None:
         return ""
+    if share is _peak_share:
+        return _peak_share(analysis, config)
     values = [(share(layer), layer.name) for layer in analysis.layers]
     values = [(v, n) for v, n in values if isinstance(v, int)]
     total = sum(v for v, _ in values)
@@ -66,7 +87,7 @@ def _check_total(budget: str, code: str, analyses: Analyses,
         return  # symbolic values are CP200's to report
     where = f" at batch {config.batch or 1} in {config.dtype}" if "memory" in what else ""
     yield finding(code, f"{what}{where}: {fmt(value)} ({value:,}) is over {budget} = "
-                  f"{fmt(limit)} ({limit:,}){_largest_share(analysis, share)}")
+                  f"{fmt(limit)} ({limit:,}){_largest_share(analysis, share, config)}")
 
 
 def check_budget_needs_size(graph: Graph, analyses: Analyses,
@@ -128,9 +149,10 @@ def check_max_activation_memory(graph: Graph, analyses: Analyses,
                                 config: CheckConfig) -> Iterator[Finding]:
     """More activation memory than `budgets.max_activation_memory` at `batch` and `dtype`.
 
-    Activation memory = batch x every layer's output elements (inputs included) x compute
-    bytes: what a training step keeps for the backward pass without rematerialization. Fix:
-    a smaller batch, mixed precision (`dtype: mixed_float16`), or downsample earlier."""
+    Activation memory = the largest set of tensors live at one step of a training step: the
+    outputs kept for the backward pass (each op's rule, docs/memory.md), the gradients in
+    flight and workspace, by tensor lifetimes. Fix: a smaller batch, mixed precision
+    (`dtype: mixed_float16`), or downsample earlier."""
     yield from _check_total("max_activation_memory", "CP204", analyses, config)
 
 
@@ -138,9 +160,11 @@ def check_max_training_memory(graph: Graph, analyses: Analyses,
                               config: CheckConfig) -> Iterator[Finding]:
     """More training memory per replica than `budgets.max_training_memory`.
 
-    Weights + gradients + optimizer slots (Adam: 2 per trainable parameter) + activations at
-    `batch` and `dtype`, an estimate that ignores framework workspace. Fix: a smaller batch
-    per replica (more replicas), mixed precision, an optimizer with fewer slots."""
+    The peak of a training step by tensor lifetimes: weights + optimizer slots (Adam: 2 per
+    trainable parameter) + the batch + the largest live set (activation memory) at `batch`,
+    `dtype` and `optimizer` (docs/memory.md, within 10% of XLA's buffer assignment on the
+    measured models; framework reserve not included). Fix: a smaller batch per replica (more
+    replicas), mixed precision, an optimizer with fewer slots."""
     yield from _check_total("max_training_memory", "CP205", analyses, config)
 
 

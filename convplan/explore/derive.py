@@ -251,9 +251,11 @@ def shape_checks(graph: Graph, analysis: Analysis) -> list[Check]:
 
 def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.Symbol, ...]],
            assignment: Mapping[tuple[str, str], Any], input_size: tuple[Any, ...] | None,
-           bounds: Mapping[sympy.Symbol, tuple[int, int]]) -> Derivation:
+           bounds: Mapping[sympy.Symbol, tuple[int, int]],
+           memory: tuple[int, str, str] = (1, "float32", "adam")) -> Derivation:
     """Analyze the graph once for a categorical `assignment` with the numeric varies as
-    symbols; compile totals, receptive fields, output shapes and checks. Raises
+    symbols; compile totals, the training-memory peak at `memory` = (batch, dtype, optimizer),
+    receptive fields, output shapes and checks. Raises
     NeedsConcreteValue where a receptive field needs the window attributes as numbers (the
     sweep then enumerates them)."""
     try:
@@ -285,6 +287,7 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     outputs = [analysis.layer(n).output_shape for n in analysis.outputs]
     stretched = broadcast_indicators(symbolic, analysis) if fields else []
     formulas = ([getattr(analysis.totals, t) for t in TOTALS]
+                + [analysis.training_memory(*memory).total]
                 + [size for axis in fields for size in axis]
                 + [d for shape in outputs for d in shape]
                 + [c.formula for c in checks] + stretched)

@@ -6,10 +6,11 @@ and the merge conditions; each must hold (`derive.shape_checks`), and each invol
 size, so every axis gets its own closed form (`periodic.SizeRule`): a minimum and, where strided
 paths meet again (a U-Net's skip connections), a divisibility condition.
 
-Budgets: MACs and training memory never decrease as the input grows (every output length is a
-nondecreasing function of the input length), so the largest square size within a budget is found
-by exponential then binary search on the exact formula, then moved down to the nearest valid
-size; the largest batch is a closed-form division.
+Budgets: MACs and the training-memory peak (convplan.analysis.memory) never decrease as the input
+or the batch grows (every output length is a nondecreasing function of the input length, every
+buffer a nondecreasing function of both), so the largest square size or batch within a budget is
+found by exponential then binary search on the exact formula, a size then moved down to the
+nearest valid one.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ def largest_input_size(graph: Graph, metric: str, budget: int, batch: int = 1,
     analysis = analyze(graph, generalize=True)
     side = arith.symbol(SIDE)
     square = {arith.symbol(a.symbol): side for a in sizes.axes}
-    formula = sympy.sympify(_metric(analysis, metric, batch, dtype, optimizer)).xreplace(square)
+    with sympy.evaluate(False):  # a memory peak is a max that sympy would compare term by term
+        formula = sympy.sympify(_metric(analysis, metric, batch, dtype, optimizer)).xreplace(square)
     if formula.free_symbols - {side}:
         raise UsageError("the budget depends on sizes other than the input's spatial axes: "
                          + ", ".join(sorted(map(str, formula.free_symbols - {side}))))
@@ -198,24 +200,33 @@ def largest_input_size(graph: Graph, metric: str, budget: int, batch: int = 1,
 
 def largest_batch(graph: Graph, input_size: Sequence[int] | None, metric: str, budget: int,
                   dtype: str = "float32", optimizer: str = "adam") -> BudgetAnswer:
-    """The largest batch B whose MACs (B x per example) or training memory (fixed + B x
-    activations) fit the budget at a given input size."""
+    """The largest batch B whose MACs (B x per example) or training-memory peak (persistent +
+    the largest live set, a max of steps each fixed + B x per example) fit the budget at a given
+    input size: exponential then binary search on the exact formula, which never decreases in
+    B."""
     analysis = analyze(graph, input_size=input_size)
     if not analysis.is_concrete:
         raise UsageError("the input size is symbolic (" + ", ".join(analysis.symbols) + "); "
                          f"give {parameter_name('input_size')} to solve for the batch")
     b = arith.symbol("B")
-    fixed = int(_metric(analysis, metric, 0, dtype, optimizer))
-    per = int(_metric(analysis, metric, 1, dtype, optimizer)) - fixed
-    text = sympy.sstr(fixed + per * b)
-    best = (budget - fixed) // per if per > 0 else None
-    if per == 0:
+    formula = _metric(analysis, metric, b, dtype, optimizer)
+    text = sympy.sstr(formula)
+
+    def value(n: int) -> int:
+        return int(arith.substitute(formula, {"B": n}))
+
+    if value(2) == value(1):
         return BudgetAnswer("batch", metric, budget, None, None, None, None, text,
-                            unbounded=fixed <= budget)
-    if best < 1:
-        return BudgetAnswer("batch", metric, budget, None, None, 1, fixed + per, text)
-    return BudgetAnswer("batch", metric, budget, best, fixed + per * best, best + 1,
-                        fixed + per * (best + 1), text)
+                            unbounded=value(1) <= budget)
+    if value(1) > budget:
+        return BudgetAnswer("batch", metric, budget, None, None, 1, value(1), text)
+    low, high = 1, 2
+    while value(high) <= budget:
+        low, high = high, 2 * high
+    while high - low > 1:  # value(low) <= budget < value(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if value(middle) <= budget else (low, middle)
+    return BudgetAnswer("batch", metric, budget, low, value(low), low + 1, value(low + 1), text)
 
 
 def cheapest_for_field(sweep: Sweep, target: int, top: int = 5,

@@ -13,7 +13,8 @@ Columns of a `Chunk` (one row per combination):
     valid, error  whether Keras would build it; else the code of the first failing check
                   (`Sweep.messages[code]`)
     params, trainable_params, macs, flops, activations   per example
-    memory        training-memory estimate at the sweep's batch, dtype and optimizer (bytes)
+    memory        training-memory peak at the sweep's batch, dtype and optimizer (bytes; tensor
+                  lifetimes, the fused convention: convplan.analysis.memory)
     rf            receptive field of the network's deepest spatial layer, the smallest over the
                   spatial axes (absent when no layer has a field)
     output:<k>    the k-th network output's shape without the batch axis, shape (rows, rank)
@@ -164,7 +165,9 @@ class Sweep:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[digits] = derive(self.graph, self.varies, self.symbols,
-                                         self.setting(digits), self.input_size, self.bounds)
+                                         self.setting(digits), self.input_size, self.bounds,
+                                         (self.options.batch, self.options.dtype,
+                                          self.options.optimizer))
             self.derivations += 1
         return self._cache[digits]
 
@@ -224,7 +227,8 @@ class Sweep:
         for name in TOTALS:
             cols[name] = integer_values(results[pos], n)
             pos += 1
-        self._memory(cols)
+        cols["memory"] = integer_values(results[pos], n)  # the training peak (memory.py)
+        pos += 1
         axes = []
         for count in deriv.field_counts:
             axes.append(self._field_axis(results[pos:pos + count], n))
@@ -290,14 +294,6 @@ class Sweep:
         if rf.dtype.kind != "f" or not np.all(np.mod(rf[valid], 1) == 0):
             return rf
         return np.where(valid, rf, 0).astype(np.int64)
-
-    def _memory(self, cols: dict[str, np.ndarray]) -> None:
-        """weights + gradients + optimizer slots + batch x activations (memory.py)."""
-        compute, variable = dtype_bytes(self.options.dtype)
-        slots = OPTIMIZER_SLOTS[self.options.optimizer]
-        cols["memory"] = (cols["params"] * variable
-                          + cols["trainable_params"] * (variable * (1 + slots))
-                          + cols["activations"] * (self.options.batch * compute))
 
     def _invalid(self, cols: dict[str, np.ndarray], n: int, message: str) -> Chunk:
         for name in (*TOTALS, "memory"):

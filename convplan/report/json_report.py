@@ -25,8 +25,9 @@ CONVENTIONS = {
               "counts them",
     "receptive_field": "per spatial axis: size, stride (jump between outputs) and start (input "
                        "coordinate seen first by output 0) in input pixels",
-    "memory": "estimate: weights + gradients + optimizer slots + every layer output kept for "
-              "the backward pass",
+    "memory": "training peak by tensor lifetimes (docs/memory.md): weights + optimizer slots + "
+              "the batch + the largest set of tensors live at one step (kept for the backward "
+              "pass, gradients, workspace), in the stated convention",
 }
 
 
@@ -85,9 +86,14 @@ def memory_dict(analysis: Analysis, batch: Value, dtype: str, optimizer: str) ->
     return {
         "batch": to_json(batch), "dtype": dtype, "optimizer": optimizer,
         "activation_bytes_per_example": to_json(analysis.totals.activations * compute),
+        "convention": m.convention,
         "weights_bytes": to_json(m.weights), "gradients_bytes": to_json(m.gradients),
-        "optimizer_bytes": to_json(m.optimizer_slots),
-        "activations_bytes": to_json(m.activations), "total_bytes": to_json(m.total),
+        "optimizer_bytes": to_json(m.optimizer_slots), "batch_bytes": to_json(m.data),
+        "activations_bytes": to_json(m.activations), "live_bytes": to_json(m.live),
+        "total_bytes": to_json(m.total),
+        "inference_bytes": to_json(m.plan.inference_peak),
+        "peak_step": None if m.peak_step is None else
+        {"phase": m.peak_step.phase, "layer": m.peak_step.layer},
     }
 
 

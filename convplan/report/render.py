@@ -19,7 +19,7 @@ PICTURES = (  # kind, title, caption
      "Receptive-field size and output size per spatial axis, layers in topological order."),
     ("cost", "MACs and params per layer", "Layers with neither MACs nor params are left out."),
     ("scaling", "Scaling with the input size",
-     "MACs and the training-memory estimate evaluated from the formulas at input sizes up to "
+     "MACs and the training-memory peak evaluated from the formulas at input sizes up to "
      "4x the analysed one (dotted line), where the model is valid."),
 )
 

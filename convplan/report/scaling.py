@@ -20,7 +20,7 @@ class Sweep:
     symbol: str  # the symbol on the x axis (the first spatial one)
     sizes: tuple[int, ...]
     macs: tuple[float, ...]  # for the batch
-    memory: tuple[float, ...]  # training-memory estimate in bytes for the batch
+    memory: tuple[float, ...]  # training-memory peak in bytes for the batch (memory.py)
     reference: int  # the analysed size of `symbol`
     batch: int
 

@@ -99,11 +99,13 @@ def summary_facts(analysis: Analysis, batch: int | None, dtype: str,
         ("FLOPs", f"{exact(t.flops * scale)} {per}{short(t.flops * scale)}"),
         ("activations", f"{exact(t.activations * scale)} elements {per} "
                         f"({human_bytes(t.activations * compute * scale)} in {dtype})"),
-        ("training memory", f"{human_bytes(m.total)} at batch {scale} ({dtype}, {optimizer}) = "
-                            f"weights {human_bytes(m.weights)} + gradients "
-                            f"{human_bytes(m.gradients)} + optimizer slots "
-                            f"{human_bytes(m.optimizer_slots)} + activations "
-                            f"{human_bytes(m.activations)}"),
+        ("training memory", f"{human_bytes(m.total)} peak at batch {scale} ({dtype}, "
+                            f"{optimizer}, {m.convention} convention) = weights "
+                            f"{human_bytes(m.weights)} + optimizer slots "
+                            f"{human_bytes(m.optimizer_slots)} + batch {human_bytes(m.data)} + "
+                            f"live tensors {human_bytes(m.live)}" + (
+                                f" at {m.peak_step.phase} {m.peak_step.layer!r}"
+                                if m.peak_step else "")),
     ]
 
 

@@ -105,9 +105,10 @@ def summary_lines(sweep: Sweep, result: SweepResult, mode: str, shown: int) -> l
         lines.append(f"invalid: {sum(n for _, n in result.invalid[5:]):,} for "
                      f"{len(result.invalid) - 5} other reasons")
     lines.append(f"showing {shown:,} {mode}")
-    lines.append(f"per example; train mem: training-memory estimate at batch {o.batch}, {o.dtype}, "
-                 f"{o.optimizer}" + ("; RF: receptive field of the deepest spatial layer "
-                                     "(smallest axis)" if sweep.has_rf else ""))
+    lines.append(f"per example; train mem: training-memory peak (tensor lifetimes, fused "
+                 f"convention) at batch {o.batch}, {o.dtype}, {o.optimizer}"
+                 + ("; RF: receptive field of the deepest spatial layer (smallest axis)"
+                    if sweep.has_rf else ""))
     return lines
 
 
@@ -176,9 +177,10 @@ def json_start(sweep: Sweep) -> str:
                     "values": [_json_value(x) for x in v.values],
                     "evaluation": "formula" if v.numeric else "enumerated"} for v in sweep.varies],
         "combinations": sweep.total,
-        "conventions": {"per": "example", "memory": f"training-memory estimate in bytes at batch "
-                        f"{o.batch}, {o.dtype}, {o.optimizer}", "rf": "receptive field of the "
-                        "deepest spatial layer, the smallest over the spatial axes"},
+        "conventions": {"per": "example", "memory": "training-memory peak in bytes (tensor "
+                        f"lifetimes, fused convention) at batch {o.batch}, {o.dtype}, "
+                        f"{o.optimizer}", "rf": "receptive field of the deepest spatial layer, "
+                        "the smallest over the spatial axes"},
     }
     text = json.dumps(head, indent=2)
     return text[:-2] + ',\n  "rows": ['

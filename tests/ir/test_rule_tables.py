@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from convplan.analysis.counts import ACTIVATION_FLOPS, COUNT_RULES, count
+from convplan.analysis.memory_rules import SAVED_RULES
 from convplan.analysis.receptive import FIELD_RULES
 from convplan.analysis.shapes import SHAPE_RULES, output_shape
 from convplan.frontends.schema import spec_schema
@@ -23,6 +24,7 @@ TABLES = {
     "receptive field": FIELD_RULES,
     "keras arguments": KERAS_ARGUMENT_RULES,
     "verify linearization": LINEARIZE_RULES,
+    "saved for backward (memory)": SAVED_RULES,
 }
 
 
