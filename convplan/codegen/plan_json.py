@@ -25,8 +25,9 @@ from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.ir.keras_arguments import keras_arguments
 
+# the generated project's model_facts.ACTIVATION_CLASSES names the same
 OWN_ACTIVATION: dict[type[O.Op], str] = {O.ReLU: "relu", O.LeakyReLU: "leaky_relu",
-                                         O.Softmax: "softmax"}
+                                         O.Softmax: "softmax", O.ELU: "elu", O.PReLU: "prelu"}
 
 
 def layer_attributes(op: O.Op, output_shape: list) -> dict[str, Any]:
