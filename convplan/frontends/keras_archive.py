@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import struct
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +110,8 @@ def read_archive_config(path: str | Path) -> dict:
     if path.is_dir():
         raise SpecError(f"{path} is a folder, expected a .keras archive (a SavedModel folder is "
                         "not read; save with model.save('model.keras'))")
+    import zipfile  # here: every analysis imports this module, few read an archive
+
     try:
         with open(path, "rb") as handle:
             directory = read_zip_directory(handle)

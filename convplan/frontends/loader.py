@@ -8,13 +8,12 @@ and nesting depth. Every mapping comes back as a `LineDict` that remembers its l
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from convplan.errors import SpecError
 
@@ -28,25 +27,44 @@ class LineDict(dict):
     line: int | None = None
 
 
-class _Loader(yaml.SafeLoader):
-    def compose_node(self, parent, index):  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise SpecError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are "
-                            "not allowed in specs; use a block to reuse layers",
-                            line=event.start_mark.line + 1)
-        self._depth = getattr(self, "_depth", 0) + 1
-        if self._depth > MAX_DEPTH:
-            mark = self.peek_event().start_mark
-            raise SpecError(f"line {mark.line + 1}: the document nests deeper than {MAX_DEPTH} "
-                            "levels", line=mark.line + 1)
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+@functools.lru_cache(maxsize=1)
+def _loaders() -> tuple[Any, Any]:
+    """(pure-Python loader, libyaml loader or None), made on first use: `import yaml` costs a
+    Keras-JSON analysis a tenth of its start-up, and that path never reads YAML."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # type: ignore[override]
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise SpecError(f"line {event.start_mark.line + 1}: YAML aliases "
+                                f"(*{event.anchor}) are not allowed in specs; use a block to "
+                                "reuse layers", line=event.start_mark.line + 1)
+            self._depth = getattr(self, "_depth", 0) + 1
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise SpecError(f"line {mark.line + 1}: the document nests deeper than "
+                                f"{MAX_DEPTH} levels", line=mark.line + 1)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    c_loader = None
+    if getattr(yaml, "__with_libyaml__", False):
+        class _CLoader(yaml.CSafeLoader):  # type: ignore[misc]
+            """libyaml's parser, about 3x faster than the pure-Python one on a large spec;
+            aliases and depth are refused on its events before anything is built
+            (`_check_events`), as `_Loader.compose_node` does in pure Python."""
+
+        _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _construct_mapping)
+        c_loader = _CLoader
+    return _Loader, c_loader
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+def _construct_mapping(loader: Any, node: Any, deep: bool = False) -> LineDict:
     loader.flatten_mapping(node)
     result = LineDict()
     result.line = node.start_mark.line + 1
@@ -62,19 +80,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
     return result
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-_CLoader = None
-if getattr(yaml, "__with_libyaml__", False):
-    class _CLoader(yaml.CSafeLoader):  # type: ignore[no-redef]
-        """libyaml's parser, about 3x faster than the pure-Python one on a large spec;
-        aliases and depth are refused on its events before anything is built
-        (`_check_events`), as `_Loader.compose_node` does in pure Python."""
-
-    _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _check_events(text: str) -> None:
+    import yaml
+
     depth = 0
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
         if isinstance(event, yaml.AliasEvent):
@@ -107,12 +115,15 @@ def parse_text(text: str, source: str = "<spec>") -> Any:
     """Parse YAML or JSON text into plain data with LineDicts."""
     if len(text) > MAX_BYTES:
         raise SpecError(f"{source} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    import yaml
+
+    loader, c_loader = _loaders()
     try:
-        if _CLoader is not None:
+        if c_loader is not None:
             _check_events(text)
             with _no_gc():
-                return yaml.load(text, Loader=_CLoader)  # noqa: S506 - derives from CSafeLoader
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+                return yaml.load(text, Loader=c_loader)  # noqa: S506 - derives from CSafeLoader
+        return yaml.load(text, Loader=loader)  # noqa: S506 - derives from SafeLoader
     except SpecError:
         raise
     except yaml.constructor.ConstructorError as exc:
