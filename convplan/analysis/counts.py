@@ -294,6 +294,19 @@ def embedding_counts(op: O.Embedding, ins: list[Shape], out: Shape) -> Counts:
     return Counts(trainable=op.input_dim * op.output_dim)
 
 
+def dot_counts(op: O.Dot, ins: list[Shape], out: Shape) -> Counts:
+    """No weights, so no MACs (those are the kernels'); FLOPs = 2 x contracted length per
+    output element (multiplies and adds), plus with normalize 3 per input element (square,
+    sum, divide by the norm)."""
+    from convplan.analysis.shapes import dot_axes
+
+    a, _ = dot_axes(op, ins)
+    flops = 2 * ins[0][a] * product(out)
+    if op.normalize:
+        flops += 3 * (product(ins[0]) + product(ins[1]))
+    return Counts(flops=flops)
+
+
 def reduction_counts(op: O.Reduction, ins: list[Shape], out: Shape) -> Counts:
     """As global pooling: one add or comparison per input element (the mean's divides are
     per output and not counted separately)."""
@@ -347,6 +360,7 @@ COUNT_RULES: dict[type, CountRule] = {
     O.Reduction: reduction_counts,
     O.ExpandDims: no_arithmetic,
     O.Squeeze: no_arithmetic,
+    O.Dot: dot_counts,
 }
 
 

@@ -605,6 +605,7 @@ FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.Reduction: reduction_field,
     O.ExpandDims: no_field,  # the axes shift
     O.Squeeze: no_field,
+    O.Dot: no_field,  # every output sums over a whole axis of both inputs
 }
 
 

@@ -410,6 +410,36 @@ def _batch_axis(op: O.Op, axis: int, rank: int) -> UnsupportedError:
                             hint="count axes from 1 (the first axis after the batch) or from -1")
 
 
+def dot_axes(op: O.Dot, shapes: list[Shape]) -> tuple[int, int]:
+    """Keras Dot's axes as indices into convplan's shapes (the batch left out): an int a < 0
+    is a % rank of each input (Keras's rank, with the batch), a pair is used as Python indexes
+    it."""
+    ranks = [len(s) + 1 for s in shapes]
+    if isinstance(op.axes, int):
+        axes = [op.axes % r if op.axes < 0 else op.axes for r in ranks]
+    else:
+        axes = [a % r if -r <= a < 0 else a for a, r in zip(op.axes, ranks)]
+    for axis, rank in zip(axes, ranks):
+        if axis == 0:
+            raise _batch_axis(op, axis, rank)
+        if not 0 < axis < rank:
+            raise _error(op, f"axes {op.axes} are out of range for inputs of rank "
+                         f"{ranks[0]} and {ranks[1]}")
+    return axes[0] - 1, axes[1] - 1
+
+
+def dot_shape(op: O.Dot, shapes: list[Shape]) -> Shape:
+    """The first input's axes without the contracted one, then the second's; (1,) where
+    none is left (Keras's Dot.compute_output_shape). The contracted lengths must match."""
+    a, b = dot_axes(op, shapes)
+    left, right = shapes
+    if arith.equal(left[a], right[b]) is False:
+        raise _error(op, f"the contracted axes differ: {left[a]} (axis {a + 1} of "
+                     f"{_fmt(left)}) and {right[b]} (axis {b + 1} of {_fmt(right)})")
+    out = (*left[:a], *left[a + 1:], *right[:b], *right[b + 1:])
+    return out or (1,)
+
+
 def pad_shape(op: O.Pad, shapes: list[Shape]) -> Shape:
     """Axis i grows by before + after. TensorFlow's 'reflect' needs pads below the length,
     'symmetric' pads up to it."""
@@ -553,6 +583,7 @@ SHAPE_RULES: dict[type, ShapeRule | MergeShapeRule] = {
     O.Reduction: reduction_shape,
     O.ExpandDims: expand_dims_shape,
     O.Squeeze: squeeze_shape,
+    O.Dot: dot_shape,  # before Merge's broadcast rule: rule_for takes the most specific class
 }
 
 

@@ -108,6 +108,7 @@ KERAS_ARGUMENT_RULES: dict[type[O.Op], Callable[[O.Op], Arguments]] = {
     O.RepeatVector: plain_arguments,
     O.Embedding: plain_arguments,
     O.Masking: plain_arguments,
+    O.Dot: plain_arguments,
     O.KerasOperation: operation_arguments,  # Pad, Split, Mean, ...: keras.ops calls
 }
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from convplan.errors import SpecError, UnsupportedError
 from convplan.ir import attrs as A
 from convplan.ir.op_base import Op, _set
+from convplan.ir.ops_spatial import Merge
 
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
 
@@ -217,6 +218,41 @@ class Masking(Op):
 
     def normalize(self) -> None:
         _set(self, "mask_value", A.as_float(self, "mask_value", self.mask_value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dot(Merge):
+    """Keras Dot: the dot product of two inputs along `axes` (one axis of each, counted with
+    the batch as 0, as Keras does), as keras.ops batch_dot: output = the first input's axes
+    without its contracted one, then the second's; (1,) where nothing is left. `normalize`
+    divides each input by its L2 norm along the axis first (cosine similarity)."""
+
+    axes: Any = None
+    normalize: bool = False
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int | None] = 2
+    required: ClassVar[tuple[str, ...]] = ("axes",)
+
+    def __post_init__(self) -> None:
+        # `normalize` is a Keras attribute here, so Op.normalize() cannot run under that name
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"every layer needs a non-empty string name, received {self.name!r}")
+        if self.axes is None:
+            raise SpecError("missing required attribute 'axes'", layer=self.name, op="Dot")
+        A.as_bool(self, "trainable", self.trainable)
+        A.as_bool(self, "normalize", self.normalize)
+        axes = self.axes
+        if isinstance(axes, (list, tuple)):
+            if len(axes) != 2 or not all(A.is_int(a) for a in axes):
+                raise SpecError(f"attribute 'axes' must be an integer or two, received "
+                                f"{axes!r}", layer=self.name, op="Dot")
+            axes = tuple(axes)
+        elif not A.is_int(axes):
+            raise SpecError(f"attribute 'axes' must be an integer or two, received {axes!r}",
+                            layer=self.name, op="Dot")
+        if 0 in (axes if isinstance(axes, tuple) else (axes,)):
+            raise _batch_error(self, "axes 0 contracts")
+        _set(self, "axes", axes)
 
 
 # ---------------------------------------------------------------- keras.ops calls

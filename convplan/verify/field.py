@@ -193,6 +193,7 @@ LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
     O.Min: _reduction_to_mean,
     O.ExpandDims: _unchanged,
     O.Squeeze: _unchanged,
+    O.Dot: _unchanged,  # no field in the plan: not measured
     O.Custom: _declared_as_linear,
 }
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.tf
 STRUCTURAL_LAYERS = ["Resizing", "CenterCrop", "RandomCrop", "AdaptiveAveragePooling1D",
                      "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
                      "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
-                     "Permute", "RepeatVector", "Embedding", "Masking"]
+                     "Permute", "RepeatVector", "Embedding", "Masking", "Dot"]
 OPERATIONS = ["Pad", "Split", "Mean", "Sum", "Max", "Min", "ExpandDims", "Squeeze"]
 INTERPOLATIONS = list(O.Resizing.interpolations)
 
@@ -116,6 +116,27 @@ def test_embedding(data, shape):
 @given(value=st.floats(-2, 2), shape=feature_shape())
 def test_masking(value, shape):
     check("Masking", {"mask_value": value}, [shape])
+
+
+@given(data=st.data())
+def test_dot(data):
+    """Inputs of rank 1 to 3 (besides the batch) with one contracted length in common
+    (sometimes not), axes as one int or a pair, negative too, the batch axis among them."""
+    left = list(data.draw(feature_shape(max_rank=3, high=5)))
+    right = list(data.draw(feature_shape(max_rank=3, high=5)))
+    axes = data.draw(st.one_of(st.integers(-3, 3), st.tuples(st.integers(-3, 3),
+                                                              st.integers(-3, 3))))
+    pair = (axes, axes) if isinstance(axes, int) else axes
+    i, j = (a - 1 if a > 0 else a for a in pair)
+    if -len(left) <= i < len(left) and -len(right) <= j < len(right) and data.draw(
+            st.integers(0, 5)):
+        right[j] = left[i]  # mostly a common contracted length
+    args = {"axes": axes, "normalize": data.draw(st.booleans())}
+    if 0 in pair:
+        with pytest.raises(UnsupportedError, match="batch axis"):
+            O.make_op("Dot", "dot", args)
+        return
+    check("Dot", args, [tuple(left), tuple(right)])
 
 
 # ---------------------------------------------------------------- keras.ops calls

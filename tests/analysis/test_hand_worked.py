@@ -306,6 +306,12 @@ CASES = [
     # compare, any, multiply: 3 * 5*3 = 45
     Case("Masking", "", {}, [(5, 3)], (5, 3), 0, 0, 0, 45),
 
+    # (5, 3) . (5, 4) along axis 1 (the 5s): (3, 4); FLOPs 2 * 5 per output * 12 = 120
+    Case("Dot", "axes 1", dict(axes=1), [(5, 3), (5, 4)], (3, 4), 0, 0, 0, 120),
+    # vectors (6,) . (6,): (1,); 2 * 6 = 12, normalize 3 * (6 + 6) = 36 more
+    Case("Dot", "normalized vectors", dict(axes=-1, normalize=True), [(6,), (6,)], (1,),
+         0, 0, 0, 48),
+
     # ---------------------------------------------------------------- keras.ops calls
     # (4, 4, 2) + (1+2, 0, 3+0) = (7, 4, 5)
     Case("Pad", "-inf, channels too", dict(pad_width=((0, 0), (1, 2), (0, 0), (3, 0)),
