@@ -5,6 +5,12 @@ convplan analyze() per configuration.
 
     .venv/bin/python benchmarks/bench_sweep.py            # about a minute on 2 cores
     .venv/bin/python benchmarks/bench_sweep.py --keras-sample 10
+    .venv/bin/python benchmarks/bench_sweep.py --streaming-only   # the CSV/JSON part (issue 19)
+
+Streaming (issue 19: >= 1,000,000 rows per second end to end, memory flat): rows per CPU
+second of the bulk CSV/JSON formatter against the per-row formatting it replaced (a
+json.dumps and a ",".join per row, the obvious way), and whole `convplan sweep --format
+csv|json` processes on 1,000,000 and 4,000,000 rows with their CPU time and peak memory.
 """
 
 from __future__ import annotations
@@ -114,11 +120,99 @@ def analyze_seconds_per_config(configs) -> float:
     return (time.perf_counter() - start) / len(configs)
 
 
+# 4,000,000 rows: NUMERIC with four times the input sizes
+LARGE = ["conv1.filters=1..100", "conv2.filters=1..100", "input.size=8..207",
+         "conv1.strides=1,2"]
+
+
+def per_row_csv(sweep, chunk) -> str:
+    """The obvious formatter: Python per row (what sweep_report did before issue 19)."""
+    columns = [[v.text(d) for d in chunk.columns[f"vary:{i}"].tolist()]
+               for i, v in enumerate(sweep.varies)]
+    columns += [["x".join(map(str, dims)) for dims in chunk.columns[f"output:{k}"].tolist()]
+                for k in range(len(sweep.output_ranks))]
+    for name in (["rf"] if sweep.has_rf else []) + ["params", "trainable_params", "macs",
+                                                    "flops", "activations", "memory"]:
+        columns.append(list(map(str, chunk.columns[name].tolist())))
+    columns.append(["true" if ok else "false" for ok in chunk.columns["valid"].tolist()])
+    columns.append([sweep.messages[c] for c in chunk.columns["error"].tolist()])
+    return "".join(",".join(r) + "\n" for r in zip(*columns))
+
+
+def per_row_json(sweep, chunk) -> str:
+    import json
+
+    metrics = (["rf"] if sweep.has_rf else []) + ["params", "trainable_params", "macs",
+                                                  "flops", "activations", "memory"]
+    values = {m: chunk.columns[m].tolist() for m in metrics}
+    shapes = [chunk.columns[f"output:{k}"].tolist() for k in range(len(sweep.output_ranks))]
+    choices = [chunk.columns[f"vary:{i}"].tolist() for i in range(len(sweep.varies))]
+    pieces = []
+    for j in range(len(chunk)):
+        row = {v.label: v.values[choices[i][j]] for i, v in enumerate(sweep.varies)}
+        row["valid"] = True
+        row["output_shapes"] = [[None, *s[j]] for s in shapes]
+        row.update({m: values[m][j] for m in metrics})
+        pieces.append(json.dumps(row, separators=(", ", ": ")))
+    return ",\n    ".join(pieces)
+
+
+def formatting_rates() -> None:
+    from convplan import load
+    from convplan.explore.choices import parse_varies
+    from convplan.explore.sweep import Sweep
+    from convplan.report import sweep_report as R
+
+    graph = load(SEED)
+    sweep = Sweep(graph, parse_varies(graph, NUMERIC))
+    chunks = list(sweep.chunks())
+    rows = sum(len(c) for c in chunks)
+    print(f"formatting {rows:,} evaluated rows (CPU seconds, this process):")
+    for fmt, bulk, naive in (("csv", lambda c: R.csv_rows(sweep, c), per_row_csv),
+                             ("json", lambda c: R.json_rows(sweep, c, False), per_row_json)):
+        start = time.process_time()
+        size = sum(len(bulk(c)) for c in chunks)
+        ours = time.process_time() - start
+        start = time.process_time()
+        sum(len(naive(sweep, c)) for c in chunks[:4])  # a quarter of a million rows is enough
+        theirs = (time.process_time() - start) * rows / sum(len(c) for c in chunks[:4])
+        print(f"  {fmt:4s} bulk {rows / ours:>12,.0f} rows/s ({size / ours / 1e6:,.0f} MB/s)   "
+              f"per row {rows / theirs:>10,.0f} rows/s   ratio {theirs / ours:5.1f}x")
+
+
+def streamed_process(varies: list[str], fmt: str) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak MiB) of a whole `convplan sweep --format fmt` to /dev/null."""
+    args = [sys.executable, "-m", "convplan", "sweep", str(SEED), "--format", fmt]
+    for v in varies:
+        args += ["--vary", v]
+    start = time.perf_counter()
+    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, cwd=ROOT)
+    _, _, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def streaming() -> None:
+    formatting_rates()
+    print("\nwhole `convplan sweep` processes streaming every row (start-up and derivation "
+          "included):")
+    for varies, rows in ((NUMERIC, 1_000_000), (LARGE, 4_000_000)):
+        for fmt in ("csv", "json"):
+            wall, cpu, peak = streamed_process(varies, fmt)
+            print(f"  {rows:>9,} rows --format {fmt:4s}: {wall:6.2f} s wall, {cpu:6.2f} s CPU "
+                  f"({rows / cpu:>10,.0f} rows per CPU s), peak memory {peak:6.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keras-sample", type=int, default=30,
                         help="configurations built in Keras to time (default 30)")
+    parser.add_argument("--streaming-only", action="store_true",
+                        help="only the CSV/JSON streaming measurements")
     args = parser.parse_args()
+    if args.streaming_only:
+        streaming()
+        return
 
     print("convplan sweep benchmark (seed CNN, examples/seed_cnn.yaml)")
     print(f"{'sweep':<52}{'points':>11}{'derive s':>10}{'eval s':>9}{'points/s':>13}")
@@ -151,6 +245,8 @@ def main() -> None:
           f"~ {1e6 / sweep_rate:,.2f} s")
     print(f"  ratio: sweep is {keras_each * sweep_rate:,.0f}x faster than building in Keras, "
           f"{analyze_each * sweep_rate:,.0f}x faster than analyze() per configuration")
+    print()
+    streaming()
 
 
 if __name__ == "__main__":
