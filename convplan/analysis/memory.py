@@ -298,9 +298,9 @@ class _Builder:
         live: set[str] = set()
         steps = []
         for name in self.order:
-            key = held[name]
-            if isinstance(self.graph[name].op, O.InputLayer) or key is None:
-                continue
+            key, node = held[name], self.graph[name]
+            if isinstance(node.op, O.InputLayer) or key is None or key == held[node.inputs[0]]:
+                continue  # an input, fused away, or a view (of an input, too)
             now = set(live) | {key} | self._forward_transients(name)
             if self.fused:  # a compiler's results are allocated apart (plan_memory's input_bytes)
                 now -= outputs

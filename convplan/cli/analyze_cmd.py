@@ -9,6 +9,7 @@ import click
 
 from convplan.cli.common import (
     batch_option,
+    convention_option,
     custom_layer_option,
     dtype_option,
     input_size_option,
@@ -42,9 +43,14 @@ def format_for_output(fmt: str | None, output: str | None) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the report to a file instead of stdout.")
 @custom_layer_option
+@click.option("--memory", "memory", is_flag=True,
+              help="Also print the training-memory breakdown at the peak (what is live, for "
+                   "which layer, and why) and a chart of live memory across the step.")
+@convention_option
 def command(spec: str, input_size: str | None, batch: int | None, dtype: str, optimizer: str,
             fmt: str | None, layer_formulas: bool, no_symbolic: bool,
-            output: str | None, custom_layers: tuple[str, ...] = ()) -> None:
+            output: str | None, custom_layers: tuple[str, ...] = (), memory: bool = False,
+            convention: str = "fused") -> None:
     """Analyze SPEC (a convplan spec, Keras model JSON or .keras file).
 
     Prints every layer's output shape, params, MACs, FLOPs, activation memory and receptive
@@ -90,9 +96,35 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
             input_size=size, graph=graph,
             terminal_width=terminal_width() if to_terminal else None,
             colour=colour_allowed(sys.stdout), layer_formulas=layer_formulas, on_step=bar.step)
+    if memory:
+        text = _with_memory(text, fmt, concrete, batch or 1, dtype, optimizer, convention)
     if output:
         from convplan.report.files import write_text_atomic
 
         write_text_atomic(output, text)
     else:
         click.echo(text, nl=False)
+
+
+def _with_memory(text: str, fmt: str, analysis, batch: int, dtype: str, optimizer: str,
+                 convention: str) -> str:
+    """The report with the memory breakdown and chart (convplan.report.memory_report)."""
+    from convplan.errors import UsageError
+    from convplan.report import memory_report as M
+
+    if not analysis.is_concrete:
+        raise UsageError("--memory needs concrete sizes; give --input-size (the spec leaves "
+                         + ", ".join(analysis.symbols) + " symbolic)")
+    memory = analysis.training_memory(batch, dtype, optimizer, convention)
+    if fmt == "json":
+        import json
+
+        document = json.loads(text)
+        document["memory_plan"] = M.memory_json(memory)
+        return json.dumps(document, indent=2) + "\n"
+    lines = M.breakdown_lines(memory) + [""] + M.chart_lines(memory.plan)
+    if fmt == "markdown":
+        return text + "\n## Memory\n\n```\n" + "\n".join(lines) + "\n```\n"
+    if fmt == "html":
+        raise UsageError("--memory prints to table, json or markdown reports, not html")
+    return text + "\n" + "\n".join(lines) + "\n"

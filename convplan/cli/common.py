@@ -7,7 +7,7 @@ import re
 import click
 
 from convplan.errors import UsageError
-from convplan.options import DTYPES, OPTIMIZER_SLOTS
+from convplan.options import DTYPES, MEMORY_CONVENTIONS, OPTIMIZER_SLOTS
 
 
 def parse_input_size(value: str | None) -> tuple[int, ...] | None:
@@ -35,6 +35,11 @@ optimizer_option = click.option(
     "--optimizer", default="adam", show_default=True,
     type=click.Choice(list(OPTIMIZER_SLOTS)),
     help="Optimizer for the training-memory estimate (its slots per parameter).")
+convention_option = click.option(
+    "--convention", default="fused", show_default=True,
+    type=click.Choice(list(MEMORY_CONVENTIONS)),
+    help="Memory model: fused (a compiler fuses elementwise layers), eager (layer by layer), "
+    "xla-cpu (fused plus XLA:CPU's gradient workspace); docs/memory.md.")
 custom_layer_option = click.option(
     "--custom-layer", "custom_layers", multiple=True, metavar="CLASS=DECLARATION",
     help="Declare a Keras layer class (or layer name) convplan does not model. Keeps the "

@@ -41,9 +41,20 @@ def _budget(value: str | None, option: str) -> int | None:
               help="How many settings --target-rf lists.")
 @click.option("--format", "fmt", type=click.Choice(SOLVE_FORMATS), default="table",
               show_default=True, help="Output format.")
+@click.option("--device", default=None, metavar="NAME",
+              help="An accelerator whose memory is the budget for --max-batch / --max-size "
+                   "(h100, a100-80gb, t4, tpu-v4, ...; convplan/devices.py).")
+@click.option("--max-batch", is_flag=True,
+              help="The largest batch whose training peak fits --device at the input size.")
+@click.option("--max-size", is_flag=True,
+              help="The largest square input whose training peak fits --device at --batch.")
+@click.option("--headroom", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+              show_default=True,
+              help="Fraction of the device's memory left to the framework and driver.")
 def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int | None,
             input_size: str | None, dtype: str, optimizer: str, target_rf: int | None,
-            varies: tuple[str, ...], top: int, fmt: str) -> None:
+            varies: tuple[str, ...], top: int, fmt: str, device: str | None = None,
+            max_batch: bool = False, max_size: bool = False, headroom: float = 0.1) -> None:
     """Answer inverse questions about SPEC.
 
     Always: the input sizes at which every layer builds, in closed form (minimum size and
@@ -57,6 +68,8 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
       convplan solve examples/unet_4level.yaml
       convplan solve examples/unet_4level.yaml --max-memory 4GiB --batch 16
       convplan solve examples/seed_cnn.yaml --max-macs 1e9 --input-size 224x224
+      convplan solve examples/resnet50.yaml --device h100 --max-batch --dtype mixed_bfloat16
+      convplan solve examples/unet_small.yaml --device t4 --max-size --batch 16
       convplan solve examples/seed_cnn.yaml --target-rf 32 \\
           --vary 'conv*.strides=1,2' --vary 'conv*.dilation_rate=1..4'
     """
@@ -90,6 +103,9 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
         text += [""] + R.budget_text(answer, batch or 1, dtype, optimizer,
                                      len(sizes.axes) if len(graph.inputs) == 1 else 0)
         document["budgets"].append(R.budget_json(answer))
+    if device is not None or max_batch or max_size:
+        text, document = _device_fit(graph, size, batch, dtype, optimizer, device, max_batch,
+                                     max_size, headroom, text, document)
     if target_rf is not None:
         from convplan.cli.console import progress
         from convplan.explore.choices import parse_varies
@@ -103,3 +119,44 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
         text += [""] + R.field_text(sweep, result, target_rf)
         document["target_rf"] = R.field_json(sweep, result, target_rf)
     click.echo(R.render_json(document) if fmt == "json" else "\n".join(text) + "\n", nl=False)
+
+
+def _device_fit(graph, size, batch, dtype, optimizer, device, max_batch, max_size, headroom,
+                text, document):
+    """--device with --max-batch or --max-size: the answer and the breakdown behind it."""
+    from convplan.analysis import analyze
+    from convplan.devices import device as find_device
+    from convplan.errors import UsageError
+    from convplan.explore import solve as S
+    from convplan.options import format_bytes
+    from convplan.report import memory_report as M
+    from convplan.report import solve_report as R
+
+    if device is None:
+        raise UsageError("--max-batch and --max-size need --device NAME (the memory to fit)")
+    if max_batch == max_size:
+        raise UsageError("--device needs one of --max-batch (at the input size) or --max-size "
+                         "(at --batch)")
+    chip = find_device(device)
+    budget = int(chip.memory * (1 - headroom))
+    if max_batch:
+        answer = S.largest_batch(graph, size, "memory", budget, dtype, optimizer)
+        sizes, at_batch = size, answer.answer
+    else:
+        answer = S.largest_input_size(graph, "memory", budget, batch or 1, dtype, optimizer)
+        rank = len(graph[graph.inputs[0]].op.shape) - 1
+        sizes = None if answer.answer is None else (answer.answer,) * rank
+        at_batch = batch or 1
+    text = text + ["", f"{chip.description}: {format_bytes(chip.memory)}, {headroom:.0%} "
+                   f"headroom -> budget {format_bytes(budget)} (source: {chip.source})"]
+    text += R.budget_text(answer, batch or 1, dtype, optimizer,
+                          len(graph[graph.inputs[0]].op.shape) - 1 if max_size else 0)
+    fit = {"device": chip.name, "memory_bytes": chip.memory, "headroom": headroom,
+           "budget_bytes": budget, "answer": R.budget_json(answer)}
+    if answer.answer is not None:
+        memory = analyze(graph, input_size=sizes).training_memory(at_batch, dtype, optimizer)
+        text += [""] + M.breakdown_lines(memory)
+        fit["memory"] = M.memory_json(memory)
+        fit["memory"].pop("steps")
+    document["device_fit"] = fit
+    return text, document

@@ -1,0 +1,143 @@
+"""The memory model by tensor lifetimes (convplan.analysis.memory): hand-worked peaks, the
+symbolic formula against concrete plans, the conventions, the CLI (solve --device, analyze
+--memory). XLA's buffer assignment as the oracle: tests/verify/test_memory_xla.py."""
+
+from __future__ import annotations
+
+import pytest
+from cli_run import run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import network_specs
+
+from convplan.analysis import arith
+from convplan.analysis.analyze import analyze
+from convplan.analysis.memory import plan_memory
+from convplan.devices import DEVICES
+from convplan.errors import ConvplanError
+from convplan.frontends.spec import build_graph
+
+SEED = {"name": "seed", "inputs": {"image": [28, 28, 1]}, "layers": [
+    {"name": "conv1", "op": "Conv2D", "filters": 32, "kernel_size": 3, "padding": "same",
+     "activation": "relu"},
+    {"name": "pool1", "op": "MaxPooling2D"},
+    {"name": "flatten", "op": "Flatten"},
+    {"name": "dense", "op": "Dense", "units": 10}]}
+
+
+def test_seed_inference_peak_by_hand():
+    # params 320 + 62730 = 63050 (x4 bytes); input 784 x 4 per example; output 10 x 4 apart
+    # peak at pool1: conv1's 28*28*32 = 25088 and pool1's 6272 floats live together
+    graph = build_graph(SEED)
+    plan = plan_memory(graph, analyze(graph), 8)
+    assert plan.inference.step.layer == "pool1"
+    assert plan.inference_peak == 63050 * 4 + 8 * (784 + 10) * 4 + 8 * (25088 + 6272) * 4
+
+
+def test_seed_training_parts_by_hand():
+    graph = build_graph(SEED)
+    plan = plan_memory(graph, analyze(graph), 8, "float32", "adam")
+    assert plan.variables == 63050 * 4 and plan.optimizer_slots == 2 * 63050 * 4
+    assert plan.data == 8 * (784 + 10) * 4
+    # conv1 keeps the input (an argument) and its relu output; pool1 keeps both; Dense keeps
+    # its input (flatten is a view of pool1's output); at the backward step of pool1 the
+    # gradients of pool1's and conv1's outputs are live beside conv1's output
+    step = next(s for s in plan.training_steps if s.phase == "backward" and s.layer == "pool1")
+    assert plan.live_bytes(step) == 8 * 4 * (25088 + 6272 + 6272 + 25088)
+
+
+def test_mixed_precision_halves_activations_keeps_float32_variables():
+    graph = build_graph(SEED)
+    a = analyze(graph)
+    full, mixed = plan_memory(graph, a, 64), plan_memory(graph, a, 64, "mixed_bfloat16")
+    assert mixed.variables == full.variables
+    assert mixed.training.bytes < full.training.bytes
+
+
+@pytest.mark.parametrize("convention", ["fused", "eager", "xla-cpu"])
+def test_peak_grows_with_batch(convention):
+    graph = build_graph(SEED)
+    a = analyze(graph)
+    peaks = [plan_memory(graph, a, b, convention=convention).training_peak for b in (1, 2, 5)]
+    assert peaks == sorted(peaks) and peaks[0] < peaks[-1]
+
+
+def test_unknown_convention_is_a_usage_error():
+    graph = build_graph(SEED)
+    with pytest.raises(ConvplanError, match="expected one of fused, eager, xla-cpu"):
+        plan_memory(graph, analyze(graph), 1, convention="lazy")
+
+
+def _concrete_size(spec):
+    rank = len(next(iter(spec["inputs"].values()))) - 1
+    return (12,) * rank
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=network_specs(invalid=False), batch=st.integers(1, 9),
+       convention=st.sampled_from(["fused", "eager", "xla-cpu"]))
+def test_symbolic_peak_equals_concrete_plans(spec, batch, convention):
+    """The formula in the batch and the input size, evaluated, is the concrete plan's peak."""
+    graph = build_graph(spec)
+    size = _concrete_size(spec)
+    try:
+        concrete = analyze(graph, input_size=size)
+        symbolic = analyze(graph, generalize=True)
+    except ConvplanError:
+        return  # a network that does not build at this size
+    names = [s for s in symbolic.symbols]
+    if len(graph.inputs) != 1 or not names:
+        return
+    bindings = dict(zip(names, size))
+    if set(bindings) != set(symbolic.symbols):
+        return
+    want = concrete.training_memory(batch, "float32", "adam", convention)
+    got = symbolic.training_memory(arith.symbol("batch"), "float32", "adam", convention)
+    assert arith.substitute(got.total, {**bindings, "batch": batch}) == want.total
+    inference = arith.substitute(got.plan.inference_peak, {**bindings, "batch": batch})
+    assert inference == want.plan.inference_peak
+
+
+def test_solve_device_max_batch_gives_a_batch_and_its_breakdown():
+    result = run_cli("solve", "examples/seed_cnn.yaml", "--device", "t4", "--max-batch",
+                     "--dtype", "mixed_bfloat16")
+    assert result.returncode == 0, result.stderr
+    assert "largest batch with training memory <=" in result.stdout
+    assert "training peak" in result.stdout and "live at the peak, by layer" in result.stdout
+
+
+def test_solve_device_answer_fits_and_the_next_does_not():
+    graph = build_graph(SEED)
+    from convplan.explore.solve import largest_batch
+
+    budget = int(DEVICES["t4"].memory * 0.9)
+    answer = largest_batch(graph, None, "memory", budget)
+    a = analyze(graph)
+    assert a.training_memory(answer.answer).total <= budget
+    assert a.training_memory(answer.answer + 1).total > budget
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--device", "h1000", "--max-batch"], "unknown device 'h1000'; expected one of h100"),
+    (["--device", "t4"], "needs one of --max-batch"),
+    (["--max-size"], "need --device NAME"),
+    (["--device", "t4", "--max-batch", "--dtype", "float8"], "float8"),
+    (["--device", "t4", "--max-batch", "--optimizer", "adamq"], "adamq"),
+])
+def test_solve_device_bad_input_is_one_line_exit_2(args, words):
+    result = run_cli("solve", "examples/seed_cnn.yaml", *args)
+    assert result.returncode == 2
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) <= 3
+
+
+def test_analyze_memory_prints_breakdown_and_chart():
+    result = run_cli("analyze", "examples/seed_cnn.yaml", "--memory", "--batch", "16",
+                     "--no-symbolic", "--convention", "eager")
+    assert result.returncode == 0, result.stderr
+    assert "convention  eager" in result.stdout
+    assert "<- peak" in result.stdout and "inference peak" in result.stdout
+
+
+def test_every_device_cites_a_source():
+    for d in DEVICES.values():
+        assert d.source.startswith("https://") and d.memory > 2**30 and d.bf16_flops > 0
