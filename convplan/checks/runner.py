@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -215,11 +216,50 @@ def check_paths(paths: Iterable[str | Path], *, overrides: Mapping[str, Any] | N
             reports.append(FileReport(str(given), error=str(exc)))
             return reports
     seen: set[Path] = set()
+    todo: list[tuple[Path, bool]] = []
     for file, explicit in discover(paths, exclude, models_only):
         if file.resolve() in seen:  # `check models/a.yaml models/` names it twice
             continue
         seen.add(file.resolve())
-        report = check_file(file, explicit=explicit, overrides=overrides, isolated=isolated)
-        if report is not None:
-            reports.append(report)
+        todo.append((file, explicit))
+    check = functools.partial(_check_one, overrides=overrides, isolated=isolated)
+    jobs = parallel_jobs(len(todo))
+    if jobs > 1:
+        import multiprocessing
+
+        # fork: the workers inherit the imported modules and sympy's caches; imap keeps the
+        # discovery order, so the reports are the same, in the same order, as one by one
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            results = list(pool.imap(check, todo, chunksize=1))
+    else:
+        results = [check(item) for item in todo]
+    reports += [r for r in results if r is not None]
     return reports
+
+
+# Files below this many are checked in this process: a worker costs more than it saves.
+PARALLEL_FROM = 8
+
+
+def parallel_jobs(files: int) -> int:
+    """Worker processes for `files` files: CONVPLAN_JOBS if set (1: none), else one per CPU
+    this process may use, from PARALLEL_FROM files on; none where fork is unavailable or
+    after TensorFlow is imported (its threads do not survive a fork)."""
+    import multiprocessing
+    import sys
+
+    if "fork" not in multiprocessing.get_all_start_methods() or "tensorflow" in sys.modules:
+        return 1
+    wanted = os.environ.get("CONVPLAN_JOBS", "")
+    if wanted.strip().isdigit():
+        return max(1, min(int(wanted), files))
+    if files < PARALLEL_FROM:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, files))
+
+
+def _check_one(item: tuple[Path, bool], *, overrides: Mapping[str, Any] | None,
+               isolated: bool) -> FileReport | None:
+    file, explicit = item
+    return check_file(file, explicit=explicit, overrides=overrides, isolated=isolated)
