@@ -284,6 +284,8 @@ _BY_NAME: dict[str, Rule] = {
     "RepeatVector": keep_nothing,
     "Masking": keep_nothing,
     "Embedding": keep_input_only,
+    "EinsumDense": keep_input,
+    "Dot": keep_all_inputs,
     "Pad": keep_nothing,
     "Split": keep_nothing,
     "Sum": keep_nothing,

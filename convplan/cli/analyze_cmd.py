@@ -16,6 +16,7 @@ from convplan.cli.common import (
     optimizer_option,
     parse_custom_layers,
     parse_input_size,
+    resolve_dtype,
 )
 from convplan.options import ANALYZE_EXTENSIONS, ANALYZE_FORMATS
 
@@ -83,6 +84,7 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
     with progress(steps) as bar:
         bar.step(f"reading {spec}")
         graph = load(spec, parse_custom_layers(custom_layers))
+        dtype = resolve_dtype(dtype, graph)
         bar.step(f"analyzing {len(graph)} layers")
         concrete = analyze(graph, input_size=size)
         bar.step("deriving the formulas")

@@ -29,8 +29,16 @@ input_size_option = click.option(
 batch_option = click.option("--batch", type=click.IntRange(min=1), default=None,
                             help="Batch size: MACs, FLOPs and memory for the whole batch.")
 dtype_option = click.option(
-    "--dtype", default="float32", show_default=True,
-    type=click.Choice(list(DTYPES)), help="Compute dtype for memory estimates.")
+    "--dtype", default=None,
+    type=click.Choice(list(DTYPES)),
+    help="Dtype policy for memory (float32, mixed_bfloat16, ...)  [default: the model's own "
+    "policy, else float32]")
+
+
+def resolve_dtype(dtype: str | None, graph: object) -> str:
+    """--dtype if given, else the policy a Keras model was saved with, else float32."""
+    return dtype or getattr(graph, "dtype_policy", None) or "float32"
+
 optimizer_option = click.option(
     "--optimizer", default="adam", show_default=True,
     type=click.Choice(list(OPTIMIZER_SLOTS)),

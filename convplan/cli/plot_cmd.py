@@ -10,6 +10,7 @@ from convplan.cli.common import (
     input_size_option,
     optimizer_option,
     parse_input_size,
+    resolve_dtype,
 )
 from convplan.options import PLOT_KINDS
 
@@ -57,6 +58,7 @@ def command(spec: str, output: str, kind: str, input_size: str | None, batch: in
     with progress(5) as bar:
         bar.step(f"reading {spec}")
         graph = load(spec)
+        dtype = resolve_dtype(dtype, graph)
         bar.step(f"analyzing {len(graph)} layers")
         concrete = analyze(graph, input_size=size)
         bar.step("deriving the formulas" if needs_formulas else "laying out")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from convplan.cli.common import dtype_option, input_size_option, optimizer_option, parse_input_size
+from convplan.cli.common import (
+    dtype_option,
+    input_size_option,
+    optimizer_option,
+    parse_input_size,
+    resolve_dtype,
+)
 from convplan.options import SOLVE_FORMATS
 
 
@@ -90,6 +96,7 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
         raise UsageError("--target-rf needs the choices to search: add --vary, for example "
                          "--vary 'conv*.strides=1,2' --vary 'conv*.dilation_rate=1..4'")
     graph = load(spec)
+    dtype = resolve_dtype(dtype, graph)
     sizes = S.solve_input_sizes(graph)
     text = R.sizes_text(sizes)
     document: dict = {"spec": graph.name, "input_sizes": R.sizes_json(sizes), "budgets": []}

@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from convplan.cli.common import dtype_option, input_size_option, optimizer_option, parse_input_size
+from convplan.cli.common import (
+    dtype_option,
+    input_size_option,
+    optimizer_option,
+    parse_input_size,
+    resolve_dtype,
+)
 from convplan.cli.console import progress
 from convplan.options import SWEEP_FORMATS
 
@@ -76,6 +82,7 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
     from convplan.report import sweep_report as R
 
     graph = load(spec)
+    dtype = resolve_dtype(dtype, graph)
     sweep = Sweep(graph, parse_varies(graph, list(varies)),
                   SweepOptions(batch=batch, dtype=dtype, optimizer=optimizer,
                                input_size=parse_input_size(input_size), chunk_size=chunk_size))

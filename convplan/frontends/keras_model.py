@@ -430,6 +430,23 @@ def _drop_unused_parts(graph: Graph, origins: dict[str, Origin]) -> None:
         origins.pop(name, None)
 
 
+def dtype_policy(config: Mapping[str, Any]) -> str | None:
+    """The dtype policy most of the model's layers were saved with ('mixed_float16'), where it
+    is one convplan knows (convplan.options.DTYPES); None for a model without policies."""
+    from collections import Counter
+
+    from convplan.options import DTYPES
+
+    names: Counter[str] = Counter()
+    for layer in config.get("layers") or ():
+        dtype = ((layer or {}).get("config") or {}).get("dtype") if isinstance(layer, dict) else None
+        if isinstance(dtype, dict):
+            dtype = (dtype.get("config") or {}).get("name")
+        if isinstance(dtype, str) and dtype in DTYPES and layer.get("class_name") != "InputLayer":
+            names[dtype] += 1
+    return names.most_common(1)[0][0] if names else None
+
+
 def graph_from_keras_config(data: Any, source: str = "<keras>",
                             custom_layers: Mapping[str, Any] | None = None) -> Graph:
     """A Keras model config (as `model.to_json()` or a .keras archive's config.json holds it)
@@ -461,6 +478,7 @@ def traced_graph_from_keras_config(data: Any, source: str = "<keras>",
     except RecursionError:
         raise _fail(f"{source}: the model config nests too deeply") from None
     graph.set_outputs(list(dict.fromkeys(outputs)))
+    graph.dtype_policy = dtype_policy(config)
     _drop_unused_parts(graph, importer.origins)
     unused = sorted(set(custom) - importer.used_custom)
     if unused:

@@ -41,6 +41,8 @@ class Graph:
         self.source: str | None = None  # file the graph was read from, for reports
         self.checks: dict[str, Any] = {}  # the spec's `checks:` section, kept for convplan check
         self.description: str | None = None  # the spec's free-text `description:`
+        # the dtype policy a Keras model was saved with (mixed_float16, ...), for memory
+        self.dtype_policy: str | None = None
 
     # -- building -----------------------------------------------------------------------
     def add(self, op: Op, inputs: Iterable[str] = (), *, line: int | None = None,

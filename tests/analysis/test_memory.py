@@ -141,3 +141,21 @@ def test_analyze_memory_prints_breakdown_and_chart():
 def test_every_device_cites_a_source():
     for d in DEVICES.values():
         assert d.source.startswith("https://") and d.memory > 2**30 and d.bf16_flops > 0
+
+
+def test_a_keras_models_own_dtype_policy_is_the_default_for_memory():
+    """Issue 13: a model saved under mixed precision is planned in it unless --dtype says
+    otherwise (tests/data/keras_seed_mixed_bfloat16.json: the seed CNN saved by Keras 3 under
+    mixed_bfloat16)."""
+    from convplan import load
+
+    path = "tests/data/keras_seed_mixed_bfloat16.json"
+    assert load(path).dtype_policy == "mixed_bfloat16"
+    own = run_cli("analyze", path, "--no-symbolic", "--format", "json")
+    forced = run_cli("analyze", path, "--no-symbolic", "--format", "json", "--dtype", "float32")
+    assert own.returncode == forced.returncode == 0, own.stderr + forced.stderr
+    import json
+
+    assert json.loads(own.stdout)["memory"]["dtype"] == "mixed_bfloat16"
+    assert json.loads(forced.stdout)["memory"]["dtype"] == "float32"
+    assert load("examples/seed_cnn.yaml").dtype_policy is None
