@@ -227,10 +227,12 @@ def check_paths(paths: Iterable[str | Path], *, overrides: Mapping[str, Any] | N
     if jobs > 1:
         import multiprocessing
 
-        # fork: the workers inherit the imported modules and sympy's caches; imap keeps the
-        # discovery order, so the reports are the same, in the same order, as one by one
+        # The first file here: it imports what checking needs (sympy, the rules), which the
+        # forked workers then inherit instead of importing it once each. imap keeps the
+        # discovery order, so the reports are the same, in the same order, as one by one.
+        results = [check(todo[0])]
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            results = list(pool.imap(check, todo, chunksize=1))
+            results += pool.imap(check, todo[1:], chunksize=1)
     else:
         results = [check(item) for item in todo]
     reports += [r for r in results if r is not None]
