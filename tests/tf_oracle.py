@@ -158,20 +158,15 @@ def _sublayers(layer: Any) -> list:
 
 def leaf_layers(model: Any) -> Iterator[tuple[str, Any]]:
     """(name in the plan, layer) for every layer that is not a model or an InputLayer, nested
-    models flattened. The convention: a nested layer keeps its name unless the outer model or
-    an earlier layer has it; then it is `<nested model>.<name>`."""
-    reserved = {layer.name for layer in model.layers if not _is_model(layer)}
-    used: set[str] = set()
+    models flattened. The convention: a nested layer is `<nested model>.<name>` (deeper:
+    `<outer>.<inner>.<name>`), a top-level one keeps its name."""
 
     def walk(current: Any, prefix: str | None) -> Iterator[tuple[str, Any]]:
         for layer in _sublayers(current):
+            name = layer.name if prefix is None else f"{prefix}.{layer.name}"
             if _is_model(layer):
-                yield from walk(layer, layer.name)
+                yield from walk(layer, name)
             elif type(layer).__name__ != "InputLayer":
-                name = layer.name
-                if prefix is not None and (name in reserved or name in used):
-                    name = f"{prefix}.{name}"
-                used.add(name)
                 yield name, layer
 
     yield from walk(model, None)

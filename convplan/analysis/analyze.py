@@ -148,18 +148,21 @@ def input_shapes(graph: Graph, input_size: Sequence[int] | None = None,
     return shapes
 
 
-def _check_int64(r: LayerResult) -> None:
+def _check_int64(name: str, op: str, shape: Shape, params: Value = 0) -> None:
     """TensorFlow counts a tensor's elements in int64: an output dim, the output's elements
     per example, or the layer's weights (all its weight tensors together) reaching 2**63 is no
-    tensor it can make. MACs and FLOPs are counts, not tensors, and are not limited."""
+    tensor it can make. MACs and FLOPs are counts, not tensors, and are not limited. Shapes are
+    checked before the receptive fields, whose walk over a huge upsampling would not end."""
     from convplan.ir.validate import INT64_LIMIT, magnitude
 
-    sizes = [("an output dim", d) for d in r.output_shape] + [
-        ("the output's elements per example", r.activations), ("its parameters", r.params)]
+    sizes = [("an output dim", d) for d in shape] + [
+        ("its parameters", params)]
+    if all(isinstance(d, int) for d in shape):  # no sympy product on the symbolic path
+        sizes.append(("the output's elements per example", arith.product(shape)))
     for what, value in sizes:
         if isinstance(value, int) and value >= INT64_LIMIT:
             raise ShapeError(f"{what} would be {magnitude(value)}, beyond what TensorFlow can "
-                             "represent (int64: at most 2**63 - 1)", layer=r.name, op=r.op)
+                             "represent (int64: at most 2**63 - 1)", layer=name, op=op)
 
 
 def analyze(graph: Graph, input_size: Sequence[int] | None = None,
@@ -173,6 +176,8 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
     report that prints only the formulas of shapes and counts does not pay for field formulas."""
     order = validate(graph)
     shapes, conditions = infer_shapes(graph, order, input_shapes(graph, input_size, generalize))
+    for name in order:
+        _check_int64(name, graph[name].op.op_type, shapes[name])
     receptive = (compute_receptive_fields(graph, order, shapes, assume_no_broadcast) if fields
                  else ReceptiveFields(dict.fromkeys(order), (), ()))
     field_of = receptive.fields
@@ -209,6 +214,6 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
             if arith.is_concrete(d) and int(d) <= 0:
                 raise ShapeError(f"output shape {r.output_shape} has an empty dimension",
                                  layer=r.name, op=r.op, reason="empty_output")
-        _check_int64(r)
+        _check_int64(r.name, r.op, r.output_shape, r.params)
     return Analysis(graph.name, tuple(results), totals, tuple(graph.outputs), tuple(conditions),
                     receptive.misalignments, tuple(symbols), receptive.size_dependent, graph)

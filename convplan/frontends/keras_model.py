@@ -5,7 +5,9 @@ Functional models are read from `layers[*].inbound_nodes` (Keras 3: `args` holdi
 `__keras_tensor__` entries whose `keras_history` is `[layer, node index, tensor index]`; Keras 2:
 lists of `[layer, node index, tensor index, kwargs]`); Sequential models chain their layers.
 A model nested inside another (a Sequential used as a layer) is flattened into the graph: its
-layers keep their own names, prefixed with the nested model's name only where a name is taken.
+layers are named `<nested model>.<layer>` (`convnext_tiny_stem.convnext_tiny_stem_conv`; deeper
+nesting `outer.inner.layer`, as Keras's weight paths read), so every table shows which nested
+model, as `model.summary()` lists it, each layer belongs to.
 """
 
 from __future__ import annotations
@@ -161,6 +163,25 @@ def _input_shape(entry: dict, layer: str) -> list:
     return shape[1:]  # convplan counts per example: the batch axis is left out
 
 
+def _check_config_names(model: str, entries: list[tuple[str, dict]]) -> None:
+    """Keras names a deserialized layer by its config's `name` (the entry's `name` only keys
+    the wiring), and refuses a model where two layers end up with one name; so does this."""
+    owner: dict[str, str] = {}
+    for layer, entry in entries:
+        config = entry.get("config")
+        keras_name = config.get("name", layer) if isinstance(config, dict) else layer
+        if not isinstance(keras_name, str):
+            continue
+        if keras_name in owner and owner[keras_name] != layer:
+            first, second = owner[keras_name], layer
+            said = [f"{n!r}'s config names it {keras_name!r}" for n in (first, second)
+                    if n != keras_name]
+            raise GraphError(f"layers {first!r} and {second!r} of model {model!r} would both be "
+                             f"named {keras_name!r} ({'; '.join(said)}); Keras refuses two "
+                             "layers of one name", layer=second)
+        owner.setdefault(keras_name, layer)
+
+
 def _input_dtype(config: dict) -> str:
     dtype = config.get("dtype", "float32")
     if isinstance(dtype, dict):  # a DTypePolicy
@@ -183,11 +204,10 @@ class _Importer:
 
     # -- names ------------------------------------------------------------------------
     def claim(self, wanted: str, prefix: str | None = None) -> str:
-        """A free node name: the layer's own, else prefixed with its nested model's name."""
+        """A free node name: the layer's own at the top level, `<prefix>.<layer>` inside nested
+        models (prefix: their names, outermost first, joined by '.'); `_2`, ... where taken."""
         taken = lambda n: n in self.graph.nodes or (prefix is not None and n in self.reserved)  # noqa: E731
-        name = sanitize_name(wanted)
-        if taken(name) and prefix is not None:
-            name = sanitize_name(f"{prefix}.{wanted}")
+        name = sanitize_name(wanted if prefix is None else f"{prefix}.{wanted}")
         base, n = name, 1
         while taken(name):
             n += 1
@@ -269,6 +289,7 @@ class _Importer:
                 raise _fail(f"every layer needs a string name, received {layer!r}", name)
             entries.append((layer, entry))
         names = [layer for layer, _ in entries]
+        _check_config_names(name, entries)
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
             raise GraphError(f"the name is used by {names.count(dup)} layers of model {name!r}; "
@@ -349,7 +370,8 @@ class _Importer:
                     "would count its weights once per call", layer=layer, op=class_name)
             self.scope = (*self.scope, layer)
             try:
-                return self.model(entry, ins, trainable, depth + 1, layer)
+                return self.model(entry, ins, trainable, depth + 1,
+                                  layer if prefix is None else f"{prefix}.{layer}")
             finally:
                 self.scope = self.scope[:-1]
         if not ins:

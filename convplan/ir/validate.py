@@ -8,12 +8,41 @@ runs `validate` on what it reads).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+from typing import Any
 
-from convplan.errors import GraphError
+from convplan.errors import GraphError, SpecError
 from convplan.ir.graph import Graph
 
 MAX_LAYERS = 100_000
+# TensorFlow stores dims, attributes and element counts as int64: 2**63 and beyond is no size
+# it can represent (a Keras layer with filters=10**30 fails to build), so it is refused here.
+INT64_LIMIT = 1 << 63
+
+
+def _too_large(value: Any) -> int | None:
+    """The first integer in an attribute (tuples searched) that int64 cannot hold, if any."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if not -INT64_LIMIT <= value < INT64_LIMIT else None
+    if isinstance(value, (tuple, list)):
+        return next((v for v in map(_too_large, value) if v is not None), None)
+    return None
+
+
+def magnitude(n: int) -> str:
+    """1e+30 style, or 2**k for integers a float cannot hold."""
+    return f"{n:.3g}" if n.bit_length() < 1000 else f"about 2**{n.bit_length() - 1}"
+
+
+def check_int64(op: Any, line: int | None = None) -> None:
+    """A SpecError naming the layer and attribute where an integer is beyond int64."""
+    for field in dataclasses.fields(op):
+        big = _too_large(getattr(op, field.name))
+        if big is not None:
+            raise SpecError(f"attribute {field.name!r} holds {magnitude(big)}, beyond what "
+                            "TensorFlow can represent (int64: at most 2**63 - 1)",
+                            layer=op.name, op=op.op_type, line=line)
 
 
 def validate(graph: Graph) -> list[str]:
@@ -28,6 +57,7 @@ def validate(graph: Graph) -> list[str]:
     names = list(graph.nodes)
     for node in graph:
         op = node.op
+        check_int64(op, node.line)
         for src in node.inputs:
             if src == node.name:
                 raise GraphError("a layer cannot take itself as input", layer=node.name,

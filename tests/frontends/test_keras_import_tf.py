@@ -53,9 +53,11 @@ def nested_model(keras):
 
 def test_nested_models_are_flattened_and_match_keras(nested_model, tmp_path):
     graph = _from_json(nested_model, tmp_path)
-    # Nested layers keep their names; the one the outer model also uses gets its model's prefix.
-    assert {"inner_conv", "inner_bn", "relu6", "block.clash", "clash", "gap"} <= set(graph.nodes)
-    assert graph["inner_conv"].inputs == ("image",)
+    # Nested layers are named <nested model>.<layer>, so the nested model's name stays visible
+    # (model.summary() lists `block` and `head`); the outer model's own layers keep theirs.
+    assert {"block.inner_conv", "block.inner_bn", "block.relu6", "block.clash", "clash",
+            "head.gap"} <= set(graph.nodes)
+    assert graph["block.inner_conv"].inputs == ("image",)
     assert graph["sum"].inputs == ("block.clash", "clash", "dw")
     assert graph.outputs == ["logits", "block.clash"]
     analysis = analyze(graph)
