@@ -43,6 +43,9 @@ def _budget(value: str | None, option: str) -> int | None:
                    "MACs.")
 @click.option("--vary", "varies", multiple=True, metavar="LAYER.ATTR=VALUES",
               help="Choices for --target-rf, as in convplan sweep: 'conv*.strides=1,2'.")
+@click.option("--aspect", default=None, metavar="HxW",
+              help="Aspect ratio of the input the budgets solve for (3x5, or 384x640: the "
+                   "same); default the input's declared ratio, square where it has none.")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True,
               help="How many settings --target-rf lists.")
 @click.option("--format", "fmt", type=click.Choice(SOLVE_FORMATS), default="table",
@@ -60,12 +63,14 @@ def _budget(value: str | None, option: str) -> int | None:
 def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int | None,
             input_size: str | None, dtype: str, optimizer: str, target_rf: int | None,
             varies: tuple[str, ...], top: int, fmt: str, device: str | None = None,
-            max_batch: bool = False, max_size: bool = False, headroom: float = 0.1) -> None:
+            max_batch: bool = False, max_size: bool = False, headroom: float = 0.1,
+            aspect: str | None = None) -> None:
     """Answer inverse questions about SPEC.
 
     Always: the input sizes at which every layer builds, in closed form (minimum size and
     divisibility conditions, with the layers that impose them). With --max-macs or
-    --max-memory: the largest square input size within the budget (at --batch), or, given
+    --max-memory: the largest input size within the budget (at --batch; in the input's declared
+    aspect ratio, or --aspect, square where it has none), or, given
     --input-size, the largest batch. With --target-rf and --vary: the settings reaching that
     receptive field with the fewest MACs.
 
@@ -95,6 +100,10 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
     if target_rf is not None and not varies:
         raise UsageError("--target-rf needs the choices to search: add --vary, for example "
                          "--vary 'conv*.strides=1,2' --vary 'conv*.dilation_rate=1..4'")
+    ratio = parse_input_size(aspect.replace(":", "x")) if aspect is not None else None
+    if ratio is not None and size is not None:
+        raise UsageError("--aspect shapes the input size solved for; with --input-size the "
+                         "batch is solved for: give one of them")
     graph = load(spec)
     dtype = resolve_dtype(dtype, graph)
     sizes = S.solve_input_sizes(graph)
@@ -106,7 +115,8 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
         if size is not None:
             answer = S.largest_batch(graph, size, metric, budget, dtype, optimizer)
         else:
-            answer = S.largest_input_size(graph, metric, budget, batch or 1, dtype, optimizer)
+            answer = S.largest_input_size(graph, metric, budget, batch or 1, dtype, optimizer,
+                                          ratio)
         text += [""] + R.budget_text(answer, batch or 1, dtype, optimizer,
                                      len(sizes.axes) if len(graph.inputs) == 1 else 0)
         document["budgets"].append(R.budget_json(answer))
@@ -150,7 +160,8 @@ def _device_fit(graph, size, batch, dtype, optimizer, device, max_batch, max_siz
         answer = S.largest_batch(graph, size, "memory", budget, dtype, optimizer)
         sizes, at_batch = size, answer.answer
     else:
-        answer = S.largest_input_size(graph, "memory", budget, batch or 1, dtype, optimizer)
+        answer = S.largest_input_size(graph, "memory", budget, batch or 1, dtype, optimizer,
+                                      ratio)
         rank = len(graph[graph.inputs[0]].op.shape) - 1
         sizes = None if answer.answer is None else (answer.answer,) * rank
         at_batch = batch or 1

@@ -15,6 +15,7 @@ nearest valid one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -139,6 +140,12 @@ class BudgetAnswer:
     next_value: int | None
     formula: str  # the metric as a formula in the unknown
     unbounded: bool = False  # the metric does not grow with the unknown
+    # input size: each spatial axis is scale[i] * answer (the aspect ratio, (1, 1) square)
+    scale: tuple[int, ...] = ()
+
+    def sizes(self, side: int | None) -> tuple[int, ...] | None:
+        """The spatial sizes at a side (answer or next_answer)."""
+        return None if side is None else tuple(p * side for p in self.scale)
 
 
 def _metric(analysis: Analysis, metric: str, batch: object, dtype: str, optimizer: str):
@@ -147,16 +154,41 @@ def _metric(analysis: Analysis, metric: str, batch: object, dtype: str, optimize
     return analysis.training_memory(batch, dtype, optimizer).total
 
 
+def default_aspect(graph: Graph) -> tuple[int, ...] | None:
+    """The ratio of a single input's declared spatial sizes, reduced (384x640 -> (3, 5));
+    None where it declares none (a (None, None, 3) input) or there are several inputs."""
+    if len(graph.inputs) != 1:
+        return None
+    dims = graph[graph.inputs[0]].op.shape[:-1]
+    if not dims or not all(isinstance(d, int) and d > 0 for d in dims):
+        return None
+    g = math.gcd(*dims)
+    return tuple(d // g for d in dims)
+
+
 def largest_input_size(graph: Graph, metric: str, budget: int, batch: int = 1,
-                       dtype: str = "float32", optimizer: str = "adam") -> BudgetAnswer:
-    """The largest square input side S (every spatial axis S) that builds with the metric
-    (MACs for the batch, or training memory) within `budget`."""
+                       dtype: str = "float32", optimizer: str = "adam",
+                       aspect: Sequence[int] | None = None) -> BudgetAnswer:
+    """The largest input that builds with the metric (MACs for the batch, or training memory)
+    within `budget`, its spatial sizes in a fixed ratio: axis i is aspect[i] * S (`aspect`
+    reduced by its gcd; default the input's declared ratio, else square), S a whole number,
+    so the ratio is kept exactly."""
     sizes = solve_input_sizes(graph)
     if not sizes.axes:
         raise UsageError("the network has no spatial input size to solve for")
+    given = aspect
+    aspect = tuple(aspect) if aspect is not None else default_aspect(graph)
+    if aspect is None or len(aspect) != len(sizes.axes):
+        if given is not None:
+            raise UsageError(f"--aspect {'x'.join(map(str, given))} has {len(given)} sizes, "
+                             f"but the network's inputs have {len(sizes.axes)} spatial axes ("
+                             + ", ".join(a.symbol for a in sizes.axes) + ")")
+        aspect = (1,) * len(sizes.axes)
+    g = math.gcd(*aspect)
+    scale = tuple(p // g for p in aspect)
     analysis = analyze(graph, generalize=True)
     side = arith.symbol(SIDE)
-    square = {arith.symbol(a.symbol): side for a in sizes.axes}
+    square = {arith.symbol(a.symbol): p * side for a, p in zip(sizes.axes, scale)}
     with sympy.evaluate(False):  # a memory peak is a max that sympy would compare term by term
         formula = sympy.sympify(_metric(analysis, metric, batch, dtype, optimizer)).xreplace(square)
     if formula.free_symbols - {side}:
@@ -167,7 +199,7 @@ def largest_input_size(graph: Graph, metric: str, budget: int, batch: int = 1,
         return int(arith.substitute(formula, {SIDE: s}))
 
     def valid(s: int) -> bool:
-        return sizes.accepts({a.symbol: s for a in sizes.axes})
+        return sizes.accepts({a.symbol: p * s for a, p in zip(sizes.axes, scale)})
 
     def next_valid(s: int) -> int | None:
         for candidate in range(s + 1, MAX_SIZE):
@@ -176,16 +208,20 @@ def largest_input_size(graph: Graph, metric: str, budget: int, batch: int = 1,
         return None
 
     text = sympy.sstr(formula).replace(SIDE, "S")
+    if any(p != 1 for p in scale):  # say what S is
+        text += "  with " + ", ".join(f"{a.symbol} = {p}*S" for a, p in zip(sizes.axes, scale))
     first = next_valid(0)
     if first is None:
-        return BudgetAnswer("input size", metric, budget, None, None, None, None, text)
+        return BudgetAnswer("input size", metric, budget, None, None, None, None, text,
+                            scale=scale)
     if value(first) > budget:
-        return BudgetAnswer("input size", metric, budget, None, None, first, value(first), text)
+        return BudgetAnswer("input size", metric, budget, None, None, first, value(first), text,
+                            scale=scale)
     low, high = first, max(2 * first, 2)
     while value(high) <= budget:
         if high >= MAX_SIZE:
             return BudgetAnswer("input size", metric, budget, None, None, None, None, text,
-                                unbounded=True)
+                                unbounded=True, scale=scale)
         low, high = high, min(2 * high, MAX_SIZE)
     while high - low > 1:  # value(low) <= budget < value(high)
         middle = (low + high) // 2
@@ -195,7 +231,7 @@ def largest_input_size(graph: Graph, metric: str, budget: int, batch: int = 1,
         best -= 1
     after = next_valid(best)
     return BudgetAnswer("input size", metric, budget, best, value(best), after,
-                        None if after is None else value(after), text)
+                        None if after is None else value(after), text, scale=scale)
 
 
 def largest_batch(graph: Graph, input_size: Sequence[int] | None, metric: str, budget: int,

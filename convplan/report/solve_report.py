@@ -52,7 +52,8 @@ def budget_text(answer: BudgetAnswer, batch: int, dtype: str, optimizer: str,
         def show(s: int | None) -> str:
             if s is None:
                 return "-"
-            return "x".join([str(s)] * axes) if axes else f"S={s}"
+            scale = answer.scale or (1,) * axes
+            return "x".join(str(p * s) for p in scale) if axes else f"S={s}"
         context = f"batch {batch}" + (f", {dtype}, {optimizer}" if answer.metric == "memory" else "")
         head = f"largest input size with {what} <= {limit} ({context}):"
         unknown_name = "S = input side"
@@ -99,7 +100,9 @@ def budget_json(answer: BudgetAnswer) -> dict[str, Any]:
     return {"unknown": answer.unknown, "metric": answer.metric, "budget": answer.budget,
             "answer": answer.answer, "value": answer.value, "next": answer.next_answer,
             "next_value": answer.next_value, "formula": answer.formula,
-            "unbounded": answer.unbounded}
+            "unbounded": answer.unbounded, "aspect": list(answer.scale) or None,
+            "sizes": _plain(answer.sizes(answer.answer)) if answer.scale else None,
+            "next_sizes": _plain(answer.sizes(answer.next_answer)) if answer.scale else None}
 
 
 def field_text(sweep: Sweep, result: SweepResult, target: int) -> list[str]:
