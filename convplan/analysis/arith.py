@@ -32,7 +32,9 @@ def sympy_module() -> Any:
     """The sympy module, imported on first use (after that a dictionary look-up)."""
     module = sys.modules.get("sympy")
     if module is None:
-        import sympy as module
+        import sympy
+
+        module = sympy
     return module
 
 
