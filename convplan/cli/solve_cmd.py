@@ -160,10 +160,9 @@ def _device_fit(graph, size, batch, dtype, optimizer, device, max_batch, max_siz
         answer = S.largest_batch(graph, size, "memory", budget, dtype, optimizer)
         sizes, at_batch = size, answer.answer
     else:
-        answer = S.largest_input_size(graph, "memory", budget, batch or 1, dtype, optimizer,
-                                      ratio)
-        rank = len(graph[graph.inputs[0]].op.shape) - 1
-        sizes = None if answer.answer is None else (answer.answer,) * rank
+        # in the input's declared aspect ratio (square where none): answer.scale per axis
+        answer = S.largest_input_size(graph, "memory", budget, batch or 1, dtype, optimizer)
+        sizes = answer.sizes(answer.answer)
         at_batch = batch or 1
     text = text + ["", f"{chip.description}: {format_bytes(chip.memory)}, {headroom:.0%} "
                    f"headroom -> budget {format_bytes(budget)} (source: {chip.source})"]
