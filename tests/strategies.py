@@ -503,7 +503,17 @@ class NetworkDraw:
     def head(self) -> None:
         """Optionally end like a classifier, a dense layer or a reshape."""
         x = self.tensors[-1]
-        kind = self.c.choice(["none", "global", "flatten", "reshape", "dense", "sequence"])
+        kind = self.c.choice(["none", "global", "flatten", "reshape", "dense", "sequence",
+                              "contract"])
+        if kind == "contract":  # a pooled vector projected by an einsum, or dotted with itself
+            pooled = self.add(f"GlobalAveragePooling{self.rank}D", x, x.channels)
+            pooled.spatial = False
+            if self.c.integer(0, 1):
+                self.add("EinsumDense", pooled, 3, equation="ab,bc->ac", output_shape=3,
+                         **({"bias_axes": "c"} if self.rare(2) else {})).spatial = False
+            else:
+                self.add("Dot", [pooled, pooled], 1, axes=1).spatial = False
+            return
         if kind == "sequence":  # a vector repeated, or indices looked up (in [0, 1): index 0)
             if self.c.integer(0, 1):
                 pooled = self.add(f"GlobalAveragePooling{self.rank}D", x, x.channels)

@@ -307,6 +307,20 @@ def dot_counts(op: O.Dot, ins: list[Shape], out: Shape) -> Counts:
     return Counts(flops=flops)
 
 
+def einsum_dense_counts(op: O.EinsumDense, ins: list[Shape], out: Shape) -> Counts:
+    """params = prod(kernel) (+ prod(bias)); MACs = the product of every letter's length (and
+    of the axes `...` stands for), the batch's left out: each combination multiplies once
+    (numpy's naive einsum cost is twice that); FLOPs = 2 x MACs + one add per output element
+    with a bias + the activation."""
+    from convplan.analysis.shapes import einsum_dense_shapes
+
+    shapes = einsum_dense_shapes(op, ins[0])
+    macs = product(shapes.letters.values()) * product(shapes.elided)
+    bias = product(shapes.bias) if shapes.bias is not None else 0
+    flops = 2 * macs + (product(out) if shapes.bias is not None else 0)
+    return Counts(product(shapes.kernel) + bias, 0, macs, flops + _activation_flops(op, out))
+
+
 def reduction_counts(op: O.Reduction, ins: list[Shape], out: Shape) -> Counts:
     """As global pooling: one add or comparison per input element (the mean's divides are
     per output and not counted separately)."""
@@ -361,6 +375,7 @@ COUNT_RULES: dict[type, CountRule] = {
     O.ExpandDims: no_arithmetic,
     O.Squeeze: no_arithmetic,
     O.Dot: dot_counts,
+    O.EinsumDense: einsum_dense_counts,
 }
 
 

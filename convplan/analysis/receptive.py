@@ -606,6 +606,7 @@ FIELD_RULES: dict[type[O.Op], FieldRule | MergeFieldRule] = {
     O.ExpandDims: no_field,  # the axes shift
     O.Squeeze: no_field,
     O.Dot: no_field,  # every output sums over a whole axis of both inputs
+    O.EinsumDense: no_field,  # an equation's letters: not traced
 }
 
 

@@ -440,6 +440,101 @@ def dot_shape(op: O.Dot, shapes: list[Shape]) -> Shape:
     return out or (1,)
 
 
+@dataclass(frozen=True)
+class EinsumShapes:
+    kernel: tuple[Value, ...]
+    bias: tuple[Value, ...] | None
+    output: Shape  # batch excluded
+    letters: dict[str, Value]  # every letter's length (the batch's left out)
+    elided: tuple[Value, ...]  # the lengths `...` stands for (the batch's left out)
+
+
+def einsum_dense_shapes(op: O.EinsumDense, shape: Shape) -> EinsumShapes:
+    """Keras's _analyze_split_string (keras/src/layers/core/einsum_dense.py) on the input
+    shape with the batch: the output is output_shape after the batch, with the elided axes
+    before it (`...` on the left) or after it (on the right); the kernel takes each letter's
+    length from the output, else the input; a bias the lengths of `bias_axes` from the first
+    of them in the output on (1 elsewhere). Where output_shape says None, the input's length
+    of that letter (what the layer computes; Keras's symbolic shape keeps None there)."""
+    import re
+
+    text = op.equation.replace("...", "0")
+    left = text.startswith("0")
+    ins, weights, outs = re.split(r",|->", text.replace("0", ""))
+    full = (None, *shape)
+    elided = len(full) - len(ins)
+    if elided < 0 or (elided == 0 and "0" in text and not left) or (elided > 0 and "0" not in
+                                                                       text):
+        raise _error(op, f"equation {op.equation!r} needs an input of rank "
+                     f"{len(ins) + (1 if '0' in text else 0)} or more, received shape "
+                     f"{_fmt(shape)}" if elided < 0 or "0" in text else
+                     f"equation {op.equation!r} needs an input of rank {len(ins)}, received "
+                     f"shape {_fmt(shape)}")
+    # the elided axes in their order, as the layer computes them (Keras's symbolic shape
+    # lists two or more of them on the left reversed)
+    out = [full[0], *op.output_shape]
+    if elided > 0 and left:
+        out[1:1] = full[1:elided]
+    elif elided > 0:
+        out.extend(full[len(full) - elided:])
+    in_index = ({d: i + elided for i, d in enumerate(ins)} if left
+                else {d: i for i, d in enumerate(ins)})
+    out_index = ({d: i + elided for i, d in enumerate(outs)} if left
+                 else {d: i for i, d in enumerate(outs)})
+    if len(out) != (len(outs) + elided if "0" in text else len(outs)):
+        raise _error(op, f"output_shape {list(op.output_shape)} does not fit the output "
+                     f"{outs!r} of equation {op.equation!r}: give one length per output "
+                     "letter, the batch's and those `...` stands for left out")
+    given_out = list(out)  # Keras builds the kernel and bias from these, None and all
+    for d in ins:
+        if d in out_index:
+            given, length = out[out_index[d]], full[in_index[d]]
+            if given is None:
+                out[out_index[d]] = length  # the runtime's length
+            elif arith.equal(given, length) is False:
+                raise _error(op, f"output_shape gives {given} for {d!r}, the input {length}")
+    for d in outs:
+        if d not in ins and d not in weights:
+            raise _error(op, f"output letter {d!r} is in neither the input nor the kernel")
+    kernel = []
+    for d in weights:
+        if d in out_index:
+            kernel.append(given_out[out_index[d]])
+        elif d in in_index:
+            kernel.append(full[in_index[d]])
+        else:
+            raise _error(op, f"kernel letter {d!r} is in neither the input nor the output")
+    if any(k is None for k in kernel):
+        raise _error(op, "output_shape must give the length of every output letter of the "
+                     f"kernel, received {list(op.output_shape)}")
+    bias = None
+    if op.bias_axes is not None:
+        missing = [c for c in op.bias_axes if c not in outs]
+        if missing:
+            raise _error(op, f"bias axis {missing[0]!r} is not a letter of the output {outs!r}")
+        at = {c: given_out[i + (elided if left else 0)] for i, c in enumerate(outs)}
+        first = min(outs.find(c) for c in op.bias_axes)
+        bias = [at[c] if c in op.bias_axes else 1 for c in outs[first:]]
+        if not left:
+            bias += [1] * elided
+        if any(b is None for b in bias):
+            raise _error(op, "output_shape must give the length of every bias axis "
+                         f"({op.bias_axes!r}), received {list(op.output_shape)}")
+    letters = {d: full[i] for d, i in in_index.items() if i != 0}
+    letters.update({d: out[i] for d, i in out_index.items() if i != 0})
+    letters.update({d: k for d, k in zip(weights, kernel)})
+    batch_letter = next((d for d, i in in_index.items() if i == 0), None)
+    letters.pop(batch_letter, None)
+    span = range(1, elided) if left else range(len(full) - elided, len(full))
+    return EinsumShapes(tuple(kernel), None if bias is None else tuple(bias), tuple(out[1:]),
+                        letters, tuple(full[i] for i in span if i != 0))
+
+
+def einsum_dense_shape(op: O.EinsumDense, shapes: list[Shape]) -> Shape:
+    """See einsum_dense_shapes."""
+    return einsum_dense_shapes(op, shapes[0]).output
+
+
 def pad_shape(op: O.Pad, shapes: list[Shape]) -> Shape:
     """Axis i grows by before + after. TensorFlow's 'reflect' needs pads below the length,
     'symmetric' pads up to it."""
@@ -584,6 +679,7 @@ SHAPE_RULES: dict[type, ShapeRule | MergeShapeRule] = {
     O.ExpandDims: expand_dims_shape,
     O.Squeeze: squeeze_shape,
     O.Dot: dot_shape,  # before Merge's broadcast rule: rule_for takes the most specific class
+    O.EinsumDense: einsum_dense_shape,
 }
 
 

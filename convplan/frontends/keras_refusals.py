@@ -70,10 +70,6 @@ REFUSED: dict[str, str] = {
     "ReversibleEmbedding": "a token embedding whose matrix also serves, transposed, as the "
                            "output projection of a language model; token models are outside "
                            "the convolution planner's scope",
-    "EinsumDense": "an einsum contraction with a learned kernel (transformer projections), "
-                   "whose shapes and MACs follow its equation's letters; convplan does not "
-                   "model einsum equations: use Dense where the equation is a matrix product "
-                   "over the last axis, or " + _DECLARE,
     "TFSMLayer": "it calls a TensorFlow SavedModel; " + _FOREIGN,
     "JaxLayer": "it calls a JAX function; " + _FOREIGN,
     "FlaxLayer": "it calls a Flax module; " + _FOREIGN,

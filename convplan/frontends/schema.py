@@ -232,6 +232,13 @@ SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
     O.Reduction: {"axis": _OPS_AXES, "keepdims": _BOOL},
     O.ExpandDims: {"axis": _fixed(_OPS_AXIS)},
     O.Squeeze: {"axis": _OPS_AXES},
+    O.EinsumDense: {"equation": _fixed({"type": "string", "minLength": 5}),
+                    "output_shape": _fixed({"anyOf": [
+                        {"type": "integer", "minimum": 1},
+                        {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1},
+                                                              {"type": "null"}]}}]}),
+                    "activation": _activation,
+                    "bias_axes": _optional(_fixed({"type": "string", "pattern": "^[A-Za-z]+$"}))},
     O.Dot: {"axes": _fixed({"anyOf": [_OPS_AXIS, {"type": "array", "items": _OPS_AXIS,
                                                  "minItems": 2, "maxItems": 2}]}),
             "normalize": _BOOL},

@@ -109,6 +109,7 @@ KERAS_ARGUMENT_RULES: dict[type[O.Op], Callable[[O.Op], Arguments]] = {
     O.Embedding: plain_arguments,
     O.Masking: plain_arguments,
     O.Dot: plain_arguments,
+    O.EinsumDense: plain_arguments,
     O.KerasOperation: operation_arguments,  # Pad, Split, Mean, ...: keras.ops calls
 }
 

@@ -116,6 +116,7 @@ from convplan.ir.ops_structural import (
     AdaptivePooling,
     CenterCrop,
     Dot,
+    EinsumDense,
     Embedding,
     ExpandDims,
     KerasOperation,
@@ -153,7 +154,7 @@ OPS: dict[str, type[Op]] = {
         Resizing, CenterCrop, RandomCrop, AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,
         AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
         AdaptiveMaxPooling3D, Permute, RepeatVector, Embedding, Masking, Pad, Split, Mean, Sum,
-        Max, Min, ExpandDims, Squeeze, Dot,
+        Max, Min, ExpandDims, Squeeze, Dot, EinsumDense,
     ]
 }
 # Normalizations, activations, noise and augmentation (identity at inference) layers.
@@ -223,7 +224,8 @@ __all__ = [
     "ZeroPadding3D", "OPS", "ALIASES", "op_class", "attribute_names", "make_op",
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AdaptivePooling",
-    "CenterCrop", "Dot", "Embedding", "ExpandDims", "KerasOperation", "Masking", "Max", "Mean", "Min",
+    "CenterCrop", "Dot", "EinsumDense", "Embedding", "ExpandDims", "KerasOperation", "Masking",
+    "Max", "Mean", "Min",
     "Pad", "Permute", "RandomCrop", "Reduction", "RepeatVector", "Resizing", "Split", "Squeeze",
     "Sum",
     "GroupNormalization", "UnitNormalization", "RMSNormalization", "ELU", "PReLU",

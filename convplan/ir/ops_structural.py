@@ -8,6 +8,7 @@ that would touch the batch axis (padding it, splitting or reducing over it) is r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -218,6 +219,46 @@ class Masking(Op):
 
     def normalize(self) -> None:
         _set(self, "mask_value", A.as_float(self, "mask_value", self.mask_value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EinsumDense(Op):
+    """Keras EinsumDense: keras.ops.einsum(equation, x, kernel) (+ bias over `bias_axes`),
+    the equation `in,kernel->out` with `...` before or after the input's letters (Keras's
+    three forms); the kernel's lengths come from the input and `output_shape` (the output
+    without the batch, None where the input gives it)."""
+
+    equation: str = None  # type: ignore[assignment]
+    output_shape: Any = None
+    activation: str | None = None
+    bias_axes: str | None = None
+    has_weights: ClassVar[bool] = True
+    has_kernel: ClassVar[bool] = True
+    required: ClassVar[tuple[str, ...]] = ("equation", "output_shape")
+
+    def normalize(self) -> None:
+        if not isinstance(self.equation, str) or not EINSUM_FORMS.fullmatch(
+                self.equation.replace("...", "0")):
+            raise SpecError("attribute 'equation' must be an einsum equation of the form "
+                            f"ab,bc->ac, ...b,bc->...c or ab...,bc->ac..., received "
+                            f"{self.equation!r}", layer=self.name, op=self.op_type)
+        shape = self.output_shape
+        shape = [shape] if A.is_int(shape) else shape
+        if (not isinstance(shape, (list, tuple))
+                or not all(d is None or (A.is_int(d) and d >= 1) for d in shape)):
+            raise SpecError(f"attribute 'output_shape' must be a length or a list of lengths "
+                            f"(None where the input gives it), received {self.output_shape!r}",
+                            layer=self.name, op=self.op_type)
+        _set(self, "output_shape", tuple(shape))
+        _set(self, "activation", A.as_activation(self, "activation", self.activation))
+        if self.bias_axes is not None and not (isinstance(self.bias_axes, str)
+                                               and self.bias_axes.isalpha()):
+            raise SpecError(f"attribute 'bias_axes' must be letters of the output, received "
+                            f"{self.bias_axes!r}", layer=self.name, op=self.op_type)
+
+
+EINSUM_FORMS = re.compile(r"[a-zA-Z]+,[a-zA-Z]+->[a-zA-Z]+|0[a-zA-Z]+,[a-zA-Z]+->0[a-zA-Z]+"
+                          r"|[a-zA-Z]{2,}0,[a-zA-Z]+->[a-zA-Z]+0")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -194,6 +194,7 @@ LINEARIZE_RULES: dict[type, Callable[[Any], O.Op]] = {
     O.ExpandDims: _unchanged,
     O.Squeeze: _unchanged,
     O.Dot: _unchanged,  # no field in the plan: not measured
+    O.EinsumDense: _without_activation,  # likewise
     O.Custom: _declared_as_linear,
 }
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.tf
 STRUCTURAL_LAYERS = ["Resizing", "CenterCrop", "RandomCrop", "AdaptiveAveragePooling1D",
                      "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
                      "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
-                     "Permute", "RepeatVector", "Embedding", "Masking", "Dot"]
+                     "Permute", "RepeatVector", "Embedding", "Masking", "Dot", "EinsumDense"]
 OPERATIONS = ["Pad", "Split", "Mean", "Sum", "Max", "Min", "ExpandDims", "Squeeze"]
 INTERPOLATIONS = list(O.Resizing.interpolations)
 
@@ -137,6 +137,79 @@ def test_dot(data):
             O.make_op("Dot", "dot", args)
         return
     check("Dot", args, [tuple(left), tuple(right)])
+
+
+@st.composite
+def einsum_cases(draw):
+    """(equation, output_shape, bias_axes, input shape) in Keras's three forms: a batch
+    letter, input letters, kernel-only letters, some input letters kept in the output."""
+    form = draw(st.sampled_from(["plain", "left", "right"]))
+    letters = iter("bcdefgh")
+    kept = [next(letters) for _ in range(draw(st.integers(0, 2)))]
+    summed = [next(letters) for _ in range(draw(st.integers(1, 2)))]
+    new = [next(letters) for _ in range(draw(st.integers(1, 2)))]
+    lengths = {d: draw(st.integers(1, 4)) for d in kept + summed + new}
+    ins = kept + summed
+    outs = kept + new
+    kernel = summed + new
+    elided = [draw(st.integers(1, 4)) for _ in range(draw(st.integers(1, 2)))]
+    if form == "plain":
+        equation = f"a{''.join(ins)},{''.join(kernel)}->a{''.join(outs)}"
+        shape = tuple(lengths[d] for d in ins)
+    elif form == "left":
+        equation = f"...{''.join(ins)},{''.join(kernel)}->...{''.join(outs)}"
+        shape = (*elided, *(lengths[d] for d in ins))
+    else:
+        equation = f"a{''.join(ins)}...,{''.join(kernel)}->a{''.join(outs)}..."
+        shape = (*(lengths[d] for d in ins), *elided)
+    output = [None if d in kept and draw(st.booleans()) else lengths[d] for d in outs]
+    if draw(st.integers(0, 9)) == 0 and output:  # a length that contradicts the input's
+        output[0] = (output[0] or 1) + 1
+    bias = draw(st.one_of(st.none(), st.sampled_from(["".join(outs[-1:]), "".join(outs)])))
+    return equation, output, bias, shape, lengths, elided if form != "plain" else []
+
+
+def einsum_macs(equation: str, x: tuple[int, ...], kernel: tuple[int, ...]) -> int:
+    """Multiplies of the einsum on operands of these shapes (batch 1): with `...` spelled as
+    letters of its own, the product of every letter's length."""
+    ins, rest = equation.split(",")
+    weights, outs = rest.split("->")
+    spelled = "XYZUVW"[:len(x) - len(ins.replace("...", ""))]
+    ins = ins.replace("...", spelled)
+    sizes = dict(zip(ins, x)) | dict(zip(weights, kernel))
+    return math.prod(sizes.values())
+
+
+@given(case=einsum_cases(), activation=st.sampled_from([None, "relu"]))
+def test_einsum_dense(case, activation):
+    """Params from the weights Keras builds; the output shape the layer computes when run
+    (Keras's symbolic shape lists two or more left-elided axes reversed, and keeps None where
+    output_shape does); MACs the multiplies of the einsum, counted from the operands."""
+    import keras
+    import numpy as np
+
+    equation, output, bias, shape, lengths, elided = case
+    args = {"equation": equation, "output_shape": output, "bias_axes": bias,
+            "activation": activation}
+    where = f"EinsumDense({args}) on {shape}"
+    try:
+        layer = keras.layers.EinsumDense(**args)
+        layer(keras.Input(shape))
+        ran = tuple(layer(np.ones((1, *shape), "float32")).shape[1:])
+        theirs = (ran, layer.count_params())
+    except Exception:  # Keras rejects
+        with pytest.raises(ConvplanError):
+            analyze(tf_oracle.single_layer_graph(O.make_op("EinsumDense", "e", dict(args)),
+                                                 [shape]))
+        return
+    plan = analyze(tf_oracle.single_layer_graph(O.make_op("EinsumDense", "e", dict(args)),
+                                                [shape])).layer("e")
+    assert (tuple(plan.output_shape), plan.trainable_params) == theirs, where
+    kernel = tuple(int(d) for d in [w for w in layer.weights if w.name == "kernel"][0].shape)
+    assert plan.macs == einsum_macs(equation, (1, *shape), kernel), where
+    rebuilt = tf_oracle.keras_layer_from_op(O.make_op("EinsumDense", "e", dict(args)))
+    rebuilt(keras.Input(shape))
+    assert rebuilt.count_params() == layer.count_params(), where
 
 
 # ---------------------------------------------------------------- keras.ops calls

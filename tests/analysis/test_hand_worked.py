@@ -312,6 +312,15 @@ CASES = [
     Case("Dot", "normalized vectors", dict(axes=-1, normalize=True), [(6,), (6,)], (1,),
          0, 0, 0, 48),
 
+    # "abc,cde->abde" on (5, 6) to (5, 3, 4): kernel 6*3*4 = 72 + bias over de 3*4 = 84;
+    # MACs = b*c*d*e = 5*6*3*4 = 360; FLOPs 2*360 + bias 5*3*4 = 780
+    Case("EinsumDense", "projection to heads", dict(equation="abc,cde->abde",
+                                                   output_shape=(None, 3, 4), bias_axes="de"),
+         [(5, 6)], (5, 3, 4), 84, 0, 360, 780),
+    # "...b,bc->...c" on (4, 5, 6) to 7: kernel 6*7 = 42; MACs 4*5 * 6*7 = 840; FLOPs 1680
+    Case("EinsumDense", "elided on the left", dict(equation="...b,bc->...c", output_shape=7),
+         [(4, 5, 6)], (4, 5, 7), 42, 0, 840, 1680),
+
     # ---------------------------------------------------------------- keras.ops calls
     # (4, 4, 2) + (1+2, 0, 3+0) = (7, 4, 5)
     Case("Pad", "-inf, channels too", dict(pad_width=((0, 0), (1, 2), (0, 0), (3, 0)),
