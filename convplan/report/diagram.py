@@ -1,6 +1,7 @@
 """The architecture as a diagram on a matplotlib Axes: one box per layer, annotated with its
 op, output shape and receptive field; merges drawn as merges (a distinct node that every
-joined branch points into); skip connections bent around the boxes they pass.
+joined branch points into); skip connections routed down a lane beside the boxes they pass,
+and the canvas as wide as boxes and lanes (box widths estimated from the labels' lengths).
 
 Matplotlib is imported by the caller (convplan.report.plots); this module only uses the Axes.
 """
@@ -8,7 +9,7 @@ Matplotlib is imported by the caller (convplan.report.plots); this module only u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from convplan.analysis import LayerResult
 from convplan.report.formatting import axes_text, format_formula
@@ -32,26 +33,69 @@ MERGE_COLOUR = "#fff3b0"
 OTHER_COLOUR = "#ffffff"
 
 
+CHAR_INCHES = FONT_SIZE * 0.62 / 72  # an upper estimate of one character's width
+BOX_PAD_INCHES = 2 * 0.4 * FONT_SIZE / 72 + 0.08  # the round box's pad on both sides, and ink
+LANE_GAP_INCHES = 0.22  # between a skip edge's lane and the widest box it passes, and lanes
+
+
 @dataclass(frozen=True)
 class DiagramLayout:
+    """Where each box goes (layout units), the skip edges and the lane (inches, x) each runs
+    down beside the boxes it passes, and the drawing's extent in inches (boxes and lanes)."""
+
     places: dict[str, Placement]
     bent: frozenset[tuple[str, str]]
     x_min: float
     x_max: float
     depth: int
+    lanes: dict[tuple[str, str], float] = field(default_factory=dict)
+    half_widths: dict[str, float] = field(default_factory=dict)
+    left: float = 0.0
+    right: float = 0.0
 
     @property
     def size_inches(self) -> tuple[float, float]:
-        return ((self.x_max - self.x_min + 1) * X_INCHES + 2 * MARGIN_INCHES,
+        return ((self.right - self.left) + 2 * MARGIN_INCHES,
                 (self.depth + 1) * Y_INCHES + 2 * MARGIN_INCHES)
 
 
-def plan_diagram(layers: Sequence[LayerResult]) -> DiagramLayout:
+def _half_width(label: str) -> float:
+    return (max(len(line) for line in label.split("\n")) * CHAR_INCHES + BOX_PAD_INCHES) / 2
+
+
+def plan_diagram(layers: Sequence[LayerResult],
+                 details: dict[str, str] | None = None) -> DiagramLayout:
+    """Boxes by depth; each skip edge (one passing rows between its ends) gets a vertical lane
+    outside every box in those rows, on the side its target lies (left in a single column),
+    lanes of overlapping edges side by side; the canvas spans exactly boxes and lanes."""
+    details = details or {}
     places = layered_layout((layer.name, layer.inputs) for layer in layers)
     edges = [(source, layer.name) for layer in layers for source in layer.inputs]
+    bent = frozenset(long_edges(places, edges))
+    half = {layer.name: _half_width(node_label(layer, details.get(layer.name, "")))
+            for layer in layers}
+    rows: dict[int, list[str]] = {}
+    for name, place in places.items():
+        rows.setdefault(place.depth, []).append(name)
+    lanes: dict[tuple[str, str], float] = {}
+    taken: list[tuple[int, int, int, float]] = []  # (side, first row, last row, lane x)
+    for source, target in sorted(bent, key=lambda e: (places[e[0]].depth, places[e[1]].depth,
+                                                     e)):
+        a, b = places[source], places[target]
+        side = 1 if b.x > a.x else -1
+        between = [n for d in range(a.depth, b.depth + 1) for n in rows.get(d, ())]
+        edge = [side * (places[n].x * X_INCHES + side * half[n]) for n in between]
+        lane = max(edge) + LANE_GAP_INCHES  # distance outward, as a positive number on `side`
+        for other_side, first, last, x in taken:
+            if other_side == side and first <= b.depth and a.depth <= last:
+                lane = max(lane, side * x + LANE_GAP_INCHES)
+        lanes[(source, target)] = side * lane
+        taken.append((side, a.depth, b.depth, side * lane))
+    lefts = [places[n].x * X_INCHES - half[n] for n in places] + list(lanes.values())
+    rights = [places[n].x * X_INCHES + half[n] for n in places] + list(lanes.values())
     xs = [p.x for p in places.values()]
-    return DiagramLayout(places, frozenset(long_edges(places, edges)), min(xs), max(xs),
-                         max(p.depth for p in places.values()))
+    return DiagramLayout(places, bent, min(xs), max(xs), max(p.depth for p in places.values()),
+                         lanes, half, min(lefts), max(rights))
 
 
 def is_merge(layer: LayerResult) -> bool:
@@ -131,7 +175,7 @@ def draw_diagram(ax, layers: Sequence[LayerResult], plan: DiagramLayout,
         for source in dict.fromkeys(layer.inputs):
             _draw_edge(ax, plan, source, layer.name, boxes)
     width, height = plan.size_inches
-    left = plan.x_min * X_INCHES - X_INCHES / 2 - MARGIN_INCHES
+    left = plan.left - MARGIN_INCHES
     ax.set_xlim(left, left + width)
     ax.set_ylim(-plan.depth * Y_INCHES - Y_INCHES / 2 - MARGIN_INCHES,
                 Y_INCHES / 2 + MARGIN_INCHES)
@@ -141,14 +185,19 @@ def draw_diagram(ax, layers: Sequence[LayerResult], plan: DiagramLayout,
 def _draw_edge(ax, plan: DiagramLayout, source: str, target: str, boxes) -> None:
     sx, sy = _position(plan.places[source])
     tx, ty = _position(plan.places[target])
-    rad = 0.0
-    if (source, target) in plan.bent:
-        # bow about 1.6 inches sideways: arc3's peak offset is rad x distance / 2
-        distance = max(((tx - sx) ** 2 + (ty - sy) ** 2) ** 0.5, 1e-6)
-        rad = min(1.0, 3.2 / distance) * (1 if tx >= sx else -1)
+    arrow = dict(arrowstyle="-|>", color="#57606a", lw=0.8, shrinkA=0, shrinkB=0,
+                 mutation_scale=8)
+    lane = plan.lanes.get((source, target))
+    if lane is not None:
+        # out of the source's side, down its lane beside every box it passes, into the
+        # target's side: never through a box
+        # (starting under the source's box, drawn above the line; the arrow clipped to the
+        # target's box)
+        ax.plot([sx, lane, lane], [sy, sy, ty], color="#57606a", lw=0.8, zorder=2,
+                solid_joinstyle="round")
+        ax.annotate("", xy=(tx, ty), xytext=(lane, ty), zorder=2,
+                    arrowprops=dict(arrow, patchB=boxes[target].get_bbox_patch()))
+        return
     ax.annotate("", xy=(tx, ty), xytext=(sx, sy), zorder=2,
-                arrowprops=dict(arrowstyle="-|>", color="#57606a", lw=0.8, shrinkA=0,
-                                shrinkB=0, mutation_scale=8,
-                                patchA=boxes[source].get_bbox_patch(),
-                                patchB=boxes[target].get_bbox_patch(),
-                                connectionstyle=f"arc3,rad={rad:.3f}"))
+                arrowprops=dict(arrow, patchA=boxes[source].get_bbox_patch(),
+                                patchB=boxes[target].get_bbox_patch()))

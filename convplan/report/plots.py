@@ -57,7 +57,7 @@ def _require_concrete(analysis: Analysis, what: str) -> None:
 def diagram_figure(analysis: Analysis, graph: Graph | None = None):
     from convplan.report.diagram import draw_diagram, plan_diagram
 
-    plan = plan_diagram(analysis.layers)
+    plan = plan_diagram(analysis.layers, op_details(graph))
     fig = figure_class()(figsize=plan.size_inches)
     ax = fig.add_axes((0, 0, 1, 1))
     draw_diagram(ax, analysis.layers, plan, op_details(graph))
@@ -128,7 +128,7 @@ def all_figure(analysis: Analysis, symbolic: Analysis | None, graph: Graph | Non
 
     _require_concrete(analysis, "the chart panel")
     sweep = _sweep(analysis, symbolic, batch, dtype, optimizer)
-    plan = plan_diagram(analysis.layers)
+    plan = plan_diagram(analysis.layers, op_details(graph))
     width, height = plan.size_inches
     labels = _chart_height(analysis) - 2.4
     ratios = [2.4, 2.4 + labels, 2.4, 2.4 + labels, 3.0]
