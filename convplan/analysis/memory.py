@@ -190,9 +190,21 @@ def _named(op: O.Op, names: Iterable[str]) -> bool:
     return any(base.__name__ in names for base in type(op).__mro__)
 
 
+# layers that only move elements (a compiler fuses them into the kernel that reads them, as
+# XLA's loop and input fusions do with slices, pads and transposes)
+_MOVES = ("Cropping", "ZeroPadding", "Permute", "Split", "CenterCrop", "RepeatVector")
+
+
 def _pointwise(op: O.Op) -> bool:
-    """Fusable into a neighbour's kernel: elementwise layers and elementwise merges."""
-    return op.elementwise or (isinstance(op, O.Merge) and not isinstance(op, O.Concatenate))
+    """Fusable into a neighbour's kernel: elementwise layers, elementwise merges, and layers
+    that only move elements."""
+    return (op.elementwise or (isinstance(op, O.Merge) and not isinstance(op, O.Concatenate))
+            or _named(op, _MOVES))
+
+
+def _absorbs(op: O.Op) -> bool:
+    """A consumer a fused chain can feed: another fusable layer or a global reduction."""
+    return _pointwise(op) or isinstance(op, O.GlobalPooling)
 
 
 class _Builder:
@@ -255,7 +267,7 @@ class _Builder:
     def _fused_away(self, name: str) -> bool:
         consumers = self.consumers[name]
         return (_pointwise(self.graph[name].op) and name not in self.outputs
-                and len(consumers) == 1 and _pointwise(self.graph[consumers[0]].op)
+                and len(consumers) == 1 and _absorbs(self.graph[consumers[0]].op)
                 and not self.saved[consumers[0]].view)
 
     def sources(self, name: str, held: dict[str, str | None]) -> list[str]:

@@ -41,8 +41,9 @@ params:           421,642 (trainable 421,642, non-trainable 0)
 MACs:             4,241,152 per example (4.24M)
 FLOPs:            8,586,088 per example (8.59M)
 activations:      51,098 elements per example (200 KiB in float32)
-training memory:  6.63 MiB at batch 1 (float32, adam) = weights 1.61 MiB + gradients 1.61 MiB +
-                  optimizer slots 3.22 MiB + activations 200 KiB
+training memory:  6.55 MiB peak at batch 1 (float32, adam, fused convention) = weights 1.61 MiB +
+                  optimizer slots 3.22 MiB + batch 3.1 KiB + live tensors 1.72 MiB at backward
+                  'dense1'
 
 formulas (H, W: input height and width; batch: examples per batch):
   output shape     = (batch, 10)
@@ -50,7 +51,7 @@ formulas (H, W: input height and width; batch: examples per batch):
   MACs             = batch·(288·H·W + 8192·⌊H/4⌋·⌊W/4⌋ + 18432·⌊H/2⌋·⌊W/2⌋ + 1280)
   FLOPs            = batch·(640·H·W + 16576·⌊H/4⌋·⌊W/4⌋ + 37088·⌊H/2⌋·⌊W/2⌋ + 2856)
   activations      = batch·(33·H·W + 128·⌊H/4⌋·⌊W/4⌋ + 96·⌊H/2⌋·⌊W/2⌋ + 138)  [elements]
-  training memory  = 4·batch·(33·H·W + 128·⌊H/4⌋·⌊W/4⌋ + 96·⌊H/2⌋·⌊W/2⌋ + 138) + 131072·⌊H/4⌋·⌊W/4⌋ + 323744  [bytes, float32, adam]
+  training memory  = batch·(4·H·W + 40) + 98304·⌊H/4⌋·⌊W/4⌋ + Max(batch·(256·H·W + 256·⌊H/2⌋·⌊W/2⌋), batch·(128·H·W + 512·⌊H/4⌋·⌊W/4⌋ + 640·⌊H/2⌋·⌊W/2⌋), batch·(128·H·W + 768·⌊H/2⌋·⌊W/2⌋) + 73984, batch·(128·H·W + 256·⌊H/4⌋·⌊W/4⌋ + 384·⌊H/2⌋·⌊W/2⌋ + 1104) + 5160, 256·H·W·batch + 1280, batch·(128·H·W + 512·⌊H/4⌋·⌊W/4⌋ + 384·⌊H/2⌋·⌊W/2⌋ + 1024) + 32768·⌊H/4⌋·⌊W/4⌋ + 512) + 242808  [bytes, float32, adam]
 
 conventions:
   MACs:             multiply-accumulates of convolutions (all kinds) and Dense layers, bias excluded
@@ -60,8 +61,9 @@ conventions:
                     counts them
   receptive field:  per spatial axis: size, stride (jump between outputs) and start (input
                     coordinate seen first by output 0) in input pixels
-  memory:           estimate: weights + gradients + optimizer slots + every layer output kept for
-                    the backward pass
+  memory:           training peak by tensor lifetimes (docs/memory.md): weights + optimizer slots +
+                    the batch + the largest set of tensors live at one step (kept for the backward
+                    pass, gradients, workspace), in the stated convention
   numbers:          K/M/G/T = 10^3/10^6/10^9/10^12 (3 significant digits); KiB/MiB/GiB =
                     2^10/2^20/2^30 bytes
 """  # noqa: E501
@@ -87,7 +89,7 @@ input image (None, 28, 28, 1); per example (batch 1); float32; adam
 - **MACs**: 4,241,152 per example (4.24M)
 - **FLOPs**: 8,586,088 per example (8.59M)
 - **activations**: 51,098 elements per example (200 KiB in float32)
-- **training memory**: 6.63 MiB at batch 1 (float32, adam) = weights 1.61 MiB + gradients 1.61 MiB + optimizer slots 3.22 MiB + activations 200 KiB
+- **training memory**: 6.55 MiB peak at batch 1 (float32, adam, fused convention) = weights 1.61 MiB + optimizer slots 3.22 MiB + batch 3.1 KiB + live tensors 1.72 MiB at backward 'dense1'
 
 ### Formulas (H, W: input height and width; batch: examples per batch)
 
@@ -96,7 +98,7 @@ input image (None, 28, 28, 1); per example (batch 1); float32; adam
 - **MACs** = `batch·(288·H·W + 8192·⌊H/4⌋·⌊W/4⌋ + 18432·⌊H/2⌋·⌊W/2⌋ + 1280)`
 - **FLOPs** = `batch·(640·H·W + 16576·⌊H/4⌋·⌊W/4⌋ + 37088·⌊H/2⌋·⌊W/2⌋ + 2856)`
 - **activations** = `batch·(33·H·W + 128·⌊H/4⌋·⌊W/4⌋ + 96·⌊H/2⌋·⌊W/2⌋ + 138)` (elements)
-- **training memory** = `4·batch·(33·H·W + 128·⌊H/4⌋·⌊W/4⌋ + 96·⌊H/2⌋·⌊W/2⌋ + 138) + 131072·⌊H/4⌋·⌊W/4⌋ + 323744` (bytes, float32, adam)
+- **training memory** = `batch·(4·H·W + 40) + 98304·⌊H/4⌋·⌊W/4⌋ + Max(batch·(256·H·W + 256·⌊H/2⌋·⌊W/2⌋), batch·(128·H·W + 512·⌊H/4⌋·⌊W/4⌋ + 640·⌊H/2⌋·⌊W/2⌋), batch·(128·H·W + 768·⌊H/2⌋·⌊W/2⌋) + 73984, batch·(128·H·W + 256·⌊H/4⌋·⌊W/4⌋ + 384·⌊H/2⌋·⌊W/2⌋ + 1104) + 5160, 256·H·W·batch + 1280, batch·(128·H·W + 512·⌊H/4⌋·⌊W/4⌋ + 384·⌊H/2⌋·⌊W/2⌋ + 1024) + 32768·⌊H/4⌋·⌊W/4⌋ + 512) + 242808` (bytes, float32, adam)
 
 ### Conventions
 
@@ -104,7 +106,7 @@ input image (None, 28, 28, 1); per example (batch 1); float32; adam
 - **FLOPs**: 2 x MACs plus every other arithmetic operation (bias, normalization, activations, pooling, merges); per-op counts in docs/counting.md
 - **params**: trainable and non-trainable (BatchNormalization moving statistics), as Keras counts them
 - **receptive field**: per spatial axis: size, stride (jump between outputs) and start (input coordinate seen first by output 0) in input pixels
-- **memory**: estimate: weights + gradients + optimizer slots + every layer output kept for the backward pass
+- **memory**: training peak by tensor lifetimes (docs/memory.md): weights + optimizer slots + the batch + the largest set of tensors live at one step (kept for the backward pass, gradients, workspace), in the stated convention
 - **numbers**: K/M/G/T = 10^3/10^6/10^9/10^12 (3 significant digits); KiB/MiB/GiB = 2^10/2^20/2^30 bytes
 """  # noqa: E501
 LAYERS = ["image", "conv1", "pool1", "conv2", "pool2", "flatten", "dense1", "dense2"]
@@ -209,13 +211,15 @@ def test_input_size_and_the_formulas_agree(analyze_json, size):
 def test_dtype_and_optimizer_shape_the_memory_estimate(analyze_json, capsys):
     params = 421642
     sgd16 = analyze_json("--dtype", "float16", "--optimizer", "sgd")["memory"]
-    assert (sgd16["weights_bytes"], sgd16["gradients_bytes"], sgd16["optimizer_bytes"]) == \
-        (2 * params, 2 * params, 0)
+    assert (sgd16["weights_bytes"], sgd16["optimizer_bytes"]) == (2 * params, 0)
+    # gradients live at the peak step: some weight gradients, never more than all of them
+    assert 0 < sgd16["gradients_bytes"] and sgd16["total_bytes"] == sum(
+        sgd16[k] for k in ("weights_bytes", "optimizer_bytes", "batch_bytes", "live_bytes"))
     mixed = analyze_json("--dtype", "mixed_float16", "--optimizer", "adam")["memory"]
     assert (mixed["weights_bytes"], mixed["optimizer_bytes"]) == (4 * params, 8 * params)
     assert mixed["activation_bytes_per_example"] == 2 * 51098
     table = run_main(capsys, "analyze", SEED, "--dtype", "float16", "--optimizer", "sgd")[1]
-    assert "at batch 1 (float16, sgd) = weights 824 KiB + gradients 824 KiB + optimizer " \
+    assert "at batch 1 (float16, sgd, fused convention) = weights 824 KiB + optimizer " \
            "slots 0 B" in " ".join(table.split())
 
 
