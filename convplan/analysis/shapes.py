@@ -581,6 +581,9 @@ def split_shape(op: O.Split, shapes: list[Shape]) -> Shape:
 
 
 def reduced_axes(op: O.Reduction | O.Squeeze, rank: int) -> set[int]:
+    """The axes as indices into convplan's shape. An axis named twice ([1, -2] of a rank-3
+    tensor) is refused: Keras's reductions refuse it, and its squeeze's symbolic shape drops
+    the axis twice while the run drops it once."""
     indices = {_keras_axis(op, a, rank) for a in op.axis}
     if len(indices) != len(op.axis):
         raise _error(op, f"axis {list(op.axis)} names an axis twice")
