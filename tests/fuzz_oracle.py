@@ -172,8 +172,7 @@ def keras_network(spec: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, 
             layers[entry["name"]] = OperationView(out._keras_history.operation, out)
             continue
         layer = getattr(keras.layers, entry["op"])(name=entry["name"], **keras_arguments(entry))
-        merge = entry["op"] in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-                                "Concatenate")
+        merge = issubclass(O.op_class(entry["op"]), O.Merge)  # Dot too
         tensors[entry["name"]] = layer(ins if merge else ins[0])
         layers[entry["name"]] = layer
     return [tensors[n] for n in spec["inputs"]], layers, tensors
