@@ -227,6 +227,7 @@ class _Builder:
         self.outputs = list(graph.outputs)
         self.tensors: dict[str, Tensor] = {}
         self.saved = {name: self._rule(name) for name in self.order}
+        self._sources_memo: dict[int, tuple[dict[str, str | None], dict[str, list[str]]]] = {}
 
     def _rule(self, name: str) -> Saved:
         node = self.graph[name]
@@ -273,12 +274,30 @@ class _Builder:
     def sources(self, name: str, held: dict[str, str | None]) -> list[str]:
         """The buffers a layer's output is computed from: its own, or for a fused-away output,
         the buffers its kernel reads (what a fused backward kernel recomputes it from)."""
-        if held[name] is not None:
-            return [held[name]]  # type: ignore[list-item]
-        found: list[str] = []
-        for i in self.graph[name].inputs:
-            found += [s for s in self.sources(i, held) if s not in found]
-        return found
+        # Memoized per `held` and resolved without recursion: a chain of fused-away layers may
+        # be thousands long (a recursion overflows Python's stack; a walk per call is quadratic).
+        memo = self._sources_memo.setdefault(id(held), (held, {}))[1]  # `held` kept: ids stay
+        pending = [name]
+        while pending:
+            current = pending[-1]
+            if current in memo:
+                pending.pop()
+                continue
+            buffer = held[current]
+            if buffer is not None:
+                memo[current] = [buffer]
+                pending.pop()
+                continue
+            missing = [i for i in self.graph[current].inputs if i not in memo]
+            if missing:
+                pending.extend(missing)
+                continue
+            found: list[str] = []
+            for i in self.graph[current].inputs:
+                found += [s for s in memo[i] if s not in found]
+            memo[current] = found
+            pending.pop()
+        return memo[name]
 
     def kept(self, name: str, held: dict[str, str | None]) -> list[str]:
         """Buffers layer `name` keeps for its backward pass (extra ones are made here)."""

@@ -162,8 +162,8 @@ def check_max_training_memory(graph: Graph, analyses: Analyses,
 
     The peak of a training step by tensor lifetimes: weights + optimizer slots (Adam: 2 per
     trainable parameter) + the batch + the largest live set (activation memory) at `batch`,
-    `dtype` and `optimizer` (docs/memory.md, within 10% of XLA's buffer assignment on the
-    measured models; framework reserve not included). Fix: a smaller batch per replica (more
+    `dtype` and `optimizer` (docs/memory.md has its measured error against XLA's buffer
+    assignment, model by model; framework reserve not included). Fix: a smaller batch per replica (more
     replicas), mixed precision, an optimizer with fewer slots."""
     yield from _check_total("max_training_memory", "CP205", analyses, config)
 
