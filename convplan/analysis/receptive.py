@@ -338,8 +338,9 @@ def _resize_field(fields: list[Field], ins: list[Shape], targets: tuple[int, int
     for f, (offset, length), target in zip(fields[0], boxes, targets):
         g = math.gcd(length, target)
         a, b = length // g, target // g
-        axes.append(resampled_axis(f, a, b, lambda o, a=a, b=b, offset=offset: [
-            offset + t for t in resize_taps(o, a, b, interpolation, antialias)]))
+        def taps(o: int, a: int = a, b: int = b, offset: int = offset) -> list[int]:
+            return [offset + t for t in resize_taps(o, a, b, interpolation, antialias)]
+        axes.append(resampled_axis(f, a, b, taps))
     return layer_of(axes)
 
 
@@ -376,8 +377,9 @@ def adaptive_pooling_field(op: O.AdaptivePooling, fields: list[Field], ins: list
     for f, n, o in zip(fields[0], ins[0][:-1], op.output_size):
         g = math.gcd(int(n), o)
         a, b = int(n) // g, o // g
-        axes.append(resampled_axis(f, a, b, lambda i, a=a, b=b: list(
-            range(i * a // b, -(-(i + 1) * a // b)))))
+        def bins(i: int, a: int = a, b: int = b) -> list[int]:
+            return list(range(i * a // b, -(-(i + 1) * a // b)))  # Keras's adaptive bins
+        axes.append(resampled_axis(f, a, b, bins))
     return layer_of(axes)
 
 

@@ -107,7 +107,7 @@ def _augmentation(name: str, doc: str, required: tuple[str, ...] = (),
     return cls
 
 
-_FILL = {"fill_mode": "reflect", "interpolation": "bilinear", "fill_value": 0.0}
+_FILL: dict[str, Any] = {"fill_mode": "reflect", "interpolation": "bilinear", "fill_value": 0.0}
 
 AugMix = _augmentation(
     "AugMix", "Keras AugMix: mixes chains of augmentations in training.", channels=GRAY_OR_RGB,

@@ -162,7 +162,7 @@ class PReLU(Op):
     shared_axes: tuple[int, ...] | None = None
 
     def normalize(self) -> None:
-        axes = self.shared_axes
+        axes: Any = self.shared_axes
         if axes is None:
             return
         if A.is_int(axes):

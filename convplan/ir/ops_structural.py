@@ -269,7 +269,7 @@ class Dot(Merge):
     divides each input by its L2 norm along the axis first (cosine similarity)."""
 
     axes: Any = None
-    normalize: bool = False
+    normalize: bool = False  # type: ignore[assignment]  # Keras's name; shadows Op.normalize()
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int | None] = 2
     required: ClassVar[tuple[str, ...]] = ("axes",)
