@@ -55,7 +55,7 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
     """Analyze SPEC (a convplan spec, Keras model JSON or .keras file).
 
     Prints every layer's output shape, params, MACs, FLOPs, activation memory and receptive
-    field (size and stride) with totals; a training-memory estimate for --batch, --dtype and
+    field (size and stride) with totals; a training-memory peak for --batch, --dtype and
     --optimizer; the formulas for output shape, params, MACs, FLOPs and memory in the input
     size (H, W, ...) and the batch; and the counting conventions. Numbers are per example
     unless --batch is given. Colour and box drawing only on a terminal (never with

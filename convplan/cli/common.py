@@ -42,7 +42,7 @@ def resolve_dtype(dtype: str | None, graph: object) -> str:
 optimizer_option = click.option(
     "--optimizer", default="adam", show_default=True,
     type=click.Choice(list(OPTIMIZER_SLOTS)),
-    help="Optimizer for the training-memory estimate (its slots per parameter).")
+    help="Optimizer for the training-memory peak (its slots per parameter).")
 convention_option = click.option(
     "--convention", default="fused", show_default=True,
     type=click.Choice(list(MEMORY_CONVENTIONS)),

@@ -48,7 +48,7 @@ def _mode(pareto, sort, limit_given: bool) -> str:
               help="Plot the Pareto front to FILE.png or FILE.svg (needs --pareto).")
 @input_size_option
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Batch size for the training-memory estimate.")
+              help="Batch size for the training-memory peak.")
 @dtype_option
 @optimizer_option
 @click.option("--invalid", "include_invalid", is_flag=True,
@@ -62,7 +62,7 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
     """Evaluate every combination of the --vary choices on SPEC.
 
     Shows, per combination, the output shape, receptive field, params, MACs, FLOPs and a
-    training-memory estimate. Numeric choices (kernel sizes, strides, dilations, filters,
+    training-memory peak. Numeric choices (kernel sizes, strides, dilations, filters,
     units, input sizes) are evaluated from the symbolic formulas on numpy arrays; categorical
     ones (padding, activation, ...) are enumerated, one derivation each.
 
