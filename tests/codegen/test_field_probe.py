@@ -84,6 +84,10 @@ def test_the_built_models_facts_equal_plan_json(spec):
             assert model_facts.layer_dtype_policy(layer) == "float32"
 
 
+NOT_PROBED = {"Custom", "Dot", "Embedding", "EinsumDense", "Pad", "Split", "Mean", "Sum", "Max",
+              "Min", "ExpandDims", "Squeeze"}
+
+
 @pytest.mark.tf
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(network_specs(invalid=False, max_steps=5, inputs=1))
@@ -93,9 +97,11 @@ def test_probe_fields_equal_verify_on_random_networks(spec):
     from convplan.verify.field import with_every_sink
     from convplan.verify.keras_build import build_keras_model
 
-    # TF's CPU kernels run no dilated transposed convolution (the fuzz test covers those).
-    assume(spatial_rank(spec) in (1, 2) and "Custom" not in op_types(spec)
-           and not F._has_dilated_transpose(spec))
+    # TF's CPU kernels run no dilated transposed convolution (the fuzz test covers those). The
+    # probe rebuilds keras.layers classes from the saved config: keras.ops nodes (Pad, Split,
+    # ...), Dot and Embedding (integer input) are not probed yet (verify measures those).
+    assume(spatial_rank(spec) in (1, 2) and not F._has_dilated_transpose(spec)
+           and not set(op_types(spec)) & NOT_PROBED)
     planned = F.plan_spec(spec)
     assume(planned.error is None)
     try:
