@@ -1,0 +1,186 @@
+"""Measured time as the oracle for convplan's time bounds (issue 15): a Keras 3 model under JAX on
+the CPU, each layer compiled and timed on its own, and the whole forward and training step.
+
+    layer time  = median over repeats of one call of jax.jit(layer.stateless_call) on random
+                  inputs of the layer's shapes at the batch (forward, training=False), after a
+                  warm-up call, each call ended by block_until_ready
+    step time   = the same for Keras's `predict_step` and `train_step` (Adam, the state donated
+                  as Keras's JAX trainer does)
+    XLA's count = `Compiled.cost_analysis()`: 'flops' and 'bytes accessed' of each compiled
+                  program (per layer and per step)
+
+XLA runs as it does by default (YNNPACK fusion on): the times are those a user gets. The cost
+analysis is read from the same programs; library calls it cannot see into count as what XLA
+reports for them.
+
+Needs KERAS_BACKEND=jax before Keras is imported, so callers run it in a subprocess:
+`python -m convplan.verify.xla_time < request.json` reads a request (a convplan spec dict or a
+keras.applications name, the sizes and batches, and what to time) and prints one JSON line per
+(size, batch) with the Keras model's JSON, so the caller predicts from the same model.
+This module imports neither JAX nor Keras at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from convplan.verify.xla_memory import _build, _keras_optimizer
+
+
+def environment() -> dict[str, str]:
+    """The environment a timing subprocess needs: the JAX backend on the CPU."""
+    return dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+
+
+def cost(compiled: Any) -> dict[str, float]:
+    """XLA's 'flops' and 'bytes accessed' of one compiled program (a dict in new JAX, a list of
+    one dict per computation in old)."""
+    analysis = compiled.cost_analysis()
+    if isinstance(analysis, (list, tuple)):
+        analysis = analysis[0] if analysis else {}
+    analysis = analysis or {}
+    return {"flops": float(analysis.get("flops", 0.0)),
+            "bytes": float(analysis.get("bytes accessed", 0.0))}
+
+
+def time_call(call: Callable[[], Any], min_repeats: int = 5, max_repeats: int = 50,
+              budget_s: float = 0.3) -> dict[str, float]:
+    """Median and minimum seconds of `call()` (which blocks until its result is ready): one
+    warm-up call, then repeats until `budget_s` is spent (at least `min_repeats`)."""
+    call()
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < max_repeats and (len(times) < min_repeats or spent < budget_s):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+        spent += times[-1]
+    return {"median_s": statistics.median(times), "min_s": min(times), "repeats": len(times)}
+
+
+def _random(shape: tuple[int, ...], dtype: str, seed: int) -> Any:
+    import jax.numpy as jnp
+    import numpy as np
+
+    if "int" in dtype or "bool" in dtype:
+        return jnp.zeros(shape, dtype)
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), dtype)
+
+
+def _blocked(compiled: Any, *args: Any) -> Callable[[], Any]:
+    import jax
+
+    return lambda: jax.block_until_ready(compiled(*args))
+
+
+def time_layers(model: Any, batch: int, **timing: Any) -> list[dict[str, Any]]:
+    """Each layer of a functional model called on its own at the batch, forward (inference):
+    its name, class, seconds and XLA's flops and bytes. Input layers are left out."""
+    import jax
+
+    rows = []
+    for index, layer in enumerate(model.layers):
+        if type(layer).__name__ == "InputLayer":
+            continue
+        node = layer._inbound_nodes[0]  # a layer called once, as in every model measured
+        tensors = node.arguments.keras_tensors
+        arrays = [_random((batch, *t.shape[1:]), t.dtype, index) for t in tensors]
+        kwargs = {"training": False} if layer._call_has_training_arg else {}
+
+        def forward(trainable: Any, frozen: Any, inputs: Any, layer: Any = layer,
+                    node: Any = node, tensors: Any = tensors, kwargs: Any = kwargs) -> Any:
+            args, extra = node.arguments.fill_in(
+                {id(t): x for t, x in zip(tensors, inputs, strict=True)})
+            return layer.stateless_call(trainable, frozen, *args, **extra, **kwargs)[0]
+
+        trainable = [v.value for v in layer.trainable_variables]
+        frozen = [v.value for v in layer.non_trainable_variables]
+        start = time.perf_counter()
+        compiled = jax.jit(forward).lower(trainable, frozen, arrays).compile()
+        compile_s = time.perf_counter() - start
+        measured = time_call(_blocked(compiled, trainable, frozen, arrays), **timing)
+        rows.append({"name": layer.name, "class": type(layer).__name__, **measured,
+                     "compile_s": round(compile_s, 3), "xla": cost(compiled)})
+    return rows
+
+
+def time_steps(model: Any, batch: int, optimizer: str = "adam", training: bool = True,
+               **timing: Any) -> dict[str, Any]:
+    """The whole model's predict step (forward) and, with `training`, its training step at the
+    batch: seconds, compile seconds and XLA's flops and bytes of each compiled program."""
+    import jax
+    import keras
+
+    x = [_random((batch, *t.shape[1:]), t.dtype, 1) for t in model.inputs]
+    y = [_random((batch, *t.shape[1:]), "float32", 2) for t in model.outputs]
+    x_arg = x[0] if len(x) == 1 else tuple(x)
+    y_arg = y[0] if len(y) == 1 else tuple(y)
+    model.compile(optimizer=keras.optimizers.get(_keras_optimizer(optimizer)), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    trainable = [v.value for v in model.trainable_variables]
+    frozen = [v.value for v in model.non_trainable_variables]
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    predict = jax.jit(model.predict_step).lower((trainable, frozen), (x_arg,)).compile()
+    compile_s = time.perf_counter() - start
+    out["forward"] = {**time_call(_blocked(predict, (trainable, frozen), (x_arg,)), **timing),
+                      "compile_s": round(compile_s, 1), "xla": cost(predict)}
+    if training:
+        state = [(trainable, frozen, [v.value for v in model.optimizer.variables],
+                  [v.value for v in model.metrics_variables])]
+        start = time.perf_counter()
+        train = jax.jit(model.train_step, donate_argnums=0).lower(
+            state[0], (x_arg, y_arg)).compile()
+        compile_s = time.perf_counter() - start
+
+        def step() -> None:
+            # the state is donated: each step consumes the last step's state
+            logs, state[0] = train(state[0], (x_arg, y_arg))
+            jax.block_until_ready(logs)
+
+        out["train"] = {**time_call(step, **timing), "compile_s": round(compile_s, 1),
+                        "xla": cost(train)}
+    return out
+
+
+def run(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """One JSON line per (size, batch): the measured layers and steps and the Keras model's JSON.
+
+    Request keys: "spec" (a convplan spec dict) or "application" (a keras.applications name),
+    "name", "sizes", "batches", "layers" (time each layer, default true), "training" (time the
+    training step, default true), "optimizer", "budget_s" (seconds of repeats per timing)."""
+    import keras
+
+    rows = []
+    timing = {"budget_s": float(request.get("budget_s", 0.3))}
+    for size in request.get("sizes", [None]):
+        keras.backend.clear_session()
+        model = _build(request, size)
+        model_json = model.to_json()
+        for batch in request.get("batches", [2]):
+            row: dict[str, Any] = {"name": request.get("name"), "size": size, "batch": batch,
+                                   "dtype": "float32", "jax": _jax_version()}
+            if request.get("layers", True):
+                row["layers"] = time_layers(model, batch, **timing)
+            row["steps"] = time_steps(model, batch, request.get("optimizer", "adam"),
+                                      request.get("training", True), **timing)
+            row["model_json"] = model_json
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def _jax_version() -> str:
+    import jax
+
+    return str(jax.__version__)
+
+
+if __name__ == "__main__":
+    run(json.loads(sys.stdin.read()))
