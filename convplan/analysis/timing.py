@@ -1,0 +1,241 @@
+"""Time bounds per layer and per step on a device, from FLOPs and bytes (docs/time.md).
+
+Per layer, with F its FLOPs and B its bytes (convplan.analysis.traffic) at the batch:
+
+    compute_s = F_matrix x q / peak(dtype) + F_other / vector_peak
+    memory_s  = B / bandwidth
+    lower_s   = max(compute_s, memory_s)   (compute and memory traffic overlap perfectly)
+    upper_s   = compute_s + memory_s       (they do not overlap at all)
+    bound     = "compute" where compute_s > memory_s, else "memory"
+
+F_matrix is 2 x MACs of the ops that run on tensor cores or MXUs (convolutions but depthwise,
+Dense, EinsumDense, Dot, declared layers, a separable convolution's pointwise half); F_other
+is every other FLOP (bias, activations, normalizations, depthwise, pooling, merges), run on
+the vector units at the plain float32 rate. q >= 1 is the quantization real kernels pay
+(`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
+the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
+each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
+written, in the variable dtype). A step's bounds are the sums of its layers' bounds (each
+layer one kernel after another).
+
+At concrete sizes every value is a float and sympy is never imported; symbolic sizes give
+sympy expressions (and `bound` "depends" where the comparison does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from convplan.analysis import arith
+from convplan.analysis.arith import Value
+from convplan.analysis.traffic import layer_traffic
+from convplan.devices import Device
+from convplan.ir import ops as O
+from convplan.options import dtype_bytes, optimizer_slots
+
+# what the matrix units run (the rest of the FLOPs run on the vector units)
+MATRIX_OPS: tuple[type, ...] = (O.Conv, O.ConvTranspose, O.Dense, O.EinsumDense, O.Dot,
+                                O.Custom, O.Separable)
+TENSOR_CORE_DTYPES = {"tf32": 4, "bfloat16": 2, "float16": 2, "int8": 1,
+                      "mixed_bfloat16": 2, "mixed_float16": 2}  # -> bytes per element
+GPU_TILE_M = 128  # rows (batch x positions) of a GEMM tile
+GPU_TILES_N = (32, 64, 128)  # the narrowest tile that holds the padded channel count
+TPU_SUBLANES = 8
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    name: str
+    op: str
+    flops: Value | float  # counted FLOPs at the batch (forward, or forward + backward)
+    bytes: Value  # traffic at the batch
+    intensity: Value | float  # FLOPs per byte (0 where nothing moves)
+    lower_s: Value | float
+    upper_s: Value | float
+    bound: str  # "compute", "memory" ("depends" where symbolic sizes decide)
+    compute_s: Value | float = 0.0
+    memory_s: Value | float = 0.0
+    quantization: float = 1.0  # q: the matrix FLOPs a kernel pays per counted FLOP
+
+
+@dataclass(frozen=True)
+class TimePlan:
+    device: str
+    dtype: str
+    batch: Value
+    training: bool
+    layers: tuple[LayerTime, ...]
+    lower_s: Value | float
+    upper_s: Value | float
+    optimizer_s: Value | float = 0.0  # the update's memory time (in both bounds)
+
+    @property
+    def images_per_s(self) -> tuple[Value | float, Value | float]:
+        """(from the lower bound, from the upper bound): the most and the fewest images per
+        second the bounds allow."""
+        return (_ratio(self.batch, self.lower_s), _ratio(self.batch, self.upper_s))
+
+    @property
+    def memory_bound_share(self) -> Value | float:
+        """The share of the lower bound spent in memory-bound layers."""
+        spent = arith.total(t.lower_s for t in self.layers if t.bound == "memory")
+        return _ratio(spent, self.lower_s)
+
+
+def _ratio(a: Any, b: Any) -> Any:
+    if isinstance(b, (int, float)) and b == 0:
+        return 0.0
+    return a / b
+
+
+def _ceil_to(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _concrete(*values: Any) -> bool:
+    return all(isinstance(v, int) for v in values)
+
+
+def _channels(op: O.Op, cin: Value, cout: Value) -> tuple[Value, Value]:
+    """The contraction's input channels (per group) and output channels."""
+    if isinstance(op, O.Separable):
+        return cin * op.depth_multiplier, cout
+    groups = getattr(op, "groups", 1)
+    return (cin // groups if isinstance(cin, int) else cin / groups), cout
+
+
+def matrix_quantization(device: Device, dtype: str, op: O.Op, rows: Value, cin: Value,
+                        cout: Value) -> float:
+    """q for one matrix op with `rows` = batch x output positions, channels cin -> cout.
+
+    - GPU: under a tensor-core dtype, cin and cout padded to 16 bytes of elements (8 for
+      16-bit, 4 for tf32, 16 for int8), as cuDNN and cuBLAS need for tensor cores; then the
+      GEMM runs in 128 x n tiles (n the narrowest of 32, 64, 128 that holds the padded cout),
+      whole waves of one tile per SM: q = waves x SMs x 128 x n / (rows x cout) x cin_pad/cin.
+    - TPU: cin and cout padded to the MXU width (128 lanes; 256 on v6e), rows to 8 sublanes
+      (the 8 x 128 tiles of its memory layout).
+    - CPU: 1.
+    Only concrete dimensions are padded (a symbolic one counts as unpadded)."""
+    if device.kind == "cpu" or not isinstance(op, MATRIX_OPS) or isinstance(op, (O.Dot,
+                                                                                  O.Custom,
+                                                                                  O.EinsumDense)):
+        return 1.0
+    q = 1.0
+    if device.kind == "tpu":
+        for n, multiple in ((cin, device.lanes), (cout, device.lanes), (rows, TPU_SUBLANES)):
+            if _concrete(n) and n > 0:
+                q *= _ceil_to(n, multiple) / n
+        return q
+    multiple = 16 // TENSOR_CORE_DTYPES[dtype] if dtype in TENSOR_CORE_DTYPES else 1
+    cout_pad = _ceil_to(cout, multiple) if _concrete(cout) else cout
+    if _concrete(cin) and cin > 0:
+        q *= _ceil_to(cin, multiple) / cin
+    if _concrete(rows, cout_pad) and rows > 0 and cout > 0:
+        tile_n = next((n for n in GPU_TILES_N if n >= cout_pad), GPU_TILES_N[-1])
+        tiles = -(-rows // GPU_TILE_M) * -(-cout_pad // tile_n)
+        waves = -(-tiles // device.units)
+        q *= waves * device.units * GPU_TILE_M * tile_n / (rows * cout)
+    elif _concrete(cout) and cout > 0:
+        q *= cout_pad / cout
+    return q
+
+
+def _vector_quantization(device: Device, op: O.Op, channels: Value) -> float:
+    """TPU: a depthwise convolution's channels fill the 128 lanes of the vector unit."""
+    if device.kind == "tpu" and isinstance(op, O.Depthwise) and _concrete(channels):
+        return _ceil_to(channels, 128) / channels
+    return 1.0
+
+
+def _max(a: Any, b: Any) -> Any:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return max(a, b)
+    return arith.sympy_module().Max(a, b)
+
+
+def _bound(compute: Any, memory: Any) -> str:
+    if isinstance(compute, (int, float)) and isinstance(memory, (int, float)):
+        return "compute" if compute > memory else "memory"
+    diff = arith.sympy_module().sympify(compute - memory)
+    if diff.is_positive:
+        return "compute"
+    if diff.is_nonpositive:
+        return "memory"
+    return "depends"
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes of a computed value: 4 for float32 and tf32, 2 for 16-bit types and the mixed
+    policies, 1 for int8."""
+    if dtype == "tf32":
+        return 4
+    if dtype == "int8":
+        return 1
+    return dtype_bytes(dtype)[0]
+
+
+def _variable_bytes(dtype: str) -> int:
+    return 4 if dtype in ("tf32", "int8") else dtype_bytes(dtype)[1]
+
+
+def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
+              batch: Value = 1, training: bool = False, optimizer: str = "adam") -> TimePlan:
+    """Per-layer and whole-step time bounds of `analysis` (per-example counts) at `batch` on
+    `device` computing in `dtype` (the module docstring has the formulas). An unknown dtype
+    or one the device has no rate for is a UsageError."""
+    peak = device.peak_flops(dtype)
+    vector_peak = device.flops["float32"]
+    size = itemsize(dtype)
+    traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
+    shapes = {layer.name: layer.output_shape for layer in analysis.layers}
+    passes = 3 if training else 1  # backward ~ twice the forward FLOPs
+    rows: list[LayerTime] = []
+    for layer in analysis.layers:
+        node = graph[layer.name]
+        op = node.op
+        moved = traffic[layer.name]
+        nbytes = moved.training if training else moved.forward
+        flops: Any = layer.flops  # 0 for the layers that are the identity at inference
+        matrix = 2 * layer.macs if isinstance(op, MATRIX_OPS) else 0
+        if isinstance(op, O.Separable):  # the depthwise half runs on the vector units
+            cin = shapes[node.inputs[0]][-1]
+            matrix = 2 * arith.product(layer.output_shape[:-1]) * cin * op.depth_multiplier * \
+                op.filters
+        matrix = min(matrix, flops) if _concrete(matrix, flops) else matrix
+        q = 1.0
+        qv = 1.0
+        if node.inputs and matrix != 0:
+            cin, cout = _channels(op, shapes[node.inputs[0]][-1], layer.output_shape[-1])
+            positions = arith.product(layer.output_shape[:-1])
+            q = matrix_quantization(device, dtype, op, arith.simplify_int(batch * positions),
+                                    cin, cout)
+        elif isinstance(op, O.Depthwise):
+            qv = _vector_quantization(device, op, layer.output_shape[-1])
+        compute = passes * batch * (matrix * q / peak + (flops - matrix) * qv / vector_peak)
+        memory = nbytes / device.bandwidth
+        counted = passes * batch * flops
+        rows.append(LayerTime(
+            layer.name, layer.op, _number(counted), nbytes,
+            _number(_ratio(counted, nbytes)), _number(_max(compute, memory)),
+            _number(compute + memory), _bound(compute, memory), _number(compute),
+            _number(memory), q))
+    optimizer_s: Any = 0.0
+    if training:
+        update = (3 + 2 * optimizer_slots(optimizer)) * _variable_bytes(dtype)
+        optimizer_s = _number(analysis.totals.trainable_params * update / device.bandwidth)
+    lower = _number(arith.total(t.lower_s for t in rows) + optimizer_s)
+    upper = _number(arith.total(t.upper_s for t in rows) + optimizer_s)
+    return TimePlan(device.name, dtype, batch, training, tuple(rows), lower, upper, optimizer_s)
+
+
+def _number(value: Any) -> Any:
+    """Python floats at concrete sizes; sympy expressions stay as they are."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    number = arith.simplify_int(value)
+    if isinstance(number, int):
+        return float(number)
+    if getattr(number, "is_number", False):
+        return float(number)
+    return number
