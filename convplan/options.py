@@ -69,9 +69,10 @@ def optimizer_slots(optimizer: str) -> int:
 MEMORY_CONVENTIONS = ("fused", "eager", "xla-cpu")
 
 # output formats, per command
-ANALYZE_FORMATS = ("table", "json", "markdown", "html")
+ANALYZE_FORMATS = ("table", "json", "markdown", "html", "latex")
 ANALYZE_EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown",
-                      ".html": "html", ".htm": "html", ".txt": "table"}  # -o's extension
+                      ".html": "html", ".htm": "html", ".txt": "table",
+                      ".tex": "latex"}  # -o's extension
 SWEEP_FORMATS = ("table", "json", "csv")
 SOLVE_FORMATS = ("table", "json")
 CHECK_FORMATS = ("text", "json", "github", "sarif")

@@ -67,6 +67,7 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
       convplan analyze examples/seed_cnn.yaml --input-size 56x56 --batch 64
       convplan analyze examples/resnet50.yaml --format json | jq .totals.macs
       convplan analyze examples/seed_cnn.yaml --format markdown --layer-formulas
+      convplan analyze examples/seed_cnn.yaml --format latex -o table.tex   # booktabs
       convplan analyze examples/seed_cnn.yaml -o seed_cnn.html   # self-contained report
     """
     from convplan import load
@@ -127,6 +128,8 @@ def _with_memory(text: str, fmt: str, analysis, batch: int, dtype: str, optimize
     lines = M.breakdown_lines(memory) + [""] + M.chart_lines(memory.plan)
     if fmt == "markdown":
         return text + "\n## Memory\n\n```\n" + "\n".join(lines) + "\n```\n"
+    if fmt == "latex":  # verbatim prints the chart's characters as they are
+        return text + "\n\\begin{verbatim}\n" + "\n".join(lines) + "\n\\end{verbatim}\n"
     if fmt == "html":
         raise UsageError("--memory prints to table, json or markdown reports, not html")
     return text + "\n" + "\n".join(lines) + "\n"

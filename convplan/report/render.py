@@ -75,6 +75,10 @@ def render_analysis(fmt: str, concrete: Analysis, symbolic: Analysis | None, *,
         from convplan.report.markdown import render_markdown
 
         return render_markdown(report, layer_formulas)
+    if fmt == "latex":
+        from convplan.report.latex import render_latex
+
+        return render_latex(report, layer_formulas)
     if fmt == "html":
         from convplan.report.html import render_html
 
