@@ -14,7 +14,9 @@ from a spec ever becomes JavaScript; a formula with anything else (a float, an u
 function) is refused with UnsupportedFormula rather than approximated.
 
 `RUNTIME` holds the helpers the code calls (`fd`, `cd`, `md`, `mx`, `mn`, `q`): include it once
-in a page, before the compiled functions.
+in a page, before the compiled functions. A value that is no integer (a stride of 1/2 after an
+upsampling) comes out as a `Ratio`, reduced: `String(r)` is sympy's '1/2', `Number(r)` the
+float `analyze --format json` prints.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ const cd=(a,b)=>-fd(-a,b);
 const md=(a,b)=>a-b*fd(a,b);
 const mx=(...a)=>a.reduce((x,y)=>y>x?y:x);
 const mn=(...a)=>a.reduce((x,y)=>y<x?y:x);
-const q=(n,d)=>d===1n?n:(n%d===0n?n/d:Number(n)/Number(d));
+const gcd=(a,b)=>{a=a<0n?-a:a;while(b){[a,b]=[b,a%b];}return a;};
+class Ratio{constructor(n,d){const g=gcd(n,d);this.n=n/g;this.d=d/g;}
+  toString(){return this.n+'/'+this.d;} valueOf(){return Number(this.n)/Number(this.d);}}
+const q=(n,d)=>n%d===0n?n/d:new Ratio(n,d);
 """
 
 
@@ -148,7 +153,7 @@ def compile_value(expr: Any, symbols: Sequence[str]) -> Fraction:
 
 def compile_function(expr: Any, symbols: Sequence[str]) -> str:
     """A JavaScript arrow function `(v) => value`: a BigInt where the value is an integer, a
-    Number where it is a fraction (as `convplan analyze --format json` prints a fraction)."""
+    reduced Ratio where it is a fraction."""
     part = compile_value(expr, symbols)
     body = part.code if part.den == 1 else f"q({part.code},{_big(part.den)})"
     return f"(v)=>{body}"

@@ -36,7 +36,7 @@ rl.on('line', (line) => {
   const {code, args} = JSON.parse(line);
   const f = new Function('v', 'return (' + code + ');');
   const out = args.map((a) => { try { const r = f(a.map(BigInt));
-      return typeof r === 'bigint' ? r.toString() : 'n:' + r; }
+      return typeof r === 'bigint' ? r.toString() : 'r:' + String(r) + ':' + Number(r); }
     catch (e) { return 'error:' + e.name; } });
   process.stdout.write(JSON.stringify(out) + '\n');
 });
@@ -113,8 +113,11 @@ def test_beyond_2_53_exactly(node, a, b, c):
 
 
 def test_fraction_values_are_numbers_like_the_json(node):
-    """A fractional value (a stride 1/2 after upsampling) is a Number, as to_json's float."""
-    assert node(compile_function(H / 2, SYMBOLS).removeprefix("(v)=>"), [[3, 1], [4, 1]]) == ["n:1.5", "2"]
+    """A fractional value (a stride 1/2 after upsampling) is a reduced Ratio: sympy's text,
+    and as a Number to_json's float."""
+    code = compile_function(H / 6 + W / 3, SYMBOLS).removeprefix("(v)=>")
+    assert node(code, [[3, 1], [4, 1], [-3, 1]]) == ["r:5/6:0.8333333333333334", "1",
+                                                     "r:-1/6:-0.16666666666666666"]
 
 
 def test_spec_text_never_becomes_code():
