@@ -45,6 +45,8 @@ from convplan.analysis.periodic_field import (
 )
 from convplan.analysis.shapes import Shape
 from convplan.analysis.windows import (
+    AxisPadding,
+    axis_paddings,
     effective_kernel,
     padding_before,
     transpose_padding_before,
@@ -77,7 +79,8 @@ class NeedsConcreteValue(Exception):
 # ---------------------------------------------------------------- windows
 
 
-def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -> AxisOutcome:
+def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int,
+                 padding: AxisPadding) -> AxisOutcome:
     """Output i reads positions i * s - p + j * d, j < k; the period becomes q / gcd(q, s)."""
     pad = arith.simplify_int(padding_before(n, k, s, d, padding))
     if not f.phases:  # uniform: closed form, also for a sweep's symbolic k, s and d
@@ -110,14 +113,17 @@ def _window_axis(f: AxisField, n: Value, k: int, s: int, d: int, padding: str) -
 
 def window_field(op: O.Windowed | O.Pooling, fields: list[Field], ins: list[Shape],
                  out: Shape) -> FieldOutcome:
-    """Convolutions (all but transposed) and pooling: the window of `op.window` per axis."""
+    """Convolutions (all but transposed) and pooling: the window of `op.window` per axis
+    (explicit padding: its amount before; ceil_mode changes how many outputs, not what each
+    reads)."""
     if fields[0] is None:
         return None
     w = op.window
     assert w is not None  # every class the table gives this rule slides one
-    return layer_of(_window_axis(f, n, k, s, d, w.padding)
-                    for f, n, k, s, d in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
-                                             w.dilation))
+    return layer_of(_window_axis(f, n, k, s, d, pad)
+                    for f, n, k, s, d, pad in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
+                                                  w.dilation,
+                                                  axis_paddings(w.padding, len(w.kernel))))
 
 
 # ---------------------------------------------------------------- resampling, padding, global
@@ -142,14 +148,15 @@ def transpose_field(op: O.ConvTranspose, fields: list[Field], ins: list[Shape],
     TF's p is the 'same' crop before (windows.transpose_padding_before), 0 for 'valid'."""
     if fields[0] is None:
         return None
-    return layer_of(_transpose_axis(f, n, m_out, k, s, d, op.padding)
-                    for f, n, m_out, k, s, d in zip(fields[0], ins[0][:-1], out[:-1],
-                                                    op.kernel_size, op.strides,
-                                                    op.dilation_rate))
+    return layer_of(_transpose_axis(f, n, m_out, k, s, d, pad)
+                    for f, n, m_out, k, s, d, pad in zip(fields[0], ins[0][:-1], out[:-1],
+                                                         op.kernel_size, op.strides,
+                                                         op.dilation_rate,
+                                                         axis_paddings(op.padding, op.rank())))
 
 
 def _transpose_axis(f: AxisField, n: Value, m_out: Value, k: int, s: int, d: int,
-                    padding: str) -> AxisOutcome:
+                    padding: AxisPadding) -> AxisOutcome:
     pad = arith.simplify_int(transpose_padding_before(n, m_out, k, s, d, padding))
     assert isinstance(pad, int), pad  # Keras's output lengths make it a constant
     p = to_periodic(f)

@@ -15,7 +15,10 @@ from typing import Any
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
 from convplan.analysis.windows import (
+    AxisPadding,
+    axis_paddings,
     conv_output_length,
+    describe_padding,
     effective_kernel,
     pool_output_length,
     transpose_output_length,
@@ -61,30 +64,38 @@ def _fmt(shape: Shape) -> str:
     return "(None, " + ", ".join(str(d) for d in shape) + ")"
 
 
-def _check_length(op: O.Op, axis: int, out: Value, n: Value, need: int, padding: str,
-                  what: str) -> Value:
+def _check_length(op: O.Op, axis: int, out: Value, n: Value, need: int,
+                  padding: AxisPadding, what: str) -> Value:
     return _check_length_of_rank(op, op.rank(), axis, out, n, need, what, padding)
 
 
 def _check_length_of_rank(op: O.Op, rank: int, axis: int, out: Value, n: Value, need: int,
-                          what: str, padding: str) -> Value:
+                          what: str, padding: AxisPadding) -> Value:
     if arith.is_positive(out) is False:
         words, units = AXIS_WORDS[rank], UNIT_WORDS[rank]
+        where = (f"under padding {padding!r}" if isinstance(padding, str)
+                 else f"with {describe_padding(padding)}")
         raise _error(op, f"output {words[axis]} would be {out}; {what} needs an input of at least "
-                     f"{need} {units[axis]} under padding {padding!r}, received {n}",
+                     f"{need} {units[axis]} {where}, received {n}",
                      hint="padding: same" if padding == "valid" else None,
                      reason="empty_output")
     return out
 
 
+def _needed(k_eff: int, padding: AxisPadding) -> int:
+    """The shortest input a window of span k_eff fits: k_eff less any explicit padding."""
+    return max(k_eff - padding[0] - padding[1], 1) if isinstance(padding, tuple) else k_eff
+
+
 def conv_like_shape(op: O.Windowed, shape: Shape, channels: Value) -> Shape:
     _spatial_input(op, shape)
     out = []
-    for axis, (n, k, s, d) in enumerate(zip(shape[:-1], op.kernel_size, op.strides,
-                                            op.dilation_rate)):
-        length = conv_output_length(n, k, s, d, op.padding)
+    for axis, (n, k, s, d, pad) in enumerate(zip(shape[:-1], op.kernel_size, op.strides,
+                                                 op.dilation_rate,
+                                                 axis_paddings(op.padding, op.rank()))):
+        length = conv_output_length(n, k, s, d, pad)
         k_eff = effective_kernel(k, d)
-        out.append(_check_length(op, axis, length, n, k_eff, op.padding,
+        out.append(_check_length(op, axis, length, n, _needed(k_eff, pad), pad,
                                  f"kernel {k} with dilation {d}"))
     return (*out, channels)
 
@@ -109,17 +120,28 @@ def separable_shape(op: O.Separable, shapes: list[Shape]) -> Shape:
 def transpose_shape(op: O.ConvTranspose, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     pads = op.output_padding or (None,) * op.rank()
-    out = [transpose_output_length(n, k, s, d, op.padding, p)
-           for n, k, s, d, p in zip(shape[:-1], op.kernel_size, op.strides, op.dilation_rate, pads)]
+    out = []
+    for axis, (n, k, s, d, p, padding) in enumerate(zip(
+            shape[:-1], op.kernel_size, op.strides, op.dilation_rate, pads,
+            axis_paddings(op.padding, op.rank()))):
+        length = transpose_output_length(n, k, s, d, padding, p)
+        if isinstance(padding, tuple) and arith.is_positive(length) is False:
+            words = AXIS_WORDS[op.rank()]
+            raise _error(op, f"output {words[axis]} would be {length}: {describe_padding(padding)}"
+                         f" crop all of the {arith.simplify_int(length + sum(padding))} "
+                         f"positions the kernel {k} at stride {s} scatters an input of {n} into",
+                         reason="empty_output")
+        out.append(length)
     return (*out, op.filters)
 
 
 def pooling_shape(op: O.Pooling, shapes: list[Shape]) -> Shape:
     shape = _spatial_input(op, shapes[0])
     out = []
-    for axis, (n, k, s) in enumerate(zip(shape[:-1], op.pool_size, op.strides)):
-        length = pool_output_length(n, k, s, op.padding)
-        out.append(_check_length(op, axis, length, n, k, op.padding, f"pool size {k}"))
+    for axis, (n, k, s, pad) in enumerate(zip(shape[:-1], op.pool_size, op.strides,
+                                              axis_paddings(op.padding, op.rank()))):
+        length = pool_output_length(n, k, s, pad, op.ceil_mode)
+        out.append(_check_length(op, axis, length, n, _needed(k, pad), pad, f"pool size {k}"))
     return (*out, shape[-1])
 
 

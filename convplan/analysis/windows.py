@@ -8,7 +8,24 @@ ops/operation_utils.py and backend/common/backend_utils.py.
 
 from __future__ import annotations
 
-from convplan.analysis.arith import Value, floordiv, maximum
+from collections.abc import Sequence
+
+from convplan.analysis.arith import Value, ceildiv, floordiv, maximum, minimum
+
+# One axis's padding: a Keras word, or explicit (before, after) amounts (PyTorch, ONNX).
+AxisPadding = str | tuple[int, int]
+
+
+def axis_paddings(padding: str | Sequence[tuple[int, int]], rank: int) -> list[AxisPadding]:
+    """An op's `padding` per spatial axis: the word on every axis, or each axis's pair."""
+    if isinstance(padding, str):
+        return [padding] * rank
+    return [(int(a), int(b)) for a, b in padding]
+
+
+def describe_padding(padding: AxisPadding) -> str:
+    """For messages: 'valid', or 'pads 1 + 2' (before + after)."""
+    return repr(padding) if isinstance(padding, str) else f"pads {padding[0]} + {padding[1]}"
 
 
 def effective_kernel(k: int, d: int) -> int:
@@ -16,16 +33,44 @@ def effective_kernel(k: int, d: int) -> int:
     return (k - 1) * d + 1
 
 
-def conv_output_length(n: Value, k: int, s: int, d: int, padding: str) -> Value:
-    """valid: floor((n - k_eff) / s) + 1; same and causal: floor((n - 1) / s) + 1 = ceil(n / s)."""
+def conv_output_length(n: Value, k: int, s: int, d: int, padding: AxisPadding,
+                       ceil_mode: bool = False) -> Value:
+    """valid: floor((n - k_eff) / s) + 1; same and causal: floor((n - 1) / s) + 1 = ceil(n / s);
+    explicit (b, e): floor((n + b + e - k_eff) / s) + 1 (ONNX's and PyTorch's formula).
+    ceil_mode (valid or explicit): see `ceil_output_length`."""
     if padding == "valid":
-        return floordiv(n - effective_kernel(k, d), s) + 1
+        padding = (0, 0)
+    if isinstance(padding, tuple):
+        before, after = padding
+        if ceil_mode:
+            return ceil_output_length(n, k, s, d, before, after)
+        return floordiv(n + before + after - effective_kernel(k, d), s) + 1
     return floordiv(n - 1, s) + 1
 
 
-def pool_output_length(n: Value, k: int, s: int, padding: str) -> Value:
-    """Pooling is a window with dilation 1: valid floor((n - k) / s) + 1, same ceil(n / s)."""
-    return conv_output_length(n, k, s, 1, padding)
+def ceil_output_length(n: Value, k: int, s: int, d: int, before: int, after: int) -> Value:
+    """PyTorch's and onnxruntime's ceil_mode: out = ceil((n + b + e - k_eff) / s) + 1, less
+    the last window where it would start in the right padding ((out - 1) * s >= n + b):
+    out = min(ceil((n + b + e - k_eff) / s), floor((n + b - 1) / s)) + 1. With
+    c = e - k_eff + s the first term is floor((n + b - 1 + c) / s), so c <= 0 keeps it and
+    c >= s keeps the second; between them the minimum depends on n modulo s."""
+    k_eff = effective_kernel(k, d)
+    rounded_up = ceildiv(n + before + after - k_eff, s)
+    starts_inside = floordiv(n + before - 1, s)
+    if all(isinstance(v, int) for v in (k, s, d)):
+        c = after - k_eff + s
+        if c <= 0:
+            return rounded_up + 1
+        if c >= s:
+            return starts_inside + 1
+    return minimum(rounded_up, starts_inside) + 1
+
+
+def pool_output_length(n: Value, k: int, s: int, padding: AxisPadding,
+                       ceil_mode: bool = False) -> Value:
+    """Pooling is a window with dilation 1: valid floor((n - k) / s) + 1, same ceil(n / s),
+    explicit (b, e) floor((n + b + e - k) / s) + 1; ceil_mode: `ceil_output_length`."""
+    return conv_output_length(n, k, s, 1, padding, ceil_mode)
 
 
 def same_padding(n: Value, k: int, s: int, d: int) -> tuple[Value, Value]:
@@ -43,8 +88,11 @@ def same_padding(n: Value, k: int, s: int, d: int) -> tuple[Value, Value]:
     return before, pad_total - before
 
 
-def padding_before(n: Value, k: int, s: int, d: int, padding: str) -> Value:
-    """Rows or columns of zeros TF adds before the input: 0 (valid), d * (k - 1) (causal)."""
+def padding_before(n: Value, k: int, s: int, d: int, padding: AxisPadding) -> Value:
+    """Rows or columns of zeros added before the input: 0 (valid), d * (k - 1) (causal),
+    b (explicit (b, e)), TF's 'same' split otherwise."""
+    if isinstance(padding, tuple):
+        return padding[0]
     if padding == "valid":
         return 0
     if padding == "causal":
@@ -52,12 +100,15 @@ def padding_before(n: Value, k: int, s: int, d: int, padding: str) -> Value:
     return same_padding(n, k, s, d)[0]
 
 
-def transpose_output_length(n: Value, k: int, s: int, d: int, padding: str,
+def transpose_output_length(n: Value, k: int, s: int, d: int, padding: AxisPadding,
                             output_padding: int | None) -> Value:
     """Keras conv-transpose length. Without output_padding: valid (n - 1) * s + max(k_eff, s),
     same n * s. With output_padding p: valid (n - 1) * s + k_eff + p,
-    same (n - 1) * s + k_eff % 2 + p (Keras pads k_eff // 2 on each side)."""
+    same (n - 1) * s + k_eff % 2 + p (Keras pads k_eff // 2 on each side).
+    Explicit (b, e), ONNX's and PyTorch's: (n - 1) * s + k_eff + p - b - e (p = 0 if None)."""
     k_eff = effective_kernel(k, d)
+    if isinstance(padding, tuple):
+        return (n - 1) * s + k_eff + (output_padding or 0) - padding[0] - padding[1]
     if output_padding is None:
         if padding == "valid":
             return (n - 1) * s + max(k_eff, s)
@@ -67,9 +118,12 @@ def transpose_output_length(n: Value, k: int, s: int, d: int, padding: str,
 
 
 def transpose_padding_before(n_in: Value, n_out: Value, k: int, s: int, d: int,
-                             padding: str) -> Value:
+                             padding: AxisPadding) -> Value:
     """The forward-convolution padding TF uses for a transposed conv: 0 for valid; for same,
-    half of max((n_in - 1) * s + k_eff - n_out, 0), rounded down."""
+    half of max((n_in - 1) * s + k_eff - n_out, 0), rounded down; explicit (b, e): the b
+    positions cropped before the full output."""
+    if isinstance(padding, tuple):
+        return padding[0]
     if padding == "valid":
         return 0
     return floordiv(maximum((n_in - 1) * s + effective_kernel(k, d) - n_out, 0), 2)

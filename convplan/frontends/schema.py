@@ -114,6 +114,11 @@ def _choice(choices: str) -> Rule:
     return lambda cls: choice_schema(getattr(cls, choices))
 
 
+def _padding(cls: type[O.Op]) -> Schema:
+    """attrs.as_padding: a Keras word, or explicit amounts as ZeroPadding's `padding`."""
+    return {"anyOf": [choice_schema(getattr(cls, "paddings")), _pairs(cls)]}
+
+
 _BOOL = _fixed({"type": "boolean"})
 _AXIS = _fixed({"type": "integer", "not": {"const": 0}})  # attrs.as_axis
 _DATA_FORMAT = _fixed({"enum": [None, "channels_last"]})  # channels_first: UnsupportedError
@@ -124,7 +129,7 @@ _TARGET_SHAPE = _fixed({"type": "array", "minItems": 1, "items": {"anyOf": [
     {"type": "integer", "minimum": 1}, {"const": -1}]},
     "contains": {"const": -1}, "minContains": 0, "maxContains": 1})
 _WINDOW = {"kernel_size": _per_axis(1), "strides": _per_axis(1), "dilation_rate": _per_axis(1),
-           "padding": _choice("paddings"), "data_format": _DATA_FORMAT,
+           "padding": _padding, "data_format": _DATA_FORMAT,
            "activation": _activation, "use_bias": _BOOL}
 # Custom: an integer or a formula in C_in and C_out (convplan.ir.formula checks the text)
 _COUNT_FORMULA = _fixed({"anyOf": [{"type": "integer", "minimum": 0}, {
@@ -175,7 +180,8 @@ SCHEMA_RULES: dict[type[O.Op], dict[str, Rule]] = {
     O.Depthwise: {"depth_multiplier": _integer(1)},
     O.Separable: {"filters": _integer(1)},
     O.Pooling: {"pool_size": _per_axis(1), "strides": _optional(_per_axis(1)),
-                "padding": _choice("paddings"), "data_format": _DATA_FORMAT},
+                "padding": _padding, "data_format": _DATA_FORMAT, "ceil_mode": _BOOL},
+    O.AveragePooling: {"count_include_pad": _BOOL},
     O.GlobalPooling: {"keepdims": _BOOL, "data_format": _DATA_FORMAT},
     O.BatchNormalization: {**_NORMALIZATION, "momentum": _number(0.0, 1.0)},
     O.LayerNormalization: _NORMALIZATION,

@@ -93,6 +93,30 @@ def as_pairs(owner: Any, attr: str, value: Any, rank: int) -> tuple[tuple[int, i
     return tuple(pairs)
 
 
+Padding = str | tuple[tuple[int, int], ...]  # a Keras word, or (before, after) per spatial axis
+
+
+def as_padding(owner: Any, attr: str, value: Any, choices: tuple[str, ...], rank: int) -> Padding:
+    """A window's padding: one of Keras's words (`choices`), or explicit per-side amounts as
+    PyTorch and ONNX give them (an int, one per axis, or a (before, after) pair per axis, as
+    ZeroPadding's `padding`) -> the word, or a tuple of (before, after) pairs."""
+    if isinstance(value, str):
+        return as_choice(owner, attr, value, choices)
+    if isinstance(value, (int, list, tuple)) and not isinstance(value, bool):
+        try:
+            return as_pairs(owner, attr, value, rank)
+        except SpecError:
+            pass
+    words = ", ".join(repr(c) for c in choices)
+    raise _fail(owner, attr, f"one of {words}, or explicit (before, after) amounts per "
+                f"spatial axis ({rank} pairs of non-negative integers)", value)
+
+
+def is_explicit(padding: Padding) -> bool:
+    """Explicit per-side amounts (PyTorch/ONNX semantics), not a Keras word."""
+    return not isinstance(padding, str)
+
+
 def as_choice(owner: Any, attr: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value.lower() not in choices:
         raise _fail(owner, attr, "one of " + ", ".join(repr(c) for c in choices), value)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from convplan.errors import UnsupportedError
 from convplan.ir import ops as O
+from convplan.ir.attrs import is_explicit
 from convplan.ir.rules import rule_for
 
 Arguments = dict[str, Any]
@@ -22,6 +24,30 @@ def plain_arguments(op: O.Op) -> Arguments:
     args = op.attributes()
     if args.get("data_format", "x") is None:
         del args["data_format"]
+    return args
+
+
+# PyTorch/ONNX settings no Keras layer takes, and their Keras-equivalent values.
+NOT_KERAS = {"ceil_mode": False, "count_include_pad": False}
+
+
+def window_arguments(op: O.Op) -> Arguments:
+    """Convolutions and pooling: `plain_arguments`, without the PyTorch/ONNX settings at their
+    Keras values; explicit padding, ceil_mode or count_include_pad have no Keras argument (an
+    UnsupportedError: `convplan import` writes ZeroPadding and 'valid' windows instead)."""
+    args = plain_arguments(op)
+    if is_explicit(args["padding"]):
+        raise UnsupportedError(
+            f"explicit padding {[list(p) for p in args['padding']]} has no Keras argument",
+            layer=op.name, op=op.op_type,
+            hint="a ZeroPadding layer before a 'valid' window computes the same (convplan "
+                 "import writes that)")
+    for key, keras_value in NOT_KERAS.items():
+        if key in args:
+            if args[key] != keras_value:
+                raise UnsupportedError(f"{key} {args[key]} has no Keras argument",
+                                       layer=op.name, op=op.op_type)
+            del args[key]
     return args
 
 
@@ -70,8 +96,8 @@ def operation_arguments(op: O.Op) -> Arguments:
 KERAS_ARGUMENT_RULES: dict[type[O.Op], Callable[[O.Op], Arguments]] = {
     O.InputLayer: no_keras_class,  # keras.Input(shape=..., dtype=...) instead
     O.Custom: no_keras_class,
-    O.Windowed: plain_arguments,
-    O.Pooling: plain_arguments,
+    O.Windowed: window_arguments,
+    O.Pooling: window_arguments,
     O.GlobalPooling: plain_arguments,
     O.BatchNormalization: plain_arguments,
     O.LayerNormalization: plain_arguments,

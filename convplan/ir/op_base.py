@@ -97,12 +97,13 @@ class Op:
 
 @dataclass(frozen=True)
 class Window:
-    """A sliding window per spatial axis: kernel (pool) size, stride, dilation, padding."""
+    """A sliding window per spatial axis: kernel (pool) size, stride, dilation, padding (a
+    Keras word, or explicit (before, after) amounts per axis)."""
 
     kernel: tuple[int, ...]
     strides: tuple[int, ...]
     dilation: tuple[int, ...]
-    padding: str
+    padding: A.Padding
 
 
 _NO_DEFAULT = object()

@@ -47,11 +47,15 @@ class InputLayer(Op):
 
 @dataclass(frozen=True, kw_only=True)
 class Windowed(Op):
-    """A convolution of any kind: a kernel slid over the spatial axes."""
+    """A convolution of any kind: a kernel slid over the spatial axes. `padding` is a Keras
+    word, or explicit (before, after) amounts per spatial axis (PyTorch's and ONNX's `pads`,
+    asymmetric ones included): zeros added on each side, then a 'valid' window. Keras's own
+    refusals (strides with dilation, unequal depthwise strides) are TensorFlow's limits and do
+    not apply to explicit padding, which no Keras layer takes."""
 
     kernel_size: Any = None
     strides: Any = 1
-    padding: str = "valid"
+    padding: Any = "valid"
     data_format: str | None = None
     dilation_rate: Any = 1
     activation: str | None = None
@@ -64,11 +68,12 @@ class Windowed(Op):
         _set(self, "kernel_size", A.as_tuple(self, "kernel_size", self.kernel_size, r))
         _set(self, "strides", A.as_tuple(self, "strides", self.strides, r))
         _set(self, "dilation_rate", A.as_tuple(self, "dilation_rate", self.dilation_rate, r))
-        _set(self, "padding", A.as_choice(self, "padding", self.padding, self.paddings))
+        _set(self, "padding", A.as_padding(self, "padding", self.padding, self.paddings, r))
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
         _set(self, "activation", A.as_activation(self, "activation", self.activation))
         A.as_bool(self, "use_bias", self.use_bias)
-        if self.rejects_stride_with_dilation and max(self.strides) > 1 and max(self.dilation_rate) > 1:
+        if (self.rejects_stride_with_dilation and not self.explicit_padding
+                and max(self.strides) > 1 and max(self.dilation_rate) > 1):
             raise SpecError(
                 f"strides {list(self.strides)} > 1 together with dilation_rate "
                 f"{list(self.dilation_rate)} > 1 is rejected by Keras for {self.op_type}",
@@ -79,6 +84,11 @@ class Windowed(Op):
     has_weights: ClassVar[bool] = True
     has_kernel: ClassVar[bool] = True
     sweepable: ClassVar[tuple[str, ...]] = ("kernel_size", "strides", "dilation_rate")
+
+    @property
+    def explicit_padding(self) -> bool:
+        """Padding given as per-side amounts (PyTorch/ONNX), not a Keras word."""
+        return A.is_explicit(self.padding)
 
     @property
     def window(self) -> Window | None:
@@ -155,8 +165,15 @@ class ConvTranspose(Windowed):
         A.as_int(self, "filters", self.filters)
         if self.output_padding is not None:
             pads = A.as_tuple(self, "output_padding", self.output_padding, self.rank(), 0)
-            for p, s in zip(pads, self.strides):
-                if p >= s:  # Keras: output_padding must be strictly less than the stride
+            for p, s, d in zip(pads, self.strides, self.dilation_rate):
+                if self.explicit_padding and p >= max(s, d):
+                    # PyTorch's ConvTranspose: output_padding below the stride or the dilation
+                    raise SpecError(
+                        f"output_padding {list(pads)} must be smaller than the strides "
+                        f"{list(self.strides)} or the dilation_rate {list(self.dilation_rate)}",
+                        layer=self.name, op=self.op_type)
+                if not self.explicit_padding and p >= s:
+                    # Keras: output_padding must be strictly less than the stride
                     raise SpecError(
                         f"output_padding {list(pads)} must be smaller than the strides "
                         f"{list(self.strides)}", layer=self.name, op=self.op_type,
@@ -169,7 +186,7 @@ class ConvTranspose(Windowed):
         output is ceil(out / s); with output_padding 0 and an even effective kernel, Keras's
         out = (L - 1) * s gives L - 1, not L, and TF refuses to run the layer ("Size of
         out_backprop doesn't match computed"), although Keras's symbolic shape accepts it."""
-        if self.padding != "same":
+        if self.padding != "same":  # explicit padding: no TensorFlow gradient shape to match
             return
         for axis, (k, d, p) in enumerate(zip(self.kernel_size, self.dilation_rate,
                                              self.output_padding)):
@@ -219,7 +236,7 @@ class Depthwise(Windowed):
         # unequal row and column strides at run time; Keras's symbolic shape accepts them.
         # With a dilation > 1 Keras runs a stride-1 convolution and subsamples, which works.
         if (self.spatial_rank == 2 and len(set(self.strides)) > 1
-                and max(self.dilation_rate) == 1):
+                and max(self.dilation_rate) == 1 and not self.explicit_padding):
             raise SpecError(
                 f"strides {list(self.strides)} differ between rows and columns, which "
                 f"TensorFlow's depthwise convolution cannot run", layer=self.name,

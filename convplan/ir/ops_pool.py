@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from convplan.errors import SpecError
 from convplan.ir import attrs as A
 from convplan.ir.op_base import Op, Window, _set
 
@@ -13,12 +14,20 @@ from convplan.ir.op_base import Op, Window, _set
 
 @dataclass(frozen=True, kw_only=True)
 class Pooling(Op):
-    """Max or average pooling over windows; Keras: strides=None means strides = pool_size."""
+    """Max or average pooling over windows; Keras: strides=None means strides = pool_size.
+
+    `padding` is a Keras word or explicit (before, after) amounts per spatial axis (PyTorch's
+    and ONNX's `pads`). `ceil_mode` (PyTorch, ONNX; not Keras) rounds the output length up
+    instead of down, but drops a last window that would start in the right padding (PyTorch's
+    rule, which onnxruntime follows): with padding before b and after e,
+    out = min(ceil((n + b + e - k) / s), floor((n + b - 1) / s)) + 1. Keras's 'same' already
+    covers every input row, so ceil_mode goes with 'valid' or explicit padding only."""
 
     pool_size: Any = 2
     strides: Any = None
-    padding: str = "valid"
+    padding: Any = "valid"
     data_format: str | None = None
+    ceil_mode: bool = False
     sweepable: ClassVar[tuple[str, ...]] = ("pool_size", "strides")
     paddings: ClassVar[tuple[str, ...]] = ("valid", "same")
 
@@ -27,8 +36,18 @@ class Pooling(Op):
         _set(self, "pool_size", A.as_tuple(self, "pool_size", self.pool_size, r))
         strides = self.pool_size if self.strides is None else self.strides
         _set(self, "strides", A.as_tuple(self, "strides", strides, r))
-        _set(self, "padding", A.as_choice(self, "padding", self.padding, self.paddings))
+        _set(self, "padding", A.as_padding(self, "padding", self.padding, self.paddings, r))
         _set(self, "data_format", A.as_data_format(self, "data_format", self.data_format))
+        A.as_bool(self, "ceil_mode", self.ceil_mode)
+        if self.ceil_mode and self.padding == "same":
+            raise SpecError("ceil_mode applies to padding 'valid' or explicit amounts; 'same' "
+                            "already pads to cover every input row", layer=self.name,
+                            op=self.op_type, hint="ceil_mode: false, or explicit padding")
+
+    @property
+    def explicit_padding(self) -> bool:
+        """Padding given as per-side amounts (PyTorch/ONNX), not a Keras word."""
+        return A.is_explicit(self.padding)
 
     @property
     def window(self) -> Window | None:
@@ -42,11 +61,19 @@ class MaxPooling(Pooling):
 
 @dataclass(frozen=True, kw_only=True)
 class AveragePooling(Pooling):
-    """The mean of each window; under 'same' the divisor counts only cells inside the input.
+    """The mean of each window; under 'same' the divisor counts only cells inside the input
+    (Keras, and `count_include_pad: false`); `count_include_pad: true` divides by the whole
+    window, padding included (PyTorch's default; ONNX's attribute). It changes values only:
+    shapes, counts and fields are the same either way.
     Keras 3's AveragePooling1D/2D/3D have no default pool_size (MaxPooling's is 2)."""
 
     pool_size: Any = None
+    count_include_pad: bool = False
     required: ClassVar[tuple[str, ...]] = ("pool_size",)
+
+    def normalize(self) -> None:
+        super().normalize()
+        A.as_bool(self, "count_include_pad", self.count_include_pad)
 
 
 @dataclass(frozen=True, kw_only=True)
