@@ -29,6 +29,7 @@ _EXPORTS = {
     "Graph": "convplan.ir",
     "validate": "convplan.ir",
     "from_keras": "convplan.frontends.keras_live",
+    "show": "convplan.notebook",
 }
 
 

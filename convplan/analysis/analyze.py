@@ -91,6 +91,18 @@ class Analysis:
         assert self.graph is not None, "an Analysis made by analyze() knows its graph"
         return training_memory(self.graph, self, batch, dtype, optimizer, convention)
 
+    # Jupyter's rich display. The report sits above the analysis, so it is imported only when a
+    # notebook asks for it (never by the analysis itself).
+    def _repr_html_(self) -> str:
+        from convplan.notebook import analysis_html
+
+        return analysis_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from convplan.notebook import analysis_markdown
+
+        return analysis_markdown(self)
+
     def at(self, sizes: dict[str, int]) -> Analysis:
         """Evaluate every formula exactly at concrete symbol values."""
         def sub(value: Value) -> Value:

@@ -76,6 +76,18 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    # Jupyter's rich display: the graph's analysis at the sizes it declares. The analysis and
+    # the report sit above the IR, so they are imported only when a notebook asks.
+    def _repr_html_(self) -> str:
+        from convplan.notebook import graph_html
+
+        return graph_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from convplan.notebook import graph_markdown
+
+        return graph_markdown(self)
+
     def to_networkx(self) -> nx.DiGraph:
         import networkx as nx  # imported on use: it costs a sixth of `convplan analyze`'s start
 
