@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("convplan.cli.analyze_cmd", "Shapes, params, MACs/FLOPs, memory and receptive "
                 "fields of every layer."),
     "schema": ("convplan.cli.schema_cmd", "Print the JSON Schema of the spec format."),
+    "calibrate": ("convplan.cli.calibrate_cmd", "Measure this machine's FLOP/s and memory "
+                  "bandwidth and write the cpu-local device entry."),
     "import": ("convplan.cli.import_cmd", "Convert a Keras model (JSON or .keras) into a "
                "readable spec with the same analysis."),
     "check": ("convplan.cli.check_cmd", "Check specs and Keras models for design problems, "

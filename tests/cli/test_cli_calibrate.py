@@ -1,0 +1,36 @@
+"""`convplan calibrate --quick` measures and writes a cpu-local entry the time model reads."""
+
+from __future__ import annotations
+
+import json
+
+from cli_run import run_main
+
+from convplan.devices import device
+
+
+def test_calibrate_writes_cpu_local(capsys, monkeypatch, tmp_path):
+    path = tmp_path / "sub" / "devices.json"
+    monkeypatch.setenv("CONVPLAN_DEVICES", str(path))
+    # another entry already in the file is kept
+    path.parent.mkdir()
+    path.write_text(json.dumps({"devices": [{
+        "name": "lab-box", "description": "x", "memory": 1, "flops": {"float32": 1.0},
+        "bandwidth": 1.0, "source": "hand"}]}))
+    code, out, err = run_main(capsys, "calibrate", "--quick", "--seconds", "0.3")
+    assert code == 0, err
+    assert f"wrote the 'cpu-local' entry to {path}" in out
+    local = device("cpu-local")
+    assert local.measured and local.kind == "cpu"
+    # sane magnitudes on a loaded 2-core machine to a server (tiny sizes: not accurate)
+    assert 1e8 < local.peak_flops("float32") < 1e14
+    assert 1e8 < local.bandwidth < 1e13
+    assert local.extra["conv_flops"] > 0
+    assert device("lab-box").source == "hand"
+
+
+def test_calibrate_refuses_a_builtin_name(capsys, tmp_path):
+    code, _, err = run_main(capsys, "calibrate", "--quick", "--name", "h100",
+                            "-o", str(tmp_path / "d.json"))
+    assert code == 2 and "built-in device" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d.json").exists()
