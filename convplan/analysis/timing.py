@@ -79,8 +79,16 @@ class TimePlan:
     @property
     def memory_bound_share(self) -> Value | float:
         """The share of the lower bound spent in memory-bound layers."""
-        spent = arith.total(t.lower_s for t in self.layers if t.bound == "memory")
+        spent = _sum(t.lower_s for t in self.layers if t.bound == "memory")
         return _ratio(spent, self.lower_s)
+
+
+def _sum(values: Any) -> Any:
+    """Floats summed as floats (arith.total would build a sympy sum of them)."""
+    values = list(values)
+    if all(isinstance(v, (int, float)) for v in values):
+        return float(sum(values))
+    return arith.sympy_module().Add(*values)
 
 
 def _ratio(a: Any, b: Any) -> Any:
@@ -224,8 +232,8 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     if training:
         update = (3 + 2 * optimizer_slots(optimizer)) * _variable_bytes(dtype)
         optimizer_s = _number(analysis.totals.trainable_params * update / device.bandwidth)
-    lower = _number(arith.total(t.lower_s for t in rows) + optimizer_s)
-    upper = _number(arith.total(t.upper_s for t in rows) + optimizer_s)
+    lower = _number(_sum(t.lower_s for t in rows) + optimizer_s)
+    upper = _number(_sum(t.upper_s for t in rows) + optimizer_s)
     return TimePlan(device.name, dtype, batch, training, tuple(rows), lower, upper, optimizer_s)
 
 

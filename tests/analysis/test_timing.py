@@ -1,0 +1,153 @@
+"""Time bounds (convplan.analysis.timing): hand-worked layers, quantization, properties."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+from hypothesis import assume, given, settings
+from strategies import network_specs
+
+from convplan import load
+from convplan.analysis import analyze, arith
+from convplan.analysis.timing import matrix_quantization, time_plan
+from convplan.devices import DEVICES, Device
+from convplan.errors import ConvplanError, UsageError
+from convplan.frontends.spec import build_graph
+from convplan.ir import ops as O
+
+# one FLOP per ns, one byte per ns: seconds are counts x 1e-9
+TOY = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu")
+
+
+def _graph(layers, shape):
+    return build_graph({"name": "t", "inputs": {"x": shape}, "layers": layers})
+
+
+def test_dense_by_hand():
+    # Dense 10 -> 5 float32 at batch 3: FLOPs 3 x (2 x 50 + 5 bias) = 315; bytes 3 x (10 + 5)
+    # x 4 + 55 weights x 4 = 400: memory-bound, lower 400 ns, upper 715 ns
+    g = _graph([{"name": "d", "op": "Dense", "units": 5}], [10])
+    plan = time_plan(g, analyze(g), TOY, "float32", batch=3)
+    d = plan.layers[1]
+    assert (d.flops, d.bytes, d.bound) == (315, 400, "memory")
+    assert d.lower_s == pytest.approx(400e-9) and d.upper_s == pytest.approx(715e-9)
+    assert d.intensity == pytest.approx(315 / 400)
+    assert plan.lower_s == pytest.approx(400e-9) and plan.images_per_s[0] == pytest.approx(
+        3 / 400e-9)
+
+
+def test_training_step_by_hand():
+    # the same Dense in training: FLOPs 3 x 315 = 945; bytes forward 400 + backward (dy twice
+    # 2 x 3 x 20 + x 3 x 40 read, no dx: x is the graph's input; weights 220 read, 220 written)
+    # = 120 + 120 + 440 = 680, in all 1080; Adam's update: 55 weights x (3 + 2 x 2) x 4 B =
+    # 1540 B in both bounds
+    g = _graph([{"name": "d", "op": "Dense", "units": 5}], [10])
+    plan = time_plan(g, analyze(g), TOY, "float32", batch=3, training=True)
+    d = plan.layers[1]
+    assert (d.flops, d.bytes, d.bound) == (945, 1080, "memory")
+    assert plan.optimizer_s == pytest.approx(1540e-9)
+    assert plan.lower_s == pytest.approx((1080 + 1540) * 1e-9)
+    assert plan.upper_s == pytest.approx((1080 + 945 + 1540) * 1e-9)
+
+
+def test_a_big_convolution_is_compute_bound_on_h100():
+    g = load("examples/resnet50.yaml")
+    plan = time_plan(g, analyze(g), DEVICES["h100"], "mixed_bfloat16", batch=256)
+    rows = {t.name: t for t in plan.layers}
+    assert rows["conv5_block1_2_conv"].bound == "compute"
+    assert rows["conv1_relu"].bound == "memory"
+    assert all(isinstance(t.lower_s, float) for t in plan.layers)
+
+
+def test_gpu_tile_padding_and_waves_by_hand():
+    h100 = DEVICES["h100"]
+    conv = O.OPS["Conv2D"](name="c", filters=64, kernel_size=(3, 3))
+    # cin 3 padded to 8 under bfloat16 (16 bytes of elements); rows 128 x 132 x 4 = 67584
+    # and cout 64 fill exactly 528 tiles of 128 x 64, 4 whole waves on 132 SMs: q = 8/3
+    assert matrix_quantization(h100, "bfloat16", conv, 128 * 132 * 4, 3, 64) == pytest.approx(
+        8 / 3)
+    # one tile more: a fifth wave for 1 tile: q = 5 x 132 / 529 (cin 64: no padding)
+    q = matrix_quantization(h100, "bfloat16", conv, 128 * 132 * 4 + 1, 64, 64)
+    tiles = math.ceil((128 * 132 * 4 + 1) / 128)
+    assert q == pytest.approx(5 * 132 * 128 * 64 / ((128 * 132 * 4 + 1) * 64))
+    assert tiles == 529
+    # float32 has no tensor-core padding: cin 3 stays 3
+    assert matrix_quantization(h100, "float32", conv, 128 * 132 * 4, 3, 64) == pytest.approx(1)
+
+
+def test_tpu_pads_small_channel_counts_to_the_mxu_width():
+    conv = O.OPS["Conv2D"](name="c", filters=64, kernel_size=(3, 3))
+    # cin 3 -> 128, cout 64 -> 128, rows 1000 -> 1000 (a multiple of 8)
+    assert matrix_quantization(DEVICES["tpu-v5e"], "bfloat16", conv, 1000, 3, 64) == \
+        pytest.approx(128 / 3 * 2)
+    # v6e's 256-wide MXUs: cin 128 -> 256, cout 256, rows 12 -> 16
+    assert matrix_quantization(DEVICES["tpu-v6e"], "bfloat16", conv, 12, 128, 256) == \
+        pytest.approx(2 * 16 / 12)
+
+
+@pytest.mark.parametrize("name, dtype", [("t4", "mixed_bfloat16"), ("tpu-v4", "float16"),
+                                         ("h100", "float64")])
+def test_a_dtype_the_device_lacks_is_refused(name, dtype):
+    g = load("examples/seed_cnn.yaml")
+    with pytest.raises(UsageError, match="rate"):
+        time_plan(g, analyze(g), DEVICES[name], dtype, batch=8)
+
+
+def _analyzed(spec):
+    try:
+        graph = build_graph(spec)
+        return graph, analyze(graph)
+    except ConvplanError:
+        assume(False)
+        raise
+
+
+@settings(max_examples=20)
+@given(spec=network_specs(invalid=False, max_steps=5))
+def test_bounds_are_ordered_and_sum(spec):
+    """lower <= upper <= 2 x lower per layer and per step; the step is the sum of layers."""
+    graph, analysis = _analyzed(spec)
+    for device, dtype in ((DEVICES["h100"], "mixed_bfloat16"), (DEVICES["tpu-v5e"], "bfloat16"),
+                          (TOY, "float32")):
+        for training in (False, True):
+            plan = time_plan(graph, analysis, device, dtype, batch=16, training=training)
+            for t in plan.layers:
+                assert 0 <= t.lower_s <= t.upper_s <= 2 * t.lower_s * (1 + 1e-12)
+                assert t.bound == ("compute" if t.compute_s > t.memory_s else "memory")
+                assert t.quantization >= 1
+            assert plan.lower_s == pytest.approx(
+                sum(t.lower_s for t in plan.layers) + plan.optimizer_s)
+            assert plan.upper_s == pytest.approx(
+                sum(t.upper_s for t in plan.layers) + plan.optimizer_s)
+
+
+@settings(max_examples=8)
+@given(spec=network_specs(invalid=False, max_steps=4, inputs=1))
+def test_symbolic_times_equal_concrete_ones(spec):
+    graph, concrete = _analyzed(spec)
+    try:
+        symbolic = analyze(graph, generalize=True, fields=False)
+    except ConvplanError:
+        assume(False)
+    dims = concrete.layer(graph.inputs[0]).output_shape[:-1]
+    sizes = dict(zip({1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[len(dims)], dims))
+    batch = arith.symbol("batch")
+    c = time_plan(graph, concrete, TOY, "float32", 4, training=True)
+    s = time_plan(graph, symbolic, TOY, "float32", batch, training=True)
+    at = {**sizes, "batch": 4}
+    assert float(arith.substitute(s.lower_s, at)) == pytest.approx(c.lower_s)
+    assert float(arith.substitute(s.upper_s, at)) == pytest.approx(c.upper_s)
+
+
+def test_concrete_time_plan_imports_no_sympy():
+    code = ("import sys\nfrom convplan import load\nfrom convplan.analysis import analyze\n"
+            "from convplan.analysis.timing import time_plan\nfrom convplan.devices import device\n"
+            "g = load('examples/resnet50.yaml')\n"
+            "time_plan(g, analyze(g), device('h100'), 'mixed_bfloat16', 256, True)\n"
+            "print('sympy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=__file__.rsplit("/tests/", 1)[0])
+    assert done.stdout.strip() == "False"
