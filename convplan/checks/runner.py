@@ -75,9 +75,11 @@ def discover(paths: Iterable[str | Path], exclude: Iterable[str] = (),
 
 
 def looks_like_model(sniffed: Sniffed) -> bool:
-    """A Keras model file, or a convplan spec (a mapping with inputs and layers)."""
+    """A Keras model file, an ONNX model, or a convplan spec (a mapping with inputs and
+    layers)."""
     data = sniffed.data
-    return sniffed.is_keras or (isinstance(data, dict) and "inputs" in data and "layers" in data)
+    return sniffed.is_keras or sniffed.kind == "onnx" or (
+        isinstance(data, dict) and "inputs" in data and "layers" in data)
 
 
 # ---------------------------------------------------------------- errors as findings

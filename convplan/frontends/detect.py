@@ -1,6 +1,7 @@
 """What a file is, decided once, by its content: a convplan spec (YAML or JSON), Keras model
-JSON, or a .keras archive; and the Graph it holds. `convplan.load`, `check`, `import` and
-`verify` all ask `sniff`, so a file is the same thing to every command whatever its name.
+JSON, a .keras archive, or an ONNX model (by its .onnx name); and the Graph it holds.
+`convplan.load`, `check`, `import` and `verify` all ask `sniff`, so a file is the same thing to
+every command whatever its name.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from convplan.frontends.loader import parse_text, read_text
 from convplan.frontends.spec import build_graph
 from convplan.ir.graph import Graph
 
-Kind = Literal["spec", "keras_json", "keras_archive"]
+Kind = Literal["spec", "keras_json", "keras_archive", "onnx"]
 SPEC: Kind = "spec"
 KERAS_JSON: Kind = "keras_json"
 KERAS_ARCHIVE: Kind = "keras_archive"
+ONNX: Kind = "onnx"
 ARCHIVE_SUFFIX = ".keras"
+ONNX_SUFFIX = ".onnx"
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Sniffed:
 
     @property
     def is_keras(self) -> bool:
-        return self.kind != SPEC
+        return self.kind in (KERAS_JSON, KERAS_ARCHIVE)
 
 
 def is_keras_config(data: object) -> bool:
@@ -68,6 +71,8 @@ def sniff(path: str | Path) -> Sniffed:
     (`class_name` and `config`, in JSON or YAML) is Keras model JSON; other text is a spec.
     Text files are read and parsed here, once (bounded, see `loader`)."""
     path = Path(path)
+    if path.suffix.lower() == ONNX_SUFFIX:  # a protobuf has no magic number to sniff
+        return Sniffed(path, ONNX)
     if path.suffix.lower() == ARCHIVE_SUFFIX or starts_like_zip(_head(path)):
         return Sniffed(path, KERAS_ARCHIVE)
     text = read_text(path)
@@ -81,6 +86,13 @@ def graph_of(sniffed: Sniffed, custom_layers: Mapping[str, Any] | None = None) -
     """The Graph a sniffed file holds. `custom_layers` declares Keras layer classes convplan
     does not model (Keras files only)."""
     source = str(sniffed.path)
+    if sniffed.kind == ONNX:
+        if custom_layers:
+            raise UsageError(f"{source} is an ONNX model; custom layer declarations apply to "
+                             "Keras model files")
+        from convplan.frontends.onnx_model import load_onnx
+
+        return load_onnx(sniffed.path)
     if not sniffed.is_keras:
         if custom_layers:
             raise UsageError(f"{source} is a convplan spec; custom layer declarations apply to "
@@ -93,7 +105,7 @@ def graph_of(sniffed: Sniffed, custom_layers: Mapping[str, Any] | None = None) -
 
 
 def load_any(path: str | Path, custom_layers: Mapping[str, Any] | None = None) -> Graph:
-    """A spec, a Keras model JSON or a .keras archive -> Graph."""
+    """A spec, a Keras model JSON, a .keras archive or a .onnx model -> Graph."""
     return graph_of(sniff(path), custom_layers)
 
 

@@ -116,7 +116,8 @@ def _choice(choices: str) -> Rule:
 
 def _padding(cls: type[O.Op]) -> Schema:
     """attrs.as_padding: a Keras word, or explicit amounts as ZeroPadding's `padding`."""
-    return {"anyOf": [choice_schema(getattr(cls, "paddings")), _pairs(cls)]}
+    words: tuple[str, ...] = getattr(cls, "paddings")  # noqa: B009 - a ClassVar of some ops
+    return {"anyOf": [choice_schema(words), _pairs(cls)]}
 
 
 _BOOL = _fixed({"type": "boolean"})
