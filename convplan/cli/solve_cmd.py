@@ -60,11 +60,22 @@ def _budget(value: str | None, option: str) -> int | None:
 @click.option("--headroom", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True,
               help="Fraction of the device's memory left to the framework and driver.")
+@click.option("--export", "export_dir", default=None, metavar="DIR",
+              type=click.Path(file_okay=False),
+              help="Write shape contracts for deployment tools into DIR: torch.export dynamic "
+                   "shapes, an ONNX/TensorRT min/opt/max profile and trtexec flags, the TF "
+                   "input_signature (docs/sweep-solve.md).")
+@click.option("--export-max-size", default=None, metavar="N|HxW",
+              help="Largest input size the contract admits (default: a budget's answer, else "
+                   "1024), moved down to a valid size.")
+@click.option("--export-max-batch", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Largest batch of the contract (opt: --batch, else 1).")
 def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int | None,
             input_size: str | None, dtype: str, optimizer: str, target_rf: int | None,
             varies: tuple[str, ...], top: int, fmt: str, device: str | None = None,
             max_batch: bool = False, max_size: bool = False, headroom: float = 0.1,
-            aspect: str | None = None) -> None:
+            aspect: str | None = None, export_dir: str | None = None,
+            export_max_size: str | None = None, export_max_batch: int = 32) -> None:
     """Answer inverse questions about SPEC.
 
     Always: the input sizes at which every layer builds, in closed form (minimum size and
@@ -83,6 +94,7 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
       convplan solve examples/unet_small.yaml --device t4 --max-size --batch 16
       convplan solve examples/seed_cnn.yaml --target-rf 32 \\
           --vary 'conv*.strides=1,2' --vary 'conv*.dilation_rate=1..4'
+      convplan solve examples/unet_small.yaml --export contracts/ --export-max-size 1024
     """
     from convplan import load
     from convplan.errors import UsageError
@@ -135,7 +147,26 @@ def command(spec: str, max_macs: str | None, max_memory: str | None, batch: int 
             result = S.cheapest_for_field(sweep, target_rf, top, bar.advance)
         text += [""] + R.field_text(sweep, result, target_rf)
         document["target_rf"] = R.field_json(sweep, result, target_rf)
+    if export_dir is not None:
+        text, document = _export(graph, sizes, document, text, export_dir, export_max_size,
+                                 batch or 1, export_max_batch)
     click.echo(R.render_json(document) if fmt == "json" else "\n".join(text) + "\n", nl=False)
+
+
+def _export(graph, sizes, document, text, folder, max_size, batch, max_batch):
+    """--export DIR: the contracts, up to --export-max-size or else a budget's answer."""
+    from pathlib import Path
+
+    from convplan.explore import contracts as C
+
+    cap = C.parse_max_size(max_size, [a.symbol for a in sizes.axes])
+    answers = [b for b in document["budgets"] if b["unknown"] == "input size" and b["sizes"]]
+    if cap is None and answers:
+        cap = dict(zip((a.symbol for a in sizes.axes), answers[0]["sizes"]))
+    contract = C.derive_contract(graph, sizes, cap, (batch, max(batch, max_batch)))
+    C.write_contract(contract, Path(folder))
+    document["export"] = C.onnx_profile(contract)
+    return text + [""] + C.summary_text(contract, Path(folder)), document
 
 
 def _device_fit(graph, size, batch, dtype, optimizer, device, max_batch, max_size, headroom,
