@@ -235,9 +235,11 @@ def to_json(value: Value | float | None) -> int | float | str | None:
 def _sstr(value: sympy.Expr) -> str:
     """sympy's text of an expression, once per distinct expression: a network's layers repeat
     the same few shape formulas, and printing (term ordering) is most of a formula report's
-    time. Expressions are immutable and hash by structure, so the cache is exact."""
-    text: str = sympy_module().sstr(value)
-    return text
+    time. Expressions are immutable and hash by structure, so the cache is exact; inside one,
+    each distinct subexpression is printed once too (convplan.analysis.sympy_text)."""
+    from convplan.analysis.sympy_text import sstr
+
+    return sstr(value)
 
 
 def symbol(name: str) -> sympy.Symbol:

@@ -3,17 +3,74 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+import operator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from convplan.errors import SpecError
 from convplan.ir import attrs as A
 
 Dim = Any  # int, or a symbol name (str), or None in an Input shape before symbols are made
 
+_C = TypeVar("_C", bound=type)
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as dataclass
+else:
+    def dataclass(cls=None, /, **options):
+        """`dataclasses.dataclass`, faster for the op classes' `frozen=True, kw_only=True`.
+
+        dataclasses writes six methods per class as source text and compiles each (`exec`):
+        for the op modules' 130 classes that was 0.25 s of every `convplan` start. Here the
+        frozen ones' `__init__`, `__repr__`, `__eq__` and `__hash__` are `Op`'s generic
+        versions (below), which read each class's fields once; dataclasses still collects the
+        fields (so `dataclasses.fields`, `replace`, and real dataclass subclasses work) and
+        writes the two frozen `__setattr__`/`__delattr__`. Other options: dataclasses itself.
+        tests/ir/test_op_dataclass.py compares every op class with the plain dataclass."""
+        if options != {"frozen": True, "kw_only": True}:
+            return dataclasses.dataclass(cls, **options) if cls else dataclasses.dataclass(**options)
+        return _frozen_op_class(cls) if cls else _frozen_op_class
+
+
+def _frozen_op_class(cls: _C) -> _C:
+    """`Op` or a subclass, as a frozen keyword-only dataclass with Op's generic methods."""
+    return cast(_C, dataclasses.dataclass(cls, frozen=True, kw_only=True, init=False,
+                                          repr=False, eq=False))
+
 
 def _set(op: Op, attr: str, value: Any) -> None:
     object.__setattr__(op, attr, value)
+
+
+class _Layout:
+    """What Op's generic methods need of one class, read from its dataclass fields once."""
+
+    def __init__(self, cls: type) -> None:
+        fields = dataclasses.fields(cls)
+        self.init = [(f.name, f.default, f.default_factory) for f in fields if f.init]
+        self.names = frozenset(name for name, _, _ in self.init)
+        self.repr = [f.name for f in fields if f.repr]
+        compare = [f.name for f in fields if f.compare]
+        hashed = [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
+        self.compare = _tuple_getter(compare)
+        self.hash = _tuple_getter(hashed)
+        self.qualname = cls.__qualname__
+
+
+def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) >= 2:
+        return cast(Callable[[Any], tuple[Any, ...]], operator.attrgetter(*names))
+    return lambda obj: tuple(getattr(obj, name) for name in names)
+
+
+_LAYOUTS: dict[type, _Layout] = {}
+
+
+def _layout(cls: type) -> _Layout:
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        layout = _LAYOUTS[cls] = _Layout(cls)
+    return layout
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +90,45 @@ class Op:
     elementwise: ClassVar[bool] = False
     # integer attributes a sweep may turn into symbols (the symbolic rules accept them)
     sweepable: ClassVar[tuple[str, ...]] = ()
+
+    if not TYPE_CHECKING:
+        # The methods dataclasses would write for each frozen op class, once for all of them
+        # (see `dataclass` above): the same arguments, errors, text, equality and hash.
+        def __init__(self, *args, **kwargs):
+            layout = _layout(type(self))
+            if args:
+                raise TypeError(f"{layout.qualname}.__init__() takes 1 positional argument but "
+                                f"{len(args) + 1} were given")
+            given, missing = 0, []
+            for name, default, factory in layout.init:
+                if name in kwargs:
+                    value = kwargs[name]
+                    given += 1
+                elif default is not dataclasses.MISSING:
+                    value = default
+                elif factory is not dataclasses.MISSING:
+                    value = factory()
+                else:
+                    missing.append(name)
+                    continue
+                object.__setattr__(self, name, value)
+            if given != len(kwargs) or missing:
+                _init_error(layout, kwargs, missing)
+            self.__post_init__()
+
+        def __repr__(self):
+            layout = _layout(type(self))
+            inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in layout.repr)
+            return f"{layout.qualname}({inner})"
+
+        def __eq__(self, other):
+            if other.__class__ is self.__class__:
+                compare = _layout(type(self)).compare
+                return compare(self) == compare(other)
+            return NotImplemented
+
+        def __hash__(self):
+            return hash(_layout(type(self)).hash(self))
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -95,7 +191,21 @@ class Op:
         return op
 
 
-@dataclass(frozen=True)
+def _init_error(layout: _Layout, kwargs: dict[str, Any], missing: list[str]) -> None:
+    """The TypeError Python raises for a dataclass __init__'s keyword arguments."""
+    unexpected = [name for name in kwargs if name not in layout.names]
+    if unexpected:
+        raise TypeError(f"{layout.qualname}.__init__() got an unexpected keyword argument "
+                        f"{unexpected[0]!r}")
+    names = [repr(name) for name in missing]
+    listed = names[0] if len(names) == 1 else (
+        " and ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + ", and " + names[-1])
+    plural = "argument" if len(names) == 1 else "arguments"
+    raise TypeError(f"{layout.qualname}.__init__() missing {len(names)} required keyword-only "
+                    f"{plural}: {listed}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Window:
     """A sliding window per spatial axis: kernel (pool) size, stride, dilation, padding (a
     Keras word, or explicit (before, after) amounts per axis)."""

@@ -18,12 +18,11 @@ inference too, are not here (convplan.frontends.keras_refusals).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from convplan.errors import SpecError
 from convplan.ir import attrs as A
-from convplan.ir.op_base import Op, _set
+from convplan.ir.op_base import Op, _set, dataclass
 
 VALUE_RANGE = (0, 255)  # Keras's default for every layer that takes one
 # Channel counts: RandomColorDegeneration refuses anything but RGB when the model is built;
@@ -102,8 +101,9 @@ def _augmentation(name: str, doc: str, required: tuple[str, ...] = (),
     fields += [(attr, Any, dataclasses.field(default=value)) for attr, value in defaults.items()]
     namespace = {"__doc__": doc, "__module__": __name__, "required": required,
                  "channels": channels}
+    # init, repr, eq: Op's generic methods, as convplan.ir.op_base.dataclass gives every op
     cls = dataclasses.make_dataclass(name, fields, bases=(Augmentation,), namespace=namespace,
-                                     frozen=True, kw_only=True)
+                                     frozen=True, kw_only=True, init=False, repr=False, eq=False)
     return cls
 
 

@@ -3,12 +3,11 @@ families (1D/2D/3D)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from convplan.errors import SpecError
 from convplan.ir import attrs as A
-from convplan.ir.op_base import Dim, Op, Window, _set
+from convplan.ir.op_base import Dim, Op, Window, _set, dataclass
 
 # ---------------------------------------------------------------- inputs
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from convplan.errors import SpecError
 from convplan.ir import attrs as A
-from convplan.ir.op_base import Op, _set
+from convplan.ir.op_base import Op, _set, dataclass
 
 # ---------------------------------------------------------------- merges
 

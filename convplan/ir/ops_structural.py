@@ -9,12 +9,11 @@ that would touch the batch axis (padding it, splitting or reducing over it) is r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from convplan.errors import SpecError, UnsupportedError
 from convplan.ir import attrs as A
-from convplan.ir.op_base import Op, _set
+from convplan.ir.op_base import Op, _set, dataclass
 from convplan.ir.ops_spatial import Merge
 
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")

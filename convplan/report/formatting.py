@@ -82,11 +82,16 @@ def _format_expression(value: Any) -> str:
     return text.replace("**", "^").replace("*", "·")
 
 
+@lru_cache(maxsize=1)
 def _readable_printer():
+    """One printer for the process: it remembers the text of every subexpression it printed
+    (convplan.analysis.sympy_text), and formulas share most of theirs."""
     import sympy
     from sympy.printing.str import StrPrinter
 
-    class Readable(StrPrinter):
+    from convplan.analysis.sympy_text import memoized
+
+    class Readable(memoized(StrPrinter)):  # type: ignore[misc]
         # together() writes H/2 - 3/2 as (H - 3)/2, the way the rule was derived; an identity
         def _print_floor(self, expr) -> str:
             return "⌊" + self._print(sympy.together(expr.args[0])) + "⌋"
