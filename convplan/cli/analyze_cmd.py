@@ -36,6 +36,13 @@ def format_for_output(fmt: str | None, output: str | None) -> str:
 @batch_option
 @dtype_option
 @optimizer_option
+@click.option("--device", "device", default=None, metavar="NAME",
+              help="Also print per-layer bytes, FLOP/byte, the bound (compute or memory) and "
+                   "time bounds on this device at --batch and --dtype, with totals and "
+                   "images/s (h100, a100-80gb, l4, t4, tpu-v5e, ..., cpu-local; docs/time.md).")
+@click.option("--step", "time_step", type=click.Choice(["training", "inference"]),
+              default="training", show_default=True,
+              help="With --device: time a training step (forward and backward) or inference.")
 @click.option("--format", "fmt", type=click.Choice(ANALYZE_FORMATS), default=None,
               help="Output format  [default: table, or what -o's extension says]")
 @click.option("--layer-formulas", is_flag=True,
@@ -48,10 +55,18 @@ def format_for_output(fmt: str | None, output: str | None) -> str:
               help="Also print the training-memory breakdown at the peak (what is live, for "
                    "which layer, and why) and a chart of live memory across the step.")
 @convention_option
+@click.option("--netron", "netron", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.json", help="Also write every layer's metrics as a Netron "
+              "attachment (open the model in Netron, then this file).")
+@click.option("--model-explorer", "model_explorer", type=click.Path(file_okay=False),
+              default=None, metavar="DIR", help="Also write the layer graph and one node-data "
+              "file per metric for Google's Model Explorer (nodes coloured by MACs).")
 def command(spec: str, input_size: str | None, batch: int | None, dtype: str, optimizer: str,
             fmt: str | None, layer_formulas: bool, no_symbolic: bool,
             output: str | None, custom_layers: tuple[str, ...] = (), memory: bool = False,
-            convention: str = "fused") -> None:
+            convention: str = "fused", netron: str | None = None,
+            model_explorer: str | None = None, device: str | None = None,
+            time_step: str = "training") -> None:
     """Analyze SPEC (a convplan spec, Keras model JSON or .keras file).
 
     Prints every layer's output shape, params, MACs, FLOPs, activation memory and receptive
@@ -69,6 +84,7 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
       convplan analyze examples/seed_cnn.yaml --format markdown --layer-formulas
       convplan analyze examples/seed_cnn.yaml --format latex -o table.tex   # booktabs
       convplan analyze examples/seed_cnn.yaml -o seed_cnn.html   # self-contained report
+      convplan analyze model.keras --netron model.netron.json --model-explorer me/
     """
     from convplan import load
     from convplan.analysis import analyze
@@ -76,10 +92,11 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
     from convplan.report.render import render_analysis
 
     fmt = format_for_output(fmt, output)
-    if output:
-        from convplan.report.files import check_folder
+    for path in (output, netron):
+        if path:
+            from convplan.report.files import check_folder
 
-        check_folder(output)
+            check_folder(path)
     size = parse_input_size(input_size)
     steps = 4 + (4 if fmt == "html" else 0)
     with progress(steps) as bar:
@@ -101,6 +118,17 @@ def command(spec: str, input_size: str | None, batch: int | None, dtype: str, op
             colour=colour_allowed(sys.stdout), layer_formulas=layer_formulas, on_step=bar.step)
     if memory:
         text = _with_memory(text, fmt, concrete, batch or 1, dtype, optimizer, convention)
+    if device:
+        text = _with_time(text, fmt, graph, concrete, device, dtype, batch or 1, optimizer,
+                          time_step == "training")
+    if netron or model_explorer:
+        from convplan.report import viewers
+
+        viewers.layer_metrics(concrete, batch, dtype)  # refuses formulas before writing either
+        if netron:
+            viewers.write_netron(netron, concrete, batch, dtype)
+        if model_explorer:
+            viewers.write_model_explorer(model_explorer, concrete, batch, dtype)
     if output:
         from convplan.report.files import write_text_atomic
 
@@ -132,4 +160,33 @@ def _with_memory(text: str, fmt: str, analysis, batch: int, dtype: str, optimize
         return text + "\n\\begin{verbatim}\n" + "\n".join(lines) + "\n\\end{verbatim}\n"
     if fmt == "html":
         raise UsageError("--memory prints to table, json or markdown reports, not html")
+    return text + "\n" + "\n".join(lines) + "\n"
+
+
+def _with_time(text: str, fmt: str, graph, analysis, device_name: str, dtype: str, batch: int,
+               optimizer: str, training: bool) -> str:
+    """The report with the time table and totals (convplan.report.time_report)."""
+    from convplan.analysis.timing import time_plan
+    from convplan.devices import device
+    from convplan.errors import UsageError
+    from convplan.report import time_report as T
+
+    chip = device(device_name)
+    chip.peak_flops(dtype)  # an unsupported dtype is refused before any work
+    if not analysis.is_concrete:
+        raise UsageError("--device needs concrete sizes; give --input-size (the spec leaves "
+                         + ", ".join(analysis.symbols) + " symbolic)")
+    if fmt in ("html", "latex"):
+        raise UsageError(f"--device prints to table, json or markdown reports, not {fmt}")
+    plan = time_plan(graph, analysis, chip, dtype, batch, training, optimizer)
+    forward = time_plan(graph, analysis, chip, dtype, batch, False) if training else None
+    if fmt == "json":
+        import json
+
+        document = json.loads(text)
+        document["time"] = T.time_json(plan, chip.measured, forward)
+        return json.dumps(document, indent=2) + "\n"
+    lines = T.time_lines(plan, chip.measured, forward)
+    if fmt == "markdown":
+        return text + "\n## Time\n\n```\n" + "\n".join(lines) + "\n```\n"
     return text + "\n" + "\n".join(lines) + "\n"
