@@ -111,7 +111,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "max_memory": "--max-memory", "max_macs": "--max-macs", "max_params": "--max-params",
     "target_rf": "--target-rf", "symbolic": "--symbolic/--no-symbolic",
     "no_symbolic": "--no-symbolic",
-    "field_budget": "--field-budget", "modules": "--module",
+    "field_budget": "--field-budget", "modules": "--module", "device": "--device",
 }
 
 

@@ -51,6 +51,10 @@ def _mode(pareto, sort, limit_given: bool) -> str:
               help="Batch size for the training-memory peak.")
 @dtype_option
 @optimizer_option
+@click.option("--device", default=None, metavar="NAME",
+              help="Add the training step's time bounds on this device (time, time_upper: "
+                   "cpu-local from `convplan calibrate`, h100, tpu-v5e, ...; docs/time.md) "
+                   "at --batch and --dtype; --pareto/--sort/--where can use time.")
 @click.option("--invalid", "include_invalid", is_flag=True,
               help="List combinations Keras would reject too, with the reason.")
 @click.option("--chunk-size", type=click.IntRange(min=1, max=2**22), default=65_536,
@@ -58,7 +62,7 @@ def _mode(pareto, sort, limit_given: bool) -> str:
 def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: str | None,
             sort_by: str | None, limit: int | None, fmt: str, plot: str | None,
             input_size: str | None, batch: int, dtype: str, optimizer: str,
-            include_invalid: bool, chunk_size: int) -> None:
+            device: str | None, include_invalid: bool, chunk_size: int) -> None:
     """Evaluate every combination of the --vary choices on SPEC.
 
     Shows, per combination, the output shape, receptive field, params, MACs, FLOPs and a
@@ -72,6 +76,8 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
           --vary 'conv*.padding=valid,same' --vary 'conv*.dilation_rate=1..3'
       convplan sweep examples/seed_cnn.yaml --vary conv1.filters=8..128:8 \\
           --vary input.size=28..224:28 --where 'rf>=16' --pareto macs,-rf -o front.png
+      convplan sweep examples/seed_cnn.yaml --vary conv1.filters=8..128:8 \\
+          --device h100 --dtype mixed_bfloat16 --batch 256 --pareto time,-rf
     """
     from convplan import load
     from convplan.errors import UsageError
@@ -85,7 +91,8 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
     dtype = resolve_dtype(dtype, graph)
     sweep = Sweep(graph, parse_varies(graph, list(varies)),
                   SweepOptions(batch=batch, dtype=dtype, optimizer=optimizer,
-                               input_size=parse_input_size(input_size), chunk_size=chunk_size))
+                               input_size=parse_input_size(input_size), chunk_size=chunk_size,
+                               device=device))
     conditions = parse_where(sweep, where)
     objectives = parse_objectives(sweep, pareto) if pareto else None
     sort = parse_objectives(sweep, sort_by, "--sort")[0] if sort_by else None

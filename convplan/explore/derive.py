@@ -65,6 +65,7 @@ class Derivation:
     # receptive field per value of the input-size vary, from concrete analyses (0: invalid).
     rf_by_size: tuple[int | float, ...] | None = None
     broadcasts: int = 0  # formulas after the checks: 1 where a merge stretches an input
+    time: Any = None  # sweep_time.TimeFormula where the sweep has a --device
 
     @property
     def has_rf(self) -> bool:
@@ -252,7 +253,8 @@ def shape_checks(graph: Graph, analysis: Analysis) -> list[Check]:
 def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.Symbol, ...]],
            assignment: Mapping[tuple[str, str], Any], input_size: tuple[Any, ...] | None,
            bounds: Mapping[sympy.Symbol, tuple[int, int]],
-           memory: tuple[int, str, str] = (1, "float32", "adam")) -> Derivation:
+           memory: tuple[int, str, str] = (1, "float32", "adam"),
+           device: Any = None) -> Derivation:
     """Analyze the graph once for a categorical `assignment` with the numeric varies as
     symbols; compile totals, the training-memory peak at `memory` = (batch, dtype, optimizer),
     receptive fields, output shapes and checks. Raises
@@ -292,8 +294,14 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
                 + [d for shape in outputs for d in shape]
                 + [c.formula for c in checks] + stretched)
     program = compile_formulas(formulas, bounds)
+    time = None
+    if device is not None:  # the training step's time bounds at `memory`'s batch and dtype
+        from convplan.explore.sweep_time import compile_time, quantizes
+
+        if not quantizes(device):  # else the sweep times each combination concretely
+            time = compile_time(symbolic, analysis, device, memory[1], memory[0], memory[2])
     return Derivation(None, analysis, program, checks, tuple(len(s) for s in outputs),
-                      tuple(len(a) for a in fields), rf_by_size, len(stretched))
+                      tuple(len(a) for a in fields), rf_by_size, len(stretched), time)
 
 
 def stride_dependent_merges(graph: Graph, analysis: Analysis) -> list[str]:

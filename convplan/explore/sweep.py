@@ -18,6 +18,8 @@ Columns of a `Chunk` (one row per combination):
     rf            receptive field of the network's deepest spatial layer, the smallest over the
                   spatial axes (absent when no layer has a field)
     output:<k>    the k-th network output's shape without the batch axis, shape (rows, rank)
+    time, time_upper   with a device: the training step's lower and upper time bound in seconds
+                  at the sweep's batch and dtype (float64; convplan.explore.sweep_time)
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def geometry_enumerated(vary: Vary) -> Vary:
     return dataclasses.replace(vary, numeric=False)
 
 
-METRICS = ("params", "trainable_params", "macs", "flops", "activations", "memory", "rf")
+METRICS = ("params", "trainable_params", "macs", "flops", "activations", "memory", "rf",
+           "time", "time_upper")
 CHUNK = 65_536
 MAX_COMBINATIONS = 10**12
 CACHE_SIZE = 256
@@ -72,6 +75,7 @@ class SweepOptions:
     optimizer: str = "adam"
     input_size: tuple[int, ...] | None = None
     chunk_size: int = CHUNK
+    device: str | None = None  # a convplan.devices name: adds the time columns
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,12 @@ class Sweep:
             raise UsageError(f"unknown optimizer {options.optimizer!r}")
         self.graph = graph
         self.options = options
+        self.device = None
+        if options.device is not None:
+            from convplan.devices import device
+
+            self.device = device(options.device)
+            self.device.peak_flops(options.dtype)  # a dtype the device lacks: one line, now
         try:
             self._setup(tuple(varies))
         except NeedsConcreteValue:
@@ -124,6 +134,7 @@ class Sweep:
         if self.total > MAX_COMBINATIONS:
             raise UsageError(f"{self.total:,} combinations; at most {MAX_COMBINATIONS:,} are "
                              "supported")
+        self._check_time_rows()
         self.input_size = input_size_for(graph, self.varies, self.symbols, options.input_size)
         self.bounds = self._bounds()
         self.tables = {i: np.asarray(self.varies[i].components(), dtype=np.int64)
@@ -143,6 +154,10 @@ class Sweep:
                 column = [row[c] for row in table]
                 bounds[sym] = (min(column), max(column))
         return bounds
+
+    @property
+    def has_time(self) -> bool:
+        return self.device is not None
 
     def code(self, message: str) -> int:
         if message not in self._codes:
@@ -167,7 +182,7 @@ class Sweep:
             self._cache[digits] = derive(self.graph, self.varies, self.symbols,
                                          self.setting(digits), self.input_size, self.bounds,
                                          (self.options.batch, self.options.dtype,
-                                          self.options.optimizer))
+                                          self.options.optimizer), self.device)
             self.derivations += 1
         return self._cache[digits]
 
@@ -229,6 +244,10 @@ class Sweep:
             pos += 1
         cols["memory"] = integer_values(results[pos], n)  # the training peak (memory.py)
         pos += 1
+        if deriv.time is not None:
+            cols["time"], cols["time_upper"] = deriv.time.evaluate(env, n)
+        elif self.has_time:
+            cols["time"], cols["time_upper"] = np.zeros(n), np.zeros(n)
         axes = []
         for count in deriv.field_counts:
             axes.append(self._field_axis(results[pos:pos + count], n))
@@ -260,7 +279,30 @@ class Sweep:
                 cols["rf"][row] = self._concrete_rf(int(cols["index"][row]))
         if "rf" in cols:
             cols["rf"] = self._whole_fields(cols["rf"], valid)
+        if self.has_time and deriv.time is None:
+            for row in np.flatnonzero(valid):
+                cols["time"][row], cols["time_upper"][row] = self._concrete_time(
+                    int(cols["index"][row]))
         return Chunk(cols)
+
+    def _check_time_rows(self) -> None:
+        from convplan.explore.sweep_time import MAX_CONCRETE_ROWS, quantizes
+
+        if self.device is not None and quantizes(self.device) and self.total > MAX_CONCRETE_ROWS:
+            raise UsageError(
+                f"{parameter_name('device')} {self.device.name}: the time model pads channel "
+                f"and row counts to its tiles, which needs each combination analysed on its "
+                f"own: at most {MAX_CONCRETE_ROWS:,} combinations, this sweep has "
+                f"{self.total:,}", hint="fewer choices, or a cpu device (formulas)")
+
+    def _concrete_time(self, index: int) -> tuple[float, float]:
+        """The time bounds of one combination from a concrete analysis (a quantizing device)."""
+        from convplan.explore.sweep_time import concrete_time
+
+        assignment, size = self.combination(index)
+        o = self.options
+        return concrete_time(apply_categorical(self.graph, assignment), size, self.device,
+                             o.dtype, o.batch, o.optimizer)
 
     def _concrete_rf(self, index: int) -> int | float:
         """The rf of one combination from a concrete analysis (where a merge broadcasts)."""
@@ -298,6 +340,8 @@ class Sweep:
     def _invalid(self, cols: dict[str, np.ndarray], n: int, message: str) -> Chunk:
         for name in (*TOTALS, "memory"):
             cols[name] = np.zeros(n, dtype=np.int64)
+        if self.has_time:
+            cols["time"], cols["time_upper"] = np.zeros(n), np.zeros(n)
         if self.has_rf:
             cols["rf"] = np.zeros(n, dtype=np.int64)
         for k, rank in enumerate(self.output_ranks):

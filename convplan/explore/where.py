@@ -39,12 +39,16 @@ class Condition:
 
 
 def metric_names(sweep: Sweep) -> tuple[str, ...]:
-    return tuple(m for m in METRICS if m != "rf" or sweep.has_rf)
+    return tuple(m for m in METRICS if (m != "rf" or sweep.has_rf)
+                 and (not m.startswith("time") or sweep.has_time))
 
 
 def check_metric(sweep: Sweep, name: str, what: str) -> str:
     if name == "rf" and not sweep.has_rf:
         raise UsageError(f"{what} rf: no layer of this network has a receptive field")
+    if name.startswith("time") and name in METRICS and not sweep.has_time:
+        raise UsageError(f"{what} {name}: the time columns need {parameter_name('device')} "
+                         "NAME (cpu-local, h100, tpu-v5e, ...)")
     if name not in METRICS:
         raise UsageError(f"{what} {name!r}: unknown metric; expected one of "
                          + ", ".join(metric_names(sweep)))

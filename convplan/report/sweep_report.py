@@ -22,7 +22,22 @@ from convplan.report.formatting import human, human_bytes
 
 COUNTS = ("params", "trainable_params", "macs", "flops", "activations", "memory")
 TABLE_METRICS = (("rf", "RF"), ("params", "params"), ("macs", "MACs"), ("flops", "FLOPs"),
-                 ("memory", "train mem"))
+                 ("memory", "train mem"), ("time", "step time"))
+TIMES = ("time", "time_upper")  # seconds, with a --device
+
+
+def format_seconds(value: float) -> str:
+    """0.01234 -> '12.3 ms': three significant digits in s, ms, us or ns."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns" if value else "0 s"
+
+
+def _time_text(sweep: Sweep, chunk: Chunk) -> list[str]:
+    """'lower - upper' of the training step per row."""
+    return [f"{format_seconds(lo)} - {format_seconds(hi)}" for lo, hi in
+            zip(chunk.columns["time"].tolist(), chunk.columns["time_upper"].tolist())]
 
 
 def _output_label(sweep: Sweep, k: int) -> str:
@@ -59,12 +74,16 @@ def _invalid_text(sweep: Sweep, chunk: Chunk) -> list[str]:
 def _table_rows(sweep: Sweep, chunk: Chunk) -> tuple[list[str], list[list[str]]]:
     headers = [v.label for v in sweep.varies]
     headers += [_output_label(sweep, k) for k in range(len(sweep.output_ranks))]
-    metrics = [(c, h) for c, h in TABLE_METRICS if c != "rf" or sweep.has_rf]
+    metrics = [(c, h) for c, h in TABLE_METRICS
+               if (c != "rf" or sweep.has_rf) and (c != "time" or sweep.has_time)]
     headers += [h for _, h in metrics]
     columns = _choice_texts(sweep, chunk)
     valid = chunk.columns["valid"].tolist()
     columns += [_shape_texts(chunk, k) for k in range(len(sweep.output_ranks))]
     for name, _ in metrics:
+        if name == "time":
+            columns.append(_time_text(sweep, chunk))
+            continue
         fmt = human_bytes if name == "memory" else human
         columns.append([fmt(v) for v in _metric_values(chunk, name)])
     rows = [list(r) for r in zip(*columns)] if columns else []
@@ -109,6 +128,10 @@ def summary_lines(sweep: Sweep, result: SweepResult, mode: str, shown: int) -> l
                  f"convention) at batch {o.batch}, {o.dtype}, {o.optimizer}"
                  + ("; RF: receptive field of the deepest spatial layer (smallest axis)"
                     if sweep.has_rf else ""))
+    if sweep.has_time:
+        lines.append(f"step time: training step's lower - upper bound on {sweep.device.name} at "
+                     f"batch {o.batch}, {o.dtype} (max / sum of each layer's compute and memory "
+                     "time; docs/time.md); time = the lower bound")
     return lines
 
 
@@ -136,7 +159,7 @@ def csv_header(sweep: Sweep) -> str:
     names = [v.label for v in sweep.varies]
     names += [_output_label(sweep, k) for k in range(len(sweep.output_ranks))]
     names += ["rf"] if sweep.has_rf else []
-    names += [*COUNTS, "valid", "error"]
+    names += [*COUNTS, *(TIMES if sweep.has_time else ()), "valid", "error"]
     return ",".join(_csv_cell(n) for n in names) + "\n"
 
 
@@ -160,6 +183,9 @@ def csv_rows(sweep: Sweep, chunk: Chunk) -> str:
     for name in (["rf"] if sweep.has_rf else []) + list(COUNTS):
         rows.metric(cols[name], shown, str)
         rows.literal(",")
+    for name in TIMES if sweep.has_time else ():
+        rows.pick_texts(cols[name], cols["valid"], repr)
+        rows.literal(",")
     rows.pick(["false", "true"], valid)
     rows.literal(",")
     rows.pick([_csv_cell(m) for m in sweep.messages], cols["error"])
@@ -182,6 +208,10 @@ def json_start(sweep: Sweep) -> str:
                         f"{o.optimizer}", "rf": "receptive field of the deepest spatial layer, "
                         "the smallest over the spatial axes"},
     }
+    if sweep.has_time:
+        head["conventions"]["time"] = (f"training step's lower and upper time bound in seconds "
+                                       f"(time, time_upper) on {sweep.device.name} at batch "
+                                       f"{o.batch}, {o.dtype}")
     text = json.dumps(head, indent=2)
     return text[:-2] + ',\n  "rows": ['
 
@@ -222,6 +252,9 @@ def json_rows(sweep: Sweep, chunk: Chunk, first: bool) -> str:
     for name in (["rf"] if sweep.has_rf else []) + list(COUNTS):
         rows.literal(f", {dump(name)}: ", valid)
         rows.metric(cols[name], valid, repr)
+    for name in TIMES if sweep.has_time else ():
+        rows.literal(f", {dump(name)}: ", valid)
+        rows.pick_texts(cols[name], valid, repr)
     rows.literal("}")
     text = rows.text()
     return text[1:] if first else text  # the first row of all starts without a comma
