@@ -79,7 +79,17 @@ def render_analysis(fmt: str, concrete: Analysis, symbolic: Analysis | None, *,
         from convplan.report.latex import render_latex
 
         return render_latex(report, layer_formulas)
-    if fmt == "html":
+    if fmt == "html" and symbolic is not None and graph is not None:
+        # the live page: every number recomputed in the browser from the formulas
+        from convplan.report.jsformula import UnsupportedFormula
+        from convplan.report.live import render_live
+
+        try:
+            return render_live(concrete, symbolic, graph, batch=batch, dtype=dtype,
+                               optimizer=optimizer)
+        except UnsupportedFormula:  # a formula with no exact JavaScript: the static page
+            pass
+    if fmt == "html":  # --no-symbolic: the static page, pictures at the analysed size
         from convplan.report.html import render_html
 
         pictures, note = report_pictures(concrete, symbolic, graph=graph, batch=batch,

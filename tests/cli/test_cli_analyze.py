@@ -3,7 +3,6 @@ text, parsed JSON and, for the numbers, real Keras."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import pty
@@ -272,7 +271,8 @@ def test_html_report_is_self_contained_with_the_table_formulas_and_pictures(tmp_
     text = out.read_text(encoding="utf-8")
     page = _Collector()
     page.feed(text)
-    assert "script" not in page.tags and "link" not in page.tags
+    # the live page (convplan.report.live): its own data and script, nothing from outside
+    assert page.tags.count("script") == 2 and "link" not in page.tags and "src=" not in text
     assert "http://" not in text.replace("http://www.w3.org", "")
     assert "https://" not in text
     rows = table_rows(EXPECTED_TABLE)
@@ -280,13 +280,7 @@ def test_html_report_is_self_contained_with_the_table_formulas_and_pictures(tmp_
         start = page.cells.index(name)
         assert page.cells[start:start + 9] == rows[name]
     assert "= 8192·⌊H/4⌋·⌊W/4⌋ + 20234" in text
-    assert len(page.images) == 4
-    pictures = []
-    for image in page.images:
-        prefix = "data:image/svg+xml;base64,"
-        assert image["src"].startswith(prefix)
-        pictures.append(svg_texts(base64.b64decode(image["src"][len(prefix):])))
-    assert all(f"{name} · " in pictures[0] for name in LAYERS)  # the diagram's boxes
+    assert all(f'"name":"{name}"' in text for name in LAYERS)  # the script's table, diagram
 
 
 def test_symbolic_input_sizes_print_formulas(tmp_path, capsys):
@@ -299,8 +293,7 @@ def test_symbolic_input_sizes_print_formulas(tmp_path, capsys):
     assert [evaluate(d, H=11, W=12) for d in doc["output_shape"][1:3]] == [5, 5]
     code, page, _ = run_main(capsys, "analyze", spec, "--format", "html")
     assert code == 0
-    assert "Charts need concrete input sizes" in page
-    assert page.count("<img ") == 1  # the diagram only
+    assert '"sizes":{"H":224,"W":224}' in page  # the live page opens at 224 where none given
 
 
 def test_json_fields_after_upsampling_carry_their_phases(tmp_path, capsys):
