@@ -14,7 +14,9 @@ from types import MappingProxyType
 from convplan.checks import budget_rules as B
 from convplan.checks import design_rules as D
 from convplan.checks import hardware_rules as H
+from convplan.checks import portability_rules as P
 from convplan.checks import shape_rules as S
+from convplan.checks import time_rules as T
 from convplan.checks.registry import Rule
 
 CATALOGUE: tuple[Rule, ...] = (
@@ -41,6 +43,8 @@ CATALOGUE: tuple[Rule, ...] = (
     Rule.of("CP302", "tpu-feature-alignment", "hardware", "info", H.check_tpu_features),
     Rule.of("CP303", "tpu-batch", "hardware", "warning", H.check_tpu_batch),
     Rule.of("CP304", "tpu-dynamic-shape", "hardware", "error", H.check_tpu_dynamic_shape),
+    Rule.of("CP305", "memory-bound-time", "hardware", "warning", T.check_memory_bound_time),
+    Rule.of("CP306", "device-memory", "hardware", "error", T.check_device_memory),
     Rule.of("CP401", "receptive-field-smaller-than-input", "design", "warning",
             D.check_field_smaller_than_input),
     Rule.of("CP402", "gridding", "design", "warning", D.check_gridding),
@@ -48,6 +52,13 @@ CATALOGUE: tuple[Rule, ...] = (
     Rule.of("CP404", "asymmetric-same-padding", "design", "info", D.check_asymmetric_same),
     Rule.of("CP405", "plain-deep-stack", "design", "warning", D.check_plain_deep_stack),
     Rule.of("CP406", "costly-convolution", "design", "info", D.check_costly_convolution),
+    Rule.of("CP501", "same-padding-port", "portability", "info", P.check_same_padding_port),
+    Rule.of("CP502", "explicit-padding-port", "portability", "info",
+            P.check_explicit_padding_port),
+    Rule.of("CP503", "ceil-mode-pooling", "portability", "warning", P.check_ceil_mode_pooling),
+    Rule.of("CP504", "average-pool-padding-count", "portability", "warning",
+            P.check_average_pool_padding),
+    Rule.of("CP505", "flatten-order", "portability", "warning", P.check_flatten_order),
 )
 
 RULES: MappingProxyType[str, Rule] = MappingProxyType(

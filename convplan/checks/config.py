@@ -6,9 +6,11 @@ section < command-line options.
       ignore: [CP404]              # adds to the ignores of earlier layers
       severity: {CP406: warning}   # code or prefix -> error | warning | info
       target: gpu                  # gpu | tpu | cpu: turns on the hardware-fit rules
+      port: torch                  # torch | onnx: the Keras-to-PyTorch/ONNX rules (CP5xx)
       dtype: mixed_float16         # compute dtype (memory budgets, tensor-core alignment)
       batch: 64                    # per replica (per TPU core)
       optimizer: adam
+      device: h100                 # a convplan/devices.py entry: time and memory fit (CP305-6)
       input_size: [224, 224]       # concrete spatial size for budgets on a symbolic spec
       budgets: {max_params: 25M, max_macs: 4G, max_training_memory: 16GiB,
                 min_receptive_field: 200, output_stride: 32}
@@ -36,6 +38,7 @@ from convplan.options import CHECK_TARGETS, DTYPES, OPTIMIZER_SLOTS, Unit, parse
 
 COUNT_BUDGETS = ("max_params", "max_macs", "max_flops")
 BYTE_BUDGETS = ("max_activation_memory", "max_training_memory")
+PORTS = ("torch", "onnx")  # `port`: the frameworks a Keras design is checked for moving to
 FIELD_BUDGETS = ("min_receptive_field", "max_receptive_field", "output_stride",
                  "max_output_stride")
 
@@ -59,9 +62,11 @@ class CheckConfig:
     ignore: tuple[str, ...] = ()
     severity: tuple[tuple[str, str], ...] = ()  # (code or prefix, level)
     target: str | None = None
+    port: str | None = None
     dtype: str = "float32"
     batch: int | None = None
     optimizer: str = "adam"
+    device: str | None = None  # a convplan.devices name: CP305, CP306
     input_size: tuple[int, ...] | None = None
     budgets: Budgets = field(default_factory=Budgets)
     max_plain_depth: int = 10
@@ -82,9 +87,9 @@ class CheckConfig:
         return level
 
 
-SETTINGS = ("select", "ignore", "severity", "target", "dtype", "batch", "optimizer",
+SETTINGS = ("select", "ignore", "severity", "target", "port", "dtype", "batch", "optimizer",
                "input_size", "budgets", "max_plain_depth", "costly_min_saving",
-               "costly_min_share", "exclude")
+               "costly_min_share", "exclude", "device")
 
 
 class _Reader:
@@ -124,6 +129,17 @@ class _Reader:
         if not isinstance(value, str) or value.lower() not in choices:
             raise self.fail(key, "one of " + ", ".join(choices), value)
         return value.lower()
+
+    def device(self, key: str, value: Any) -> str:
+        """A device convplan.devices knows (cpu-local where `convplan calibrate` wrote it)."""
+        from convplan.devices import DEVICES, LOCAL
+        from convplan.devices import device as find
+
+        try:
+            return find(value).name if isinstance(value, str) else find("").name
+        except UsageError:
+            raise self.fail(key, f"one of {', '.join(DEVICES)} or {LOCAL} (after "
+                            "`convplan calibrate`)", value) from None
 
     def integer(self, key: str, value: Any, minimum: int = 1) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -214,8 +230,12 @@ def apply_settings(config: CheckConfig, settings: Mapping[str, Any], source: str
             changes["severity"] = config.severity + read.severity(key, value)
         elif key == "target":
             changes["target"] = read.choice(key, value, CHECK_TARGETS)
+        elif key == "port":
+            changes["port"] = read.choice(key, value, PORTS)
         elif key == "dtype":
             changes["dtype"] = read.choice(key, value, tuple(DTYPES))
+        elif key == "device":
+            changes["device"] = read.device(key, value)
         elif key == "optimizer":
             changes["optimizer"] = read.choice(key, value, tuple(OPTIMIZER_SLOTS))
         elif key == "batch":

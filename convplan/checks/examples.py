@@ -20,6 +20,16 @@ layers:
 
 SEED_SEPARABLE = SEED.replace("{name: conv2, op: Conv2D,", "{name: conv2, op: SeparableConv2D,")
 SEED_GAP = SEED.replace("{name: flatten, op: Flatten}", "{name: gap, op: GlobalAveragePooling2D}")
+# a depthwise block: bytes, not FLOPs, decide its time (CP305)
+DEPTHWISE_BLOCK = """\
+inputs: {image: [56, 56, 64]}
+layers:
+  - {name: dw, op: DepthwiseConv2D, kernel_size: 3, padding: same}
+  - {name: bn, op: BatchNormalization}
+  - {name: relu, op: ReLU, max_value: 6}
+  - {name: gap, op: GlobalAveragePooling2D}
+  - {name: out, op: Dense, units: 10}
+"""
 
 # code -> (triggers the rule, corrected)
 EXAMPLES: dict[str, tuple[str, str]] = {
@@ -153,6 +163,11 @@ checks: {budgets: {max_params: 1M}, input_size: [28, 28]}
     "CP304": ("checks: {target: tpu, batch: 128}\n" + SEED.replace("[28, 28, 1]", "[H, W, 1]")
               .replace("{name: flatten, op: Flatten}", "{name: gap, op: GlobalAveragePooling2D}"),
               "checks: {target: tpu, batch: 128}\n" + SEED_GAP),
+    "CP305": ("checks: {device: a100-80gb, batch: 64}\n" + DEPTHWISE_BLOCK,
+              "checks: {device: a100-80gb, batch: 64}\n" + DEPTHWISE_BLOCK.replace(
+                  "op: DepthwiseConv2D, kernel_size: 3", "op: Conv2D, filters: 256, kernel_size: 3")),
+    "CP306": ("checks: {device: t4, batch: 100000}\n" + SEED,
+              "checks: {device: t4, batch: 10000}\n" + SEED),
     "CP401": ("""\
 inputs: {image: [64, 64, 3]}
 layers:
@@ -224,4 +239,52 @@ layers:
   - {name: stack, block: conv, repeat: 11}
 """),
     "CP406": (SEED, SEED_SEPARABLE),
+    "CP501": ("""\
+checks: {port: torch}
+inputs: {image: [64, 64, 3]}
+layers:
+  - {name: down, op: Conv2D, filters: 16, kernel_size: 3, strides: 2, padding: same}
+""", """\
+checks: {port: torch}
+inputs: {image: [64, 64, 3]}
+layers:
+  - {name: pad, op: ZeroPadding2D, padding: [[0, 1], [0, 1]]}   # TF's split, explicit
+  - {name: down, op: Conv2D, filters: 16, kernel_size: 3, strides: 2, padding: valid}
+"""),
+    "CP502": ("""\
+inputs: {image: [224, 224, 3]}
+layers:
+  - {name: stem, op: Conv2D, filters: 64, kernel_size: 7, strides: 2, padding: [[3, 3], [3, 3]]}
+""", """\
+inputs: {image: [224, 224, 3]}
+layers:
+  - {name: pad, op: ZeroPadding2D, padding: 3}
+  - {name: stem, op: Conv2D, filters: 64, kernel_size: 7, strides: 2, padding: valid}
+"""),
+    "CP503": ("""\
+inputs: {image: [56, 56, 8]}
+layers:
+  - {name: relu, op: ReLU}
+  - {name: pool, op: MaxPooling2D, pool_size: 3, strides: 2, ceil_mode: true}
+""", """\
+inputs: {image: [56, 56, 8]}
+layers:
+  - {name: relu, op: ReLU}
+  - {name: pool, op: MaxPooling2D, pool_size: 3, strides: 2, padding: same}
+"""),
+    "CP504": ("""\
+inputs: {image: [32, 32, 8]}
+layers:
+  - {name: pool, op: AveragePooling2D, pool_size: 3, strides: 1, padding: [[1, 1], [1, 1]],
+     count_include_pad: true}
+""", """\
+inputs: {image: [32, 32, 8]}
+layers:
+  - {name: pad, op: ZeroPadding2D, padding: 1}
+  - {name: pool, op: AveragePooling2D, pool_size: 3, strides: 1, padding: valid}
+"""),
+    "CP505": ("checks: {port: torch}\n" + SEED, "checks: {port: torch}\n" + SEED.replace(
+        "  - {name: flatten, op: Flatten}",
+        "  - {name: channels_first, op: Permute, dims: [3, 1, 2]}\n"
+        "  - {name: flatten, op: Flatten}")),
 }

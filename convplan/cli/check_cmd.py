@@ -38,8 +38,13 @@ def _severities(values: tuple[str, ...]) -> dict[str, str]:
               help="Override a rule's severity: error, warning or info (repeatable).")
 @click.option("--target", type=click.Choice(CHECK_TARGETS), default=None,
               help="Hardware to check the fit for.")
+@click.option("--port", type=click.Choice(("torch", "onnx")), default=None,
+              help="Check a Keras design for moving to PyTorch/ONNX (portability rules CP5xx).")
 @click.option("--dtype", default=None,
               type=click.Choice(list(DTYPES)), help="Compute dtype (memory, alignment).")
+@click.option("--device", default=None, metavar="NAME",
+              help="Device to check time and memory fit on (h100, t4, tpu-v5e, ..., "
+                   "cpu-local; CP305, CP306).")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="Batch per replica (memory budgets, alignment).")
 @click.option("--input-size", "input_size", metavar="HxW", default=None,
@@ -55,7 +60,8 @@ def _severities(values: tuple[str, ...]) -> dict[str, str]:
 def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: tuple[str, ...],
             severity: tuple[str, ...], target: str | None, dtype: str | None, batch: int | None,
             input_size: str | None, exclude: tuple[str, ...], models_only: bool, isolated: bool,
-            exit_zero: bool, output: str | None) -> None:
+            exit_zero: bool, output: str | None, port: str | None = None,
+            device: str | None = None) -> None:
     """Check model specs, Keras model JSON and .keras files for design problems.
 
     PATHS are files or folders (searched for *.yaml, *.yml, *.json and *.keras; files in
@@ -82,7 +88,8 @@ def command(paths: tuple[str, ...], fmt: str, select: tuple[str, ...], ignore: t
         overrides["ignore"] = _codes(ignore)
     if severity:
         overrides["severity"] = _severities(severity)
-    for key, value in (("target", target), ("dtype", dtype), ("batch", batch)):
+    for key, value in (("target", target), ("port", port), ("dtype", dtype), ("batch", batch),
+                       ("device", device)):
         if value is not None:
             overrides[key] = value
     if input_size is not None:

@@ -54,9 +54,13 @@ def test_codes_and_names_are_stable():
         "CP206": "min-receptive-field", "CP207": "max-receptive-field", "CP208": "output-stride",
         "CP301": "gpu-tensor-core-alignment", "CP302": "tpu-feature-alignment",
         "CP303": "tpu-batch", "CP304": "tpu-dynamic-shape",
+        "CP305": "memory-bound-time", "CP306": "device-memory",
         "CP401": "receptive-field-smaller-than-input", "CP402": "gridding",
         "CP403": "checkerboard", "CP404": "asymmetric-same-padding", "CP405": "plain-deep-stack",
         "CP406": "costly-convolution",
+        "CP501": "same-padding-port", "CP502": "explicit-padding-port",
+        "CP503": "ceil-mode-pooling", "CP504": "average-pool-padding-count",
+        "CP505": "flatten-order",
     }
 
 
