@@ -77,7 +77,7 @@ SWEEP_FORMATS = ("table", "json", "csv")
 SOLVE_FORMATS = ("table", "json")
 CHECK_FORMATS = ("text", "json", "github", "sarif")
 RULES_FORMATS = ("text", "json", "markdown")
-PLOT_KINDS = ("diagram", "rf", "cost", "scaling", "all")
+PLOT_KINDS = ("diagram", "rf", "cost", "scaling", "roofline", "all")
 CHECK_TARGETS = ("cpu", "gpu", "tpu")  # hardware `convplan check` fits a design to
 PICTURE_FORMATS = {".svg": "svg", ".png": "png"}  # extension -> matplotlib format
 

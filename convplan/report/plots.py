@@ -158,9 +158,33 @@ def all_figure(analysis: Analysis, symbolic: Analysis | None, graph: Graph | Non
     return fig
 
 
+def roofline_figure(analysis: Analysis, graph: Graph | None, device: str | None,
+                    batch: int | None = None, dtype: str = "float32", training: bool = False):
+    """The device's roofline with each layer of the step (forward, or the training step) as a
+    point at its intensity and its FLOP/s at the lower bound."""
+    from convplan.analysis.timing import time_plan
+    from convplan.devices import device as find_device
+    from convplan.report.roofline import draw_roofline
+
+    if device is None:
+        raise UsageError(f"the roofline needs a device: {parameter_name('device')} NAME "
+                         "(cpu-local, h100, tpu-v5e, ...)")
+    _require_concrete(analysis, "the roofline")
+    if graph is None:
+        raise UsageError("the roofline needs the graph")
+    chip = find_device(device)
+    plan = time_plan(graph, analysis, chip, dtype, batch or 1, training=training)
+    fig = figure_class()(figsize=(CHART_WIDTH, 5.0), layout="constrained")
+    step = "training step" if training else "forward"
+    draw_roofline(fig.subplots(1, 1), plan, chip.peak_flops(dtype), chip.bandwidth,
+                  f"{analysis.name} on {chip.name}, {dtype}, batch {batch or 1}, {step}")
+    return fig
+
+
 def build_figure(kind: str, analysis: Analysis, symbolic: Analysis | None = None, *,
                  graph: Graph | None = None, batch: int | None = None,
-                 dtype: str = "float32", optimizer: str = "adam"):
+                 dtype: str = "float32", optimizer: str = "adam", device: str | None = None,
+                 training: bool = False):
     if kind == "diagram":
         return diagram_figure(analysis, graph)
     if kind == "rf":
@@ -169,6 +193,8 @@ def build_figure(kind: str, analysis: Analysis, symbolic: Analysis | None = None
         return cost_figure(analysis, batch)
     if kind == "scaling":
         return scaling_figure(analysis, symbolic, batch, dtype, optimizer)
+    if kind == "roofline":
+        return roofline_figure(analysis, graph, device, batch, dtype, training)
     if kind == "all":
         return all_figure(analysis, symbolic, graph, batch, dtype, optimizer)
     raise UsageError(f"unknown plot kind {kind!r}; expected one of {', '.join(PLOT_KINDS)}")
@@ -189,8 +215,10 @@ def figure_bytes(fig, fmt: str, dpi: int = 100) -> bytes:
 
 def render_figure(kind: str, analysis: Analysis, symbolic: Analysis | None = None, *,
                   fmt: str = "svg", graph: Graph | None = None, batch: int | None = None,
-                  dtype: str = "float32", optimizer: str = "adam", dpi: int = 100) -> bytes:
-    """`kind` of picture ('diagram', 'rf', 'cost', 'scaling' or 'all') as SVG or PNG bytes."""
+                  dtype: str = "float32", optimizer: str = "adam", dpi: int = 100,
+                  device: str | None = None, training: bool = False) -> bytes:
+    """`kind` of picture ('diagram', 'rf', 'cost', 'scaling', 'roofline' (needs `device`) or
+    'all') as SVG or PNG bytes."""
     fig = build_figure(kind, analysis, symbolic, graph=graph, batch=batch, dtype=dtype,
-                       optimizer=optimizer)
+                       optimizer=optimizer, device=device, training=training)
     return figure_bytes(fig, fmt, dpi)
