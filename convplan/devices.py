@@ -75,7 +75,7 @@ class Device:
 
 
 def _gpu(name: str, description: str, memory_gib: int, fp32: float, tf32: float | None,
-         bf16: float | None, fp16: float, int8: float, bandwidth_gbs: float, sms: int,
+         bf16: float | None, fp16: float, int8: float | None, bandwidth_gbs: float, sms: int,
          source: str) -> Device:
     rates = {"float32": fp32, "tf32": tf32, "bfloat16": bf16, "float16": fp16, "int8": int8}
     return Device(name, description, memory_gib * GIB,
@@ -102,24 +102,27 @@ DEVICES: dict[str, Device] = {d.name: d for d in (
          _NV + "a100/ (datasheet: A100 80GB SXM; dense tensor rates)"),
     _gpu("a100-40gb", "NVIDIA A100 SXM 40GB", 40, 19.5, 156, 312, 312, 624, 1555, 108,
          _NV + "a100/ (datasheet: A100 40GB SXM; dense tensor rates)"),
-    _gpu("v100-32gb", "NVIDIA V100 SXM2 32GB", 32, 15.7, None, None, 125, 62, 900, 80,
-         _NV + "v100/ (datasheet: V100 SXM2; fp16 tensor; int8 as dp4a, 4 x fp32)"),
-    _gpu("v100-16gb", "NVIDIA V100 SXM2 16GB", 16, 15.7, None, None, 125, 62, 900, 80,
-         _NV + "v100/ (datasheet: V100 SXM2; fp16 tensor; int8 as dp4a, 4 x fp32)"),
+    _gpu("v100-32gb", "NVIDIA V100 SXM2 32GB", 32, 15.7, None, None, 125, None, 900, 80,
+         _NV + "v100/ (datasheet: V100 SXM2; fp16 tensor; no int8 tensor rate listed)"),
+    _gpu("v100-16gb", "NVIDIA V100 SXM2 16GB", 16, 15.7, None, None, 125, None, 900, 80,
+         _NV + "v100/ (datasheet: V100 SXM2; fp16 tensor; no int8 tensor rate listed)"),
     _gpu("l4", "NVIDIA L4 24GB", 24, 30.3, 60, 121, 121, 242.5, 300, 58,
          _NV + "l4/ (datasheet: tensor rates halved from the sparse figures)"),
     _gpu("t4", "NVIDIA T4 16GB", 16, 8.1, None, None, 65, 130, 320, 40,
          "https://www.nvidia.com/en-us/data-center/tesla-t4/ (datasheet: mixed FP16/FP32, "
          "INT8; no bfloat16 or tf32)"),
     _tpu("tpu-v4", "Google Cloud TPU v4 (one chip)", 32, 275, 275, 1200,
-         "https://cloud.google.com/tpu/docs/v4 (system architecture: per chip)"),
-    _tpu("tpu-v5e", "Google Cloud TPU v5e (one chip)", 16, 197, 394, 819,
-         "https://cloud.google.com/tpu/docs/v5e (system architecture: per chip)"),
-    _tpu("tpu-v5p", "Google Cloud TPU v5p (one chip)", 95, 459, 918, 2765,
-         "https://cloud.google.com/tpu/docs/v5p (system architecture: per chip)"),
+         "https://cloud.google.com/tpu/docs/v4 (system architecture: 275 TFLOP/s bf16 or "
+         "int8 per chip, 32 GiB, 1200 GBps)"),
+    _tpu("tpu-v5e", "Google Cloud TPU v5e (one chip)", 16, 197, 393, 819,
+         "https://cloud.google.com/tpu/docs/v5e (system architecture: per chip, 16 GB, 819 "
+         "GBps)"),
+    _tpu("tpu-v5p", "Google Cloud TPU v5p (one chip)", 95, 459, None, 2765,
+         "https://cloud.google.com/tpu/docs/v5p (system architecture: per chip, 95 GB, 2765 "
+         "GBps; no int8 rate on that page)"),
     _tpu("tpu-v6e", "Google Cloud TPU v6e Trillium (one chip)", 32, 918, 1836, 1638,
-         "https://cloud.google.com/tpu/docs/v6e (system architecture: per chip; two 256x256 "
-         "MXUs)", lanes=256),
+         "https://cloud.google.com/tpu/docs/v6e (system architecture: per chip, 32 GB, 1638 "
+         "GBps; two 256x256 MXUs)", lanes=256),
 )}
 
 LOCAL = "cpu-local"
