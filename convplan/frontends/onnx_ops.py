@@ -70,21 +70,25 @@ def _window_pads(b: Builder, a: dict[str, Any], rank: int, sizes: list[Any],
     """ONNX pads/auto_pad -> the IR's padding: 'same' (SAME_UPPER: TF's split), explicit
     pairs (pads, VALID, SAME_LOWER where its amounts do not depend on the size)."""
     auto = a.get("auto_pad", "NOTSET")
-    if auto == "SAME_UPPER":
-        return "same"
     if auto == "VALID":
         return tuple((0, 0) for _ in range(rank))
-    if auto == "SAME_LOWER":
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        # total = max((ceil(n / s) - 1) s + k_eff - n, 0), the extra one after (UPPER, TF's
+        # 'same') or before (LOWER); explicit amounts where they do not depend on the size
+        sized = all(s == 1 or arith.is_concrete(n) for n, s in zip(sizes, strides))
+        if not sized and auto == "SAME_UPPER":
+            return "same"
+        if not sized:
+            raise b.error("auto_pad SAME_LOWER with stride > 1 pads by an amount that "
+                          "depends on the input size modulo the stride; give the input a "
+                          "fixed size or export with explicit pads")
         pairs = []
         for n, k, s, d in zip(sizes, kernel, strides, dilations):
             k_eff = effective_kernel(k, d)
-            if s != 1 and not arith.is_concrete(n):
-                raise b.error("auto_pad SAME_LOWER with stride > 1 pads by an amount that "
-                              "depends on the input size modulo the stride; give the input a "
-                              "fixed size or export with explicit pads")
             out = arith.floordiv(n - 1, s) + 1 if s != 1 else n
             total = max(int(arith.simplify_int((out - 1) * s + k_eff - n)), 0)
-            pairs.append((total - total // 2, total // 2))  # the extra one before
+            first = total // 2 if auto == "SAME_UPPER" else total - total // 2
+            pairs.append((first, total - first))
         return tuple(pairs)
     if auto != "NOTSET":
         raise b.error(f"auto_pad {auto!r} is not an ONNX value")
@@ -159,6 +163,11 @@ def conv_transpose(b: Builder, node: Any) -> list[Tensor | Const]:
     strides = _per_axis(b, a, "strides", rank, 1)
     dilations = _per_axis(b, a, "dilations", rank, 1)
     output_padding = [int(p) for p in a.get("output_padding", [0] * rank)]
+    if any(p >= s for p, s in zip(output_padding, strides)):
+        # onnxruntime: the extra rows would make the matching convolution one output longer
+        raise b.error(f"output_padding {output_padding} must be smaller than the strides "
+                      f"{strides} (onnxruntime refuses it: the output no longer convolves back "
+                      "to the input's size)")
     shape = b.shape_of(x)
     if w.dims[0] != shape[-1]:
         raise b.error(f"weight dims {list(w.dims)} need {w.dims[0]} input channels, received "
@@ -176,6 +185,8 @@ def conv_transpose(b: Builder, node: Any) -> list[Tensor | Const]:
                 raise b.error("output_shape with an input of symbolic size sets pads that "
                               "depend on it; give the input a fixed size")
             total = int(total)
+            if total < 0 and wanted is None:
+                total = 0  # onnxruntime: SAME pads at least 0, the output stays the full one
             if total < 0:
                 raise b.error(f"output_shape {list(wanted or [])} is larger than the "
                               f"{full} positions the kernel scatters into")
@@ -211,7 +222,9 @@ def pool(b: Builder, node: Any) -> list[Tensor | Const]:
         raise b.error(f"dilations {dilations}: dilated pooling is not modelled")
     shape = b.shape_of(x)
     padding = _window_pads(b, a, rank, list(shape[:-1]), kernel, strides, dilations)
-    ceil_mode = bool(a.get("ceil_mode", 0)) and padding != "same"
+    # under auto_pad SAME_* the output is ceil(n / s) whatever ceil_mode says (onnxruntime)
+    ceil_mode = bool(a.get("ceil_mode", 0)) and a.get("auto_pad", "NOTSET") in ("NOTSET",
+                                                                              "VALID")
     extra = {}
     if node.op_type == "AveragePool":
         extra["count_include_pad"] = bool(a.get("count_include_pad", 0))
