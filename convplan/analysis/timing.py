@@ -6,7 +6,8 @@ Per layer, with F its FLOPs and B its bytes (convplan.analysis.traffic) at the b
     memory_s  = B / bandwidth
     lower_s   = max(compute_s, memory_s)   (compute and memory traffic overlap perfectly)
     upper_s   = compute_s + memory_s       (they do not overlap at all)
-    bound     = "compute" where compute_s > memory_s, else "memory"
+    bound     = "compute" where compute_s > memory_s, else "memory" ("depends" where
+                symbolic sizes decide)
 
 F_matrix is 2 x MACs of the ops that run on tensor cores or MXUs (convolutions but depthwise,
 Dense, EinsumDense, Dot, declared layers, a separable convolution's pointwise half); F_other
@@ -159,17 +160,23 @@ def _vector_quantization(device: Device, op: O.Op, channels: Value) -> float:
 def _max(a: Any, b: Any) -> Any:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return max(a, b)
-    return arith.sympy_module().Max(a, b)
+    if isinstance(a, (int, float)) and a == 0:
+        return b
+    if isinstance(b, (int, float)) and b == 0:
+        return a
+    # unevaluated: sympy would compare every pair of terms (seconds on a ResNet)
+    return arith.sympy_module().Max(a, b, evaluate=False)
 
 
 def _bound(compute: Any, memory: Any) -> str:
     if isinstance(compute, (int, float)) and isinstance(memory, (int, float)):
         return "compute" if compute > memory else "memory"
-    diff = arith.sympy_module().sympify(compute - memory)
-    if diff.is_positive:
-        return "compute"
-    if diff.is_nonpositive:
+    # symbolic: decided only where one side is 0 (proving the sign of a difference of
+    # floor sums costs sympy seconds per network; the sizes decide, so say so)
+    if isinstance(compute, (int, float)) and compute == 0:
         return "memory"
+    if isinstance(memory, (int, float)) and memory == 0:
+        return "compute"
     return "depends"
 
 
