@@ -621,6 +621,212 @@ def matmul(b: Builder, node: Any) -> list[Tensor | Const]:
     return [b.make(O.Dense, [x], units=w.dims[1], use_bias=False)]
 
 
+# ---------------------------------------------------------------- resampling, padding, reductions
+
+UPSAMPLING = {1: O.UpSampling1D, 2: O.UpSampling2D, 3: O.UpSampling3D}
+# ONNX mode -> UpSampling2D/Resizing interpolation (TF's half-pixel centres)
+INTERPOLATIONS = {"nearest": "nearest", "linear": "bilinear", "cubic": "bicubic"}
+
+
+@converts("Resize", "Upsample")
+def resize(b: Builder, node: Any) -> list[Tensor | Const]:
+    """Resize/Upsample by constant scales or sizes (initializers, Constant nodes, or folded
+    from Shape): a whole-number factor per spatial axis is UpSampling (nearest: output o reads
+    o // u in every coordinate mode but align_corners; linear and cubic: half_pixel, as TF),
+    other sizes a Resizing to the sizes. N and C must keep their length."""
+    a = attributes(node)
+    x = b.channels_last(b.tensor(node.input[0]))
+    rank = x.rank - 2
+    mode = a.get("mode", "nearest")
+    coordinates = a.get("coordinate_transformation_mode", "half_pixel")
+    if mode not in INTERPOLATIONS:
+        raise b.error(f"mode {mode!r} is not an ONNX resize mode")
+    if coordinates in ("align_corners", "tf_crop_and_resize") or (
+            mode != "nearest" and coordinates not in ("half_pixel", "pytorch_half_pixel")):
+        raise b.error(f"coordinate_transformation_mode {coordinates!r} with mode {mode!r} "
+                      "reads other pixels than TF's half-pixel resize; not modelled")
+    if a.get("antialias", 0) or "axes" in a:
+        raise b.error("antialias and axes are not modelled")
+    dims = [BATCH, *b.onnx_dims(x)]
+    if node.op_type == "Upsample" or b.opset < 11:
+        scales_name = node.input[1] if len(node.input) > 1 else None
+        scales = list(a["scales"]) if "scales" in a else \
+            list(np.asarray(b.const(scales_name, "scales").values).reshape(-1))
+        sizes = None
+    else:
+        scales_name, sizes_name = _optional(node, 2), _optional(node, 3)
+        scales_const = b.const(scales_name, "scales") if scales_name else None
+        scales = (list(np.asarray(scales_const.values).reshape(-1))
+                  if scales_const is not None and scales_const.size else None)
+        sizes = (list(np.asarray(b.const(sizes_name, "sizes").values, dtype=object).reshape(-1))
+                 if sizes_name else None)
+    if sizes is not None:
+        if len(sizes) != len(dims):
+            raise b.error(f"sizes {sizes} must give all {len(dims)} axes")
+        outs = sizes[2:]
+        lead = sizes[:2]
+        if not (lead[0] is BATCH or arith.equal(lead[0], 1) is True) or \
+                arith.equal(lead[1], dims[1]) is not True:
+            raise b.error(f"sizes {sizes} change the batch or the channels")
+    elif scales is not None:
+        if len(scales) != len(dims) or float(scales[0]) != 1 or float(scales[1]) != 1:
+            raise b.error(f"scales {scales} must be 1 on the batch and the channels")
+        outs = None
+    else:
+        raise b.error("neither scales nor sizes is given")
+    spatial = dims[2:]
+    factors = [_factor(n, None if outs is None else outs[i],
+                       None if scales is None else float(scales[i + 2]))
+               for i, n in enumerate(spatial)]
+    interpolation = INTERPOLATIONS[mode]
+    if all(f is not None for f in factors):
+        if rank != 2 and interpolation != "nearest":
+            raise b.error(f"{mode} resampling of {rank} spatial axes is not modelled")
+        extra = {"interpolation": interpolation} if rank == 2 else {}
+        return [b.make(UPSAMPLING[rank], [x], size=tuple(factors), **extra)]
+    if rank != 2:
+        raise b.error("resizing other than by whole factors is modelled on 2 spatial axes")
+    if outs is None:
+        if not all(arith.is_concrete(n) for n in spatial):
+            raise b.error(f"scales {scales} are not whole numbers: the output sizes depend on "
+                          "the input size; give the input a fixed size")
+        outs = [int(np.floor(int(n) * float(sc))) for n, sc in zip(spatial, scales[2:])]
+    if not all(arith.is_concrete(o) for o in outs):
+        raise b.error(f"output sizes {outs} depend on the input size by a non-whole factor; "
+                      "give the input a fixed size")
+    return [b.make(O.Resizing, [x], height=int(outs[0]), width=int(outs[1]),
+                   interpolation=interpolation)]
+
+
+def _factor(n: Any, out: Any, scale: float | None) -> int | None:
+    """The whole factor u with out = n * u (from sizes) or u = scale, else None."""
+    if out is None:
+        return int(scale) if scale is not None and scale.is_integer() and scale >= 1 else None
+    if arith.is_concrete(n) and arith.is_concrete(out):
+        return int(out) // int(n) if int(out) % int(n) == 0 and int(out) >= int(n) else None
+    ratio = arith.simplify_int(out / n)
+    return int(ratio) if arith.is_concrete(ratio) and int(ratio) >= 1 else None
+
+
+ZERO_PADDING = {1: O.ZeroPadding1D, 2: O.ZeroPadding2D, 3: O.ZeroPadding3D}
+
+
+@converts("Pad")
+def pad(b: Builder, node: Any) -> list[Tensor | Const]:
+    """Constant pads [begins..., ends...] over the ONNX axes: zeros on the spatial axes of an
+    image are ZeroPadding; otherwise keras.ops.pad (mode constant or reflect; 'edge' has no
+    Keras mode)."""
+    a = attributes(node)
+    x = b.tensor(node.input[0])
+    if b.opset < 11:
+        pads, value = list(a["pads"]), float(a.get("value", 0.0))
+    else:
+        pads = _ints(b, b.const(node.input[1], "pads").values, "pads")
+        value = _scalar(b, _optional(node, 2), "constant_value") or 0.0
+        if _optional(node, 3):
+            raise b.error("Pad's axes input is not modelled")
+    mode = a.get("mode", "constant")
+    r = x.rank
+    if len(pads) != 2 * r or any(p < 0 for p in pads):
+        raise b.error(f"pads {pads} must hold {2 * r} non-negative amounts (negative ones crop; "
+                      "not modelled)")
+    pairs = [(pads[i], pads[i + r]) for i in range(r)]
+    if pairs[0] != (0, 0):
+        raise b.error("padding the batch axis is not modelled")
+    if mode == "constant" and value == 0.0 and r >= 3 and pairs[1] == (0, 0) and r - 2 <= 3:
+        x = b.channels_last(x)
+        return [b.make(ZERO_PADDING[r - 2], [x], padding=tuple(pairs[2:]))]
+    if mode not in ("constant", "reflect"):
+        raise b.error(f"mode {mode!r} has no Keras equivalent; not modelled")
+    width = [(0, 0)] * r
+    for i, pair in enumerate(pairs[1:]):
+        width[x.axes[i] + 1] = pair
+    extra = {"constant_values": value} if mode == "constant" and value != 0.0 else {}
+    return [b.make(O.Pad, [x], pad_width=tuple(width), mode=mode, **extra)]
+
+
+REDUCTIONS = {"ReduceMean": O.Mean, "ReduceMax": O.Max, "ReduceSum": O.Sum, "ReduceMin": O.Min}
+GLOBAL_REDUCTIONS = {"ReduceMean": GLOBAL_AVERAGE, "ReduceMax": GLOBAL_MAX}
+
+
+@converts(*REDUCTIONS)
+def reduce(b: Builder, node: Any) -> list[Tensor | Const]:
+    """Over every spatial axis of an image with keepdims (torchvision's squeeze-and-excitation
+    as a newer exporter writes it): global pooling with keepdims; otherwise keras.ops's
+    reduction over the axes' convplan positions."""
+    a = attributes(node)
+    x = b.tensor(node.input[0])
+    if "axes" in a:
+        axes = [int(v) for v in a["axes"]]
+    else:
+        name = _optional(node, 1)
+        axes = _ints(b, b.const(name, "axes").values, "axes") if name else None
+    if axes is None or not axes:
+        if a.get("noop_with_empty_axes", 0):
+            return [x]
+        raise b.error("reducing every axis, the batch's included, is not modelled")
+    axes = sorted(v + x.rank if v < 0 else v for v in axes)
+    if 0 in axes:
+        raise b.error("reducing over the batch axis is not modelled")
+    keepdims = bool(a.get("keepdims", 1))
+    if keepdims and x.rank >= 3 and axes == list(range(2, x.rank)) and \
+            node.op_type in GLOBAL_REDUCTIONS:
+        x = b.channels_last(x)
+        return [b.make(GLOBAL_REDUCTIONS[node.op_type][x.rank - 2], [x], keepdims=True)]
+    cp_axes = tuple(sorted(x.axes[v - 1] + 1 for v in axes))
+    if keepdims:
+        return [b.make(REDUCTIONS[node.op_type], [x], axis=cp_axes, keepdims=True)]
+    kept = [x.axes[i] for i in range(len(x.axes)) if i + 1 not in axes]
+    order = sorted(kept)
+    return [b.make(REDUCTIONS[node.op_type], [x], axes=tuple(order.index(k) for k in kept),
+                   axis=cp_axes, keepdims=False)]
+
+
+@converts("PRelu")
+def prelu(b: Builder, node: Any) -> list[Tensor | Const]:
+    """A slope per channel ((C, 1, 1) or (C,)) or one for all: PReLU sharing the other axes."""
+    x = b.tensor(node.input[0])
+    slope = b.const(node.input[1], "slope", need_values=False)
+    if slope.size == 1:
+        shared = tuple(range(1, x.rank))
+    else:
+        if x.rank >= 3:
+            x = b.channels_last(x)
+        if slope.size != b.shape_of(x)[-1]:
+            raise b.error(f"a slope of dims {list(slope.dims)} is not one per channel")
+        shared = tuple(range(1, x.rank - 1))
+    return [b.make(O.PReLU, [x], shared_axes=shared or None)]
+
+
+@converts("Split")
+def split(b: Builder, node: Any) -> list[Tensor | Const]:
+    """Along one axis, in parts given by `split` (an input from opset 13) or equal ones."""
+    a = attributes(node)
+    x = b.tensor(node.input[0])
+    axis = int(a.get("axis", 0))
+    axis = axis + x.rank if axis < 0 else axis
+    if axis == 0:
+        raise b.error("splitting the batch axis is not modelled")
+    if "split" in a:
+        parts = [int(v) for v in a["split"]]
+    elif _optional(node, 1):
+        parts = _ints(b, b.const(node.input[1], "split").values, "split")
+    else:
+        parts = None
+    count = len(node.output)
+    cp_axis = x.axes[axis - 1] + 1
+    if parts is None:
+        sections: Any = count
+    else:
+        cuts, at = [], 0
+        for p in parts[:-1]:
+            at += p
+            cuts.append(at)
+        sections = tuple(cuts)
+    return [b.make(O.Split, [x], f"/{i}", indices_or_sections=sections, axis=cp_axis, index=i)
+            for i in range(count)]
+
+
 # ---------------------------------------------------------------- constants and folding
 
 

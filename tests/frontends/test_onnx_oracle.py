@@ -334,3 +334,99 @@ def test_se_block_and_silu_and_layer_scale() -> None:
     assert (1, shape[-1], *shape[:-1]) == expected
     assert result.totals.params == sum(i.size for i in
                                        (numpy_helper.to_array(t) for t in inits))
+
+
+# ---------------------------------------------------------------- the other ops, one graph each
+
+
+def const(name: str, values: list | np.ndarray, dtype: type = np.int64) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(values, dtype), name)
+
+
+def weight(name: str, *dims: int) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.ones(dims, np.float32), name)
+
+
+# (case name, nodes, initializers, input dims, opset); the last node's output is "y"
+OP_CASES = [
+    ("resize_scales_nearest", [helper.make_node("Resize", ["x", "", "sc"], ["y"], name="n")],
+     [const("sc", [1, 1, 2, 3], np.float32)], [1, 3, 5, 4], 13),
+    ("resize_sizes_bilinear", [helper.make_node(
+        "Resize", ["x", "", "", "sz"], ["y"], name="n", mode="linear",
+        coordinate_transformation_mode="pytorch_half_pixel")],
+     [const("sz", [1, 3, 11, 9])], [1, 3, 5, 4], 13),
+    ("resize_whole_sizes", [helper.make_node("Resize", ["x", "", "", "sz"], ["y"], name="n",
+                                             mode="linear")],
+     [const("sz", [1, 3, 10, 8])], [1, 3, 5, 4], 13),
+    ("upsample_opset9", [helper.make_node("Upsample", ["x", "sc"], ["y"], name="n")],
+     [const("sc", [1, 1, 2, 2], np.float32)], [1, 2, 3, 3], 9),
+    ("pad_zeros", [helper.make_node("Pad", ["x", "p"], ["y"], name="n")],
+     [const("p", [0, 0, 1, 2, 0, 0, 3, 0])], [1, 2, 4, 5], 13),
+    ("pad_reflect_channels", [helper.make_node("Pad", ["x", "p"], ["y"], name="n",
+                                               mode="reflect")],
+     [const("p", [0, 1, 1, 1, 0, 1, 1, 1])], [1, 2, 4, 5], 13),
+    ("reduce_mean_keepdims", [helper.make_node("ReduceMean", ["x"], ["y"], name="n",
+                                               axes=[2, 3], keepdims=1)], [], [1, 4, 5, 6], 13),
+    ("reduce_max_h", [helper.make_node("ReduceMax", ["x"], ["y"], name="n", axes=[2],
+                                       keepdims=0)], [], [1, 4, 5, 6], 13),
+    ("reduce_sum_input_axes", [helper.make_node("ReduceSum", ["x", "ax"], ["y"], name="n",
+                                                keepdims=1)],
+     [const("ax", [1])], [1, 4, 5, 6], 13),
+    ("split_channels", [helper.make_node("Split", ["x", "sp"], ["a", "y"], name="n", axis=1)],
+     [const("sp", [1, 3])], [1, 4, 5, 6], 13),
+    ("instance_norm", [helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"],
+                                        name="n")],
+     [weight("s", 4), weight("b", 4)], [1, 4, 5, 6], 13),
+    ("convnext_block", [
+        helper.make_node("Conv", ["x", "dw", "db"], ["c"], name="dw", kernel_shape=[7, 7],
+                         pads=[3, 3, 3, 3], group=4),
+        helper.make_node("Transpose", ["c"], ["t"], name="t", perm=[0, 2, 3, 1]),
+        helper.make_node("LayerNormalization", ["t", "ls", "lb"], ["l"], name="ln", axis=-1),
+        helper.make_node("MatMul", ["l", "w1"], ["m1"], name="pw1"),
+        helper.make_node("Add", ["m1", "b1"], ["a1"], name="pw1_bias"),
+        helper.make_node("Gelu", ["a1"], ["g"], name="gelu"),
+        helper.make_node("MatMul", ["g", "w2"], ["m2"], name="pw2"),
+        helper.make_node("Add", ["m2", "b2"], ["a2"], name="pw2_bias"),
+        helper.make_node("Mul", ["a2", "gamma"], ["s"], name="layer_scale"),
+        helper.make_node("Transpose", ["s"], ["back"], name="back", perm=[0, 3, 1, 2]),
+        helper.make_node("Add", ["back", "x"], ["y"], name="n")],
+     [weight("dw", 4, 1, 7, 7), weight("db", 4), weight("ls", 4), weight("lb", 4),
+      weight("w1", 4, 16), weight("b1", 16), weight("w2", 16, 4), weight("b2", 4),
+      weight("gamma", 4)], [1, 4, 9, 11], 20),
+    ("dense_block_concat", [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="c", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Concat", ["x", "c"], ["cat"], name="cat", axis=1),
+        helper.make_node("AveragePool", ["cat"], ["y"], name="n", kernel_shape=[2, 2],
+                         strides=[2, 2])],
+     [weight("w", 6, 4, 3, 3)], [1, 4, 9, 11], 13),
+    ("clip_relu6_softmax", [
+        helper.make_node("Clip", ["x", "lo", "hi"], ["c"], name="c"),
+        helper.make_node("Softmax", ["c"], ["y"], name="n", axis=1)],
+     [const("lo", 0.0, np.float32), const("hi", 6.0, np.float32)], [1, 4, 3, 3], 13),
+]
+
+
+@pytest.mark.parametrize("case", OP_CASES, ids=[c[0] for c in OP_CASES])
+def test_other_ops_against_onnxruntime(case: tuple) -> None:
+    _, nodes, inits, dims, opset = case
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    expected = run_ort(model, np.random.default_rng(0).random(dims, np.float32)).shape
+    g = build_graph(model, "t.onnx")
+    result = analyze(g)
+    out = g.outputs[0]
+    shape = result.layer(out).output_shape
+    tensor_axes = len(expected) - 1
+    assert len(shape) == tensor_axes
+    got = (1, shape[-1], *shape[:-1]) if len(expected) >= 3 and "reduce_max_h" not in case[0] \
+        else (1, *shape)
+    if case[0] == "reduce_max_h":  # (N, C, W) -> convplan (W, C)
+        got = (1, shape[-1], shape[0])
+    assert tuple(int(d) for d in got) == expected
+    learned = sum(numpy_helper.to_array(t).size for t in inits
+                  if t.data_type == TensorProto.FLOAT and t.name not in ("sc", "lo", "hi"))
+    assert result.totals.params == learned
