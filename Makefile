@@ -14,7 +14,7 @@ KERAS_HUB := keras-hub==0.32.0
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[tf,dev,hub]"
+	$(BIN)/pip install --quiet -e ".[tf,dev,hub,viewers]"
 	$(BIN)/pip install --quiet --no-deps "$(KERAS_HUB)"
 	touch $(STAMP)
 
