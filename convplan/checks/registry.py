@@ -26,6 +26,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "budget": ("CP2", "Budgets"),
     "hardware": ("CP3", "Hardware fit"),
     "design": ("CP4", "Design smells"),
+    "portability": ("CP5", "Portability between TF/Keras and PyTorch/ONNX"),
 }
 
 
