@@ -4,7 +4,8 @@ report inline.
 
 The HTML is a fragment with styles scoped to one class (a notebook's page is not ours to
 restyle); the live report is a whole page with its own scripts, so it goes in an iframe's
-`srcdoc` (escaped), where neither its styles nor its scripts meet the notebook's. The cells are
+`srcdoc` (escaped), where neither its styles nor its scripts meet the notebook's
+(convplan.report.live writes it). The cells are
 the Markdown and HTML reports' cells (convplan.report.summary builds them once for all).
 """
 
@@ -178,21 +179,11 @@ def sized_analysis(graph: Graph, sizes: dict[str, int]) -> Analysis:
 
 def live_page(graph: Graph, analysis: Analysis, *, batch: int | None, dtype: str,
               optimizer: str) -> str:
-    """The live report (convplan.report.live) where it exists; the static HTML report else."""
-    import importlib
+    """The live report (convplan.report.live) opening at `analysis`'s sizes."""
+    from convplan.report.live import render_live
 
-    try:  # by name: the live report is written beside this module and may not be there yet
-        live = importlib.import_module("convplan.report.live")
-    except ImportError:
-        live = None
-    if live is not None and hasattr(live, "live_html"):
-        return str(live.live_html(graph, analysis, batch=batch, dtype=dtype,
-                                  optimizer=optimizer))
-    from convplan.report.render import render_analysis
-
-    concrete, symbolic = both_analyses(analysis)
-    return render_analysis("html", concrete, symbolic, batch=batch, dtype=dtype,
-                           optimizer=optimizer, input_size=None, graph=graph)
+    symbolic = analyze(graph, generalize=True)
+    return render_live(analysis, symbolic, graph, batch=batch, dtype=dtype, optimizer=optimizer)
 
 
 def show(spec_or_model: Any, *, batch: int | None = None, dtype: str | None = None,

@@ -15,6 +15,7 @@ from convplan.analysis import analyze
 from convplan.errors import UsageError
 from convplan.notebook import Live, analysis_html, show
 from convplan.report.formatting import exact, shape_text
+from convplan.report.summary import layer_rows
 
 NOTEBOOK = EXAMPLES / "planning.ipynb"
 
@@ -34,12 +35,13 @@ def outputs_of(cell) -> dict[str, str]:
 
 
 def table_cells(page: str) -> dict[str, list[str]]:
-    """The layers table of an HTML report: layer name -> its cells, read back from the markup."""
+    """The layers table of an HTML report: layer name -> its cells, read back from the markup
+    (the first row of that name: the layers table comes before any table of formulas)."""
     rows = {}
     for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
         cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
         if cells:
-            rows[cells[0]] = cells
+            rows.setdefault(cells[0], cells)
     return rows
 
 
@@ -77,13 +79,15 @@ def test_the_example_notebook_runs_and_shows_the_analysis(tmp_path):
     assert code[3]["stream"] == (f"params = {symbolic.totals.params}\n"
                                  f"MACs per example = {symbolic.totals.macs}\n")
 
-    # convplan.show: the live report in an iframe, at 224x224 and batch 8
+    # convplan.show: the live report in an iframe, opening at 224x224 and batch 8
     frame = code[4]["text/html"]
     assert frame.startswith('<iframe title="convplan: seed_cnn" srcdoc="')
     page = html.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))
-    assert page.startswith("<!DOCTYPE html>")
-    at224 = analyze(graph, input_size=(224, 224))
-    assert f"{exact(at224.totals.macs * 8)} for batch 8" in page
+    assert page.startswith("<!DOCTYPE html>") and "<script" in page
+    assert re.findall(r"id=cp-size-\d+ [^>]*value=(\d+)", page) == ["224", "224"]
+    rows = table_cells(page)
+    for row in layer_rows(analyze(graph, input_size=(224, 224)), 8, "float32"):
+        assert rows[row[0]] == list(row)
 
 
 @pytest.mark.slow
@@ -118,4 +122,4 @@ def test_show_takes_a_graph_and_writes_the_page(tmp_path):
     assert isinstance(live, Live) and 'sandbox="allow-scripts"' in live._repr_html_()
     live.save(tmp_path / "seed.html")
     assert (tmp_path / "seed.html").read_text() == live.page
-    assert "(None, 32, 32, 32)" in live.page
+    assert table_cells(live.page)["conv1"][2] == "(None, 32, 32, 32)"
