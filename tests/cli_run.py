@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SEED = EXAMPLES / "seed_cnn.yaml"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "convplan"
-HEAVY = ("tensorflow", "keras", "sympy", "matplotlib", "numpy")
+HEAVY = ("tensorflow", "keras", "sympy", "matplotlib", "numpy", "onnx", "onnxruntime", "torch")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -46,11 +46,17 @@ def read_model(path: str | Path) -> Any:
     if size > MAX_ONNX_BYTES:
         raise SpecError(f"{path} is {size} bytes; ONNX files over 2 GiB (protobuf's limit) are "
                         "refused")
+    from convplan.frontends.onnx_wire import scan
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
+    scan(data, str(path), MAX_NODES)  # before parsing: counts, truncation, subgraphs
     onnx = _import_onnx()
     from google.protobuf.message import DecodeError
 
     try:
-        data = path.read_bytes()
         model = onnx.ModelProto()
         model.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
@@ -62,9 +68,6 @@ def read_model(path: str | Path) -> Any:
     del data
     if not model.HasField("graph"):
         raise SpecError(f"{path} holds no ONNX graph (is it an ONNX model?)")
-    count = len(model.graph.node)
-    if count > MAX_NODES:
-        raise SpecError(f"{path} has {count} nodes; at most {MAX_NODES} are supported")
     check_external_data(model, path)
     return model
 

@@ -25,8 +25,8 @@ import contextlib, io, sys
 from convplan.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
-heavy = sorted(m for m in ("sympy", "numpy", "tensorflow", "keras", "networkx", "matplotlib")
-               if m in sys.modules)
+heavy = sorted(m for m in ("sympy", "numpy", "tensorflow", "keras", "networkx", "matplotlib",
+                          "onnx", "onnxruntime", "torch") if m in sys.modules)
 print(code, ",".join(heavy))
 """
 
