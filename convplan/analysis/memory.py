@@ -39,9 +39,10 @@ then a max over the steps whose live sets are not contained in another step's.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
@@ -502,6 +503,10 @@ def _peak(steps: Sequence[Step], tensors: dict[str, Tensor], batch: Value) -> Pe
                       for j, (g, q) in enumerate(parts)) for i, (f, p) in enumerate(parts)]
         candidates = [c for c, out in zip(candidates, beaten) if not out]
         parts = [p for p, out in zip(parts, beaten) if not out]
+    else:
+        kept = _undominated(parts)
+        candidates = [candidates[i] for i in kept]
+        parts = [parts[i] for i in kept]
     values = [arith.simplify_int(f + batch * p) for f, p in parts]
     if all(isinstance(v, int) for v in values):
         best = max(range(len(values)), key=values.__getitem__)
@@ -513,9 +518,60 @@ def _peak(steps: Sequence[Step], tensors: dict[str, Tensor], batch: Value) -> Pe
     return Peak(sympy.Max(*values, evaluate=False), None, tuple(candidates))
 
 
+def _monomials(value: Value) -> dict[Any, Any] | None:
+    """A polynomial in sizes as {monomial: coefficient} (expanded; the constant under 1), or
+    None where a monomial is not a product of sizes (which could be negative)."""
+    if isinstance(value, int):
+        return {1: value}
+    sympy = arith.sympy_module()
+    terms = sympy.expand(value).as_coefficients_dict()
+    sizes = (sympy.Symbol, sympy.floor, sympy.ceiling, sympy.Max, sympy.Min)
+    for monomial in terms:
+        factors = sympy.Mul.make_args(monomial)
+        if not all(f == 1 or isinstance(f, sizes) or isinstance(f, sympy.Pow)
+                   and isinstance(f.base, sizes) and f.exp.is_Integer and f.exp > 0
+                   for f in factors):
+            return None
+    return dict(terms)
+
+
+def _undominated(parts: Sequence[tuple[Value, Value]]) -> list[int]:
+    """Indices of the (fixed, per-example) pairs that no other pair beats at every size: a
+    pair whose every monomial's coefficient, in both parts, is at most another's is never the
+    larger, since each monomial (a product of sizes and their floors, ceilings) is >= 0.
+    A symbolic peak's Max keeps only the rest (a U-Net's 35 steps: 5), so printing and
+    substituting it stay fast."""
+    forms: list[dict[Any, Any] | None] = []
+    for fixed, per_example in parts:
+        f, p = _monomials(fixed), _monomials(per_example)
+        forms.append(None if f is None or p is None else
+                     {**{("f", k): v for k, v in f.items()}, **{("p", k): v for k, v in p.items()}})
+
+    def beats(b: dict[Any, Any], a: dict[Any, Any]) -> bool:
+        return all(b.get(k, 0) >= v for k, v in a.items()) and all(
+            v >= 0 for k, v in b.items() if k not in a)
+
+    kept = []
+    for i, a in enumerate(forms):
+        if a is not None and any(
+                b is not None and j != i and beats(b, a) and (not beats(a, b) or j < i)
+                for j, b in enumerate(forms)):
+            continue
+        kept.append(i)
+    return kept
+
+
 def plan_memory(graph: Graph, analysis: Analysis, batch: Value = 1, dtype: str = "float32",
                 optimizer: str = "adam", convention: str = "fused") -> MemoryPlan:
     """Buffers, steps and peaks of a training step and of inference (the module docstring)."""
+    sympy = sys.modules.get("sympy")
+    if sympy is not None and not sympy.core.parameters.global_parameters.evaluate:
+        # A caller that builds formulas unevaluated (solve, before it substitutes a side) would
+        # leave every sum of buffer sizes uncombined: a U-Net's peak became a tree of 158,000
+        # nodes that each substitution walks (19 s for `solve --max-size`). The sums are
+        # combined here; the peak's Max is unevaluated anyway (`_peak`).
+        with sympy.evaluate(True):
+            return plan_memory(graph, analysis, batch, dtype, optimizer, convention)
     b = _Builder(graph, analysis, dtype, optimizer, convention)
     training, inference = b.training(), b.inference()
     compute, variable = b.compute, b.variable

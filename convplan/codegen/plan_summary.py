@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from convplan.analysis import Analysis
 from convplan.analysis.arith import to_json
+from convplan.analysis.memory import TrainingMemory
 from convplan.codegen.literals import md_code
 from convplan.codegen.targets import Target
 from convplan.codegen.task import Task
@@ -54,6 +55,20 @@ def alignment_notes(graph: Graph, target: Target, task: Task) -> list[str]:
             + (", ..." if len(off) > 12 else "")]
 
 
+def _memory_text(memory: TrainingMemory, batch: int, precision: str) -> str:
+    """The training-step peak by tensor lifetimes (convplan.analysis.memory): what persists
+    (weights, Adam's slots, the batch) plus the tensors live at the peak step, and the
+    inference peak."""
+    step = memory.peak_step
+    where = f" at the {step.phase} step of {md_code(step.layer)}" if step is not None else ""
+    return (f"training memory at the default per-replica batch of {batch} ({precision}, Adam, "
+            f"{memory.convention} convention): a peak of about {human_bytes(memory.total)} "
+            f"(weights {human_bytes(memory.weights)}, optimizer slots "
+            f"{human_bytes(memory.optimizer_slots)}, the batch {human_bytes(memory.data)}, and "
+            f"{human_bytes(memory.live)} of activations and gradients live{where}); inference "
+            f"peak {human_bytes(memory.plan.inference_peak)}")
+
+
 def plan_facts(graph: Graph, plan: Analysis, target: Target, task: Task) -> list[str]:
     """Bullet points for the README."""
     t = plan.totals
@@ -70,10 +85,7 @@ def plan_facts(graph: Graph, plan: Analysis, target: Target, task: Task) -> list
         + (f"{task.num_classes} class scores" if task.kind == "classification"
            else f"{task.num_classes} class scores per pixel"),
         f"{_field_text(plan, task)}",
-        f"training memory at the default per-replica batch of {target.batch_size} "
-        f"({precision}, Adam): about {human_bytes(memory.total)} (weights "
-        f"{human_bytes(memory.weights)}, gradients {human_bytes(memory.gradients)}, optimizer "
-        f"{human_bytes(memory.optimizer_slots)}, activations {human_bytes(memory.activations)})",
+        _memory_text(memory, target.batch_size, precision),
     ]
     facts += alignment_notes(graph, target, task)
     facts += [f"note: {md_code(m.layer)} axis {m.axis + 1}: the paths into this merge see the "

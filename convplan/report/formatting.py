@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from convplan.analysis.arith import Value, simplify_int, to_json
+from convplan.analysis.arith import Value, is_concrete, simplify_int, to_json
 from convplan.options import format_bytes, format_count
 
 
@@ -26,6 +26,10 @@ def human(value: Value, unit: str = "") -> str:
 
 def human_bytes(value: Value) -> str:
     """204392 -> '200 KiB' (convplan.options.format_bytes); formulas as formulas in bytes."""
+    if not isinstance(value, (int, str)) and not is_concrete(value):
+        # printed as it is: sympy's text read back would evaluate a memory peak's Max, which
+        # compares every pair of its terms (a U-Net's: a minute, to drop none)
+        return format_formula(value) + " B"
     value = to_json(value)
     if isinstance(value, str):
         return format_formula(value) + " B"

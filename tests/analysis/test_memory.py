@@ -4,12 +4,15 @@ symbolic formula against concrete plans, the conventions, the CLI (solve --devic
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cli_run import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import network_specs
 
+from convplan import load
 from convplan.analysis import arith
 from convplan.analysis.analyze import analyze
 from convplan.analysis.memory import plan_memory
@@ -17,6 +20,7 @@ from convplan.devices import DEVICES
 from convplan.errors import ConvplanError
 from convplan.frontends.spec import build_graph
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SEED = {"name": "seed", "inputs": {"image": [28, 28, 1]}, "layers": [
     {"name": "conv1", "op": "Conv2D", "filters": 32, "kernel_size": 3, "padding": "same",
      "activation": "relu"},
@@ -159,3 +163,58 @@ def test_a_keras_models_own_dtype_policy_is_the_default_for_memory():
     assert json.loads(own.stdout)["memory"]["dtype"] == "mixed_bfloat16"
     assert json.loads(forced.stdout)["memory"]["dtype"] == "float32"
     assert load("examples/seed_cnn.yaml").dtype_policy is None
+
+
+_H, _W = arith.symbol("H"), arith.symbol("W")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 40), min_size=4, max_size=4),
+                          st.lists(st.integers(0, 40), min_size=4, max_size=4)),
+                min_size=1, max_size=7),
+       st.lists(st.tuples(st.integers(1, 90), st.integers(1, 90), st.integers(1, 9)),
+                min_size=1, max_size=6))
+def test_dropped_peak_candidates_never_are_the_max(coefficients, points):
+    """A (fixed, per-example) pair is dropped only when another's coefficients beat it on
+    every monomial of sizes, so the max over what is kept is the max over all, at any size."""
+    import sympy
+
+    from convplan.analysis.memory import _undominated
+
+    monomials = [1, _H * _W, sympy.floor(_H / 2) * sympy.floor(_W / 2),
+                 sympy.floor((_H - 1) / 4 + 1) * _W]
+    parts = [(arith.total(c * m for c, m in zip(f, monomials)),
+              arith.total(c * m for c, m in zip(p, monomials))) for f, p in coefficients]
+    kept = _undominated(parts)
+    assert kept and len(set(kept)) == len(kept)
+    for h, w, batch in points:
+        at = {"H": h, "W": w}
+        values = [arith.substitute(f, at) + batch * arith.substitute(p, at) for f, p in parts]
+        assert max(values[i] for i in kept) == max(values)
+    for i in set(range(len(parts))) - set(kept):  # each dropped one is beaten everywhere
+        assert any(all(a >= b for a, b in zip(coefficients[j][0] + coefficients[j][1],
+                                              coefficients[i][0] + coefficients[i][1]))
+                   for j in kept)
+
+
+def test_symbolic_unet_peak_is_short_and_prints_fast():
+    """The U-Net at any size: the training peak keeps the steps no other beats on every
+    monomial (35 steps -> 21) with their sums combined, even under sympy.evaluate(False) as
+    solve builds it; human_bytes prints it without sympy re-evaluating the Max (a minute)."""
+    import time
+
+    import sympy
+
+    from convplan.report.formatting import human_bytes
+
+    graph = load(EXAMPLES / "unet_small.yaml")
+    symbolic = analyze(graph, generalize=True)
+    with sympy.evaluate(False):
+        memory = symbolic.training_memory(4, "float32", "adam")
+    assert 1 < len(memory.plan.training.candidates) <= 21
+    assert sympy.count_ops(memory.total) < 1200
+    start = time.perf_counter()
+    text = human_bytes(memory.total)
+    assert time.perf_counter() - start < 5 and text.endswith(" B") and "Max(" in text
+    concrete = analyze(graph, input_size=(64, 64)).training_memory(4, "float32", "adam")
+    assert arith.substitute(memory.total, {"H": 64, "W": 64}) == concrete.total
