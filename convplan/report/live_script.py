@@ -160,7 +160,8 @@ function peak(steps, size) {
 function memoryAt(get, totals, scale, dtype, optimizer) {
   const mem = M.memory[dtype];
   const [compute, variable] = M.dtypes[dtype].map(BigInt);
-  const size = (k) => get(mem.tensors[k][0]) + scale * get(mem.tensors[k][1]);
+  const sizes = mem.tensors.map(([fixed, per]) => get(fixed) + scale * get(per));
+  const size = (k) => sizes[k];
   const [live, step] = peak(mem.training, size);
   const [inference] = peak(mem.inference, size);
   const weights = get(mem.variables);
@@ -229,10 +230,10 @@ function asJson(r) {
 }
 
 // ---------------------------------------------------------------- drawing
-function cell(td, text, exactValue) {
-  td.textContent = text;
+function cell(td, text, exactValue) {  // writes only what changed (a write costs a relayout)
+  if (td.textContent !== text) td.textContent = text;
   if (exactValue === undefined || exactValue === null) td.removeAttribute('data-exact');
-  else td.dataset.exact = String(exactValue);
+  else if (td.dataset.exact !== String(exactValue)) td.dataset.exact = String(exactValue);
 }
 function buildTable() {
   const body = $('cp-table').tBodies[0];
@@ -249,12 +250,13 @@ function buildTable() {
   const tr = foot.insertRow();
   for (let c = 0; c < HEADERS; c++) { const td = tr.insertCell(); if (c < 3) td.className = 'l'; }
 }
+let tableRows = null;  // [row, its cells] per layer
 function drawTable(r) {
-  const rows = $('cp-table').tBodies[0].rows;
+  if (tableRows === null) tableRows = [...$('cp-table').tBodies[0].rows].map((tr) => [tr, [...tr.cells]]);
   const bad = r.error ? r.error[0] : -1;
   M.layers.forEach((l, i) => {
-    const c = rows[i].cells;
-    rows[i].classList.toggle('bad', i === bad);
+    const [tr, c] = tableRows[i];
+    if (tr.classList.contains('bad') !== (i === bad)) tr.classList.toggle('bad', i === bad);
     cell(c[0], l.name); cell(c[1], l.op);
     if (r.error) {
       cell(c[2], i === bad ? r.error[1] : '');
@@ -313,7 +315,8 @@ function drawMemory(r) {
 }
 
 const BOX_W = 190, BOX_H = 46, ROW_H = 70, COL_W = 230;
-function drawDiagram(r) {
+let boxes = null;  // per layer: [rect, shape text, field text], made once
+function buildDiagram() {
   const xs = M.places.map((p) => p[0]);
   const x0 = Math.min(...xs), depth = Math.max(...M.places.map((p) => p[1]));
   const pos = M.places.map(([x, d]) => [(x - x0) * COL_W + 10, d * ROW_H + 10]);
@@ -329,23 +332,36 @@ function drawDiagram(r) {
   });
   M.layers.forEach((l, i) => {
     const [x, y] = pos[i];
-    const x_ = r.error ? null : r.layers[i];
-    const bad = r.error && r.error[0] === i;
-    const fill = bad ? '#ffebe9' : i === picked ? '#ddf4ff' : l.inputs.length > 1 ? '#fff3b0'
-      : /Conv/.test(l.op) ? '#d6e6f7' : /Pool/.test(l.op) ? '#e8def5' : /Dense/.test(l.op) ? '#fbe3c8'
-      : l.op === 'InputLayer' ? '#d8f0d2' : '#ffffff';
-    const second = x_ ? shapeText(x_.dims, r.batch) : bad ? 'invalid at this size' : '';
-    const third = x_ && x_.rf ? 'RF ' + axesText(x_.rf.map((a) => a.size)) + ' /' + axesText(x_.rf.map((a) => a.stride)) : '';
     out.push('<g class=box data-layer="' + i + '" style="cursor:pointer"><rect x="' + x + '" y="' + y +
-      '" width="' + BOX_W + '" height="' + BOX_H + '" rx="6" fill="' + fill + '" stroke="#57606a"/>' +
+      '" width="' + BOX_W + '" height="' + BOX_H + '" rx="6" stroke="#57606a"/>' +
       '<text x="' + (x + 6) + '" y="' + (y + 14) + '" font-size="11" font-weight="bold">' + esc(l.name + ' · ' + l.op) + '</text>' +
-      '<text x="' + (x + 6) + '" y="' + (y + 28) + '" font-size="10">' + esc(second) + '</text>' +
-      '<text x="' + (x + 6) + '" y="' + (y + 41) + '" font-size="10" fill="#57606a">' + esc(third) + '</text></g>');
+      '<text x="' + (x + 6) + '" y="' + (y + 28) + '" font-size="10"></text>' +
+      '<text x="' + (x + 6) + '" y="' + (y + 41) + '" font-size="10" fill="#57606a"></text></g>');
   });
   const svg = $('cp-diagram');
   svg.setAttribute('width', width); svg.setAttribute('height', height);
   svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
   svg.innerHTML = out.join('');
+  boxes = [...svg.querySelectorAll('g.box')].map((g) => {
+    const t = g.querySelectorAll('text');
+    return [g.querySelector('rect'), t[1], t[2]];
+  });
+}
+const FAMILY = M.layers.map((l) => l.inputs.length > 1 ? '#fff3b0' : /Conv/.test(l.op) ? '#d6e6f7'
+  : /Pool/.test(l.op) ? '#e8def5' : /Dense/.test(l.op) ? '#fbe3c8' : l.op === 'InputLayer' ? '#d8f0d2' : '#ffffff');
+function drawDiagram(r) {
+  if (boxes === null) buildDiagram();
+  M.layers.forEach((l, i) => {
+    const [rect, shape, field] = boxes[i];
+    const x_ = r.error ? null : r.layers[i];
+    const bad = r.error && r.error[0] === i;
+    const fill = bad ? '#ffebe9' : i === picked ? '#ddf4ff' : FAMILY[i];
+    if (rect.getAttribute('fill') !== fill) rect.setAttribute('fill', fill);
+    const second = x_ ? shapeText(x_.dims, r.batch) : bad ? 'invalid at this size' : '';
+    const third = x_ && x_.rf ? 'RF ' + axesText(x_.rf.map((a) => a.size)) + ' /' + axesText(x_.rf.map((a) => a.stride)) : '';
+    if (shape.textContent !== second) shape.textContent = second;
+    if (field.textContent !== third) field.textContent = third;
+  });
 }
 
 // output i's field on one axis: [first, last] input pixels, or null where it sees none
@@ -361,6 +377,7 @@ function drawField(r) {
   const svg = $('cp-field'), text = $('cp-field-text');
   if (r.error || picked === null || r.layers[picked].rf === null) {
     svg.innerHTML = ''; svg.setAttribute('width', 0); svg.setAttribute('height', 0);
+    delete text.dataset.exact;
     text.textContent = r.error ? '' : picked === null ? 'No layer picked.' : 'This layer has no receptive field (it sees whole axes, or has no spatial axes).';
     return;
   }
@@ -405,20 +422,34 @@ function bars(id, title, values, fmtValue, colour) {  // one bar per layer with 
   const W = Math.max(480, Math.min(1200, items.length * 8 + 80)), H = 180, top = 24, bottom = 150;
   const max = items.reduce((m, [, v]) => v > m ? v : m, 0n);
   const bw = items.length ? (W - 80) / items.length : 0;
-  const parts = ['<text x="8" y="16" font-size="12" font-weight="bold">' + esc(title) + '</text>',
-    '<text x="8" y="' + (top + 10) + '" font-size="10">' + esc(max > 0n ? fmtValue(max) : '') + '</text>',
-    '<line x1="70" y1="' + bottom + '" x2="' + (W - 8) + '" y2="' + bottom + '" stroke="#57606a"/>'];
+  const key = items.map(([i]) => i).join(',');
+  if (svg.dataset.key !== key) {  // the bars themselves are made again only when they change
+    const parts = ['<text x="8" y="16" font-size="12" font-weight="bold"></text>',
+      '<text x="8" y="' + (top + 10) + '" font-size="10"></text>',
+      '<line x1="70" y1="' + bottom + '" x2="' + (W - 8) + '" y2="' + bottom + '" stroke="#57606a"/>'];
+    items.forEach(([i], k) => parts.push('<rect class=bar data-layer="' + i + '" x="' + (72 + k * bw) +
+      '" width="' + Math.max(1, bw - 1) + '" fill="' + colour + '"><title></title></rect>'));
+    svg.setAttribute('width', W); svg.setAttribute('height', H); svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.innerHTML = parts.join('');
+    svg.dataset.key = key;
+  }
+  const texts = svg.children;
+  texts[0].textContent = title;
+  texts[1].textContent = max > 0n ? fmtValue(max) : '';
+  const rects = svg.querySelectorAll('rect.bar');
   items.forEach(([i, v], k) => {
     const h = max > 0n ? Number(v * 10000n / max) / 10000 * (bottom - top) : 0;
-    parts.push('<rect class=bar data-layer="' + i + '" data-v="' + v + '" x="' + (72 + k * bw) + '" y="' +
-      (bottom - h) + '" width="' + Math.max(1, bw - 1) + '" height="' + h + '" fill="' + colour + '"><title>' +
-      esc(M.layers[i].name + ': ' + fmtValue(v)) + '</title></rect>');
+    const bar = rects[k];
+    bar.dataset.v = String(v);
+    bar.setAttribute('y', bottom - h); bar.setAttribute('height', h);
+    bar.firstChild.textContent = M.layers[i].name + ': ' + fmtValue(v);
   });
-  svg.setAttribute('width', W); svg.setAttribute('height', H); svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-  svg.innerHTML = parts.join('');
 }
 function drawCharts(r) {
-  if (r.error) { for (const id of ['cp-chart-cost', 'cp-chart-rf', 'cp-chart-memory']) $(id).innerHTML = ''; return; }
+  if (r.error) {
+    for (const id of ['cp-chart-cost', 'cp-chart-rf', 'cp-chart-memory']) { $(id).innerHTML = ''; delete $(id).dataset.key; }
+    return;
+  }
   bars('cp-chart-cost', 'MACs per layer' + (r.batch === null ? ' (per example)' : ' (batch ' + r.batch + ')'),
     r.layers.map((l, i) => [i, l.macs]), count, '#3c78b4');
   const rfs = r.layers.map((l, i) => [i, l.rf ? l.rf.reduce((m, a) => { const s = BigInt(String(a.size)); return s > m ? s : m; }, 0n) : 0n]);
