@@ -61,8 +61,9 @@ class LayerBand:
 
     @property
     def ratio(self) -> float:
-        """measured / midpoint of the band."""
-        return self.measured_s / midpoint(self.lower_s, self.upper_s)
+        """measured / midpoint of the band (inf for a zero band)."""
+        middle = midpoint(self.lower_s, self.upper_s)
+        return self.measured_s / middle if middle else math.inf
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,11 @@ class Accuracy:
 def compare(measured: Mapping[str, float], bands: Mapping[str, tuple[float, float]],
             ops: Mapping[str, str], step_measured_s: float,
             step_band: tuple[float, float]) -> Accuracy:
-    """Layers present on both sides (by name), in the order of `bands`; a predicted layer with a
-    zero band (an input, a reshape XLA elides) and no measurement is left out."""
+    """Layers present on both sides (by name), in the order of `bands`. A layer predicted to
+    take no time (a zero band: an input, a flatten or reshape the model takes as a view) is
+    left out: it is no kernel in a compiled step, and timed alone it measures only a copy."""
     layers = tuple(LayerBand(name, ops.get(name, "?"), measured[name], low, high)
-                   for name, (low, high) in bands.items() if name in measured)
+                   for name, (low, high) in bands.items() if name in measured and high > 0)
     return Accuracy(layers, step_measured_s, *step_band)
 
 

@@ -4,6 +4,9 @@ the CPU, each layer compiled and timed on its own, and the whole forward and tra
     layer time  = median over repeats of one call of jax.jit(layer.stateless_call) on random
                   inputs of the layer's shapes at the batch (forward, training=False), after a
                   warm-up call, each call ended by block_until_ready
+    overhead    = the same for a jitted function of the same arguments that computes nothing
+                  (returns a scalar zero): JAX's dispatch of those arguments and the wait,
+                  which a layer timed alone pays and a layer inside a compiled step does not
     step time   = the same for Keras's `predict_step` and `train_step` (Adam, the state donated
                   as Keras's JAX trainer does)
     XLA's count = `Compiled.cost_analysis()`: 'flops' and 'bytes accessed' of each compiled
@@ -79,9 +82,17 @@ def _blocked(compiled: Any, *args: Any) -> Callable[[], Any]:
     return lambda: jax.block_until_ready(compiled(*args))
 
 
-def time_layers(model: Any, batch: int, **timing: Any) -> list[dict[str, Any]]:
+def _nothing(*args: Any) -> Any:
+    import jax.numpy as jnp
+
+    return jnp.zeros((), "float32")
+
+
+def time_layers(model: Any, batch: int, measure: bool = True, **timing: Any
+                ) -> list[dict[str, Any]]:
     """Each layer of a functional model called on its own at the batch, forward (inference):
-    its name, class, seconds and XLA's flops and bytes. Input layers are left out."""
+    its name, class, seconds and XLA's flops and bytes (without `measure`, only XLA's
+    counts). Input layers are left out."""
     import jax
 
     rows = []
@@ -91,7 +102,8 @@ def time_layers(model: Any, batch: int, **timing: Any) -> list[dict[str, Any]]:
         node = layer._inbound_nodes[0]  # a layer called once, as in every model measured
         tensors = node.arguments.keras_tensors
         arrays = [_random((batch, *t.shape[1:]), t.dtype, index) for t in tensors]
-        kwargs = {"training": False} if layer._call_has_training_arg else {}
+        kwargs = {"training": False} if layer._call_has_training_arg and \
+            "training" not in node.arguments.kwargs else {}
 
         def forward(trainable: Any, frozen: Any, inputs: Any, layer: Any = layer,
                     node: Any = node, tensors: Any = tensors, kwargs: Any = kwargs) -> Any:
@@ -104,8 +116,16 @@ def time_layers(model: Any, batch: int, **timing: Any) -> list[dict[str, Any]]:
         start = time.perf_counter()
         compiled = jax.jit(forward).lower(trainable, frozen, arrays).compile()
         compile_s = time.perf_counter() - start
+        if not measure:
+            rows.append({"name": layer.name, "class": type(layer).__name__,
+                         "xla": cost(compiled)})
+            continue
         measured = time_call(_blocked(compiled, trainable, frozen, arrays), **timing)
+        nothing = jax.jit(_nothing).lower(trainable, frozen, arrays).compile()
+        overhead = time_call(_blocked(nothing, trainable, frozen, arrays), **timing)
         rows.append({"name": layer.name, "class": type(layer).__name__, **measured,
+                     "overhead_median_s": overhead["median_s"],
+                     "overhead_min_s": overhead["min_s"],
                      "compile_s": round(compile_s, 3), "xla": cost(compiled)})
     return rows
 
@@ -154,7 +174,9 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
 
     Request keys: "spec" (a convplan spec dict) or "application" (a keras.applications name),
     "name", "sizes", "batches", "layers" (time each layer, default true), "training" (time the
-    training step, default true), "optimizer", "budget_s" (seconds of repeats per timing)."""
+    training step, default true), "steps" (time the whole model, default true), "measure"
+    (false: XLA's counts of each layer only, nothing timed), "optimizer", "budget_s" (seconds
+    of repeats per timing)."""
     import keras
 
     rows = []
@@ -166,10 +188,12 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
         for batch in request.get("batches", [2]):
             row: dict[str, Any] = {"name": request.get("name"), "size": size, "batch": batch,
                                    "dtype": "float32", "jax": _jax_version()}
+            measure = request.get("measure", True)
             if request.get("layers", True):
-                row["layers"] = time_layers(model, batch, **timing)
-            row["steps"] = time_steps(model, batch, request.get("optimizer", "adam"),
-                                      request.get("training", True), **timing)
+                row["layers"] = time_layers(model, batch, measure, **timing)
+            if measure and request.get("steps", True):
+                row["steps"] = time_steps(model, batch, request.get("optimizer", "adam"),
+                                          request.get("training", True), **timing)
             row["model_json"] = model_json
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -42,9 +42,9 @@ def test_spearman_refuses_unpaired_values():
 def test_band_fraction_step_ratio_and_per_op():
     bands = {"a": (1.0, 3.0), "b": (2.0, 4.0), "c": (10.0, 20.0), "input": (0.0, 0.0)}
     ops = {"a": "Conv2D", "b": "Conv2D", "c": "Dense", "input": "InputLayer"}
-    measured = {"a": 2.0, "b": 5.0, "c": 15.0}  # b is above its band
+    measured = {"a": 2.0, "b": 5.0, "c": 15.0, "input": 0.1}  # b is above its band
     result = compare(measured, bands, ops, 39.0, (30.0, 50.0))
-    assert [b.name for b in result.layers] == ["a", "b", "c"]  # the unmeasured input left out
+    assert [b.name for b in result.layers] == ["a", "b", "c"]  # the zero band left out
     assert result.inside_fraction == pytest.approx(2 / 3)
     assert result.spearman == pytest.approx(1.0)  # same order on both sides
     assert result.step_ratio == pytest.approx(39.0 / 40.0)
