@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 from cli_run import EXAMPLES, SEED
@@ -123,3 +124,46 @@ def test_show_takes_a_graph_and_writes_the_page(tmp_path):
     live.save(tmp_path / "seed.html")
     assert (tmp_path / "seed.html").read_text() == live.page
     assert table_cells(live.page)["conv1"][2] == "(None, 32, 32, 32)"
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+RESIZE = """([h, w]) => {
+  document.getElementById('cp-size-0').value = h;
+  document.getElementById('cp-size-1').value = w;
+  document.getElementById('cp-size-1').dispatchEvent(new Event('input'));
+}"""
+SHAPES = """() => [...document.querySelectorAll('#cp-table tbody tr')].map(
+  (tr) => [tr.cells[0].textContent, tr.cells[2].textContent])"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+def test_the_inline_live_page_runs_in_its_sandboxed_iframe(tmp_path):
+    """What a notebook shows: the iframe's page runs its script inside the sandbox, recomputes
+    at new sizes, and asks for nothing over the network."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    graph = convplan.load(SEED)
+    host = tmp_path / "notebook.html"
+    host.write_text("<!DOCTYPE html><html><body>"
+                    + show(SEED, H=224, W=224, batch=8)._repr_html_() + "</body></html>")
+    requests: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route("**/*", lambda r: (requests.append(r.request.url), r.continue_()))
+        page.goto(host.as_uri())
+        frame = page.frame_locator("iframe").locator("#cp-table")
+        frame.wait_for()
+        inner = next(f for f in page.frames if f != page.main_frame)
+        before = inner.evaluate(SHAPES)
+        inner.evaluate(RESIZE, [40, 48])
+        inner.wait_for_function("() => document.querySelector('#cp-table tbody tr').cells[2]"
+                                ".textContent.includes('40')")
+        after = inner.evaluate(SHAPES)
+        browser.close()
+    at224, at40 = analyze(graph, input_size=(224, 224)), analyze(graph, input_size=(40, 48))
+    assert before == [[x.name, shape_text(x.output_shape, 8)] for x in at224.layers]
+    assert after == [[x.name, shape_text(x.output_shape, 8)] for x in at40.layers]
+    assert requests == [host.as_uri()]
