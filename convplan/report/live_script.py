@@ -320,11 +320,18 @@ function buildDiagram() {
   const xs = M.places.map((p) => p[0]);
   const x0 = Math.min(...xs), depth = Math.max(...M.places.map((p) => p[1]));
   const pos = M.places.map(([x, d]) => [(x - x0) * COL_W + 10, d * ROW_H + 10]);
-  const width = (Math.max(...xs) - x0) * COL_W + BOX_W + 20, height = depth * ROW_H + BOX_H + 20;
+  const width = (Math.max(...xs) - x0) * COL_W + BOX_W + 110, height = depth * ROW_H + BOX_H + 20;
   const out = [];
   M.layers.forEach((l, i) => {
     for (const j of l.inputs) {
       const [ax, ay] = pos[j], [bx, by] = pos[i];
+      const rows = M.places[i][1] - M.places[j][1];
+      if (rows > 1 && ax === bx) {  // a skip edge: out to the right of the boxes it passes, and back
+        const lane = ax + BOX_W + 12 + 6 * Math.min(rows, 12);
+        out.push('<path d="M' + (ax + BOX_W) + ' ' + (ay + BOX_H / 2) + ' C' + lane + ' ' + (ay + BOX_H / 2) + ' ' +
+          lane + ' ' + (by + BOX_H / 2) + ' ' + (bx + BOX_W) + ' ' + (by + BOX_H / 2) + '" fill="none" stroke="#bf8700"/>');
+        continue;
+      }
       out.push('<path d="M' + (ax + BOX_W / 2) + ' ' + (ay + BOX_H) + ' C' + (ax + BOX_W / 2) + ' ' +
         (ay + BOX_H + 30) + ' ' + (bx + BOX_W / 2) + ' ' + (by - 30) + ' ' + (bx + BOX_W / 2) + ' ' + by +
         '" fill="none" stroke="#8c959f"/>');
@@ -388,21 +395,25 @@ function drawField(r) {
   const outs = x.dims.slice(0, rank).map(Number);
   const rows = rank > 1 ? n[rank - 2] : 1, cols = n[rank - 1];
   const ay = rank > 1 ? x.rf[rank - 2] : null, ax = x.rf[rank - 1];
-  const size = 320, pad = 16;
-  const cellPx = Math.max(0.05, Math.min(12, (size - 2 * pad) / Math.max(rows, cols)));
-  const W = cols * cellPx + 2 * pad, H = rows * cellPx + 2 * pad;
-  const parts = ['<rect x="' + pad + '" y="' + pad + '" width="' + cols * cellPx + '" height="' + rows * cellPx + '" fill="#f6f8fa" stroke="#57606a"/>'];
-  if (cellPx >= 4) {
-    for (let c = 1; c < cols; c++) parts.push('<line x1="' + (pad + c * cellPx) + '" y1="' + pad + '" x2="' + (pad + c * cellPx) + '" y2="' + (pad + rows * cellPx) + '" stroke="#d0d7de" stroke-width="0.5"/>');
-    for (let c = 1; c < rows; c++) parts.push('<line x1="' + pad + '" y1="' + (pad + c * cellPx) + '" x2="' + (pad + cols * cellPx) + '" y2="' + (pad + c * cellPx) + '" stroke="#d0d7de" stroke-width="0.5"/>');
-  }
   // output (0, 0), its neighbour (1, 1) and the middle output: where each looks
   const picks = [[0, 0, '#cf222e'], [1, 1, '#bf8700'],
     [Math.floor(((rank > 1 ? outs[rank - 2] : 1) - 1) / 2), Math.floor((outs[rank - 1] - 1) / 2), '#0969da']];
-  for (const [oy, ox, colour] of picks) {
-    const sx = span(ax, ox), sy = ay ? span(ay, oy) : [0, 0];
-    if (sx === null || sy === null) continue;
-    parts.push('<rect x="' + (pad + sx[0] * cellPx) + '" y="' + (pad + sy[0] * cellPx) + '" width="' +
+  const fields = picks.map(([oy, ox, colour]) => [span(ax, ox), ay ? span(ay, oy) : [0, 0], colour])
+    .filter(([sx, sy]) => sx !== null && sy !== null);
+  // the drawing spans the input and every field drawn (a field reaches into the padding)
+  const lo = [Math.min(0, ...fields.map((f) => f[1][0])), Math.min(0, ...fields.map((f) => f[0][0]))];
+  const hi = [Math.max(rows - 1, ...fields.map((f) => f[1][1])), Math.max(cols - 1, ...fields.map((f) => f[0][1]))];
+  const size = 320, pad = 8;
+  const cellPx = Math.max(0.02, Math.min(12, (size - 2 * pad) / Math.max(hi[0] - lo[0] + 1, hi[1] - lo[1] + 1)));
+  const X = (c) => pad + (c - lo[1]) * cellPx, Y = (r) => pad + (r - lo[0]) * cellPx;
+  const W = (hi[1] - lo[1] + 1) * cellPx + 2 * pad, H = (hi[0] - lo[0] + 1) * cellPx + 2 * pad;
+  const parts = ['<rect x="' + X(0) + '" y="' + Y(0) + '" width="' + cols * cellPx + '" height="' + rows * cellPx + '" fill="#f6f8fa" stroke="#57606a"/>'];
+  if (cellPx >= 4) {
+    for (let c = 1; c < cols; c++) parts.push('<line x1="' + X(c) + '" y1="' + Y(0) + '" x2="' + X(c) + '" y2="' + Y(rows) + '" stroke="#d0d7de" stroke-width="0.5"/>');
+    for (let c = 1; c < rows; c++) parts.push('<line x1="' + X(0) + '" y1="' + Y(c) + '" x2="' + X(cols) + '" y2="' + Y(c) + '" stroke="#d0d7de" stroke-width="0.5"/>');
+  }
+  for (const [sx, sy, colour] of fields) {
+    parts.push('<rect x="' + X(sx[0]) + '" y="' + Y(sy[0]) + '" width="' +
       Math.max(1, (sx[1] - sx[0] + 1) * cellPx) + '" height="' + Math.max(1, (sy[1] - sy[0] + 1) * cellPx) +
       '" fill="' + colour + '" fill-opacity="0.18" stroke="' + colour + '" stroke-width="1.5"/>');
   }

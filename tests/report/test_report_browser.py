@@ -1,4 +1,4 @@
-"""The HTML report in a real browser: scripts/render_html_report.sh renders it in headless
+"""The (live) HTML report in a real browser: scripts/render_html_report.sh renders it in headless
 Chromium (Debian's `chromium`; .ci/run installs it) to a screenshot that must show the page
 and its pictures. Skipped only where no chromium is installed."""
 
