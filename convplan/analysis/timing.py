@@ -213,6 +213,8 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
         nbytes = moved.training if training else moved.forward
         flops: Any = layer.flops  # 0 for the layers that are the identity at inference
         matrix = 2 * layer.macs if isinstance(op, MATRIX_OPS) else 0
+        if isinstance(op, O.Dot):  # no weights, so no MACs: its FLOPs are the product's
+            matrix = flops
         if isinstance(op, O.Separable):  # the depthwise half runs on the vector units
             cin = shapes[node.inputs[0]][-1]
             matrix = 2 * arith.product(layer.output_shape[:-1]) * cin * op.depth_multiplier * \

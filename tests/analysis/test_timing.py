@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import assume, given, settings
-from strategies import network_specs
+from hypothesis import assume, given
+from strategies import network_specs, op_types
 
 from convplan import load
 from convplan.analysis import analyze, arith
@@ -105,7 +105,6 @@ def _analyzed(spec):
         raise
 
 
-@settings(max_examples=20)
 @given(spec=network_specs(invalid=False, max_steps=5))
 def test_bounds_are_ordered_and_sum(spec):
     """lower <= upper <= 2 x lower per layer and per step; the step is the sum of layers."""
@@ -124,9 +123,11 @@ def test_bounds_are_ordered_and_sum(spec):
                 sum(t.upper_s for t in plan.layers) + plan.optimizer_s)
 
 
-@settings(max_examples=8)
 @given(spec=network_specs(invalid=False, max_steps=4, inputs=1))
 def test_symbolic_times_equal_concrete_ones(spec):
+    # CenterCrop's FLOPs differ on purpose: with symbolic sizes it is a crop, as Keras's
+    # dynamic shapes take that branch; concretely a smaller input is resized (counts.py)
+    assume("CenterCrop" not in op_types(spec))
     graph, concrete = _analyzed(spec)
     try:
         symbolic = analyze(graph, generalize=True, fields=False)

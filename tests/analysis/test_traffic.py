@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from strategies import network_specs
 
 from convplan.analysis import analyze
@@ -95,7 +95,6 @@ def _analyzed(spec):
         raise
 
 
-@settings(max_examples=25)
 @given(spec=network_specs(invalid=False, max_steps=5))
 def test_bytes_are_linear_in_batch_and_weights_independent_of_it(spec):
     """bytes(b) = b x per-example + fixed; the fixed part of the forward pass is the
@@ -112,7 +111,6 @@ def test_bytes_are_linear_in_batch_and_weights_independent_of_it(spec):
             assert r0.forward == 2 * layer.params, r0.name
 
 
-@settings(max_examples=10)
 @given(spec=network_specs(invalid=False, max_steps=4, inputs=1))
 def test_symbolic_bytes_equal_concrete_ones(spec):
     """The formulas in H, W (and the batch) evaluate to the concrete analysis's bytes."""
