@@ -110,6 +110,9 @@ def live_model(concrete: Analysis, symbolic: Analysis, graph: Graph, *, batch: i
                 "size": add(a.size), "stride": add(a.stride), "start": add(a.start),
                 "phases": [None if ph is None else [add(ph[0]), add(ph[1])]
                            for ph in a.phases] or None} for a in field],
+            # no field formula: it follows the size modulo the strides after resampling
+            # (periodic_field.SIZE_DEPENDENT); the page says so rather than guess
+            "rfdep": layer.name in symbolic.size_dependent_fields,
             "checks": layer_checks(graph, symbolic, layer.name, add),
         })
     t = symbolic.totals

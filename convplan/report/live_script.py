@@ -218,10 +218,10 @@ function asJson(r) {
     totals: Object.fromEntries(['params', 'trainable_params', 'non_trainable_params', 'macs',
       'flops', 'activations'].map((k) => [k, json(r.totals[k])])),
     memory: mem,
-    layers: r.layers.map((l) => ({name: l.name, op: l.op, output_shape: [b, ...l.dims.map(json)],
+    layers: r.layers.map((l, i) => ({name: l.name, op: l.op, output_shape: [b, ...l.dims.map(json)],
       params: json(l.params), trainable_params: json(l.trainable_params),
       non_trainable_params: json(l.non_trainable_params), macs: json(l.macs), flops: json(l.flops),
-      activations: json(l.activations), receptive_field: l.rf === null ? null : {
+      activations: json(l.activations), receptive_field: l.rf === null ? (M.layers[i].rfdep ? 'size-dependent' : null) : {
         size: l.rf.map((a) => json(a.size)), stride: l.rf.map((a) => json(a.stride)),
         start: l.rf.map((a) => json(a.start)),
         phases: l.rf.map((a) => a.phases === null ? null
@@ -267,8 +267,9 @@ function drawTable(r) {
     cell(c[2], shapeText(x.dims, r.batch));
     cell(c[3], count(x.params), x.params); cell(c[4], count(x.macs), x.macs);
     cell(c[5], count(x.flops), x.flops); cell(c[6], bytes(x.act_bytes), x.act_bytes);
-    cell(c[7], x.rf ? axesText(x.rf.map((a) => a.size)) : '-');
-    cell(c[8], x.rf ? axesText(x.rf.map((a) => a.stride)) : '-');
+    const dep = l.rfdep ? 'size-dependent' : '-';  // no formula: `convplan analyze` gives it
+    cell(c[7], x.rf ? axesText(x.rf.map((a) => a.size)) : dep);
+    cell(c[8], x.rf ? axesText(x.rf.map((a) => a.stride)) : dep);
   });
   const f = $('cp-table').tFoot.rows[0].cells;
   const t = r.error ? null : r.totals;
@@ -385,7 +386,9 @@ function drawField(r) {
   if (r.error || picked === null || r.layers[picked].rf === null) {
     svg.innerHTML = ''; svg.setAttribute('width', 0); svg.setAttribute('height', 0);
     delete text.dataset.exact;
-    text.textContent = r.error ? '' : picked === null ? 'No layer picked.' : 'This layer has no receptive field (it sees whole axes, or has no spatial axes).';
+    text.textContent = r.error ? '' : picked === null ? 'No layer picked.'
+      : M.layers[picked].rfdep ? 'This field follows the input size modulo the strides after resampling: it has no formula; convplan analyze --input-size gives it at a size.'
+      : 'This layer has no receptive field (it sees whole axes, or has no spatial axes).';
     return;
   }
   const x = r.layers[picked];
