@@ -193,7 +193,12 @@ def show(spec_or_model: Any, *, batch: int | None = None, dtype: str | None = No
     W=224, batch=8)`. Sizes are the formulas' symbols (H, W; L; D, H, W; H_<input> for several
     inputs); without them the spec's own sizes are used."""
     graph = as_graph(spec_or_model, custom_layers)
-    analysis = sized_analysis(graph, sizes) if sizes else analyze(graph)
+    if sizes:
+        analysis = sized_analysis(graph, sizes)
+    elif isinstance(spec_or_model, Analysis):  # opens where that analysis was made
+        analysis = spec_or_model
+    else:
+        analysis = analyze(graph)
     dtype = dtype or graph.dtype_policy or "float32"  # as the CLI's --dtype defaults
     page = live_page(graph, analysis, batch=batch, dtype=dtype, optimizer=optimizer)
     return Live(page, graph.name, height)

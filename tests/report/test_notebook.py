@@ -118,8 +118,11 @@ def test_show_checks_its_sizes_and_inputs():
         show(SEED, H=2, W=2)  # pooling twice leaves nothing: the CLI's message, not a page
 
 
-def test_show_takes_a_graph_and_writes_the_page(tmp_path):
-    live = show(convplan.load(SEED), H=32, W=32)
+def test_show_takes_a_graph_or_an_analysis_and_writes_the_page(tmp_path):
+    graph = convplan.load(SEED)
+    opened = show(analyze(graph, input_size=(36, 36)))
+    assert table_cells(opened.page)["conv1"][2] == "(None, 36, 36, 32)"
+    live = show(graph, H=32, W=32)
     assert isinstance(live, Live) and 'sandbox="allow-scripts"' in live._repr_html_()
     live.save(tmp_path / "seed.html")
     assert (tmp_path / "seed.html").read_text() == live.page
