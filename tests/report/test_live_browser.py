@@ -130,8 +130,8 @@ def draws(spec: str, start: tuple[int, int]):
     rng = random.Random(spec)
     out = []
     for i in range(DRAWS):
-        if i % 5 == 4:  # too small for some window or merge
-            size = (rng.randint(1, 24), rng.randint(1, 24))
+        if i % 5 == 4:  # too small for the seed CNN's pools and the U-Net's merges
+            size = (rng.randint(1, 3), rng.randint(1, 24))
         elif spec.startswith("unet") and i % 2:
             size = (16 * rng.randint(1, 20), 16 * rng.randint(1, 20))  # the U-Net's multiples
         else:
