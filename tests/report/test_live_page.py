@@ -1,0 +1,44 @@
+"""The live page without a browser: its data is JSON no script end tag can break out of, it
+names nothing outside itself, and the static report still serves --no-symbolic."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from cli_run import SEED, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convplan.report.live import live_html, model_json
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.text() | st.integers() | st.none(),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12))
+def test_model_json_reads_back_and_cannot_end_its_script(value):
+    text = model_json({"v": value})
+    assert json.loads(text) == {"v": value}
+    assert not re.search(r"[<>&]", text)  # so no </script>, <!-- or entity in the element
+
+
+def test_the_page_is_one_file_with_its_data_and_script():
+    page = live_html(SEED, input_size=(56, 56), batch=8, dtype="mixed_float16",
+                     optimizer="sgd")
+    assert page.count("<script") == 2 and " src=" not in page and "<link" not in page
+    assert "default-src 'none'" in page  # the Content-Security-Policy: no request at all
+    assert not re.search(r"https?://", page)
+    model = json.loads(re.search(r"<script type=application/json id=cp-model>(.*?)</script>",
+                                 page).group(1))
+    assert model["start"] == {"sizes": {"H": 56, "W": 56}, "batch": 8,
+                              "dtype": "mixed_float16", "optimizer": "sgd"}
+    assert [layer["name"] for layer in model["layers"]][:2] == ["image", "conv1"]
+
+
+def test_no_symbolic_keeps_the_static_report(tmp_path):
+    out = tmp_path / "static.html"
+    result = run_cli("analyze", SEED, "--no-symbolic", "-o", out)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "<script" not in text and "data:image/svg+xml;base64," in text
