@@ -49,11 +49,12 @@ def conv_output_length(n: Value, k: int, s: int, d: int, padding: AxisPadding,
 
 
 def ceil_output_length(n: Value, k: int, s: int, d: int, before: int, after: int) -> Value:
-    """PyTorch's and onnxruntime's ceil_mode: out = ceil((n + b + e - k_eff) / s) + 1, less
-    the last window where it would start in the right padding ((out - 1) * s >= n + b):
-    out = min(ceil((n + b + e - k_eff) / s), floor((n + b - 1) / s)) + 1. With
-    c = e - k_eff + s the first term is floor((n + b - 1 + c) / s), so c <= 0 keeps it and
-    c >= s keeps the second; between them the minimum depends on n modulo s."""
+    """PyTorch's and onnxruntime's ceil_mode: q = ceil((n + b + e - k_eff) / s), out = q + 1,
+    less one where that last window would start in the right padding (q * s >= n + b).
+    With f = floor((n + b - 1) / s) and c = e - k_eff + s, q = floor((n + b - 1 + c) / s):
+    c <= 0 gives q <= f (out = q + 1); c >= s gives q > f (out = q); in between q is f or
+    f + 1 by n modulo s, and out = min(q, f) + 1 (so also for a sweep's symbolic kernel,
+    where pads below the kernel, as PyTorch and onnxruntime require, keep c <= s)."""
     k_eff = effective_kernel(k, d)
     rounded_up = ceildiv(n + before + after - k_eff, s)
     starts_inside = floordiv(n + before - 1, s)
@@ -62,7 +63,7 @@ def ceil_output_length(n: Value, k: int, s: int, d: int, before: int, after: int
         if c <= 0:
             return rounded_up + 1
         if c >= s:
-            return starts_inside + 1
+            return rounded_up
     return minimum(rounded_up, starts_inside) + 1
 
 
