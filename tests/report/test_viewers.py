@@ -272,3 +272,15 @@ def test_viewer_packages_are_in_an_extra():
     text = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     extra = re.search(r"^viewers = \[(.*)\]$", text, flags=re.M)
     assert extra and "netron" in extra.group(1) and "ai-edge-model-explorer" in extra.group(1)
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_show_takes_a_live_keras_model(seed_keras, monkeypatch):
+    """convplan.show(model) reads a built Keras model (convplan.from_keras) as its file reads."""
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    from convplan.notebook import show
+
+    model = keras.saving.load_model(seed_keras, compile=False)
+    assert show(model, H=32, W=32).page == show(seed_keras, H=32, W=32).page
