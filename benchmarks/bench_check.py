@@ -156,15 +156,28 @@ def keras_seconds(paths: list[Path]) -> float:
 
 def in_process_rate(folder: Path, copies: int = 10) -> float:
     """Specs per CPU second of check_paths in this process after a warm-up run (imports and
-    sympy's caches paid once), over `copies` copies of the folder's specs."""
+    sympy's caches paid once), over `copies` copies of the folder's specs. CONVPLAN_JOBS=1:
+    with worker processes this process's CPU time would leave out the workers' (the rate
+    printed before that was fixed counted only the parent's share)."""
+    import os
+
     from convplan.checks import check_paths
 
     paths = sorted(folder.glob("*.yaml"))
-    check_paths(paths, isolated=True)  # warm-up
-    start = time.process_time()
-    for _ in range(copies):
-        check_paths(paths, isolated=True)
-    return copies * len(paths) / (time.process_time() - start)
+    jobs = os.environ.get("CONVPLAN_JOBS")
+    os.environ["CONVPLAN_JOBS"] = "1"
+    try:
+        check_paths(paths, isolated=True)  # warm-up
+        start = time.process_time()
+        for _ in range(copies):
+            check_paths(paths, isolated=True)
+        seconds = time.process_time() - start
+    finally:
+        if jobs is None:
+            del os.environ["CONVPLAN_JOBS"]
+        else:
+            os.environ["CONVPLAN_JOBS"] = jobs
+    return copies * len(paths) / seconds
 
 
 def zoo_seconds(folder: Path) -> tuple[float, float, int]:

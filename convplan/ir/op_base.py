@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
@@ -22,20 +23,64 @@ else:
 
         dataclasses writes six methods per class as source text and compiles each (`exec`):
         for the op modules' 130 classes that was 0.25 s of every `convplan` start. Here the
-        frozen ones' `__init__`, `__repr__`, `__eq__` and `__hash__` are `Op`'s generic
-        versions (below), which read each class's fields once; dataclasses still collects the
-        fields (so `dataclasses.fields`, `replace`, and real dataclass subclasses work) and
-        writes the two frozen `__setattr__`/`__delattr__`. Other options: dataclasses itself.
+        frozen ones share `Op`'s generic `__init__`, `__repr__`, `__eq__`, `__hash__`,
+        `__setattr__` and `__delattr__` (below), which read each class's fields once, and
+        nothing is compiled; dataclasses still collects the fields (so `dataclasses.fields`,
+        `replace` and real dataclass subclasses work). Other options: dataclasses itself.
         tests/ir/test_op_dataclass.py compares every op class with the plain dataclass."""
         if options != {"frozen": True, "kw_only": True}:
             return dataclasses.dataclass(cls, **options) if cls else dataclasses.dataclass(**options)
         return _frozen_op_class(cls) if cls else _frozen_op_class
 
 
+@dataclasses.dataclass(frozen=True)
+class _Frozen:
+    """Only its `__dataclass_params__` is used: what a frozen dataclass says it is."""
+
+
 def _frozen_op_class(cls: _C) -> _C:
-    """`Op` or a subclass, as a frozen keyword-only dataclass with Op's generic methods."""
-    return cast(_C, dataclasses.dataclass(cls, frozen=True, kw_only=True, init=False,
-                                          repr=False, eq=False))
+    """`Op` or a subclass as a frozen keyword-only dataclass with Op's generic methods.
+
+    dataclasses collects the class's own fields from a stand-in class without bases (built
+    unfrozen, so nothing is compiled, and with no frozen base to refuse that); the class gets
+    its bases' fields and then its own, as dataclasses orders them, each field's default as
+    its class attribute, and the parameters of a frozen dataclass, so a real dataclass may
+    subclass it."""
+    own = cls.__dict__.get("__annotations__", {})
+    namespace = {name: cls.__dict__[name] for name in own if name in cls.__dict__}
+    stand_in = type(cls.__name__, (), {"__annotations__": own, "__module__": cls.__module__,
+                                       "__qualname__": cls.__qualname__,
+                                       "__doc__": "stand-in", **namespace})
+    dataclasses.dataclass(stand_in, init=False, repr=False, eq=False, kw_only=True,
+                          match_args=False)
+    fields: dict[str, dataclasses.Field[Any]] = {}
+    for base in cls.__mro__[-1:0:-1]:
+        fields.update(getattr(base, "__dataclass_fields__", {}))
+    made: Any = cls  # dataclasses' attributes, which mypy does not know on a type
+    for name, f in cast(Any, stand_in).__dataclass_fields__.items():
+        fields[name] = f
+        if name in stand_in.__dict__:
+            setattr(made, name, stand_in.__dict__[name])  # a field(default=...) -> the default
+        elif name in cls.__dict__:
+            delattr(made, name)  # a field() without a default
+    made.__dataclass_fields__ = fields
+    made.__dataclass_params__ = cast(Any, _Frozen).__dataclass_params__
+    if "__match_args__" not in cls.__dict__:
+        type.__setattr__(cls, "__match_args__", ())  # every field keyword-only
+    if not cls.__doc__:
+        made.__doc__ = cls.__name__ + _init_signature(cls)
+    return cls
+
+
+def _init_signature(cls: type) -> str:
+    """The text dataclasses puts in a class's missing docstring: its __init__'s signature."""
+    parameters = [inspect.Parameter(
+        f.name, inspect.Parameter.KEYWORD_ONLY, annotation=f.type,
+        default=inspect.Parameter.empty if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING else (
+            f.default if f.default is not dataclasses.MISSING else "<factory>"))
+        for f in dataclasses.fields(cls) if f.init]
+    return str(inspect.Signature(parameters))
 
 
 def _set(op: Op, attr: str, value: Any) -> None:
@@ -129,6 +174,12 @@ class Op:
 
         def __hash__(self):
             return hash(_layout(type(self)).hash(self))
+
+        def __setattr__(self, name, value):
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+        def __delattr__(self, name):
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -18,6 +18,7 @@ inference too, are not here (convplan.frontends.keras_refusals).
 from __future__ import annotations
 
 import dataclasses
+import types
 from typing import Any, ClassVar
 
 from convplan.errors import SpecError
@@ -100,11 +101,12 @@ def _augmentation(name: str, doc: str, required: tuple[str, ...] = (),
     fields = [(attr, Any, dataclasses.field(default=None)) for attr in required]
     fields += [(attr, Any, dataclasses.field(default=value)) for attr, value in defaults.items()]
     namespace = {"__doc__": doc, "__module__": __name__, "required": required,
-                 "channels": channels}
-    # init, repr, eq: Op's generic methods, as convplan.ir.op_base.dataclass gives every op
-    cls = dataclasses.make_dataclass(name, fields, bases=(Augmentation,), namespace=namespace,
-                                     frozen=True, kw_only=True, init=False, repr=False, eq=False)
-    return cls
+                 "channels": channels, "__annotations__": {a: t for a, t, _ in fields},
+                 **{a: f for a, _, f in fields}}
+    # what dataclasses.make_dataclass builds, through op_base's dataclass (nothing compiled)
+    cls = types.new_class(name, (Augmentation,), {}, lambda ns: ns.update(namespace))
+    made: type[Augmentation] = dataclass(frozen=True, kw_only=True)(cls)
+    return made
 
 
 _FILL: dict[str, Any] = {"fill_mode": "reflect", "interpolation": "bilinear", "fill_value": 0.0}

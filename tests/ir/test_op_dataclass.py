@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from convplan.ir import ops as O
 from convplan.ir.op_base import Op
+from convplan.ir.op_base import dataclass as op_dataclass
 
 
 def _op_classes() -> list[type[Op]]:
@@ -115,6 +116,14 @@ def test_construction_defaults_and_post_init():
     assert flip.mode == "horizontal_and_vertical" and "RandomFlip(name='f'" in repr(flip)
 
 
+def test_a_class_without_docstring_gets_dataclasses_one():
+    @op_dataclass(frozen=True, kw_only=True)
+    class Bare(O.Dense):
+        extra: int = 2
+
+    assert Bare.__doc__.startswith("Bare(*, name: ") and Bare.__doc__ == _twin(Bare).__doc__
+
+
 def test_a_plain_dataclass_subclass_still_works():
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Extra(O.Dense):
@@ -127,8 +136,9 @@ def test_a_plain_dataclass_subclass_still_works():
 
 
 def test_importing_the_ops_compiles_few_method_sources():
-    """dataclasses compiles each method it writes from text (`exec` of a str); the op classes
-    now need two each (the frozen __setattr__ and __delattr__), not six."""
+    """dataclasses compiles each method it writes from text (`exec` of a str): six for each
+    frozen class, 810 for the op modules before; the op classes now compile none (18 are left:
+    Window, op_base's _Frozen and the graph's classes)."""
     script = textwrap.dedent("""
         import builtins
         real, count = builtins.exec, [0]
@@ -143,4 +153,4 @@ def test_importing_the_ops_compiles_few_method_sources():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout
     compiled = int(out.split()[-1])
-    assert compiled <= 2 * len(CLASSES) + 20, compiled
+    assert compiled < 40, compiled
