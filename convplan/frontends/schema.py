@@ -426,6 +426,9 @@ def _checks() -> Schema:
         "select": codes, "ignore": codes,
         "severity": {"type": "object", "additionalProperties": choice_schema(SEVERITIES)},
         "target": choice_schema(options.CHECK_TARGETS),
+        "port": choice_schema(C.PORTS),
+        # Any name: besides the built-in table, the user's devices file (calibrate) adds entries.
+        "device": {"type": "string", "minLength": 1},
         "dtype": choice_schema(tuple(options.DTYPES)),
         "batch": {"type": "integer", "minimum": 1},
         "optimizer": choice_schema(tuple(options.OPTIMIZER_SLOTS)), "input_size": sizes,
