@@ -359,8 +359,18 @@ class _Builder:
         out: set[str] = set()
         params, _ = self.weight_bytes(name)
         if self.compute != self.variable and arith.is_positive(params):
-            out.add(self.add(f"cast:{name}", name, "cast weights", 0, params * self.compute,
-                             why="weights cast to the compute dtype"))
+            # XLA:CPU runs 16-bit dots and convolutions in float32: the rounded kernel is
+            # widened back to a float32 copy and the result is made in float32, then narrowed
+            # (f32[3136,128] and f32[8,28,28,32] temporaries in the seed CNN's bf16 predict step)
+            widened = self.convention == "xla-cpu"
+            out.add(self.add(f"cast:{name}", name, "cast weights", 0,
+                             params * (4 if widened else self.compute),
+                             why="weights cast to the compute dtype"
+                             + (" and widened to float32 (XLA:CPU)" if widened else "")))
+            if widened:
+                out.add(self.add(f"wide:{name}", name, "workspace",
+                                 self.layer[name].activations * 4,
+                                 why="float32 result before narrowing (XLA:CPU)"))
         if not self.fused and getattr(self.graph[name].op, "activation", None) not in (
                 None, "linear"):
             out.add(self.add(f"preact:{name}", name, "activation",

@@ -218,3 +218,18 @@ def test_symbolic_unet_peak_is_short_and_prints_fast():
     assert time.perf_counter() - start < 5 and text.endswith(" B") and "Max(" in text
     concrete = analyze(graph, input_size=(64, 64)).training_memory(4, "float32", "adam")
     assert arith.substitute(memory.total, {"H": 64, "W": 64}) == concrete.total
+
+
+def test_xla_cpu_widens_16_bit_dots_to_float32():
+    """Under xla-cpu a 16-bit policy's weighted layer holds a float32 copy of its kernel and its
+    float32 result (XLA:CPU's bf16 predict step of the seed CNN: f32[3136,128] beside the
+    bf16 kernel, f32[8,28,28,32] beside the bf16 conv output); `fused` keeps 16 bits."""
+    graph = build_graph(SEED)
+    analysis = analyze(graph)
+    wide = plan_memory(graph, analysis, 8, "mixed_bfloat16", convention="xla-cpu")
+    narrow = plan_memory(graph, analysis, 8, "mixed_bfloat16", convention="fused")
+    assert wide.tensors["cast:dense"].fixed == 62730 * 4
+    assert narrow.tensors["cast:dense"].fixed == 62730 * 2
+    assert wide.tensors["wide:conv1"].per_example == 28 * 28 * 32 * 4
+    assert "wide:conv1" not in narrow.tensors
+    assert wide.inference_peak > narrow.inference_peak
