@@ -7,6 +7,17 @@
   `extra["conv_flops"]` (the time model uses the matmul rate).
 - bandwidth: `numpy.copyto` of a large float32 array (well beyond the caches) into another,
   2 x its bytes moved (read and written), the best of repeated runs.
+- cache bandwidth and size: the same copy of arrays of 1/2, 1, 2, ... MiB up to the largest
+  cache level /sys/devices/system/cpu/cpu0/cache lists (else 32 MiB). `cache_bandwidth` is
+  the fastest of them; `cache_bytes` is 2 x (read and written) the largest array still
+  copied at half that rate or more: the cache this process attains (on a shared machine
+  less than the sysfs size). The time model moves a layer whose bytes are at most
+  `cache_bytes` at `cache_bandwidth`, the others at `bandwidth` (a two-level roofline).
+- depthwise: a 3x3 depthwise convolution (2 x 9 FLOPs per output element) as XLA:CPU runs
+  it (`jax.lax.conv_general_dilated` with one group per channel, jitted) where jax imports,
+  else as 9 shifted numpy multiply-adds; `extra["depthwise_flops"]`, the rate the time model
+  runs depthwise convolutions at (XLA:CPU runs them far below the vector rate, docs/time.md).
+  `--quick` takes the numpy form (importing jax alone costs seconds).
 
 Each measurement repeats until its share of `seconds` is spent (at least 3 runs) and keeps
 the fastest: noise on a shared machine only ever slows a run down. numpy is imported only here.
@@ -31,11 +42,70 @@ class Sizes:
     matmul_n: int = 1024
     copy_bytes: int = 64 * 2**20
     conv_rows: int = 56 * 56
+    depthwise_hw: int = 28  # a batch of 8 28 x 28 x 96 maps
+    use_jax: bool = True
 
     @staticmethod
     def quick() -> Sizes:
         """Small enough for a test (well under a second), too small to be accurate."""
-        return Sizes(256, 8 * 2**20, 28 * 28)
+        return Sizes(256, 8 * 2**20, 28 * 28, 14, use_jax=False)
+
+
+def largest_cache() -> int:
+    """The largest cache level sysfs lists for cpu0 (e.g. "32768K"), else 32 MiB."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip().upper()
+            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+            sizes.append(int(text.rstrip("KMG")) * scale)
+        except (OSError, ValueError):
+            continue
+    return max(sizes, default=32 * 2**20)
+
+
+def cache_level(rates: dict[int, float]) -> tuple[float, float]:
+    """(cache_bandwidth, cache_bytes) from {array bytes: copy bytes per second}: the fastest
+    rate, and 2 x the largest array copied at half of it or more."""
+    best = max(rates.values())
+    fits = max(size for size, rate in rates.items() if rate >= best / 2)
+    return best, 2.0 * fits
+
+
+def _depthwise_run(hw: int, use_jax: bool) -> tuple[Callable[[], object], float, str]:
+    """(run once, FLOPs per run, how) for a 3x3 stride-1 'same' depthwise convolution of a
+    batch of 8 hw x hw x 96 maps: 2 x 9 x 8 x hw x hw x 96 FLOPs."""
+    import numpy as np
+
+    channels = 96
+    flops = 2.0 * 9 * 8 * hw * hw * channels
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, hw + 2, hw + 2, channels), dtype=np.float32)
+    k = rng.standard_normal((3, 3, 1, channels), dtype=np.float32)
+    if use_jax:
+        try:
+            import jax
+            from jax import lax
+        except ImportError:
+            pass
+        else:
+            conv = jax.jit(lambda a, b: lax.conv_general_dilated(
+                a, b, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                feature_group_count=channels))
+            xj, kj = jax.device_put(x), jax.device_put(k)
+            return (lambda: conv(xj, kj).block_until_ready()), flops, \
+                f"XLA:{jax.default_backend()} (jax {jax.__version__})"
+    out = np.empty((8, hw, hw, channels), dtype=np.float32)
+    tmp = np.empty_like(out)
+
+    def shifted_sums() -> None:
+        np.multiply(x[:, :hw, :hw], k[0, 0, 0], out=out)
+        for i in range(3):
+            for j in range(3):
+                if i or j:
+                    np.multiply(x[:, i:i + hw, j:j + hw], k[i, j, 0], out=tmp)
+                    out.__iadd__(tmp)
+    return shifted_sums, flops, f"numpy {np.__version__} shifted sums"
 
 
 def _best_seconds(run: Callable[[], object], budget: float, at_least: int = 3) -> float:
@@ -52,7 +122,8 @@ def _best_seconds(run: Callable[[], object], budget: float, at_least: int = 3) -
 
 
 def measure(seconds: float = 3.0, sizes: Sizes | None = None) -> dict[str, float]:
-    """{"matmul_flops", "conv_flops", "bandwidth"} per second, and the sizes used."""
+    """{"matmul_flops", "conv_flops", "bandwidth", "cache_bandwidth", "depthwise_flops"} per
+    second, and the sizes used ("matmul_n", "copy_bytes", "cache_bytes")."""
     import numpy as np
 
     sizes = sizes or Sizes()
@@ -60,7 +131,7 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None) -> dict[str, float
     n = sizes.matmul_n
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    matmul = 2 * n**3 / _best_seconds(lambda: a @ b, seconds * 0.4)
+    matmul = 2 * n**3 / _best_seconds(lambda: a @ b, seconds * 0.3)
 
     cols = rng.standard_normal((sizes.conv_rows, 9 * 64), dtype=np.float32)
     kernel = rng.standard_normal((9 * 64, 64), dtype=np.float32)
@@ -69,9 +140,27 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None) -> dict[str, float
 
     src = np.ones(sizes.copy_bytes // 4, dtype=np.float32)
     dst = np.empty_like(src)
-    bandwidth = 2 * src.nbytes / _best_seconds(lambda: np.copyto(dst, src), seconds * 0.4)
+    bandwidth = 2 * src.nbytes / _best_seconds(lambda: np.copyto(dst, src), seconds * 0.25)
+
+    copies: dict[int, float] = {}
+    size = 2**19
+    sizes_to_try = []
+    while size <= min(largest_cache(), sizes.copy_bytes // 2):
+        sizes_to_try.append(size)
+        size *= 2
+    for size in sizes_to_try or [sizes.copy_bytes // 2]:
+        part, part_dst = np.ones(size // 4, dtype=np.float32), np.empty(size // 4, np.float32)
+        copies[size] = 2 * size / _best_seconds(lambda d=part_dst, a=part: np.copyto(d, a),
+                                                seconds * 0.1 / len(sizes_to_try or [1]),
+                                                at_least=10)
+    cached, cache = cache_level(copies)
+
+    depthwise_run, depthwise_ops, how = _depthwise_run(sizes.depthwise_hw, sizes.use_jax)
+    depthwise = depthwise_ops / _best_seconds(depthwise_run, seconds * 0.15)
     return {"matmul_flops": matmul, "conv_flops": conv, "bandwidth": bandwidth,
-            "matmul_n": float(n), "copy_bytes": float(sizes.copy_bytes)}
+            "cache_bandwidth": max(cached, bandwidth), "depthwise_flops": depthwise,
+            "matmul_n": float(n), "copy_bytes": float(sizes.copy_bytes),
+            "cache_bytes": float(cache), "depthwise_xla": float(how.startswith("XLA"))}
 
 
 def _memory_bytes() -> int:
@@ -90,7 +179,9 @@ def local_device(rates: dict[str, float], name: str = LOCAL) -> Device:
         name, f"this machine ({platform.machine()}, {cores} cores), measured", _memory_bytes(),
         {"float32": rates["matmul_flops"]}, rates["bandwidth"],
         f"measured by `convplan calibrate` on {when} (numpy {np.__version__}: float32 matmul "
-        f"n={int(rates['matmul_n'])}, copy of {int(rates['copy_bytes']) >> 20} MiB)",
+        f"n={int(rates['matmul_n'])}, copies of {int(rates['copy_bytes']) >> 20} MiB and "
+        f"1/2 MiB up (cache {int(rates.get('cache_bytes', 0)) >> 20} MiB attained); depthwise 3x3 "
+        f"{'by XLA:CPU (jax)' if rates.get('depthwise_xla') else 'by numpy shifted sums'})",
         kind="cpu", units=cores, measured=True,
         extra={k: v for k, v in rates.items() if k not in ("matmul_flops", "bandwidth")})
 

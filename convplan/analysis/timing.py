@@ -3,7 +3,7 @@
 Per layer, with F its FLOPs and B its bytes (convplan.analysis.traffic) at the batch:
 
     compute_s = F_matrix x q / peak(dtype) + F_other / vector_peak
-    memory_s  = B / bandwidth
+    memory_s  = B / bandwidth(B)
     lower_s   = max(compute_s, memory_s)   (compute and memory traffic overlap perfectly)
     upper_s   = compute_s + memory_s       (they do not overlap at all)
     bound     = "compute" where compute_s > memory_s, else "memory" ("depends" where
@@ -12,7 +12,13 @@ Per layer, with F its FLOPs and B its bytes (convplan.analysis.traffic) at the b
 F_matrix is 2 x MACs of the ops that run on tensor cores or MXUs (convolutions but depthwise,
 Dense, EinsumDense, Dot, declared layers, a separable convolution's pointwise half); F_other
 is every other FLOP (bias, activations, normalizations, depthwise, pooling, merges), run on
-the vector units at the plain float32 rate. q >= 1 is the quantization real kernels pay
+the vector units at the plain float32 rate, except a depthwise convolution's (Depthwise, a
+separable convolution's depthwise half), which run at `extra["depthwise_flops"]` where the
+device has it (`convplan calibrate` measures what XLA:CPU attains; no GPU or TPU entry has
+one, so they keep the float32 peak). bandwidth(B) is a two-level roofline where the entry
+has `extra["cache_bytes"]` and `extra["cache_bandwidth"]` (calibrated CPUs): a layer moving
+B <= cache_bytes at the cache bandwidth, a larger (or symbolic) B at `bandwidth`; elsewhere
+`bandwidth` alone. q >= 1 is the quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
 the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
 each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
@@ -180,6 +186,21 @@ def _bound(compute: Any, memory: Any) -> str:
     return "depends"
 
 
+def depthwise_rate(device: Device) -> float:
+    """The FLOP/s a depthwise convolution runs at: calibrated, else the float32 peak."""
+    return device.extra.get("depthwise_flops", device.flops["float32"])
+
+
+def layer_bandwidth(device: Device, nbytes: Any) -> float:
+    """Bytes per second for a layer moving `nbytes`: the cache bandwidth where the entry has
+    one and concrete `nbytes` fit in its cache_bytes, else the memory bandwidth."""
+    cache = device.extra.get("cache_bytes")
+    rate = device.extra.get("cache_bandwidth")
+    if cache and rate and isinstance(nbytes, (int, float)) and nbytes <= cache:
+        return max(rate, device.bandwidth)
+    return device.bandwidth
+
+
 def itemsize(dtype: str) -> int:
     """Bytes of a computed value: 4 for float32 and tf32, 2 for 16-bit types and the mixed
     policies, 1 for int8."""
@@ -201,6 +222,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     or one the device has no rate for is a UsageError."""
     peak = device.peak_flops(dtype)
     vector_peak = device.flops["float32"]
+    depthwise_peak = depthwise_rate(device)
     size = itemsize(dtype)
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
@@ -229,8 +251,10 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
                                     cin, cout)
         elif isinstance(op, O.Depthwise):
             qv = _vector_quantization(device, op, layer.output_shape[-1])
-        compute = passes * batch * (matrix * q / peak + (flops - matrix) * qv / vector_peak)
-        memory = nbytes / device.bandwidth
+        other_peak = depthwise_peak if isinstance(op, (O.Depthwise, O.Separable)) else \
+            vector_peak
+        compute = passes * batch * (matrix * q / peak + (flops - matrix) * qv / other_peak)
+        memory = nbytes / layer_bandwidth(device, nbytes)
         counted = passes * batch * flops
         rows.append(LayerTime(
             layer.name, layer.op, _number(counted), nbytes,

@@ -9,15 +9,16 @@ import click
 @click.option("--seconds", type=click.FloatRange(0.1, 120), default=3.0, show_default=True,
               help="Time to spend measuring, in all.")
 @click.option("--quick", is_flag=True,
-              help="Tiny sizes (well under a second; for tests, not accurate).")
+              help="Tiny sizes and at most 0.5 s of measuring (for tests, not accurate).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Devices file to write  [default: $CONVPLAN_DEVICES, else "
                    "~/.config/convplan/devices.json]")
 @click.option("--name", default="cpu-local", show_default=True,
               help="The entry's name (`--device NAME` then uses it).")
 def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
-    """Measure this machine's attainable float32 matmul and convolution-like FLOP/s and its
-    memory bandwidth with numpy, and write them as the `cpu-local` device entry that
+    """Measure this machine's attainable float32 matmul and convolution-like FLOP/s, its
+    memory and cache bandwidth with numpy, its depthwise-convolution FLOP/s with XLA:CPU
+    (jax; numpy under --quick), and write them as the `cpu-local` device entry that
     `analyze --device cpu-local` and the time model read (docs/time.md).
 
     \b
@@ -35,10 +36,16 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
     key = name.strip().lower()
     if key in DEVICES:
         raise UsageError(f"--name {name!r} is a built-in device; choose another name")
-    rates = C.measure(seconds, C.Sizes.quick() if quick else None)
+    rates = C.measure(min(seconds, 0.5) if quick else seconds,
+                      C.Sizes.quick() if quick else None)
     path = C.write_entry(C.local_device(rates, key), Path(output) if output else None)
     click.echo(f"matmul (float32, n={int(rates['matmul_n'])}): "
                f"{format_count(rates['matmul_flops'])}FLOP/s")
     click.echo(f"convolution-like GEMM (float32):  {format_count(rates['conv_flops'])}FLOP/s")
     click.echo(f"memory bandwidth (copy):          {format_count(rates['bandwidth'])}B/s")
+    click.echo(f"cache bandwidth (copy):           {format_count(rates['cache_bandwidth'])}B/s"
+               f" up to {int(rates['cache_bytes']) >> 20} MiB moved")
+    how = "XLA:CPU" if rates["depthwise_xla"] else "numpy"
+    click.echo(f"depthwise 3x3 ({how}):{' ' * (21 - len(how))}"
+               f"{format_count(rates['depthwise_flops'])}FLOP/s")
     click.echo(f"wrote the {key!r} entry to {path}")

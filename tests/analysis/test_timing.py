@@ -53,6 +53,40 @@ def test_training_step_by_hand():
     assert plan.upper_s == pytest.approx((1080 + 945 + 1540) * 1e-9)
 
 
+# TOY calibrated: depthwise at 1e8 FLOP/s (10x under its vector rate), 300 bytes of cache at
+# 1e10 B/s (10x its memory bandwidth)
+CALIBRATED = Device("toy2", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                    extra={"depthwise_flops": 1e8, "cache_bytes": 300.0,
+                           "cache_bandwidth": 1e10})
+
+
+def test_depthwise_rate_and_cache_bandwidth_by_hand():
+    # DepthwiseConv2D 3x3 valid on 4x4x2 at batch 1: out 2x2x2; FLOPs 8 x (2 x 9) + 8 bias
+    # = 152; bytes in 32 x 4 + out 8 x 4 + weights (18 + 2) x 4 = 240
+    g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2])
+    plain = time_plan(g, analyze(g), TOY, "float32", batch=1).layers[1]
+    assert (plain.flops, plain.bytes) == (152, 240)
+    assert plain.compute_s == pytest.approx(152e-9) and plain.memory_s == pytest.approx(240e-9)
+    cal = time_plan(g, analyze(g), CALIBRATED, "float32", batch=1).layers[1]
+    # 152 / 1e8 = 1520 ns of compute; 240 B <= 300 B of cache: 240 / 1e10 = 24 ns
+    assert cal.compute_s == pytest.approx(1520e-9) and cal.memory_s == pytest.approx(24e-9)
+    assert (cal.bound, cal.lower_s) == ("compute", pytest.approx(1520e-9))
+    # at batch 2 the bytes (in 256 + out 64 + weights 80 = 400) leave the 300-byte cache
+    big = time_plan(g, analyze(g), CALIBRATED, "float32", batch=2).layers[1]
+    assert big.bytes == 400 and big.memory_s == pytest.approx(400e-9)
+    assert big.compute_s == pytest.approx(2 * 1520e-9)
+
+
+def test_a_dense_layer_keeps_the_vector_rate_on_a_calibrated_device():
+    # the Dense of test_dense_by_hand: 315 FLOPs (not depthwise: at 1e9), 400 B > 300 B cache
+    g = _graph([{"name": "d", "op": "Dense", "units": 5}], [10])
+    d = time_plan(g, analyze(g), CALIBRATED, "float32", batch=3).layers[1]
+    assert d.compute_s == pytest.approx(315e-9) and d.memory_s == pytest.approx(400e-9)
+    # at batch 1: bytes (10 + 5) x 4 + 220 = 280 fit: 28 ns
+    d1 = time_plan(g, analyze(g), CALIBRATED, "float32", batch=1).layers[1]
+    assert d1.bytes == 280 and d1.memory_s == pytest.approx(28e-9)
+
+
 def test_a_big_convolution_is_compute_bound_on_h100():
     g = load("examples/resnet50.yaml")
     plan = time_plan(g, analyze(g), DEVICES["h100"], "mixed_bfloat16", batch=256)
@@ -110,7 +144,7 @@ def test_bounds_are_ordered_and_sum(spec):
     """lower <= upper <= 2 x lower per layer and per step; the step is the sum of layers."""
     graph, analysis = _analyzed(spec)
     for device, dtype in ((DEVICES["h100"], "mixed_bfloat16"), (DEVICES["tpu-v5e"], "bfloat16"),
-                          (TOY, "float32")):
+                          (TOY, "float32"), (CALIBRATED, "float32")):
         for training in (False, True):
             plan = time_plan(graph, analysis, device, dtype, batch=16, training=training)
             for t in plan.layers:

@@ -26,7 +26,30 @@ def test_calibrate_writes_cpu_local(capsys, monkeypatch, tmp_path):
     assert 1e8 < local.peak_flops("float32") < 1e14
     assert 1e8 < local.bandwidth < 1e13
     assert local.extra["conv_flops"] > 0
+    # the two-level roofline and the depthwise rate the time model reads
+    assert local.extra["cache_bandwidth"] >= local.bandwidth
+    assert 2**19 <= local.extra["cache_bytes"] <= 2**31
+    assert 1e6 < local.extra["depthwise_flops"] < 1e14
+    assert "depthwise 3x3 (numpy)" in out and "cache bandwidth" in out
     assert device("lab-box").source == "hand"
+
+
+def test_cache_level_picks_the_largest_array_copied_at_half_the_best_rate():
+    from convplan.calibration import cache_level
+
+    # 1 MiB and 4 MiB arrays at 60 and 31 GB/s (>= 30), 8 MiB at 20: 2 x 4 MiB moved
+    rates = {2**20: 60e9, 2**21: 50e9, 2**22: 31e9, 2**23: 20e9, 2**24: 12e9}
+    assert cache_level(rates) == (60e9, 2.0 * 2**22)
+    assert cache_level({2**19: 5e9}) == (5e9, 2.0 * 2**19)
+
+
+def test_calibrate_quick_is_fast(capsys, tmp_path):
+    import time
+
+    start = time.perf_counter()
+    code, _, err = run_main(capsys, "calibrate", "--quick", "-o", str(tmp_path / "d.json"))
+    assert code == 0, err
+    assert time.perf_counter() - start < 3.0
 
 
 def test_calibrate_refuses_a_builtin_name(capsys, tmp_path):
