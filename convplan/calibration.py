@@ -25,6 +25,7 @@ the fastest: noise on a shared machine only ever slows a run down. numpy is impo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -150,7 +151,7 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None) -> dict[str, float
         size *= 2
     for size in sizes_to_try or [sizes.copy_bytes // 2]:
         part, part_dst = np.ones(size // 4, dtype=np.float32), np.empty(size // 4, np.float32)
-        copies[size] = 2 * size / _best_seconds(lambda d=part_dst, a=part: np.copyto(d, a),
+        copies[size] = 2 * size / _best_seconds(functools.partial(np.copyto, part_dst, part),
                                                 seconds * 0.1 / len(sizes_to_try or [1]),
                                                 at_least=10)
     cached, cache = cache_level(copies)
