@@ -12,7 +12,9 @@ a number typed in the page) and writes a page holding:
   on that layer;
 - the memory model's candidate peak steps (convplan.analysis.memory: which buffers are live
   at each step), so the page finds the peak and its step as `analyze` does;
-- the diagram's layout (convplan.report.diagram).
+- the diagram's layout (convplan.report.diagram);
+- the time model's formulas and devices (convplan.report.live_time), so a device picked in
+  the page shows `analyze --device`'s time table and totals.
 
 Everything from the spec (names, ops) travels as JSON data in a `<script type=
 "application/json">` element, escaped so that no `</script>` can end it, and reaches the page
@@ -92,6 +94,7 @@ def live_model(concrete: Analysis, symbolic: Analysis, graph: Graph, *, batch: i
                dtype: str, optimizer: str) -> tuple[dict[str, Any], FormulaTable]:
     """The page's data: names, formula indices into the returned table, checks, memory."""
     from convplan.report.diagram import plan_diagram
+    from convplan.report.live_time import time_model
 
     symbols = list(symbolic.symbols)
     table = FormulaTable(symbols)
@@ -134,6 +137,8 @@ def live_model(concrete: Analysis, symbolic: Analysis, graph: Graph, *, batch: i
         "places": [[places[layer.name].x, places[layer.name].depth]
                    for layer in symbolic.layers],
         "limit": str(INT64_LIMIT),
+        "time": time_model(graph, symbolic, add),  # None: no time table (a network the
+        # time model or the compiler cannot take); the rest of the page stays live
     }
     return model, table
 

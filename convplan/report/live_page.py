@@ -50,6 +50,13 @@ def _controls(symbols: list[str], sizes: dict[str, int], batch: int | None, dtyp
     options = "".join(f"<option{' selected' if o == optimizer else ''}>{o}</option>"
                       for o in OPTIMIZER_SLOTS)
     parts.append(f"<label>optimizer<select id=cp-optimizer>{options}</select></label>")
+    from convplan.report.live_time import page_devices
+
+    options = "<option value=''>none</option>" + "".join(
+        f"<option>{escape(d.name)}</option>" for d in page_devices())
+    parts.append(f"<label>device<select id=cp-device>{options}</select></label>")
+    parts.append("<label>step<select id=cp-step><option>training</option><option>inference"
+                 "</option></select></label>")
     parts.append("<span id=cp-status></span></form>")
     return "".join(parts)
 
@@ -79,6 +86,12 @@ def page(concrete: Analysis, symbolic: Analysis, model_json: str, formulas_js: s
         html_table(HEADERS, rows, total).replace("<table>", "<table id=cp-table>", 1),
         "<h2 id=memory>Memory</h2><div class=wrap><table id=cp-memory><tbody></tbody>"
         "</table></div>",
+        "<h2 id=time>Time</h2><p class=setting id=cp-time-head>Pick a device to see the time "
+        "bounds per layer (<code>convplan analyze --device</code>).</p>"
+        "<p class=error id=cp-time-error hidden></p><div class=wrap><table id=cp-time hidden>"
+        "<thead><tr><th>layer</th><th>op</th><th>FLOPs</th><th>bytes</th><th>FLOP/B</th>"
+        "<th>bound</th><th>lower</th><th>upper</th><th>q</th></tr></thead><tbody></tbody>"
+        "<tfoot></tfoot></table></div><div id=cp-time-lines></div>",
         "<h2 id=architecture>Architecture</h2><p class=setting>Pick a layer (a box or a row) to "
         "see its receptive field over the input.</p><div class=arch><div class=diagram>"
         "<svg id=cp-diagram></svg></div><div class=field><svg id=cp-field></svg>"

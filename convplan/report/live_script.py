@@ -9,7 +9,9 @@ and charts. It mirrors, line for line, what the Python it names computes:
   candidates) and convplan.report.json_report.memory_dict;
 - `count`, `bytes`, `g3`: convplan.options.format_count / format_bytes (Python's '.3g',
   ties to even);
-- `shapeText`, `axesText`: convplan.report.formatting.
+- `shapeText`, `axesText`: convplan.report.formatting;
+- `planAt`, `quantization`: convplan.analysis.timing.time_plan and matrix_quantization (in
+  floats, in the same order), `timeAt` and `drawTime`: convplan.report.time_report.
 
 Text from the spec is only ever set as textContent or passed through `esc` into SVG.
 The last update's time (performance.now) is in `window.cpLastUpdateMs`.
@@ -97,7 +99,8 @@ function readState() {
     if (!/^\d+$/.test(b) || BigInt(b) < 1n) message = message ?? ("convplan: Error: Invalid value for '--batch': " + b + " is not in the range x>=1.");
     else batch = BigInt(b);
   }
-  return {sizes, batch, dtype: $('cp-dtype').value, optimizer: $('cp-optimizer').value, message};
+  return {sizes, batch, dtype: $('cp-dtype').value, optimizer: $('cp-optimizer').value, message,
+    device: $('cp-device').value, step: $('cp-step').value};
 }
 
 // ---------------------------------------------------------------- the CLI's checks
@@ -179,6 +182,136 @@ function memoryAt(get, totals, scale, dtype, optimizer) {
   };
 }
 
+// ---------------------------------------------------------------- time, as analyze --device
+const T = M.time;
+function ceilTo(n, m) { return (n + m - 1n) / m * m; }
+function quantization(chip, dtype, rows, cin, cout) {  // timing.matrix_quantization, concrete dims
+  if (chip.kind === 'cpu') return 1.0;
+  let q = 1.0;
+  if (chip.kind === 'tpu') {
+    for (const [n, m] of [[cin, BigInt(chip.lanes)], [cout, BigInt(chip.lanes)], [rows, 8n]])
+      if (n > 0n) q *= Number(ceilTo(n, m)) / Number(n);
+    return q;
+  }
+  const multiple = BigInt(T.tensor_core[dtype] ?? 1);
+  const coutPad = ceilTo(cout, multiple);
+  if (cin > 0n) q *= Number(ceilTo(cin, multiple)) / Number(cin);
+  if (rows > 0n && cout > 0n) {
+    const tileN = [32n, 64n, 128n].find((n) => n >= coutPad) ?? 128n;
+    const units = BigInt(chip.units);
+    const tiles = ((rows + 127n) / 128n) * ((coutPad + tileN - 1n) / tileN);
+    const waves = (tiles + units - 1n) / units;
+    q *= Number(waves * units * 128n * tileN) / Number(rows * cout);
+  } else if (cout > 0n) q *= Number(coutPad) / Number(cout);
+  return q;
+}
+const ratio = (a, b) => b === 0 ? 0.0 : a / b;
+function planAt(get, chip, dtype, batch, training, optimizer) {  // timing.time_plan
+  const peak = chip.peak[dtype], vector = chip.vector, size = String(T.itemsize[dtype]);
+  const passes = training ? 3n : 1n;
+  const layers = M.layers.map((l, i) => {
+    const t = T.layers[i];
+    const [f0, f1, t0, t1] = t.bytes[size].map(get);
+    const nbytes = training ? t0 + batch * t1 : f0 + batch * f1;
+    const flops = get(l.flops);
+    let matrix = get(t.mx);
+    if (matrix > flops) matrix = flops;
+    let q = 1.0, qv = 1.0;
+    if (l.inputs.length && matrix !== 0n) {
+      if (t.q) q = quantization(chip, dtype, batch * get(t.pos), get(t.cin), get(t.cout));
+    } else if (t.dw && chip.kind === 'tpu') {
+      const c = get(t.cout);
+      qv = Number(ceilTo(c, 128n)) / Number(c);
+    }
+    const other = t.dw || t.sep ? chip.depthwise : vector;
+    const compute = Number(passes * batch) * (Number(matrix) * q / peak + Number(flops - matrix) * qv / other);
+    const cached = chip.cache_bytes && chip.cache_bandwidth && Number(nbytes) <= chip.cache_bytes;
+    const memory = Number(nbytes) / (cached ? Math.max(chip.cache_bandwidth, chip.bandwidth) : chip.bandwidth);
+    const counted = passes * batch * flops;
+    return {name: l.name, op: l.op, flops: counted, bytes: nbytes,
+      intensity: nbytes === 0n ? 0.0 : Number(counted) / Number(nbytes),
+      lower_s: Math.max(compute, memory), upper_s: compute + memory,
+      bound: compute > memory ? 'compute' : 'memory', compute_s: compute, memory_s: memory, quantization: q};
+  });
+  let optimizer_s = 0.0;
+  if (training) {
+    const update = (3n + 2n * BigInt(M.optimizers[optimizer])) * BigInt(T.variable[dtype]);
+    optimizer_s = Number(get(T.trainable) * update) / chip.bandwidth;
+  }
+  let lower = 0.0, upper = 0.0, spent = 0.0;
+  for (const t of layers) { lower += t.lower_s; upper += t.upper_s; if (t.bound === 'memory') spent += t.lower_s; }
+  lower += optimizer_s; upper += optimizer_s;
+  const b = Number(batch);
+  return {layers, lower_s: lower, upper_s: upper, optimizer_s, training, batch,
+    totals: {lower_s: lower, upper_s: upper, images_per_s: {from_lower: ratio(b, lower), from_upper: ratio(b, upper)},
+      optimizer_s, memory_bound_share: ratio(spent, lower)}};
+}
+function timeAt(get, state) {  // null (no device), {error}, or time_report.time_json's entry
+  if (T === null || state.device === '') return null;
+  const chip = T.devices.find((d) => d.name === state.device);
+  if (chip.refused[state.dtype]) return {error: chip.refused[state.dtype]};
+  const batch = state.batch ?? 1n, training = state.step === 'training';
+  const plan = planAt(get, chip, state.dtype, batch, training, state.optimizer);
+  const doc = {model: T.model, device: chip.name, measured: chip.measured, dtype: state.dtype,
+    batch: Number(batch), step: state.step, layers: plan.layers.map((t) => ({...t,
+      flops: Number(t.flops), bytes: Number(t.bytes)})), totals: plan.totals};
+  if (training) doc.inference_totals = planAt(get, chip, state.dtype, batch, false, state.optimizer).totals;
+  return {doc, plan, chip};
+}
+function seconds(x) {  // time_report.format_seconds
+  for (const [scale, unit] of [[1.0, 's'], [1e-3, 'ms'], [1e-6, 'us'], [1e-9, 'ns']])
+    if (x >= scale) return g3(x / scale) + ' ' + unit;
+  return x === 0 ? '0 s' : g3(x / 1e-9) + ' ns';
+}
+const rate = (x) => x >= 100 ? exact(Math.round(x)) : g3(x);  // time_report._rate
+const flopCount = (x) => prefixed(x, DECIMAL) ?? String(x);
+let timeKey = null;
+function drawTime(r) {
+  const table = $('cp-time'), err = $('cp-time-error'), lines = $('cp-time-lines');
+  const t = r.error ? null : r.time;
+  err.hidden = !(t && t.error);
+  err.textContent = t && t.error ? t.error : '';
+  table.hidden = !(t && t.doc);
+  if (!(t && t.doc)) { lines.textContent = ''; $('cp-time-head').textContent = t ? '' : (r.error ? '' :
+    'Pick a device to see the time bounds per layer (convplan analyze --device).'); return; }
+  const {plan, chip, doc} = t;
+  const step = plan.training ? 'training step' : 'forward pass';
+  $('cp-time-head').textContent = 'time on ' + chip.name + ' (' + (chip.measured ? 'measured' : 'datasheet, never measured') +
+    '), ' + doc.dtype + ', batch ' + plan.batch + ', ' + step + '; ' + T.model;
+  const body = table.tBodies[0];
+  if (timeKey !== M.layers.length) {
+    body.textContent = '';
+    M.layers.forEach(() => { const tr = body.insertRow(); for (let c = 0; c < 9; c++) { const td = tr.insertCell(); if (c < 2 || c === 5) td.className = 'l'; } });
+    const foot = table.tFoot; foot.textContent = '';
+    const tr = foot.insertRow(); for (let c = 0; c < 9; c++) { const td = tr.insertCell(); if (c < 2) td.className = 'l'; }
+    timeKey = M.layers.length;
+  }
+  plan.layers.forEach((x, i) => {
+    const c = body.rows[i].cells;
+    const texts = [x.name, x.op, flopCount(x.flops), bytes(x.bytes), g3(x.intensity), x.bound,
+      seconds(x.lower_s), seconds(x.upper_s), g3(x.quantization)];
+    texts.forEach((s, k) => cell(c[k], s));
+  });
+  let flops = 0n, nb = 0n;
+  for (const x of plan.layers) { flops += x.flops; nb += x.bytes; }
+  const f = table.tFoot.rows[0].cells;
+  ['total', '', flopCount(flops), bytes(nb), g3(nb === 0n ? 0 : Number(flops) / Number(nb)), '',
+    seconds(plan.lower_s), seconds(plan.upper_s), ''].forEach((s, k) => cell(f[k], s));
+  const out = [];
+  if (plan.training) out.push('optimizer update ' + seconds(plan.optimizer_s) + ' (memory-bound; in both totals)');
+  const tot = plan.totals;
+  out.push(step + ': ' + seconds(tot.lower_s) + ' to ' + seconds(tot.upper_s) + ', ' + rate(tot.images_per_s.from_upper) +
+    ' to ' + rate(tot.images_per_s.from_lower) + ' images/s; memory-bound layers ' +
+    Math.round(tot.memory_bound_share * 100) + '% of the lower bound');
+  if (doc.inference_totals) {
+    const it = doc.inference_totals;
+    out.push('forward pass: ' + seconds(it.lower_s) + ' to ' + seconds(it.upper_s) + ', ' +
+      rate(it.images_per_s.from_upper) + ' to ' + rate(it.images_per_s.from_lower) + ' images/s');
+  }
+  lines.innerHTML = out.map(() => '<p class=setting></p>').join('');
+  out.forEach((s, k) => { lines.children[k].textContent = s; });
+}
+
 // ---------------------------------------------------------------- one evaluation
 function evaluate(state) {
   const cache = new Array(F.length);
@@ -204,7 +337,7 @@ function evaluate(state) {
     non_trainable_params: t.non_trainable_params, macs: t.macs * scale, flops: t.flops * scale,
     activations: t.activations * scale, act_bytes: t.activations * compute * scale};
   return {layers, totals, memory: memoryAt(get, t, scale, state.dtype, state.optimizer),
-          batch: state.batch, compute};
+          batch: state.batch, compute, time: timeAt(get, state)};
 }
 
 // what `analyze --format json` prints, from an evaluation (the browser test compares them)
@@ -218,6 +351,7 @@ function asJson(r) {
     totals: Object.fromEntries(['params', 'trainable_params', 'non_trainable_params', 'macs',
       'flops', 'activations'].map((k) => [k, json(r.totals[k])])),
     memory: mem,
+    ...(r.time === null ? {} : r.time.error ? {time_error: r.time.error} : {time: r.time.doc}),
     layers: r.layers.map((l, i) => ({name: l.name, op: l.op, output_shape: [b, ...l.dims.map(json)],
       params: json(l.params), trainable_params: json(l.trainable_params),
       non_trainable_params: json(l.non_trainable_params), macs: json(l.macs), flops: json(l.flops),
@@ -499,7 +633,7 @@ function update() {
   const t0 = performance.now();
   const r = evaluate(readState());
   last = r;
-  drawError(r); drawTable(r); drawCards(r); drawMemory(r); drawDiagram(r); drawField(r); drawCharts(r);
+  drawError(r); drawTable(r); drawCards(r); drawMemory(r); drawDiagram(r); drawField(r); drawCharts(r); drawTime(r);
   const ms = performance.now() - t0;
   window.cpLastUpdateMs = ms;
   $('cp-status').textContent = 'updated in ' + ms.toFixed(1) + ' ms';
@@ -514,12 +648,13 @@ window.cpState = () => asJson(last);
 window.cpPick = pick;
 
 buildTable();
+if (T === null) $('cp-device').disabled = true;  // live_time.time_model found no time model
 M.symbols.forEach((s, i) => {
   const box = $('cp-size-' + i), slide = $('cp-slide-' + i);
   box.addEventListener('input', () => { slide.value = box.value; update(); });
   slide.addEventListener('input', () => { box.value = slide.value; update(); });
 });
-for (const id of ['cp-batch', 'cp-dtype', 'cp-optimizer']) $(id).addEventListener('input', update);
+for (const id of ['cp-batch', 'cp-dtype', 'cp-optimizer', 'cp-device', 'cp-step']) $(id).addEventListener('input', update);
 $('cp-diagram').addEventListener('click', (e) => {
   const g = e.target.closest('g.box');
   if (g) pick(Number(g.dataset.layer));

@@ -301,3 +301,132 @@ def test_screenshot_at_1280x800(browser, tmp_path):
         colours = image.convert("RGB").getcolors(1 << 20)
     assert colours is not None and len(colours) > 50  # text, inputs and cards, not a blank page
     page.close()
+
+
+TIME_SET = """([sizes, batch, dtype, optimizer, device, step]) => {
+  sizes.forEach((v, i) => { document.getElementById('cp-size-' + i).value = v; });
+  document.getElementById('cp-batch').value = batch;
+  document.getElementById('cp-dtype').value = dtype;
+  document.getElementById('cp-optimizer').value = optimizer;
+  document.getElementById('cp-device').value = device;
+  const s = document.getElementById('cp-step');
+  s.value = step;
+  s.dispatchEvent(new Event('input'));
+  const cells = (tr) => [...tr.cells].map((c) => c.textContent);
+  return JSON.stringify({state: window.cpState(),
+    error: document.getElementById('cp-time-error').hidden ? null
+      : document.getElementById('cp-time-error').textContent,
+    head: document.getElementById('cp-time-head').textContent,
+    rows: [...document.querySelectorAll('#cp-time tbody tr')].map(cells),
+    total: ((tr) => tr ? cells(tr) : null)(document.querySelector('#cp-time tfoot tr')),
+    lines: [...document.querySelectorAll('#cp-time-lines p')].map((p) => p.textContent)});
+}"""
+
+
+def close(got, want, path="time"):
+    """Equal, floats within a relative 1e-9."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), path
+        for k in want:
+            close(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want)):
+            close(g, w, f"{path}[{i}]")
+    elif isinstance(want, (int, float)) and not isinstance(want, bool):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-300), path
+    else:
+        assert got == want, path
+
+
+def cli_time(graph, size, batch, dtype, optimizer, device, step):
+    """`analyze --device ... --step ... --format json`'s "time" entry and its text lines (or
+    the error line), from the command's own code (convplan.cli.analyze_cmd._with_time)."""
+    from convplan.analysis.timing import time_plan
+    from convplan.cli.analyze_cmd import _with_time
+    from convplan.cli.main import PARAMETER_FLAGS
+    from convplan.devices import device as find
+    from convplan.report.time_report import time_lines
+
+    concrete = analyze(graph, input_size=size)
+    try:
+        doc = json.loads(_with_time("{}", "json", graph, concrete, device, dtype, batch or 1,
+                                    optimizer, step == "training"))
+    except ConvplanError as exc:
+        return None, None, "convplan: error: " + " ".join(
+            cli_message(str(exc), PARAMETER_FLAGS).split())
+    chip = find(device)
+    training = step == "training"
+    plan = time_plan(graph, concrete, chip, dtype, batch or 1, training, optimizer)
+    forward = time_plan(graph, concrete, chip, dtype, batch or 1, False) if training else None
+    return doc["time"], (plan, time_lines(plan, chip.measured, forward)), None
+
+
+@pytest.mark.parametrize("spec", ("seed_cnn.yaml", "resnet50.yaml"))
+def test_the_time_table_is_the_clis(browser, tmp_path, monkeypatch, spec):
+    """A device and a step picked at random per draw: the page's time entry is the CLI's JSON
+    (floats within 1e-9), its cells and lines are the CLI's text; a dtype the device lacks
+    shows the CLI's line. A devices file with a calibrated cpu-local entry puts it in the
+    device list."""
+    from convplan.devices import GIGA, Device, device_to_json
+    from convplan.options import format_bytes, format_count
+    from convplan.report.live_time import page_devices
+    from convplan.report.time_report import format_seconds
+
+    local = Device("cpu-local", "this machine", 16 * 2**30, {"float32": 95.5 * GIGA,
+                   "bfloat16": 40 * GIGA}, 12.5 * GIGA, "convplan calibrate", "cpu", 2,
+                   measured=True, extra={"depthwise_flops": 7.5 * GIGA,
+                                         "cache_bytes": 2.0 * 2**20, "cache_bandwidth": 60 * GIGA})
+    (tmp_path / "devices.json").write_text(json.dumps({"devices": [device_to_json(local)]}))
+    monkeypatch.setenv("CONVPLAN_DEVICES", str(tmp_path / "devices.json"))
+    graph = convplan.load(EXAMPLES / spec)
+    start = analyze(graph).layers[0].output_shape[:2]
+    path = tmp_path / "report.html"
+    path.write_text(live_html(graph), encoding="utf-8")
+    page, _, errors = open_page(browser, path)
+    rng = random.Random("time " + spec)
+    names = [d.name for d in page_devices()]
+    assert "cpu-local" in names
+    assert page.evaluate("[...document.getElementById('cp-device').options].map((o) => o.value)"
+                         ) == ["", *names]
+    refused = quantized = 0
+    compared: list[str] = []
+    for draw in range(6):
+        size = tuple(max(8, s + rng.randint(-s // 3, s)) for s in start)
+        batch = rng.choice([None, 1, rng.randint(2, 512)])
+        # fixed first: a refused dtype, a TPU's padding, the calibrated entry; then random
+        dtype = ("float16", "bfloat16", "float32")[draw] if draw < 3 else rng.choice(
+            list(DTYPES))
+        device = ("tpu-v4", "tpu-v6e", "cpu-local")[draw] if draw < 3 else rng.choice(names)
+        step, optimizer = rng.choice(["training", "inference"]), rng.choice(OPTIMIZERS)
+        shown = json.loads(page.evaluate(TIME_SET, [list(size), "" if batch is None
+                                                    else str(batch), dtype, optimizer,
+                                                    device, step]))
+        want, text, error = cli_time(graph, size, batch, dtype, optimizer, device, step)
+        if error is not None:
+            refused += 1
+            assert shown["error"] == error and shown["state"]["time_error"] == error
+            assert shown["rows"] == [] or "time" not in shown["state"]
+            continue
+        assert shown["error"] is None
+        close(shown["state"]["time"], want)
+        plan, lines = text
+        assert shown["head"] == lines[0] + "; " + lines[1].strip()
+        assert shown["rows"] == [
+            [t.name, t.op, format_count(t.flops), format_bytes(t.bytes), f"{t.intensity:.3g}",
+             t.bound, format_seconds(t.lower_s), format_seconds(t.upper_s),
+             f"{t.quantization:.3g}"] for t in plan.layers]
+        flops = sum(t.flops for t in plan.layers)
+        nbytes = sum(t.bytes for t in plan.layers)
+        assert shown["total"] == ["total", "", format_count(flops), format_bytes(nbytes),
+                                  f"{flops / nbytes if nbytes else 0:.3g}", "",
+                                  format_seconds(plan.lower_s), format_seconds(plan.upper_s), ""]
+        assert shown["lines"] == [line.strip() for line in lines[-(1 + 2 * plan.training):]]
+        compared.append(f"{device}/{step}/{dtype}/b{batch}")
+        quantized += any(t.quantization != 1.0 for t in plan.layers)
+    print(f"{spec}: time entry equal to the CLI at {compared}; {refused} refused")
+    assert refused >= 1 and len(compared) >= 3 and quantized >= 2  # float16 on a TPU, at least
+    page.evaluate(TIME_SET, [list(start), "", "float32", "adam", "", "training"])
+    assert "time" not in json.loads(page.evaluate("JSON.stringify(window.cpState())"))
+    assert errors == []
+    page.close()
