@@ -24,10 +24,9 @@ from convplan.checks.registry import Finding, layer_finding
 from convplan.checks.subject import Analyses, consumers, windows
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
+from convplan.ir.sign import nonnegative as _nonnegative
 
 Pads = tuple[tuple[int, int], ...]
-NONNEGATIVE = ("relu", "relu6", "sigmoid", "softmax", "softplus", "exponential",
-               "hard_sigmoid", "elu_plus_one")
 
 
 def tf_same_pads(n: int, k: int, s: int, d: int) -> tuple[int, int]:
@@ -88,20 +87,6 @@ def _same_upper(per_axis: list[tuple[int, int, int]]) -> str:
     if all((k - 1) * d + 1 >= s for k, s, d in per_axis):
         return " (or auto_pad='SAME_UPPER')"
     return ""
-
-
-def _nonnegative(graph: Graph, name: str) -> bool:
-    """Whether the layer's output is >= 0 (a ReLU-like activation last), so zeros padded
-    before a max pooling never win where PyTorch/ONNX pad -inf."""
-    op = graph[name].op
-    if isinstance(op, O.ReLU):
-        return op.negative_slope == 0
-    activation = getattr(op, "activation", None)
-    if activation in NONNEGATIVE:
-        return True
-    if isinstance(op, (O.MaxPooling, O.Dropout)) and graph[name].inputs:
-        return _nonnegative(graph, graph[name].inputs[0])
-    return False
 
 
 def check_same_padding_port(graph: Graph, analyses: Analyses,

@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from convplan.checks.portability_rules import _nonnegative
 from convplan.errors import UnsupportedError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
+from convplan.ir.sign import nonnegative
 
 ZERO_PADDING = {1: O.ZeroPadding1D, 2: O.ZeroPadding2D, 3: O.ZeroPadding3D}
 
@@ -78,7 +78,7 @@ def to_keras_semantics(graph: Graph) -> Graph:
                 raise _refuse(node.name, op, f"explicit pads {pads} on a transposed convolution")
             changes["padding"] = "valid"
             if any(b or e for b, e in pads):
-                if isinstance(op, O.MaxPooling) and not _nonnegative(graph, node.inputs[0]):
+                if isinstance(op, O.MaxPooling) and not nonnegative(graph, node.inputs[0]):
                     raise _refuse(node.name, op, f"pads {pads} with -inf before a max pooling "
                                   "of a signed input")
                 if isinstance(op, O.AveragePooling) and not op.count_include_pad:
