@@ -156,12 +156,17 @@ def check_floor_truncation(graph: Graph, analyses: Analyses,
     happens ("H mod 8 is 4, 5, 6 or 7"). Layers whose stride exceeds the window (k_eff < s)
     skip rows by design and are not reported, nor are rows that only a ZeroPadding layer just
     before added (Keras's ResNet50 pads 224 to 230 and its 7x7 stride-2 convolution leaves the
-    last padded row). Fix: pick input sizes the strides divide, or padding 'same'."""
+    last padded row), nor are ceil_mode poolings (PyTorch's, ONNX's), whose rounded-up last
+    window reaches the last row. Fix: pick input sizes the strides divide, or padding 'same'."""
     sizes = declared_sizes(graph, config)
     for node in graph:
         per_axis = windows(node.op)
         padding = getattr(node.op, "padding", "valid")
         if per_axis is None or padding == "same":
+            continue
+        if getattr(node.op, "ceil_mode", False):
+            # ceil_mode's last window starts at or before the last row (k_eff >= s here), so
+            # it reaches every row: out = min(ceil((n - k) / s), floor((n - 1) / s)) + 1.
             continue
         rank = node.op.spatial_rank
         producer = graph[node.inputs[0]].op
