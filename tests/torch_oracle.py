@@ -60,7 +60,7 @@ ZOO = (
     ZooModel("resnet50", _children_but(2), "/layer4/"),
     ZooModel("mobilenet_v3_large", lambda m: m.features, "/features/"),
     ZooModel("efficientnet_b0", lambda m: m.features, "/features/"),
-    ZooModel("convnext_tiny", lambda m: m.features, "/features/", fold_constants=True),
+    ZooModel("convnext_tiny", lambda m: m.features, "/features/"),
     ZooModel("regnet_y_400mf", lambda m: (lambda x: m.trunk_output(m.stem(x))),
              "/trunk_output/"),
     ZooModel("densenet121", lambda m: m.features, "/features/"),

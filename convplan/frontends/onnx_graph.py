@@ -40,6 +40,9 @@ class Builder:
                           1)
         self.uses: dict[str, int] = {}
         self.node: Any = None  # the node being converted, for messages
+        # The batch length every graph input fixes (an export traced at batch 1 writes it as
+        # a literal, as the dynamo exporter's Reshape [1, 2048]); None where any leaves it open.
+        self.fixed_batch: int | None = None
 
     # -- messages -------------------------------------------------------------------------
     def error(self, message: str, cls: type[SpecError] = UnsupportedError) -> SpecError:
@@ -170,10 +173,12 @@ def add_inputs(b: Builder, model: Any, initializers: set[str]) -> None:
     if not graph_inputs:
         raise b.error("the graph has no inputs (every input is an initializer)", SpecError)
     taken: dict[str, str] = {}
+    batches: set[int | None] = set()
     for info in graph_inputs:
         if not info.type.HasField("tensor_type"):
             raise b.error(f"input {info.name!r} is not a tensor", SpecError)
         dims = _dims(info)
+        batches.add(dims[0] if dims and isinstance(dims[0], int) and dims[0] > 0 else None)
         if len(dims) < 2:
             raise b.error(f"input {info.name!r} has rank {len(dims)}; convplan plans batched "
                           "inputs (N, C, ...) or (N, features)")
@@ -203,6 +208,7 @@ def add_inputs(b: Builder, model: Any, initializers: set[str]) -> None:
                                for d, n in zip(op.shape, (*SPATIAL_NAMES.get(len(op.shape) - 1,
                                                                             ()), "C")))
         b.values[info.name] = Tensor(name, axes)
+    b.fixed_batch = batches.pop() if len(batches) == 1 else None
 
 
 def constant_of(tensor: Any, learned: bool) -> Const:

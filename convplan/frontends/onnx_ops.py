@@ -319,6 +319,15 @@ def activation(b: Builder, node: Any) -> list[Tensor | Const]:
                    activation=ACTIVATIONS[node.op_type])]
 
 
+@converts("Erf")
+def erf(b: Builder, node: Any) -> list[Tensor | Const]:
+    """erf, elementwise (GELU's exact form x * 0.5 * (1 + erf(x / sqrt 2)) as exported): no
+    params, no MACs (as PyTorch's FlopCounterMode, which counts only matmul and convolution),
+    1 FLOP per element, as the Add/Mul around it."""
+    return [b.make(O.Custom, [b.tensor(node.input[0])], class_name="ONNX Erf",
+                   flops_per_element=1)]
+
+
 @converts("Relu")
 def relu(b: Builder, node: Any) -> list[Tensor | Const]:
     return [b.make(O.ReLU, [b.tensor(node.input[0])])]
@@ -521,15 +530,18 @@ def flatten(b: Builder, node: Any) -> list[Tensor | Const]:
 @converts("Reshape")
 def reshape(b: Builder, node: Any) -> list[Tensor | Const]:
     """Reshape to a constant shape (0 copies a dim, -1 takes the rest; the first entry must
-    keep the batch), in ONNX's element order."""
+    keep the batch: 0, the batch from Shape, or the literal batch every graph input fixes),
+    in ONNX's element order."""
     value = b.value(node.input[0])
     target = list(np.asarray(b.const(node.input[1], "shape").values, dtype=object).reshape(-1))
     if isinstance(value, Const):
         raise b.error("Reshape of a constant is not modelled")
     x = value
     dims = b.onnx_dims(x)
-    if not target or not (target[0] is BATCH or target[0] == 0):
-        raise b.error(f"shape {target} must keep the batch first (0, or the batch from Shape)")
+    if not target or not (target[0] is BATCH or target[0] == 0 or _is_fixed_batch(b, target[0])):
+        fixed = f", or the inputs' batch {b.fixed_batch}" if b.fixed_batch is not None else ""
+        raise b.error(f"shape {target} must keep the batch first (0, or the batch from "
+                      f"Shape{fixed})")
     allowzero = int(attributes(node).get("allowzero", 0))
     out: list[int] = []
     for i, t in enumerate(target[1:], start=1):
@@ -554,10 +566,26 @@ def reshape(b: Builder, node: Any) -> list[Tensor | Const]:
     return [b.make(O.Reshape, [x], axes=identity_axes(len(out) + 1), target_shape=tuple(out))]
 
 
+def _is_fixed_batch(b: Builder, first: Any) -> bool:
+    """A literal first entry equal to the batch every graph input fixes keeps the batch."""
+    return (b.fixed_batch is not None and first is not BATCH and arith.is_concrete(first)
+            and int(first) == b.fixed_batch)
+
+
 @converts("Transpose")
 def transpose(b: Builder, node: Any) -> list[Tensor | Const]:
-    """A new axis map, no layer: ONNX axis j of the output is axis perm[j] of the input."""
-    x = b.tensor(node.input[0])
+    """A new axis map, no layer: ONNX axis j of the output is axis perm[j] of the input. Of a
+    constant (a weight transposed for a MatMul, exported without constant folding): folded,
+    dims permuted (values too where they are read), still a learned weight where it was one."""
+    value = b.value(node.input[0])
+    if isinstance(value, Const):
+        rank = len(value.dims)
+        perm = [int(p) for p in attributes(node).get("perm", reversed(range(rank)))]
+        if sorted(perm) != list(range(rank)):
+            raise b.error(f"perm {perm} is not a permutation of the constant's {rank} axes")
+        values = None if value.values is None else np.transpose(np.asarray(value.values), perm)
+        return [Const(node.output[0], tuple(value.dims[p] for p in perm), values, value.learned)]
+    x = value
     perm = list(attributes(node).get("perm", reversed(range(x.rank))))
     if sorted(perm) != list(range(x.rank)) or perm[0] != 0:
         raise b.error(f"perm {perm} moves the batch axis (or is not a permutation)")

@@ -43,11 +43,7 @@ def zoo(tmp_path_factory):
 
 
 @pytest.mark.parametrize("size", T.SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("name", [
-    pytest.param(z.name, marks=pytest.mark.xfail(strict=True, reason=(
-        "the ONNX reader models no Erf (GELU) node, nor a Transpose of a constant weight "
-        "without constant folding"))) if z.name == "convnext_tiny" else z.name
-    for z in T.ZOO])
+@pytest.mark.parametrize("name", [z.name for z in T.ZOO])
 def test_zoo_model_matches_torch(zoo, name, size):
     model, graph, _ = zoo(name, size)
     row = T.compare(name, model, graph, size, check_field=size == T.SIZES[0])
