@@ -720,8 +720,9 @@ def resize(b: Builder, node: Any) -> list[Tensor | Const]:
                           "the input size; give the input a fixed size")
         outs = [int(np.floor(int(n) * float(sc))) for n, sc in zip(spatial, scales[2:])]
     if not all(arith.is_concrete(o) for o in outs):
-        raise b.error(f"output sizes {outs} depend on the input size by a non-whole factor; "
-                      "give the input a fixed size")
+        raise b.error(f"output sizes {outs} depend on the input size by a non-whole factor "
+                      "(convplan's Resizing takes fixed sizes; a resize to another tensor's "
+                      "size is not modelled); give the input a fixed size")
     return [b.make(O.Resizing, [x], height=int(outs[0]), width=int(outs[1]),
                    interpolation=interpolation)]
 
