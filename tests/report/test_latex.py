@@ -1,6 +1,6 @@
 """`analyze --format latex`: a booktabs table whose cells are the Markdown report's cells, with
 every LaTeX special in text from the spec escaped. pdflatex compiles it where it is installed
-(it is not required: the escaping is checked by reading the output back)."""
+(.ci/run installs it; the escaping is also checked by reading the output back)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_the_extension_picks_latex_and_memory_goes_verbatim(tmp_path):
     assert text.rstrip().endswith(r"\end{verbatim}")
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (texlive-latex-extra)")
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (apt-get install texlive-latex-recommended; .ci/run does)")
 def test_pdflatex_compiles_the_hostile_report(tmp_path):
     _, report = hostile_report()
     document = ("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n"
