@@ -567,6 +567,22 @@ def network_specs(draw: Any, invalid: bool = True, max_steps: int = 7,
     return draw_spec(HypothesisChooser(draw), invalid, max_steps, inputs)
 
 
+def analyzed_or_rejected(spec: dict[str, Any]) -> tuple[Any, Any]:
+    """(graph, analysis) of a drawn spec; hypothesis rejects the draw where convplan refuses it."""
+    from hypothesis import assume
+
+    from convplan.analysis import analyze
+    from convplan.errors import ConvplanError
+    from convplan.frontends.spec import build_graph
+
+    try:
+        graph = build_graph(spec)
+        return graph, analyze(graph)
+    except ConvplanError:
+        assume(False)
+        raise
+
+
 def random_spec(seed: int, index: int, invalid: bool = True) -> dict[str, Any]:
     """Network `index` of run `seed`: the same spec on every machine and Python version."""
     return draw_spec(RandomChooser(random.Random(f"convplan-fuzz:{seed}:{index}")), invalid)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from hypothesis import assume, given
-from strategies import network_specs, op_types
+from strategies import analyzed_or_rejected, network_specs, op_types
 
 from convplan import load
 from convplan.analysis import analyze, arith
@@ -130,19 +130,10 @@ def test_a_dtype_the_device_lacks_is_refused(name, dtype):
         time_plan(g, analyze(g), DEVICES[name], dtype, batch=8)
 
 
-def _analyzed(spec):
-    try:
-        graph = build_graph(spec)
-        return graph, analyze(graph)
-    except ConvplanError:
-        assume(False)
-        raise
-
-
 @given(spec=network_specs(invalid=False, max_steps=5))
 def test_bounds_are_ordered_and_sum(spec):
     """lower <= upper <= 2 x lower per layer and per step; the step is the sum of layers."""
-    graph, analysis = _analyzed(spec)
+    graph, analysis = analyzed_or_rejected(spec)
     for device, dtype in ((DEVICES["h100"], "mixed_bfloat16"), (DEVICES["tpu-v5e"], "bfloat16"),
                           (TOY, "float32"), (CALIBRATED, "float32")):
         for training in (False, True):
@@ -162,7 +153,7 @@ def test_symbolic_times_equal_concrete_ones(spec):
     # CenterCrop's FLOPs differ on purpose: with symbolic sizes it is a crop, as Keras's
     # dynamic shapes take that branch; concretely a smaller input is resized (counts.py)
     assume("CenterCrop" not in op_types(spec))
-    graph, concrete = _analyzed(spec)
+    graph, concrete = analyzed_or_rejected(spec)
     try:
         symbolic = analyze(graph, generalize=True, fields=False)
     except ConvplanError:

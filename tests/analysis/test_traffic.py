@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from hypothesis import assume, given
-from strategies import network_specs
+from strategies import analyzed_or_rejected, network_specs
 
 from convplan.analysis import analyze
 from convplan.analysis.traffic import TRAFFIC_RULES, layer_traffic
@@ -86,20 +86,11 @@ def test_every_op_has_a_rule():
     assert uncovered(TRAFFIC_RULES) == []
 
 
-def _analyzed(spec):
-    try:
-        graph = build_graph(spec)
-        return graph, analyze(graph)
-    except ConvplanError:
-        assume(False)
-        raise
-
-
 @given(spec=network_specs(invalid=False, max_steps=5))
 def test_bytes_are_linear_in_batch_and_weights_independent_of_it(spec):
     """bytes(b) = b x per-example + fixed; the fixed part of the forward pass is the
     weights (every layer but Embedding, which reads only the rows it looks up)."""
-    graph, analysis = _analyzed(spec)
+    graph, analysis = analyzed_or_rejected(spec)
     rows = {b: layer_traffic(graph, analysis, b, 2) for b in (0, 1, 3)}
     for r0, r1, r3 in zip(rows[0], rows[1], rows[3]):
         for part in ("forward", "training_forward", "backward"):
@@ -116,7 +107,7 @@ def test_symbolic_bytes_equal_concrete_ones(spec):
     """The formulas in H, W (and the batch) evaluate to the concrete analysis's bytes."""
     from convplan.analysis import arith
 
-    graph, concrete = _analyzed(spec)
+    graph, concrete = analyzed_or_rejected(spec)
     try:
         symbolic = analyze(graph, generalize=True, fields=False)
     except ConvplanError:
