@@ -94,6 +94,7 @@ def live_model(concrete: Analysis, symbolic: Analysis, graph: Graph, *, batch: i
                dtype: str, optimizer: str) -> tuple[dict[str, Any], FormulaTable]:
     """The page's data: names, formula indices into the returned table, checks, memory."""
     from convplan.report.diagram import plan_diagram
+    from convplan.report.live_fields import field_tables
     from convplan.report.live_time import time_model
 
     symbols = list(symbolic.symbols)
@@ -101,6 +102,7 @@ def live_model(concrete: Analysis, symbolic: Analysis, graph: Graph, *, batch: i
     add = table.add
     index = {layer.name: i for i, layer in enumerate(symbolic.layers)}
     layers = []
+    tables = field_tables(graph, symbolic, start_sizes(concrete, symbolic))
     for layer in symbolic.layers:
         field = layer.receptive_field
         layers.append({
@@ -114,8 +116,10 @@ def live_model(concrete: Analysis, symbolic: Analysis, graph: Graph, *, batch: i
                 "phases": [None if ph is None else [add(ph[0]), add(ph[1])]
                            for ph in a.phases] or None} for a in field],
             # no field formula: it follows the size modulo the strides after resampling
-            # (periodic_field.SIZE_DEPENDENT); the page says so rather than guess
-            "rfdep": layer.name in symbolic.size_dependent_fields,
+            # (periodic_field.SIZE_DEPENDENT); a table by size (live_fields) where one holds,
+            # else the page says "size-dependent" rather than guess
+            "rft": tables.get(layer.name),
+            "rfdep": layer.name in symbolic.size_dependent_fields and layer.name not in tables,
             "checks": layer_checks(graph, symbolic, layer.name, add),
         })
     t = symbolic.totals

@@ -5,6 +5,7 @@ and charts. It mirrors, line for line, what the Python it names computes:
 
 - `check`: convplan.analysis.shapes' window, cropping and merge checks, then analyze's int64
   and empty-output checks, in analyze's order, with the CLI's one-line message;
+- `tabledField`: the fields with no formula, from convplan.report.live_fields' tables;
 - `memoryAt`: convplan.analysis.memory's peak (first step of the largest live bytes among the
   candidates) and convplan.report.json_report.memory_dict;
 - `count`, `bytes`, `g3`: convplan.options.format_count / format_bytes (Python's '.3g',
@@ -313,6 +314,24 @@ function drawTime(r) {
 }
 
 // ---------------------------------------------------------------- one evaluation
+// a field with no formula, from its table per axis (convplan.report.live_fields): the entry of
+// the axis's size below n0, else base + k * step of its residue class, k = (n - n0) / p
+const tableNumber = (x) => typeof x === 'string' ? q(...x.split('/').map(BigInt)) : BigInt(x);
+function tableValue(base, step, k) {
+  if (base === null) return null;
+  if (Array.isArray(base)) return base.map((b, i) => tableValue(b, step === null ? null : step[i], k));
+  return typeof base === 'string' ? tableNumber(base) : BigInt(base) + (step === null ? 0n : BigInt(step) * k);
+}
+function tabledField(tables, v) {
+  const axes = tables.map((t) => {
+    const n = v[t.sym];
+    if (n < BigInt(t.n0)) return n < 1n ? null : tableValue(t.small[Number(n) - 1], null, 0n);
+    const k = (n - BigInt(t.n0)) / BigInt(t.p), r = Number((n - BigInt(t.n0)) % BigInt(t.p));
+    return tableValue(t.base[r], t.step[r], k);
+  });
+  if (axes.some((a) => a === null)) return null;
+  return axes.map(([size, stride, start, phases]) => ({size, stride, start, phases}));
+}
 function evaluate(state) {
   const cache = new Array(F.length);
   const v = state.sizes;
@@ -327,7 +346,7 @@ function evaluate(state) {
     trainable_params: get(l.tp), non_trainable_params: get(l.ntp),
     macs: get(l.macs) * scale, flops: get(l.flops) * scale, activations: get(l.act) * scale,
     act_bytes: get(l.act) * compute * scale,
-    rf: l.rf === null ? null : l.rf.map((a) => ({size: get(a.size), stride: get(a.stride),
+    rf: l.rft ? tabledField(l.rft, v) : l.rf === null ? null : l.rf.map((a) => ({size: get(a.size), stride: get(a.stride),
       start: get(a.start), phases: a.phases === null ? null
         : a.phases.map((p) => p === null ? null : [get(p[0]), get(p[1])])})),
   }));

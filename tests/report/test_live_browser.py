@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import EXAMPLES, clean_env
+from test_live_page import RESAMPLED
 
 import convplan
 from convplan.analysis import analyze
@@ -430,3 +431,36 @@ def test_the_time_table_is_the_clis(browser, tmp_path, monkeypatch, spec):
     assert "time" not in json.loads(page.evaluate("JSON.stringify(window.cpState())"))
     assert errors == []
     page.close()
+
+
+def test_size_dependent_fields_are_the_clis_at_every_size(browser, tmp_path):
+    """The fields with no formula, at 24 random sizes (small ones, below the tables' n0, and
+    large ones, far past the sizes measured): every cell and the JSON are the CLI's."""
+    import time
+
+    graph = convplan.loads_spec(RESAMPLED)
+    assert analyze(graph, generalize=True).size_dependent_fields == ("down", "upt", "head")
+    began = time.perf_counter()
+    path = tmp_path / "resampled.html"
+    path.write_text(live_html(graph), encoding="utf-8")
+    built = time.perf_counter() - began
+    page, requests, errors = open_page(browser, path)
+    rng = random.Random("resampled")
+    checked = fields = 0
+    for draw in range(24):
+        high = (40, 300, 5000)[draw % 3]
+        size = (rng.randint(1, high), rng.randint(1, high))
+        batch = rng.choice([None, 1, rng.randint(2, 64)])
+        dtype, optimizer = rng.choice(list(DTYPES)), rng.choice(OPTIMIZERS)
+        page.evaluate(SET, [list(size), "" if batch is None else str(batch), dtype, optimizer])
+        doc, report, error = cli_answer(graph, size, batch, dtype, optimizer)
+        shown = json.loads(page.evaluate(SHOWN))
+        checked += compare(shown, doc, report, error, dtype)
+        if error is None:
+            assert all(row[7][0] != "size-dependent" for row in shown["rows"])
+            fields += sum(layer["receptive_field"] is not None for layer in doc["layers"]
+                          if layer["name"] in ("down", "upt", "head"))
+    assert errors == [] and requests == [path.as_uri()]
+    print(f"resampled: page built in {built:.2f} s; {checked} cells and {fields} tabled fields "
+          "equal the CLI")
+    assert fields >= 30

@@ -42,3 +42,51 @@ def test_no_symbolic_keeps_the_static_report(tmp_path):
     assert result.returncode == 0, result.stderr
     text = out.read_text(encoding="utf-8")
     assert "<script" not in text and "data:image/svg+xml;base64," in text
+
+
+# Upsampling by 3 (bilinear), then stride-2 'same' windows: their padding, and so the fields of
+# `down`, `upt` and `head`, follow H mod 8 (and W mod 8): no formula
+# (Analysis.size_dependent_fields); the page looks them up in convplan.report.live_fields's tables.
+RESAMPLED = """
+name: unet_resampled
+inputs: {image: [48, 40, 3]}
+layers:
+  - {name: enc, op: Conv2D, filters: 4, kernel_size: 3, padding: same}
+  - {name: pool, op: MaxPooling2D}
+  - {name: mid, op: Conv2D, filters: 4, kernel_size: 3, strides: 2, padding: same}
+  - {name: up, op: UpSampling2D, size: 3, interpolation: bilinear}
+  - {name: down, op: Conv2D, filters: 4, kernel_size: 3, strides: 2, padding: same}
+  - {name: upt, op: Conv2DTranspose, filters: 4, kernel_size: 3, strides: 2, padding: same}
+  - {name: head, op: Conv2D, filters: 2, kernel_size: 5, strides: 3, padding: same}
+"""
+
+
+RESIZED = """
+name: resized
+inputs: {x: [40, 40, 3]}
+layers:
+  - {name: c, op: Conv2D, filters: 4, kernel_size: 3, padding: same}
+  - {name: rs, op: Resizing, height: 32, width: 32, interpolation: bilinear}
+  - {name: d, op: Conv2D, filters: 4, kernel_size: 3, strides: 2, padding: same}
+"""
+
+
+def test_fields_with_no_formula_are_tabled_or_stay_size_dependent():
+    """After an upsampling, fields periodic in the size are tabled (the browser test checks
+    their values); a Resizing to a fixed size follows the size itself, not a residue: its
+    representatives disagree and the layer keeps "size-dependent"."""
+    import convplan
+    from convplan.analysis import analyze
+    from convplan.report.live import live_model
+
+    for spec, tabled, dependent in ((RESAMPLED, {"down", "upt", "head"}, set()),
+                                    (RESIZED, set(), {"rs", "d"})):
+        graph = convplan.loads_spec(spec)
+        model, _ = live_model(analyze(graph), analyze(graph, generalize=True), graph,
+                              batch=None, dtype="float32", optimizer="adam")
+        assert {layer["name"] for layer in model["layers"] if layer["rft"]} == tabled
+        assert {layer["name"] for layer in model["layers"] if layer["rfdep"]} == dependent
+        for layer in model["layers"]:
+            for table in layer["rft"] or ():
+                assert len(table["small"]) == table["n0"] - 1
+                assert len(table["base"]) == len(table["step"]) == table["p"] == 8
