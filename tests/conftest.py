@@ -12,6 +12,11 @@ from hypothesis import HealthCheck, settings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # TF 2.21's oneDNN CPU path crashed on some dilated backprops here (see REFERENCE.md).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# torch's CUDA build ships triton, and torch.export / torch.onnx import it: loaded into a process
+# that has loaded TensorFlow, triton segfaults (their LLVMs collide; `import tensorflow, torch,
+# triton.runtime.autotuner` exits 139 here). The tests run on the CPU and never need triton, so it
+# is made unimportable: torch then treats it as absent (importlib's find_spec gives None).
+sys.modules.setdefault("triton", None)  # type: ignore[arg-type]
 
 # Hypothesis profiles: "ci" (default) keeps property tests to a few dozen examples per test;
 # "long" (CONVPLAN_HYPOTHESIS_PROFILE=long) runs many more. No example database: tests never

@@ -118,7 +118,8 @@ def test_the_extension_picks_latex_and_memory_goes_verbatim(tmp_path):
     assert text.rstrip().endswith(r"\end{verbatim}")
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (apt-get install texlive-latex-recommended; .ci/run does)")
+@pytest.mark.skipif(PDFLATEX is None,
+                    reason="pdflatex is not installed (texlive-latex-recommended; .ci/run has it)")
 def test_pdflatex_compiles_the_hostile_report(tmp_path):
     _, report = hostile_report()
     document = ("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n"
