@@ -31,7 +31,8 @@ test: $(STAMP)
 	  --ignore=tests/frontends/test_torch_zoo.py
 
 # The generated projects' tests on the PyTorch backend (TensorFlow and JAX run in `make test`).
-# TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" takes the CPU build.
+# TORCH_PIP_ARGS passes extra pip arguments (another index, where one is reachable); torchvision from
+# PyPI needs the CUDA build of its own torch, which is why the pair below is the CUDA one.
 # torch 2.14.1 + torchvision 0.29.1 (CUDA build, about 5.5 GB with the NVIDIA libraries) took
 # 5 min 25 s to install here on the shared 2-core machine. The torchvision zoo (8 models
 # exported to ONNX once each, compared at two sizes) runs here only, not in `make test`.
