@@ -36,6 +36,7 @@ class FakeSweep:
     output_names: tuple[str, ...]
     has_rf: bool
     messages: list[str]
+    has_time: bool = False  # sweep --device's time columns (tests/explore/test_sweep_time.py)
 
 
 # --- the per-row reference (the formatter before the bulk one) ---------------------------
