@@ -342,11 +342,21 @@ def _resize_field(fields: list[Field], ins: list[Shape], targets: tuple[int, int
         boxes = [aspect_box(h, w, targets[0], targets[1], pad),
                  aspect_box(w, h, targets[1], targets[0], pad)]
     axes = []
-    for f, (offset, length), target in zip(fields[0], boxes, targets):
+    for f, (offset, length), target, n in zip(fields[0], boxes, targets, (h, w)):
         g = math.gcd(length, target)
         a, b = length // g, target // g
         def taps(o: int, a: int = a, b: int = b, offset: int = offset) -> list[int]:
             return [offset + t for t in resize_taps(o, a, b, interpolation, antialias)]
+        p = to_periodic(f)
+        if pad and offset < 0 and p.q == 1:
+            # The pad to the aspect ratio is constant rows at the box's ends, not a period: an
+            # output reading only those sees nothing (TF's gradient). The whole axis is taken
+            # as one period, so that the taps can drop the pad's positions.
+            def inside(o: int, a: int = a, b: int = b, offset: int = offset,
+                       n: int = n) -> list[int]:
+                return [t for t in taps(o, a, b, offset) if 0 <= t < n]
+            axes.append(gather(p, target, arith.simplify_int(p.shift * length), inside))
+            continue
         axes.append(resampled_axis(f, a, b, taps))
     return layer_of(axes)
 
