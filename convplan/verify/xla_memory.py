@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 YNN_OFF = "--xla_cpu_experimental_ynn_fusion_type="
@@ -38,22 +39,34 @@ def _total(m: Any) -> int:
                - m.alias_size_in_bytes)
 
 
-def measure_model(model: Any, batch: int, optimizer: str = "adam") -> dict[str, Any]:
-    """Compiled bytes of one training step and one predict step of a built Keras model."""
-    import jax
-    import jax.numpy as jnp
+def step_arguments(model: Any, batch: int, optimizer: str,
+                   array: Callable[[tuple[int, ...], str, int], Any]) -> dict[str, Any]:
+    """What jax.jit(model.predict_step / train_step) is lowered with, the model compiled with
+    the optimizer and an mse loss: `x` and `y` (one array or a tuple; array(shape, dtype, 1)
+    for inputs, array(shape, 'float32', 2) for targets), `weights` = (trainable, frozen) and
+    the training `state` (those, the optimizer's slots and the metrics' variables)."""
     import keras
 
-    x = [jnp.zeros((batch, *t.shape[1:]), t.dtype) for t in model.inputs]
-    y = [jnp.zeros((batch, *t.shape[1:]), "float32") for t in model.outputs]
-    x_arg = x[0] if len(x) == 1 else tuple(x)
-    y_arg = y[0] if len(y) == 1 else tuple(y)
+    x = [array((batch, *t.shape[1:]), t.dtype, 1) for t in model.inputs]
+    y = [array((batch, *t.shape[1:]), "float32", 2) for t in model.outputs]
     model.compile(optimizer=keras.optimizers.get(_keras_optimizer(optimizer)), loss="mse")
     model.optimizer.build(model.trainable_variables)
     trainable = [v.value for v in model.trainable_variables]
     frozen = [v.value for v in model.non_trainable_variables]
-    state = (trainable, frozen, [v.value for v in model.optimizer.variables],
-             [v.value for v in model.metrics_variables])
+    return {"x": x[0] if len(x) == 1 else tuple(x), "y": y[0] if len(y) == 1 else tuple(y),
+            "weights": (trainable, frozen),
+            "state": (trainable, frozen, [v.value for v in model.optimizer.variables],
+                      [v.value for v in model.metrics_variables])}
+
+
+def measure_model(model: Any, batch: int, optimizer: str = "adam") -> dict[str, Any]:
+    """Compiled bytes of one training step and one predict step of a built Keras model."""
+    import jax
+    import jax.numpy as jnp
+
+    args = step_arguments(model, batch, optimizer, lambda shape, dtype, _: jnp.zeros(shape, dtype))
+    x_arg, y_arg, state = args["x"], args["y"], args["state"]
+    trainable, frozen = args["weights"]
     start = time.perf_counter()
     train = jax.jit(model.train_step, donate_argnums=0).lower(state, (x_arg, y_arg)).compile()
     train_seconds = time.perf_counter() - start

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from convplan.verify.xla_memory import _build, _keras_optimizer
+from convplan.verify.xla_memory import _build, step_arguments
 
 
 def environment() -> dict[str, str]:
@@ -135,16 +135,10 @@ def time_steps(model: Any, batch: int, optimizer: str = "adam", training: bool =
     """The whole model's predict step (forward) and, with `training`, its training step at the
     batch: seconds, compile seconds and XLA's flops and bytes of each compiled program."""
     import jax
-    import keras
 
-    x = [_random((batch, *t.shape[1:]), t.dtype, 1) for t in model.inputs]
-    y = [_random((batch, *t.shape[1:]), "float32", 2) for t in model.outputs]
-    x_arg = x[0] if len(x) == 1 else tuple(x)
-    y_arg = y[0] if len(y) == 1 else tuple(y)
-    model.compile(optimizer=keras.optimizers.get(_keras_optimizer(optimizer)), loss="mse")
-    model.optimizer.build(model.trainable_variables)
-    trainable = [v.value for v in model.trainable_variables]
-    frozen = [v.value for v in model.non_trainable_variables]
+    args = step_arguments(model, batch, optimizer, _random)
+    x_arg, y_arg = args["x"], args["y"]
+    trainable, frozen = args["weights"]
     out: dict[str, Any] = {}
     start = time.perf_counter()
     predict = jax.jit(model.predict_step).lower((trainable, frozen), (x_arg,)).compile()
@@ -152,8 +146,7 @@ def time_steps(model: Any, batch: int, optimizer: str = "adam", training: bool =
     out["forward"] = {**time_call(_blocked(predict, (trainable, frozen), (x_arg,)), **timing),
                       "compile_s": round(compile_s, 1), "xla": cost(predict)}
     if training:
-        state = [(trainable, frozen, [v.value for v in model.optimizer.variables],
-                  [v.value for v in model.metrics_variables])]
+        state = [args["state"]]
         start = time.perf_counter()
         train = jax.jit(model.train_step, donate_argnums=0).lower(
             state[0], (x_arg, y_arg)).compile()
