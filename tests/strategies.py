@@ -583,6 +583,24 @@ def analyzed_or_rejected(spec: dict[str, Any]) -> tuple[Any, Any]:
         raise
 
 
+def symbolic_twin(graph: Any, concrete: Any) -> tuple[Any, dict[str, int]]:
+    """The graph analysed in symbolic sizes (L; H, W; D, H, W) and the concrete analysis's
+    sizes by those names; hypothesis rejects a graph that has no symbolic analysis."""
+    from hypothesis import assume
+
+    from convplan.analysis import analyze
+    from convplan.errors import ConvplanError
+
+    try:
+        symbolic = analyze(graph, generalize=True, fields=False)
+    except ConvplanError:
+        assume(False)
+        raise
+    dims = concrete.layer(graph.inputs[0]).output_shape[:-1]
+    names = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[len(dims)]
+    return symbolic, dict(zip(names, dims))
+
+
 def random_spec(seed: int, index: int, invalid: bool = True) -> dict[str, Any]:
     """Network `index` of run `seed`: the same spec on every machine and Python version."""
     return draw_spec(RandomChooser(random.Random(f"convplan-fuzz:{seed}:{index}")), invalid)

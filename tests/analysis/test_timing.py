@@ -8,13 +8,13 @@ import sys
 
 import pytest
 from hypothesis import assume, given
-from strategies import analyzed_or_rejected, network_specs, op_types
+from strategies import analyzed_or_rejected, network_specs, op_types, symbolic_twin
 
 from convplan import load
 from convplan.analysis import analyze, arith
 from convplan.analysis.timing import matrix_quantization, time_plan
 from convplan.devices import DEVICES, Device
-from convplan.errors import ConvplanError, UsageError
+from convplan.errors import UsageError
 from convplan.frontends.spec import build_graph
 from convplan.ir import ops as O
 
@@ -154,12 +154,7 @@ def test_symbolic_times_equal_concrete_ones(spec):
     # dynamic shapes take that branch; concretely a smaller input is resized (counts.py)
     assume("CenterCrop" not in op_types(spec))
     graph, concrete = analyzed_or_rejected(spec)
-    try:
-        symbolic = analyze(graph, generalize=True, fields=False)
-    except ConvplanError:
-        assume(False)
-    dims = concrete.layer(graph.inputs[0]).output_shape[:-1]
-    sizes = dict(zip({1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[len(dims)], dims))
+    symbolic, sizes = symbolic_twin(graph, concrete)
     batch = arith.symbol("batch")
     c = time_plan(graph, concrete, TOY, "float32", 4, training=True)
     s = time_plan(graph, symbolic, TOY, "float32", batch, training=True)
