@@ -27,10 +27,14 @@ SPEC_TEXT = ("name: m\ninputs: {x: [8, 8, 3]}\nlayers:\n"
 
 
 def write_archive(path: Path) -> None:
+    """The same bytes whenever written: zip members carry their write time, so each gets a
+    fixed one (two archives written a second apart must not differ)."""
+    members = {"metadata.json": '{"keras_version": "3.15.1"}', "config.json": json.dumps(KERAS),
+               "model.weights.h5": b"\x89HDF not really weights"}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("metadata.json", '{"keras_version": "3.15.1"}')
-        archive.writestr("config.json", json.dumps(KERAS))
-        archive.writestr("model.weights.h5", b"\x89HDF not really weights")
+        for name, content in members.items():
+            member = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            archive.writestr(member, content, compress_type=zipfile.ZIP_DEFLATED)
 
 
 CONTENTS = {
