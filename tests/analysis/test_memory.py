@@ -233,3 +233,20 @@ def test_xla_cpu_widens_16_bit_dots_to_float32():
     assert wide.tensors["wide:conv1"].per_example == 28 * 28 * 32 * 4
     assert "wide:conv1" not in narrow.tensors
     assert wide.inference_peak > narrow.inference_peak
+
+
+@pytest.mark.parametrize("convention", ["xla-cpu", "fused"])
+def test_xla_cpu_widens_every_kernel_before_the_first_layer(convention):
+    """Inference under xla-cpu with a 16-bit policy: every weighted layer's widened kernel is
+    live from the first step until its own layer has run (XLA:CPU's seed CNN bf16 predict step
+    runs all four kernel converts before the first convolution); under `fused` a layer's cast
+    weights live only at its own step."""
+    graph = build_graph(SEED)
+    plan = plan_memory(graph, analyze(graph), 8, "mixed_bfloat16", convention=convention)
+    steps = plan.inference_steps
+    ran = [s.layer for s in steps]
+    assert [k for k in plan.tensors if k.startswith("cast:")]
+    for i, step in enumerate(steps):
+        casts = {k for k in step.live if k.startswith("cast:")}
+        expected = ran[i:] if convention == "xla-cpu" else ran[i:i + 1]
+        assert casts == {f"cast:{n}" for n in expected if f"cast:{n}" in plan.tensors}
