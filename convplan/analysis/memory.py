@@ -218,6 +218,9 @@ class _Builder:
         self.slots = optimizer_slots(optimizer)
         self.convention = check_convention(convention)
         self.fused = convention != "eager"
+        # XLA:CPU widens a 16-bit training step to float32: its per-example buffers are the
+        # float32 step's (measured in its buffer assignment; see `_activation_bytes`)
+        self.wide_training = convention == "xla-cpu" and self.compute != self.variable
         self.order = [layer.name for layer in analysis.layers]
         self.layer = {layer.name: layer for layer in analysis.layers}
         self.index = {name: i for i, name in enumerate(self.order)}
@@ -237,7 +240,17 @@ class _Builder:
         return rule(node.op, ins, self.layer[name].output_shape)
 
     def bytes_of(self, kind: str) -> int:
-        return self.compute if kind == "compute" else KIND_BYTES[kind]
+        """Bytes per element of a kept or workspace buffer (training only)."""
+        return self._activation_bytes(True) if kind == "compute" else KIND_BYTES[kind]
+
+    def _activation_bytes(self, training: bool) -> int:
+        """Bytes per element of an output: the compute dtype's, but 4 in a training step
+        under xla-cpu with a 16-bit policy. XLA:CPU runs 16-bit convolutions and dots in
+        float32 and its backward fusions keep the widened type: the seed CNN's bf16 train step
+        holds every per-example float32 buffer of its float32 step (5 f32[8,14,14,64], 4
+        f32[8,28,28,32], ...) and bf16 copies besides; its bytes per example are 0.75-1.24x
+        the float32 step's on every measured model."""
+        return 4 if training and self.wide_training else self.compute
 
     def add(self, key: str, layer: str, role: str, per_example: Value, fixed: Value = 0,
             why: str = "") -> str:
@@ -261,9 +274,11 @@ class _Builder:
             elif self.fused and self._fused_away(name):
                 held[name] = None
             else:
-                held[name] = self.add(f"out:{name}", name, "activation",
-                                      self.layer[name].activations * self.compute,
-                                      why="output")
+                # inference keeps 16 bits: its buffers are apart from the widened training ones
+                prefix = "out" if training or not self.wide_training else "infer"
+                held[name] = self.add(f"{prefix}:{name}", name, "activation",
+                                      self.layer[name].activations
+                                      * self._activation_bytes(training), why="output")
         return held
 
     def _fused_away(self, name: str) -> bool:

@@ -250,3 +250,29 @@ def test_xla_cpu_widens_every_kernel_before_the_first_layer(convention):
         casts = {k for k in step.live if k.startswith("cast:")}
         expected = ran[i:] if convention == "xla-cpu" else ran[i:i + 1]
         assert casts == {f"cast:{n}" for n in expected if f"cast:{n}" in plan.tensors}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=network_specs(invalid=False))
+def test_xla_cpu_trains_16_bit_steps_at_float32_width(spec):
+    """Under xla-cpu a 16-bit policy's training step holds its outputs, gradients and kept
+    buffers at float32 width (XLA:CPU's bf16 train step of the seed CNN holds every
+    per-example float32 buffer of the float32 step), its inference 16 bits; `fused` keeps 16
+    bits in both."""
+    graph = build_graph(spec)
+    try:
+        analysis = analyze(graph, input_size=_concrete_size(spec))
+    except ConvplanError:
+        return  # a network that does not build at this size
+    wide = plan_memory(graph, analysis, 4, "mixed_bfloat16", convention="xla-cpu")
+    single = plan_memory(graph, analysis, 4, "float32", convention="xla-cpu")
+    narrow = plan_memory(graph, analysis, 4, "mixed_bfloat16", convention="fused")
+    for key, t in single.tensors.items():
+        if key.startswith(("out:", "grad:", "kept:", "partial:")):
+            assert wide.tensors[key].per_example == t.per_example, key
+    for key, t in wide.tensors.items():
+        if key.startswith("infer:"):
+            assert t.per_example * 2 == single.tensors["out:" + key[6:]].per_example, key
+    for key, t in narrow.tensors.items():
+        if key.startswith("out:") and key in single.tensors:
+            assert t.per_example * 2 == single.tensors[key].per_example, key
