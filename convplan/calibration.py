@@ -18,9 +18,21 @@
   else as 9 shifted numpy multiply-adds; `extra["depthwise_flops"]`, the rate the time model
   runs depthwise convolutions at (XLA:CPU runs them far below the vector rate, docs/time.md).
   `--quick` takes the numpy form (importing jax alone costs seconds).
+- depthwise filter gradient: the gradient of that convolution's kernel, as XLA:CPU runs it
+  (`jax.grad`); `extra["depthwise_filter_flops"]` is the forward's FLOPs per second of it.
+  XLA:CPU lowers it as a dense convolution of C x C channels (the HLO's output is
+  f32[C,3,3,C], cost_analysis counts ~C x the forward's FLOPs), so it runs far slower than
+  the forward. numpy (`--quick`): nine shifted products summed over the batch.
+- kernel: the fixed cost of one kernel inside a compiled program: a jitted chain of 64
+  against one of 16 tiny 3x3 convolutions (1 x 8 x 8 x 8), the difference / 48
+  (`extra["kernel_s"]`, seconds); numpy (`--quick`): a chain of tiny matrix products.
 
-Each measurement repeats until its share of `seconds` is spent (at least 3 runs) and keeps
-the fastest: noise on a shared machine only ever slows a run down. numpy is imported only here.
+The measurements run in rounds (3, or 1 under `--quick`), every measurement once per round
+with its share of `seconds`, each repeating (at least 3 runs) and keeping the fastest; across
+rounds the fastest is kept too, so a burst of load from other processes slows one round of
+every measurement rather than all of one. Noise on a shared machine only ever slows a run
+down. The 1-minute load average before measuring is kept as `extra["load_average"]`. numpy
+is imported only here.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from convplan.devices import LOCAL, Device, device_to_json, devices_file, user_devices
 
@@ -73,9 +86,11 @@ def cache_level(rates: dict[int, float]) -> tuple[float, float]:
     return best, 2.0 * fits
 
 
-def _depthwise_run(hw: int, use_jax: bool) -> tuple[Callable[[], object], float, str]:
-    """(run once, FLOPs per run, how) for a 3x3 stride-1 'same' depthwise convolution of a
-    batch of 8 hw x hw x 96 maps: 2 x 9 x 8 x hw x hw x 96 FLOPs."""
+def _depthwise_run(hw: int, use_jax: bool
+                   ) -> tuple[Callable[[], object], Callable[[], object], float, str]:
+    """(run the forward once, run the kernel's gradient once, FLOPs of the forward, how) for
+    a 3x3 stride-1 depthwise convolution of a batch of 8 hw x hw x 96 maps (valid on an input
+    padded by one): 2 x 9 x 8 x hw x hw x 96 FLOPs."""
     import numpy as np
 
     channels = 96
@@ -90,14 +105,20 @@ def _depthwise_run(hw: int, use_jax: bool) -> tuple[Callable[[], object], float,
         except ImportError:
             pass
         else:
-            conv = jax.jit(lambda a, b: lax.conv_general_dilated(
-                a, b, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                feature_group_count=channels))
+            def depthwise(a: Any, b: Any) -> Any:
+                return lax.conv_general_dilated(
+                    a, b, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                    feature_group_count=channels)
+
+            conv = jax.jit(depthwise)
+            grad = jax.jit(jax.grad(lambda b, a: depthwise(a, b).sum()))
             xj, kj = jax.device_put(x), jax.device_put(k)
-            return (lambda: conv(xj, kj).block_until_ready()), flops, \
-                f"XLA:{jax.default_backend()} (jax {jax.__version__})"
+            return (lambda: conv(xj, kj).block_until_ready(),
+                    lambda: grad(kj, xj).block_until_ready(), flops,
+                    f"XLA:{jax.default_backend()} (jax {jax.__version__})")
     out = np.empty((8, hw, hw, channels), dtype=np.float32)
     tmp = np.empty_like(out)
+    dk = np.empty((3, 3, channels), dtype=np.float32)
 
     def shifted_sums() -> None:
         np.multiply(x[:, :hw, :hw], k[0, 0, 0], out=out)
@@ -106,7 +127,49 @@ def _depthwise_run(hw: int, use_jax: bool) -> tuple[Callable[[], object], float,
                 if i or j:
                     np.multiply(x[:, i:i + hw, j:j + hw], k[i, j, 0], out=tmp)
                     out.__iadd__(tmp)
-    return shifted_sums, flops, f"numpy {np.__version__} shifted sums"
+
+    def filter_gradient() -> None:  # dk[i, j, c] = sum over n, h, w of x shifted x dy
+        for i in range(3):
+            for j in range(3):
+                np.multiply(x[:, i:i + hw, j:j + hw], out, out=tmp)
+                dk[i, j] = tmp.sum(axis=(0, 1, 2))
+    return shifted_sums, filter_gradient, flops, f"numpy {np.__version__} shifted sums"
+
+
+def _kernel_chains(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object], int]:
+    """(a chain of 16 tiny kernels, a chain of 64, the kernels between them): jitted 3x3
+    convolutions of 1 x 8 x 8 x 8 where jax imports (each one library call in XLA:CPU's
+    program), else numpy products of 8 x 8 matrices."""
+    import numpy as np
+
+    if use_jax:
+        try:
+            import jax
+            from jax import lax
+        except ImportError:
+            pass
+        else:
+            def chain(length: int) -> Callable[[], object]:
+                def run(a: Any, w: Any) -> Any:
+                    for _ in range(length):
+                        a = lax.conv_general_dilated(
+                            a, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+                    return a
+                compiled = jax.jit(run)
+                a = jax.device_put(np.full((1, 8, 8, 8), 0.1, np.float32))
+                w = jax.device_put(np.full((3, 3, 8, 8), 0.01, np.float32))
+                return lambda: compiled(a, w).block_until_ready()
+            return chain(16), chain(64), 48
+    m = np.full((8, 8), 0.1, np.float32)
+
+    def numpy_chain(length: int) -> Callable[[], object]:
+        def run() -> object:
+            a = m
+            for _ in range(length):
+                a = a @ m
+            return a
+        return run
+    return numpy_chain(16), numpy_chain(64), 48
 
 
 def _best_seconds(run: Callable[[], object], budget: float, at_least: int = 3) -> float:
@@ -122,46 +185,60 @@ def _best_seconds(run: Callable[[], object], budget: float, at_least: int = 3) -
     return best
 
 
-def measure(seconds: float = 3.0, sizes: Sizes | None = None) -> dict[str, float]:
-    """{"matmul_flops", "conv_flops", "bandwidth", "cache_bandwidth", "depthwise_flops"} per
-    second, and the sizes used ("matmul_n", "copy_bytes", "cache_bytes")."""
+def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None = None
+            ) -> dict[str, float]:
+    """{"matmul_flops", "conv_flops", "bandwidth", "cache_bandwidth", "depthwise_flops",
+    "depthwise_filter_flops"} per second, "kernel_s", the sizes used ("matmul_n",
+    "copy_bytes", "cache_bytes") and the load average before measuring."""
     import numpy as np
 
     sizes = sizes or Sizes()
+    rounds = rounds or (3 if sizes.use_jax else 1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
     rng = np.random.default_rng(0)
     n = sizes.matmul_n
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    matmul = 2 * n**3 / _best_seconds(lambda: a @ b, seconds * 0.3)
-
     cols = rng.standard_normal((sizes.conv_rows, 9 * 64), dtype=np.float32)
     kernel = rng.standard_normal((9 * 64, 64), dtype=np.float32)
-    conv = 2 * sizes.conv_rows * 9 * 64 * 64 / _best_seconds(lambda: cols @ kernel,
-                                                             seconds * 0.2)
-
     src = np.ones(sizes.copy_bytes // 4, dtype=np.float32)
     dst = np.empty_like(src)
-    bandwidth = 2 * src.nbytes / _best_seconds(lambda: np.copyto(dst, src), seconds * 0.25)
-
-    copies: dict[int, float] = {}
+    cache_sizes = []
     size = 2**19
-    sizes_to_try = []
     while size <= min(largest_cache(), sizes.copy_bytes // 2):
-        sizes_to_try.append(size)
+        cache_sizes.append(size)
         size *= 2
-    for size in sizes_to_try or [sizes.copy_bytes // 2]:
-        part, part_dst = np.ones(size // 4, dtype=np.float32), np.empty(size // 4, np.float32)
-        copies[size] = 2 * size / _best_seconds(functools.partial(np.copyto, part_dst, part),
-                                                seconds * 0.1 / len(sizes_to_try or [1]),
-                                                at_least=10)
-    cached, cache = cache_level(copies)
-
-    depthwise_run, depthwise_ops, how = _depthwise_run(sizes.depthwise_hw, sizes.use_jax)
-    depthwise = depthwise_ops / _best_seconds(depthwise_run, seconds * 0.15)
-    return {"matmul_flops": matmul, "conv_flops": conv, "bandwidth": bandwidth,
-            "cache_bandwidth": max(cached, bandwidth), "depthwise_flops": depthwise,
+    cache_sizes = cache_sizes or [sizes.copy_bytes // 2]
+    depthwise_run, filter_run, depthwise_ops, how = _depthwise_run(sizes.depthwise_hw,
+                                                                   sizes.use_jax)
+    short_chain, long_chain, kernels = _kernel_chains(sizes.use_jax)
+    share = seconds / rounds
+    # name -> (run once, work per run, share of a round's seconds, at least this many runs)
+    runs: dict[str, tuple[Callable[[], object], float, float, int]] = {
+        "matmul_flops": (lambda: a @ b, 2 * n**3, 0.25, 3),
+        "conv_flops": (lambda: cols @ kernel, 2 * sizes.conv_rows * 9 * 64 * 64, 0.15, 3),
+        "bandwidth": (lambda: np.copyto(dst, src), 2 * src.nbytes, 0.2, 3),
+        "depthwise_flops": (depthwise_run, depthwise_ops, 0.1, 3),
+        "depthwise_filter_flops": (filter_run, depthwise_ops, 0.1, 3),
+    }
+    for part_size in cache_sizes:
+        part, part_dst = np.ones(part_size // 4, np.float32), np.empty(part_size // 4, np.float32)
+        runs[f"copy_{part_size}"] = (functools.partial(np.copyto, part_dst, part),
+                                     2 * part_size, 0.1 / len(cache_sizes), 10)
+    best: dict[str, float] = {}
+    short_s = long_s = float("inf")
+    for _ in range(rounds):
+        for name, (run, work, part_share, at_least) in runs.items():
+            rate = work / _best_seconds(run, share * part_share, at_least)
+            best[name] = max(best.get(name, 0.0), rate)
+        short_s = min(short_s, _best_seconds(short_chain, share * 0.05, 5))
+        long_s = min(long_s, _best_seconds(long_chain, share * 0.05, 5))
+    cached, cache = cache_level({s: best.pop(f"copy_{s}") for s in cache_sizes})
+    return {**best, "cache_bandwidth": max(cached, best["bandwidth"]),
+            "kernel_s": max(long_s - short_s, 0.0) / kernels,
             "matmul_n": float(n), "copy_bytes": float(sizes.copy_bytes),
-            "cache_bytes": float(cache), "depthwise_xla": float(how.startswith("XLA"))}
+            "cache_bytes": float(cache), "depthwise_xla": float(how.startswith("XLA")),
+            "load_average": load, "rounds": float(rounds)}
 
 
 def _memory_bytes() -> int:
@@ -182,7 +259,8 @@ def local_device(rates: dict[str, float], name: str = LOCAL) -> Device:
         f"measured by `convplan calibrate` on {when} (numpy {np.__version__}: float32 matmul "
         f"n={int(rates['matmul_n'])}, copies of {int(rates['copy_bytes']) >> 20} MiB and "
         f"1/2 MiB up (cache {int(rates.get('cache_bytes', 0)) >> 20} MiB attained); depthwise 3x3 "
-        f"{'by XLA:CPU (jax)' if rates.get('depthwise_xla') else 'by numpy shifted sums'})",
+        f"{'by XLA:CPU (jax)' if rates.get('depthwise_xla') else 'by numpy shifted sums'}; "
+        f"load average {rates.get('load_average', -1):.1f} before measuring)",
         kind="cpu", units=cores, measured=True,
         extra={k: v for k, v in rates.items() if k not in ("matmul_flops", "bandwidth")})
 

@@ -18,7 +18,12 @@ device has it (`convplan calibrate` measures what XLA:CPU attains; no GPU or TPU
 one, so they keep the float32 peak). bandwidth(B) is a two-level roofline where the entry
 has `extra["cache_bytes"]` and `extra["cache_bandwidth"]` (calibrated CPUs): a layer moving
 B <= cache_bytes at the cache bandwidth, a larger (or symbolic) B at `bandwidth`; elsewhere
-`bandwidth` alone. q >= 1 is the quantization real kernels pay
+`bandwidth` alone. In a training step a depthwise convolution's FLOPs run three times: the
+forward and the input gradient at the depthwise rate, the kernel's gradient at
+`extra["depthwise_filter_flops"]` where the device has it (XLA:CPU computes that gradient as
+a dense C x C convolution; calibrate measures it). Each kernel a layer runs costs
+`extra["kernel_s"]` seconds on top, in both bounds (`layer_kernels`; 0 where the entry has
+none: no GPU or TPU entry was measured). q >= 1 is the quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
 the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
 each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
@@ -64,6 +69,7 @@ class LayerTime:
     compute_s: Value | float = 0.0
     memory_s: Value | float = 0.0
     quantization: float = 1.0  # q: the matrix FLOPs a kernel pays per counted FLOP
+    kernel_s: float = 0.0  # the fixed cost of its kernels (in both bounds)
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,22 @@ def depthwise_rate(device: Device) -> float:
     return device.extra.get("depthwise_flops", device.flops["float32"])
 
 
+def depthwise_filter_rate(device: Device) -> float:
+    """The FLOP/s (of the forward's FLOPs) a depthwise convolution's kernel gradient runs
+    at: calibrated, else the depthwise rate."""
+    return device.extra.get("depthwise_filter_flops", depthwise_rate(device))
+
+
+def layer_kernels(op: O.Op, training: bool) -> int:
+    """The kernels one layer runs: forward 1 (a separable convolution 2, depthwise then
+    pointwise); a training step adds the backward's: an input and a weight gradient per
+    contraction (3 per forward kernel in all), one gradient kernel for any other op (2)."""
+    forward = 2 if isinstance(op, O.Separable) else 1
+    if not training:
+        return forward
+    return forward * (3 if isinstance(op, (*MATRIX_OPS, O.Depthwise)) else 2)
+
+
 def layer_bandwidth(device: Device, nbytes: Any) -> float:
     """Bytes per second for a layer moving `nbytes`: the cache bandwidth where the entry has
     one and concrete `nbytes` fit in its cache_bytes, else the memory bandwidth."""
@@ -223,6 +245,8 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     peak = device.peak_flops(dtype)
     vector_peak = device.flops["float32"]
     depthwise_peak = depthwise_rate(device)
+    filter_peak = depthwise_filter_rate(device)
+    kernel_s = device.extra.get("kernel_s", 0.0)
     size = itemsize(dtype)
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
@@ -251,16 +275,22 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
                                     cin, cout)
         elif isinstance(op, O.Depthwise):
             qv = _vector_quantization(device, op, layer.output_shape[-1])
-        other_peak = depthwise_peak if isinstance(op, (O.Depthwise, O.Separable)) else \
-            vector_peak
-        compute = passes * batch * (matrix * q / peak + (flops - matrix) * qv / other_peak)
+        depthwise = isinstance(op, (O.Depthwise, O.Separable))
+        # seconds per FLOP of the vector part over the passes: forward (and the input
+        # gradient) at the vector or depthwise rate, a depthwise kernel gradient at its own
+        other_s = 1 / (depthwise_peak if depthwise else vector_peak)
+        other_s = other_s * passes if not (training and depthwise) else \
+            2 * other_s + 1 / filter_peak
+        compute = batch * (passes * matrix * q / peak + (flops - matrix) * qv * other_s)
         memory = nbytes / layer_bandwidth(device, nbytes)
+        fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
+            else 0.0
         counted = passes * batch * flops
         rows.append(LayerTime(
             layer.name, layer.op, _number(counted), nbytes,
-            _number(_ratio(counted, nbytes)), _number(_max(compute, memory)),
-            _number(compute + memory), _bound(compute, memory), _number(compute),
-            _number(memory), q))
+            _number(_ratio(counted, nbytes)), _number(_max(compute, memory) + fixed),
+            _number(compute + memory + fixed), _bound(compute, memory), _number(compute),
+            _number(memory), q, fixed))
     optimizer_s: Any = 0.0
     if training:
         update = (3 + 2 * optimizer_slots(optimizer)) * _variable_bytes(dtype)
@@ -268,6 +298,13 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     lower = _number(_sum(t.lower_s for t in rows) + optimizer_s)
     upper = _number(_sum(t.upper_s for t in rows) + optimizer_s)
     return TimePlan(device.name, dtype, batch, training, tuple(rows), lower, upper, optimizer_s)
+
+
+def _runs(flops: Any, nbytes: Any) -> bool:
+    """Whether a layer runs a kernel: it computes or moves something (a view, or a layer
+    that is the identity at inference, runs none); symbolic counts are taken to."""
+    return not (isinstance(flops, (int, float)) and isinstance(nbytes, (int, float))
+                and flops == 0 and nbytes == 0)
 
 
 def _number(value: Any) -> Any:

@@ -31,6 +31,11 @@ def test_calibrate_writes_cpu_local(capsys, monkeypatch, tmp_path):
     assert 2**19 <= local.extra["cache_bytes"] <= 2**31
     assert 1e6 < local.extra["depthwise_flops"] < 1e14
     assert "depthwise 3x3 (numpy)" in out and "cache bandwidth" in out
+    # the depthwise kernel gradient, the fixed cost of a kernel, the load it saw
+    assert 1e6 < local.extra["depthwise_filter_flops"] < 1e14
+    assert 0 <= local.extra["kernel_s"] < 1e-2
+    assert "load_average" in local.extra and "load average" in out
+    assert "load average" in local.source
     assert device("lab-box").source == "hand"
 
 

@@ -1,0 +1,76 @@
+"""The per-kernel fixed cost and the depthwise kernel-gradient rate of the time model
+(convplan.analysis.timing), by hand and as properties over drawn networks."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from strategies import analyzed_or_rejected, network_specs
+
+from convplan.analysis import analyze
+from convplan.analysis.timing import layer_kernels, time_plan
+from convplan.devices import Device
+from convplan.frontends.spec import build_graph
+from convplan.ir import ops as O
+
+# one FLOP per ns, one byte per ns; depthwise at 1e8, its kernel gradient at 1e7 FLOP/s (of
+# the forward's FLOPs), 1 us per kernel
+PLAIN = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+               extra={"depthwise_flops": 1e8})
+KERNELS = Device("toy3", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                 extra={"depthwise_flops": 1e8, "depthwise_filter_flops": 1e7,
+                        "kernel_s": 1e-6})
+
+
+def _graph(layers, shape):
+    return build_graph({"name": "t", "inputs": {"x": shape}, "layers": layers})
+
+
+def test_depthwise_training_pays_its_kernel_gradient_at_its_own_rate_by_hand():
+    # DepthwiseConv2D 3x3 valid on 4x4x2, batch 1: 152 FLOPs forward (test_timing.py).
+    # Training: forward and input gradient at 1e8 (2 x 1520 ns), the kernel's gradient at
+    # 1e7 (15200 ns): 18240 ns of compute; 3 kernels (forward, dx, dW) x 1 us on top
+    g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2])
+    plain = time_plan(g, analyze(g), PLAIN, "float32", batch=1, training=True).layers[1]
+    assert plain.compute_s == pytest.approx(3 * 1520e-9)
+    dw = time_plan(g, analyze(g), KERNELS, "float32", batch=1, training=True).layers[1]
+    assert dw.compute_s == pytest.approx(2 * 1520e-9 + 15200e-9)
+    assert dw.kernel_s == pytest.approx(3e-6)
+    assert dw.lower_s == pytest.approx(max(dw.compute_s, dw.memory_s) + 3e-6)
+    assert dw.upper_s == pytest.approx(dw.compute_s + dw.memory_s + 3e-6)
+    # forward only: one kernel, the depthwise rate
+    fwd = time_plan(g, analyze(g), KERNELS, "float32", batch=1).layers[1]
+    assert fwd.compute_s == pytest.approx(1520e-9) and fwd.kernel_s == pytest.approx(1e-6)
+
+
+def test_layer_kernels_by_hand():
+    conv = O.OPS["Conv2D"](name="c", filters=4, kernel_size=(3, 3))
+    sep = O.OPS["SeparableConv2D"](name="s", filters=4, kernel_size=(3, 3))
+    relu = O.OPS["ReLU"](name="r")
+    assert [layer_kernels(op, False) for op in (conv, sep, relu)] == [1, 2, 1]
+    assert [layer_kernels(op, True) for op in (conv, sep, relu)] == [3, 6, 2]
+
+
+@given(spec=network_specs(invalid=False, max_steps=5))
+def test_the_kernel_cost_is_counted_once_per_kernel_of_the_plan(spec):
+    """With a kernel cost k, every layer that computes or moves anything adds exactly
+    k x layer_kernels to both bounds (a view adds nothing), and the step adds the sum; the
+    bands stay ordered, lower <= upper <= 2 x lower."""
+    graph, analysis = analyzed_or_rejected(spec)
+    free = Device("toy4", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                  extra={"depthwise_flops": 1e8, "depthwise_filter_flops": 1e7})
+    for training in (False, True):
+        with_k = time_plan(graph, analysis, KERNELS, "float32", batch=8, training=training)
+        without = time_plan(graph, analysis, free, "float32", batch=8, training=training)
+        expected_total = 0.0
+        for a, b in zip(with_k.layers, without.layers, strict=True):
+            runs = b.flops != 0 or b.bytes != 0
+            kernels = layer_kernels(graph[a.name].op, training) if runs else 0
+            assert a.kernel_s == pytest.approx(kernels * 1e-6)
+            assert a.lower_s - b.lower_s == pytest.approx(kernels * 1e-6, abs=1e-15)
+            assert a.upper_s - b.upper_s == pytest.approx(kernels * 1e-6, abs=1e-15)
+            assert 0 <= a.lower_s <= a.upper_s <= 2 * a.lower_s * (1 + 1e-12)
+            expected_total += kernels * 1e-6
+        assert with_k.lower_s - without.lower_s == pytest.approx(expected_total, abs=1e-12)
+        assert with_k.upper_s - without.upper_s == pytest.approx(expected_total, abs=1e-12)
+        assert with_k.lower_s <= with_k.upper_s
