@@ -42,10 +42,12 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
     click.echo(f"matmul (float32, n={int(rates['matmul_n'])}): "
                f"{format_count(rates['matmul_flops'])}FLOP/s")
     click.echo(f"convolution-like GEMM (float32):  {format_count(rates['conv_flops'])}FLOP/s")
-    click.echo(f"memory bandwidth (copy):          {format_count(rates['bandwidth'])}B/s")
-    click.echo(f"cache bandwidth (copy):           {format_count(rates['cache_bandwidth'])}B/s"
-               f" up to {int(rates['cache_bytes']) >> 20} MiB moved")
     how = "XLA:CPU" if rates["depthwise_xla"] else "numpy"
+    click.echo(f"memory bandwidth ({how}):{' ' * (18 - len(how))}"
+               f"{format_count(rates['bandwidth'])}B/s")
+    click.echo(f"cache bandwidth ({how}):{' ' * (19 - len(how))}"
+               f"{format_count(rates['cache_bandwidth'])}B/s"
+               f" up to {int(rates['cache_bytes']) >> 20} MiB moved")
     click.echo(f"depthwise 3x3 ({how}):{' ' * (21 - len(how))}"
                f"{format_count(rates['depthwise_flops'])}FLOP/s")
     click.echo(f"depthwise 3x3 filter gradient ({how}): "
