@@ -25,6 +25,10 @@
   XLA:CPU lowers it as a dense convolution of C x C channels (the HLO's output is
   f32[C,3,3,C], cost_analysis counts ~C x the forward's FLOPs), so it runs far slower than
   the forward. numpy (`--quick`): nine shifted products summed over the batch.
+- XLA convolution: a 3x3 'same' convolution of 8 x 28 x 28 x 64 -> 64 as XLA:CPU runs it
+  (jitted), forward and its two gradients (2 x the forward's FLOPs):
+  `extra["xla_conv_flops"]` and `extra["xla_conv_backward_flops"]`, the rates the time model
+  runs convolutions' FLOPs at (forward, backward); not under `--quick` (no jax).
 - kernel: the fixed cost of one kernel inside a compiled program: a jitted chain of 64
   against one of 16 tiny 3x3 convolutions (1 x 8 x 8 x 8), the difference / 48
   (`extra["kernel_s"]`, seconds); numpy (`--quick`): a chain of tiny matrix products.
@@ -158,6 +162,34 @@ def _stream_run(nbytes: int, use_jax: bool) -> Callable[[], object]:
     return functools.partial(np.copyto, dst, src)
 
 
+def _conv_runs(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object], float] | None:
+    """(the forward once, its input and kernel gradients once, FLOPs of the forward) of a
+    3x3 'same' convolution of a batch of 8 28 x 28 x 64 maps to 64 channels as XLA:CPU runs
+    it (jitted); the gradients are 2 x the forward's FLOPs. None without jax."""
+    if not use_jax:
+        return None
+    try:
+        import jax
+        from jax import lax
+    except ImportError:
+        return None
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    x = jax.device_put(rng.standard_normal((8, 28, 28, 64), dtype=np.float32))
+    w = jax.device_put(rng.standard_normal((3, 3, 64, 64), dtype=np.float32) * 0.05)
+
+    def conv(a: Any, b: Any) -> Any:
+        return lax.conv_general_dilated(a, b, (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    forward = jax.jit(conv)
+    # the sum's gradient is ones: the forward is dead code, only dx and dW run
+    grads = jax.jit(jax.grad(lambda a, b: conv(a, b).sum(), argnums=(0, 1)))
+    return (lambda: forward(x, w).block_until_ready(),
+            lambda: [g.block_until_ready() for g in grads(x, w)], 2.0 * 9 * 8 * 28 * 28 * 64 * 64)
+
+
 def _kernel_chains(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object], int]:
     """(a chain of 16 tiny kernels, a chain of 64, the kernels between them): jitted 3x3
     convolutions of 1 x 8 x 8 x 8 where jax imports (each one library call in XLA:CPU's
@@ -242,6 +274,10 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
         "depthwise_flops": (depthwise_run, depthwise_ops, 0.1, 3),
         "depthwise_filter_flops": (filter_run, depthwise_ops, 0.1, 3),
     }
+    xla_conv = _conv_runs(sizes.use_jax)
+    if xla_conv:
+        runs["xla_conv_flops"] = (xla_conv[0], xla_conv[2], 0.05, 3)
+        runs["xla_conv_backward_flops"] = (xla_conv[1], 2 * xla_conv[2], 0.05, 3)
     for part_size in cache_sizes:
         runs[f"copy_{part_size}"] = (_stream_run(part_size, sizes.use_jax), 2 * part_size,
                                      0.1 / len(cache_sizes), 10)

@@ -23,7 +23,10 @@ forward and the input gradient at the depthwise rate, the kernel's gradient at
 `extra["depthwise_filter_flops"]` where the device has it (XLA:CPU computes that gradient as
 a dense C x C convolution; calibrate measures it). Each kernel a layer runs costs
 `extra["kernel_s"]` seconds on top, in both bounds (`layer_kernels`; 0 where the entry has
-none: no GPU or TPU entry was measured). q >= 1 is the quantization real kernels pay
+none: no GPU or TPU entry was measured). A convolution's matrix FLOPs (Conv, ConvTranspose,
+a separable convolution's pointwise half) run at `extra["xla_conv_flops"]` forward and
+`extra["xla_conv_backward_flops"]` backward where the entry has them (calibrate measures what
+XLA:CPU attains on a 3x3 convolution) instead of `peak(dtype)`. q >= 1 is the quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
 the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
 each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
@@ -49,6 +52,7 @@ from convplan.options import dtype_bytes, optimizer_slots
 # what the matrix units run (the rest of the FLOPs run on the vector units)
 MATRIX_OPS: tuple[type, ...] = (O.Conv, O.ConvTranspose, O.Dense, O.EinsumDense, O.Dot,
                                 O.Custom, O.Separable)
+CONV_OPS: tuple[type, ...] = (O.Conv, O.ConvTranspose, O.Separable)  # at calibrated conv rates
 TENSOR_CORE_DTYPES = {"tf32": 4, "bfloat16": 2, "float16": 2, "int8": 1,
                       "mixed_bfloat16": 2, "mixed_float16": 2}  # -> bytes per element
 GPU_TILE_M = 128  # rows (batch x positions) of a GEMM tile
@@ -247,6 +251,8 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     depthwise_peak = depthwise_rate(device)
     filter_peak = depthwise_filter_rate(device)
     kernel_s = device.extra.get("kernel_s", 0.0)
+    conv_forward = device.extra.get("xla_conv_flops", peak)
+    conv_backward = device.extra.get("xla_conv_backward_flops", conv_forward)
     size = itemsize(dtype)
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
@@ -281,7 +287,10 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
         other_s = 1 / (depthwise_peak if depthwise else vector_peak)
         other_s = other_s * passes if not (training and depthwise) else \
             2 * other_s + 1 / filter_peak
-        compute = batch * (passes * matrix * q / peak + (flops - matrix) * qv * other_s)
+        matrix_s = passes / peak
+        if isinstance(op, CONV_OPS):
+            matrix_s = 1 / conv_forward + (2 / conv_backward if training else 0)
+        compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s)
         memory = nbytes / layer_bandwidth(device, nbytes)
         fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
             else 0.0

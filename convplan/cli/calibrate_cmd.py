@@ -43,6 +43,10 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
                f"{format_count(rates['matmul_flops'])}FLOP/s")
     click.echo(f"convolution-like GEMM (float32):  {format_count(rates['conv_flops'])}FLOP/s")
     how = "XLA:CPU" if rates["depthwise_xla"] else "numpy"
+    if "xla_conv_flops" in rates:
+        click.echo(f"convolution 3x3 (XLA:CPU):        {format_count(rates['xla_conv_flops'])}"
+                   f"FLOP/s forward, {format_count(rates['xla_conv_backward_flops'])}FLOP/s "
+                   "backward")
     click.echo(f"memory bandwidth ({how}):{' ' * (18 - len(how))}"
                f"{format_count(rates['bandwidth'])}B/s")
     click.echo(f"cache bandwidth ({how}):{' ' * (19 - len(how))}"

@@ -19,7 +19,8 @@ PLAIN = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                extra={"depthwise_flops": 1e8})
 KERNELS = Device("toy3", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                  extra={"depthwise_flops": 1e8, "depthwise_filter_flops": 1e7,
-                        "kernel_s": 1e-6})
+                        "kernel_s": 1e-6, "xla_conv_flops": 5e8,
+                        "xla_conv_backward_flops": 2e8})
 
 
 def _graph(layers, shape):
@@ -58,7 +59,8 @@ def test_the_kernel_cost_is_counted_once_per_kernel_of_the_plan(spec):
     bands stay ordered, lower <= upper <= 2 x lower."""
     graph, analysis = analyzed_or_rejected(spec)
     free = Device("toy4", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
-                  extra={"depthwise_flops": 1e8, "depthwise_filter_flops": 1e7})
+                  extra={"depthwise_flops": 1e8, "depthwise_filter_flops": 1e7,
+                         "xla_conv_flops": 5e8, "xla_conv_backward_flops": 2e8})
     for training in (False, True):
         with_k = time_plan(graph, analysis, KERNELS, "float32", batch=8, training=training)
         without = time_plan(graph, analysis, free, "float32", batch=8, training=training)
@@ -74,3 +76,20 @@ def test_the_kernel_cost_is_counted_once_per_kernel_of_the_plan(spec):
         assert with_k.lower_s - without.lower_s == pytest.approx(expected_total, abs=1e-12)
         assert with_k.upper_s - without.upper_s == pytest.approx(expected_total, abs=1e-12)
         assert with_k.lower_s <= with_k.upper_s
+
+
+def test_a_convolution_runs_at_the_calibrated_xla_rates_by_hand():
+    # Conv2D 1 filter 3x3 valid on 3x3x1, no bias, batch 1: 9 MACs, 18 FLOPs. Forward at
+    # 1e8 FLOP/s: 180 ns; training: + 2 x 18 FLOPs backward at 1e7: 3600 ns more. A Dense
+    # keeps the float32 peak (1e9)
+    rates = Device("toy5", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                   extra={"xla_conv_flops": 1e8, "xla_conv_backward_flops": 1e7})
+    g = _graph([{"name": "c", "op": "Conv2D", "filters": 1, "kernel_size": 3,
+                 "use_bias": False}], [3, 3, 1])
+    fwd = time_plan(g, analyze(g), rates, "float32", batch=1).layers[1]
+    assert fwd.flops == 18 and fwd.compute_s == pytest.approx(180e-9)
+    train = time_plan(g, analyze(g), rates, "float32", batch=1, training=True).layers[1]
+    assert train.compute_s == pytest.approx(180e-9 + 3600e-9)
+    d = _graph([{"name": "d", "op": "Dense", "units": 1, "use_bias": False}], [9])
+    dense = time_plan(d, analyze(d), rates, "float32", batch=1, training=True).layers[1]
+    assert dense.compute_s == pytest.approx(3 * 18e-9)
