@@ -13,7 +13,8 @@
   cache level /sys/devices/system/cpu/cpu0/cache lists (else 32 MiB). `cache_bandwidth` is
   the fastest of them; `cache_bytes` is 2 x (read and written) the largest array still
   copied at half that rate or more: the cache this process attains (on a shared machine
-  less than the sysfs size). The time model moves a layer whose bytes are at most
+  less than the sysfs size). Every size's rate is kept too, as `stream_<bytes moved>`. The
+  time model moves a layer whose bytes are at most
   `cache_bytes` at `cache_bandwidth`, the others at `bandwidth` (a two-level roofline).
 - depthwise: a 3x3 depthwise convolution (2 x 9 FLOPs per output element) as XLA:CPU runs
   it (`jax.lax.conv_general_dilated` with one group per channel, jitted) where jax imports,
@@ -289,8 +290,12 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
             best[name] = max(best.get(name, 0.0), rate)
         short_s = min(short_s, _best_seconds(short_chain, share * 0.05, 5))
         long_s = min(long_s, _best_seconds(long_chain, share * 0.05, 5))
-    cached, cache = cache_level({s: best.pop(f"copy_{s}") for s in cache_sizes})
-    return {**best, "cache_bandwidth": max(cached, best["bandwidth"]),
+    swept = {s: best.pop(f"copy_{s}") for s in cache_sizes}
+    cached, cache = cache_level(swept)
+    # the whole sweep, keyed by the bytes moved (read and written): the time model prices a
+    # layer at the rate of the smallest pass that moves as much as it does
+    stream = {f"stream_{2 * s}": rate for s, rate in swept.items()}
+    return {**best, **stream, "cache_bandwidth": max(cached, best["bandwidth"]),
             "kernel_s": max(long_s - short_s, 0.0) / kernels,
             "matmul_n": float(n), "copy_bytes": float(sizes.copy_bytes),
             "cache_bytes": float(cache), "depthwise_xla": float(how.startswith("XLA")),

@@ -218,8 +218,17 @@ def layer_kernels(op: O.Op, training: bool) -> int:
 
 
 def layer_bandwidth(device: Device, nbytes: Any) -> float:
-    """Bytes per second for a layer moving `nbytes`: the cache bandwidth where the entry has
-    one and concrete `nbytes` fit in its cache_bytes, else the memory bandwidth."""
+    """Bytes per second for a layer moving `nbytes`: where the entry has calibrate's sweep
+    (`stream_<bytes moved>` rates) and `nbytes` is concrete, the rate of the smallest pass
+    moving at least `nbytes` (beyond the largest, the memory bandwidth); else the cache
+    bandwidth where the entry has one and concrete `nbytes` fit in its cache_bytes; else the
+    memory bandwidth."""
+    if isinstance(nbytes, (int, float)):
+        sweep = sorted((float(key[7:]), rate) for key, rate in device.extra.items()
+                       if key.startswith("stream_"))
+        if sweep:
+            return next((max(rate, device.bandwidth) for moved, rate in sweep
+                         if moved >= nbytes), device.bandwidth)
     cache = device.extra.get("cache_bytes")
     rate = device.extra.get("cache_bandwidth")
     if cache and rate and isinstance(nbytes, (int, float)) and nbytes <= cache:

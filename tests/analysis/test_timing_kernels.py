@@ -93,3 +93,16 @@ def test_a_convolution_runs_at_the_calibrated_xla_rates_by_hand():
     d = _graph([{"name": "d", "op": "Dense", "units": 1, "use_bias": False}], [9])
     dense = time_plan(d, analyze(d), rates, "float32", batch=1, training=True).layers[1]
     assert dense.compute_s == pytest.approx(3 * 18e-9)
+
+
+def test_the_bandwidth_is_read_from_the_calibrated_sweep_by_hand():
+    # the depthwise layer of test_timing.py moves 240 B at batch 1, 400 B at batch 2, 560 B
+    # at batch 3; sweep: passes moving 300 B at 1e10 B/s and 500 B at 5e9; beyond, 1e9
+    swept = Device("toy6", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                   extra={"stream_300": 1e10, "stream_500": 5e9, "cache_bytes": 300.0,
+                          "cache_bandwidth": 1e10})
+    g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2])
+    memory = [time_plan(g, analyze(g), swept, "float32", batch=b).layers[1].memory_s
+              for b in (1, 2, 3)]
+    assert memory == [pytest.approx(240 / 1e10), pytest.approx(400 / 5e9),
+                      pytest.approx(560 / 1e9)]
