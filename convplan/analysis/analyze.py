@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
@@ -70,6 +71,10 @@ class Analysis:
     size_dependent_fields: tuple[str, ...] = ()
     # the analysed graph, which the memory model walks (buffer lifetimes follow the wiring)
     graph: Graph | None = dataclasses.field(default=None, repr=False, compare=False)
+    # training_memory's results by its arguments: check's budget rules and the report each
+    # ask for the same plan, which costs more than the analysis itself on a large model
+    _memory: dict[tuple[Any, ...], TrainingMemory] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def layer(self, name: str) -> LayerResult:
         for layer in self.layers:
@@ -89,7 +94,11 @@ class Analysis:
                         optimizer: str = "adam", convention: str = "fused") -> TrainingMemory:
         """Peak bytes of a training step by tensor lifetimes (convplan.analysis.memory)."""
         assert self.graph is not None, "an Analysis made by analyze() knows its graph"
-        return training_memory(self.graph, self, batch, dtype, optimizer, convention)
+        key = (type(batch), batch, dtype, optimizer, convention)
+        if key not in self._memory:
+            self._memory[key] = training_memory(self.graph, self, batch, dtype, optimizer,
+                                                convention)
+        return self._memory[key]
 
     # Jupyter's rich display. The report sits above the analysis, so it is imported only when a
     # notebook asks for it (never by the analysis itself).

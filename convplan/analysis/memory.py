@@ -534,17 +534,19 @@ def _peak(steps: Sequence[Step], tensors: dict[str, Tensor], batch: Value) -> Pe
     candidates = [next(s for s in steps if s.live == live) for live in keep]
     if not candidates:
         return Peak(0, None, ())
-    parts = [(arith.total(tensors[k].fixed for k in s.live),
-              arith.total(tensors[k].per_example for k in s.live)) for s in candidates]
-    if all(isinstance(f, int) and isinstance(p, int) for f, p in parts):
+    used = set().union(*(s.live for s in candidates))
+    if all(isinstance(arith.simplify_int(tensors[k].fixed), int) and
+           isinstance(arith.simplify_int(tensors[k].per_example), int) for k in used):
+        parts = [_step_bytes(s, tensors) for s in candidates]
         beaten = [any((g >= f and q >= p) and (g, q) != (f, p) or (g, q) == (f, p) and j < i
                       for j, (g, q) in enumerate(parts)) for i, (f, p) in enumerate(parts)]
         candidates = [c for c, out in zip(candidates, beaten) if not out]
         parts = [p for p, out in zip(parts, beaten) if not out]
     else:
-        kept = _undominated(parts)
+        kept = _undominated_forms(_step_forms(candidates, tensors, used))
         candidates = [candidates[i] for i in kept]
-        parts = [parts[i] for i in kept]
+        # only the steps that can be the peak are summed as formulas
+        parts = [_step_bytes(s, tensors) for s in candidates]
     values = [arith.simplify_int(f + batch * p) for f, p in parts]
     if all(isinstance(v, int) for v in values):
         best = max(range(len(values)), key=values.__getitem__)
@@ -556,9 +558,16 @@ def _peak(steps: Sequence[Step], tensors: dict[str, Tensor], batch: Value) -> Pe
     return Peak(sympy.Max(*values, evaluate=False), None, tuple(candidates))
 
 
+def _step_bytes(step: Step, tensors: dict[str, Tensor]) -> tuple[Value, Value]:
+    """(fixed, per-example) bytes live at a step."""
+    return (arith.total(tensors[k].fixed for k in step.live),
+            arith.total(tensors[k].per_example for k in step.live))
+
+
 def _monomials(value: Value) -> dict[Any, Any] | None:
     """A polynomial in sizes as {monomial: coefficient} (expanded; the constant under 1), or
     None where a monomial is not a product of sizes (which could be negative)."""
+    value = arith.simplify_int(value)
     if isinstance(value, int):
         return {1: value}
     sympy = arith.sympy_module()
@@ -573,17 +582,47 @@ def _monomials(value: Value) -> dict[Any, Any] | None:
     return dict(terms)
 
 
-def _undominated(parts: Sequence[tuple[Value, Value]]) -> list[int]:
-    """Indices of the (fixed, per-example) pairs that no other pair beats at every size: a
-    pair whose every monomial's coefficient, in both parts, is at most another's is never the
-    larger, since each monomial (a product of sizes and their floors, ceilings) is >= 0.
-    A symbolic peak's Max keeps only the rest (a U-Net's 35 steps: 5), so printing and
-    substituting it stay fast."""
+def _step_forms(candidates: Sequence[Step], tensors: dict[str, Tensor],
+                used: set[str]) -> list[dict[Any, Any] | None]:
+    """Each step's live bytes as {("f" or "p", monomial): coefficient}, the sum of its
+    tensors' expansions (expanding is linear, so this is the expansion of the step's sum;
+    each tensor is expanded once, not once per step it is live in), or None where a tensor's
+    size is not a polynomial in sizes."""
+    per_tensor = {k: _form(tensors[k].fixed, tensors[k].per_example) for k in used}
     forms: list[dict[Any, Any] | None] = []
-    for fixed, per_example in parts:
-        f, p = _monomials(fixed), _monomials(per_example)
-        forms.append(None if f is None or p is None else
-                     {**{("f", k): v for k, v in f.items()}, **{("p", k): v for k, v in p.items()}})
+    for step in candidates:
+        form: dict[Any, Any] = {}
+        for k in step.live:
+            terms = per_tensor[k]
+            if terms is None:
+                break
+            for m, v in terms.items():
+                form[m] = form.get(m, 0) + v
+        else:
+            forms.append(form)
+            continue
+        forms.append(None)
+    return forms
+
+
+def _form(fixed: Value, per_example: Value) -> dict[Any, Any] | None:
+    f, p = _monomials(fixed), _monomials(per_example)
+    if f is None or p is None:
+        return None
+    return {**{("f", m): v for m, v in f.items()}, **{("p", m): v for m, v in p.items()}}
+
+
+def _undominated(parts: Sequence[tuple[Value, Value]]) -> list[int]:
+    """Indices of the (fixed, per-example) pairs that no other pair beats at every size."""
+    return _undominated_forms([_form(f, p) for f, p in parts])
+
+
+def _undominated_forms(forms: Sequence[dict[Any, Any] | None]) -> list[int]:
+    """Indices of the steps' forms ({("f" or "p", monomial): coefficient}) that no other
+    beats at every size: a form whose every monomial's coefficient is at most another's is
+    never the larger, since each monomial (a product of sizes and their floors, ceilings) is
+    >= 0. A symbolic peak's Max keeps only the rest (a U-Net's 35 steps: 5), so printing and
+    substituting it stay fast."""
 
     def beats(b: dict[Any, Any], a: dict[Any, Any]) -> bool:
         return all(b.get(k, 0) >= v for k, v in a.items()) and all(
