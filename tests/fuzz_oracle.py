@@ -248,6 +248,9 @@ def measure_tensorflow(spec: dict[str, Any], planned: Planned, fields: bool = Fa
         except Exception as exc:
             if not (CPU_LIMITS.search(str(exc)) and _has_dilated_transpose(spec)):
                 raise
+        disagreeing = _eager_disagreement(facts, eager)
+        if disagreeing:  # Keras contradicts itself (RMSNormalization off the last axis)
+            raise ValueError(disagreeing)
     except Exception as exc:
         return {"accepted": False, "error": _first_line(exc)}
     for name, shape in eager.items():
@@ -260,6 +263,18 @@ def measure_tensorflow(spec: dict[str, Any], planned: Planned, fields: bool = Fa
         except Exception as exc:  # the measurement itself failed: a bug in convplan.verify
             record["fields_error"] = _first_line(exc)
     return record
+
+
+def _eager_disagreement(facts: dict[str, Any], eager: dict[str, tuple[int, ...]]) -> str:
+    """The first layer whose shape when run differs from its symbolic shape, as a message
+    ('' for none): such a layer does not compute what its model declares, a model Keras
+    builds but cannot be planned against, so it counts as refused."""
+    for name, shape in eager.items():
+        symbolic = facts[name]["output_shape"]
+        if len(symbolic) != len(shape) or any(d is not None and d != e
+                                              for d, e in zip(symbolic, shape)):
+            return f"layer {name} runs to shape {list(shape)}, its symbolic shape is {symbolic}"
+    return ""
 
 
 def measure_network_fields(graph: Any, analysis: Any) -> dict[str, Any]:

@@ -191,6 +191,22 @@ def axis_checked_same_shape(op: O.BatchNormalization | O.LayerNormalization | O.
     return shapes[0]
 
 
+def rms_normalization_shape(op: O.RMSNormalization, shapes: list[Shape]) -> Shape:
+    """Same shape. Keras 3.15 multiplies by its scale (one per feature of `axis`) broadcast
+    against the last axis, whatever `axis` is (measured: axis 1 of a (6, 1) input runs to
+    (6, 6) while its symbolic shape says (6, 1)); so off the last axis, the size of `axis`
+    must be 1 or that of the last axis, where the broadcast keeps the shape."""
+    shape = shapes[0]
+    index = _normalize_axis(op, op.axis, len(shape))
+    size, last = shape[index], shape[-1]
+    if index != len(shape) - 1 and not (size == 1 or size == last):
+        raise _error(op, f"axis {op.axis} has {size} features but the last axis {last}: "
+                     "Keras's RMSNormalization broadcasts its scale against the last axis, so "
+                     f"its output would not keep the input's shape {_fmt(shape)}",
+                     hint="axis: -1 (normalize the last axis)")
+    return shape
+
+
 def group_normalization_shape(op: O.GroupNormalization, shapes: list[Shape]) -> Shape:
     """Same shape; Keras's build: the size C of `axis` must be known, at least `groups` and a
     multiple of it (groups -1: C groups of one)."""
@@ -675,7 +691,7 @@ SHAPE_RULES: dict[type, ShapeRule | MergeShapeRule] = {
     O.Rescaling: same_shape,
     O.GroupNormalization: group_normalization_shape,
     O.UnitNormalization: axis_checked_same_shape,
-    O.RMSNormalization: axis_checked_same_shape,
+    O.RMSNormalization: rms_normalization_shape,
     O.ELU: same_shape,
     O.PReLU: prelu_shape,
     O.GaussianNoise: same_shape,  # the identity at inference, as Dropout

@@ -80,6 +80,13 @@ REFUSED: dict[str, str] = {
     "AutoContrast": _INFERENCE_CONTRAST.format(what="(its minimum and maximum)"),
     "ContrastLimitedAdaptiveHistogramEqualization": _INFERENCE_CONTRAST.format(
         what="tile around it (histograms per tile, interpolated)"),
+    # measured on Keras 3.15.1: Equalization.compute_output_spec returns `inputs`, so the
+    # layer's symbolic output is its input tensor, now marked as the layer's own output, and
+    # keras.Model refuses the graph ("... is part of a cycle"), Sequential too; only an
+    # Equalization fed by an Input and read by another layer builds
+    "Equalization": "in Keras 3.15 its symbolic output is its input tensor itself, so Keras "
+                    "refuses a model through it as a cycle (all but one fed straight from an "
+                    "Input into another layer); apply it in the input pipeline (tf.data) instead",
 }
 
 
@@ -87,6 +94,15 @@ def _from_keras(module: object) -> bool:
     """The class is Keras's own, not a user's class of the same name."""
     return module is None or (isinstance(module, str)
                               and (module == "keras" or module.startswith("keras.")))
+
+
+def refused_op(op_type: str, layer: str | None) -> UnsupportedError | None:
+    """The error for a spec's op that names a Keras class refused on purpose."""
+    reason = REFUSED.get(op_type)
+    if reason is None:
+        return None
+    return UnsupportedError(f"op {op_type!r} is not modelled: {reason}", layer=layer,
+                            op=op_type)
 
 
 def refusal(entry: dict, layer: str) -> UnsupportedError | None:

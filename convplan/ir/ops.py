@@ -184,6 +184,11 @@ def op_class(op_name: Any, layer: str | None = None) -> type[Op]:
         cls = OPS.get(ALIASES.get(op_name, op_name))
         if cls is not None:
             return cls
+        # imported here: the IR does not depend on the frontends, except for this message
+        from convplan.frontends.keras_refusals import refused_op
+        refused = refused_op(op_name, layer)
+        if refused is not None:
+            raise refused
     close = difflib.get_close_matches(str(op_name), list(OPS), n=1)
     raise UnsupportedError(
         f"unknown op {op_name!r}; expected a Keras layer class convplan models "

@@ -12,7 +12,8 @@ layer again (`getattr(keras.layers, op_type)(**attributes)`). Their input is a b
 choices); the ranges of the augmentation factors, which change no shape and no count, are left
 to Keras's constructor, which raises its own error when `verify` or the generated project
 builds the layer. AutoContrast and ContrastLimitedAdaptiveHistogramEqualization, which act at
-inference too, are not here (convplan.frontends.keras_refusals).
+inference too, are not here (convplan.frontends.keras_refusals), nor is Equalization, which no
+Keras 3.15 model can hold (its symbolic output is its input tensor itself).
 """
 
 from __future__ import annotations
@@ -117,9 +118,6 @@ AugMix = _augmentation(
     interpolation="bilinear")
 CutMix = _augmentation("CutMix", "Keras CutMix: pastes patches between images in training.",
                        factor=1.0)
-Equalization = _augmentation(
-    "Equalization", "Keras Equalization: histogram equalization in training only (Keras 3.15).",
-    value_range=VALUE_RANGE, bins=256)
 MixUp = _augmentation("MixUp", "Keras MixUp: blends pairs of images in training.", alpha=0.2)
 RandAugment = _augmentation(
     "RandAugment", "Keras RandAugment: num_ops random augmentations in training.",
@@ -173,7 +171,7 @@ Solarization = _augmentation(
     addition_factor=0.0, threshold_factor=0.0, value_range=VALUE_RANGE)
 
 AUGMENTATIONS: tuple[type[Augmentation], ...] = (
-    AugMix, CutMix, Equalization, MixUp, RandAugment, RandomBrightness, RandomColorDegeneration,
+    AugMix, CutMix, MixUp, RandAugment, RandomBrightness, RandomColorDegeneration,
     RandomColorJitter, RandomContrast, RandomElasticTransform, RandomErasing, RandomFlip,
     RandomGaussianBlur, RandomGrayscale, RandomHue, RandomInvert, RandomPerspective,
     RandomPosterization, RandomRotation, RandomSaturation, RandomSharpness, RandomShear,

@@ -130,3 +130,19 @@ def test_a_declaration_still_wins_over_a_refusal(keras, tmp_path):
                         name="declared")
     graph = load(_model_json(keras, tmp_path, model), custom_layers={"Lambda": "identity"})
     assert analyze(graph).layer("double").output_shape == (6, 6, 2)
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_keras_cannot_build_a_model_with_equalization(keras, sequential):
+    """Why Equalization is refused: Keras 3.15.1 gives its input tensor back as its symbolic
+    output, and a model through it is a cycle. When a Keras release fixes this, this test
+    fails, and Equalization can be modelled again as an identity at inference."""
+    layer = keras.layers.Equalization()
+    with pytest.raises(ValueError, match="part of a cycle"):
+        if sequential:
+            keras.Sequential([keras.Input((6, 6, 3)), layer])(keras.ops.zeros((1, 6, 6, 3)))
+        else:
+            inputs = keras.Input((6, 6, 3))
+            x = keras.layers.Conv2D(3, 1)(inputs)
+            keras.Model(inputs, keras.layers.Conv2D(2, 1)(layer(x)))
+

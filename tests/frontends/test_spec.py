@@ -74,6 +74,12 @@ def test_blocks_expand_with_parameters_and_repeat():
 @pytest.mark.parametrize("text, error, fragment", [
     ("inputs: {x: [8, 8, 1]}\nlayers: [{name: c, op: Conv9D}]", UnsupportedError,
      "layer 'c': unknown op 'Conv9D'"),
+    # a Keras class refused on purpose gets its reason, not "unknown op"
+    ("inputs: {x: [8, 8, 3]}\nlayers: [{name: e, op: Equalization}]", UnsupportedError,
+     "layer 'e' (Equalization): op 'Equalization' is not modelled: in Keras 3.15 its symbolic "
+     "output is its input tensor itself"),
+    ("inputs: {x: [8, 8, 3]}\nlayers: [{name: a, op: AutoContrast}]", UnsupportedError,
+     "op 'AutoContrast' is not modelled: unlike the Random* augmentation layers it acts"),
     ("inputs: {x: [8, 8, 1]}\nlayers: [{name: c, op: Conv2D, filters: 2}]", SpecError,
      "layer 'c' (Conv2D): missing required attribute 'kernel_size'"),
     ("inputs: {x: [8, 8, 1]}\nlayers: [{name: c, op: Conv2D, filters: 2, kernel_size: 3, "
