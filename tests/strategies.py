@@ -111,6 +111,9 @@ class NetworkDraw:
         channels = self.c.integer(1, 4)
         self.inputs = {"x": [self.c.integer(low, high) for _ in range(rank)] + [channels]}
         self.tensors = [Tensor("x", channels)]
+        # a -inf pad makes NaNs downstream (-inf - -inf), and a NaN index fails an Embedding's
+        # look-up in TensorFlow (a value error, not a shape one): no Embedding after one
+        self.non_finite = False
 
     # ------------------------------------------------------------ choices
 
@@ -307,6 +310,7 @@ class NetworkDraw:
             y = self.add("Pad", x, x.channels + rows[-1][1], pad_width=rows,
                          **({"constant_values": fill} if fill is not None else {}))
             if fill == float("-inf"):
+                self.non_finite = True
                 return self.pool(y)
             return y
         if kind == "split":
@@ -515,7 +519,7 @@ class NetworkDraw:
                 self.add("Dot", [pooled, pooled], 1, axes=1).spatial = False
             return
         if kind == "sequence":  # a vector repeated, or indices looked up (in [0, 1): index 0)
-            if self.c.integer(0, 1):
+            if self.c.integer(0, 1) or self.non_finite:
                 pooled = self.add(f"GlobalAveragePooling{self.rank}D", x, x.channels)
                 pooled.spatial = False
                 self.add("RepeatVector", pooled, x.channels, n=self.c.integer(1, 3)).spatial = False

@@ -56,9 +56,10 @@ def regression(stem: str) -> tuple[dict, dict]:
 
 
 def test_random_networks_cover_every_op():
-    """Every op convplan models (but declared Custom layers) appears in the first 300 networks
-    of a seed, and the same seed and index give the same network."""
-    seen = set().union(*(op_types(random_spec(0, i)) for i in range(300)))
+    """Every op convplan models (but declared Custom layers) appears in the first 500 networks
+    of a seed (RandomColorDegeneration, which needs 3 channels, first at 401 of seed 0), and
+    the same seed and index give the same network."""
+    seen = set().union(*(op_types(random_spec(0, i)) for i in range(500)))
     assert set(O.OPS) - {"InputLayer", "Custom"} <= seen, sorted(
         set(O.OPS) - {"InputLayer", "Custom"} - seen)
     assert random_spec(7, 3) == random_spec(7, 3) != random_spec(7, 4)

@@ -285,8 +285,12 @@ def make_positive(model: Any, seed: int = 0) -> None:
 
 def surrogate_dtype(graph: Graph) -> str:
     """float64, so no sum of positive terms underflows in a deep surrogate; float32 where TF's
-    CPU kernels lack float64 (3D pooling: AvgPool3D and MaxPool3D are float32 only)."""
-    if any(isinstance(node.op, O.Pooling) and node.op.spatial_rank == 3 for node in graph):
+    CPU kernels lack float64 (3D pooling: AvgPool3D and MaxPool3D are float32 only; Keras's
+    adaptive 3D pooling lowers to them too)."""
+    def pools_3d(op: O.Op) -> bool:
+        return ((isinstance(op, O.Pooling) and op.spatial_rank == 3)
+                or (isinstance(op, O.AdaptivePooling) and op.rank() == 3))
+    if any(pools_3d(node.op) for node in graph):
         return "float32"
     return "float64"
 
