@@ -17,6 +17,29 @@ from convplan.cli.console import progress
 from convplan.options import SWEEP_FORMATS
 
 
+def _bytes_writer(stream):
+    """A function writing UTF-8 bytes to `stream`: straight to its binary buffer when it has
+    one that takes UTF-8 with no newline translation (a terminal, pipe or file here), so that
+    a million rows are not decoded to str to be encoded again; through str otherwise (a
+    StringIO, another encoding)."""
+    import codecs
+    import os
+
+    buffer = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None) or ""
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if buffer is None or not utf8 or os.linesep != "\n":
+        return lambda data: stream.write(data.decode())
+
+    def write(data: bytes) -> None:
+        stream.flush()  # what was written as str goes first
+        buffer.write(data)
+    return write
+
+
 def _mode(pareto, sort, limit_given: bool) -> str:
     if pareto:
         return "rows on the Pareto front over " + ", ".join(
@@ -106,14 +129,15 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
                              "example --pareto macs,-rf")
         check_plot_path(plot)
     out = sys.stdout
+    write_data = _bytes_writer(out)
     streaming = fmt != "table" and not objectives and not sort and limit is None
     state = {"first": True}
 
     def sink(chunk) -> None:
         if fmt == "csv":
-            out.write(R.csv_rows(sweep, chunk))
+            write_data(R.csv_rows_data(sweep, chunk))
         else:
-            out.write(R.json_rows(sweep, chunk, state["first"]))
+            write_data(R.json_rows_data(sweep, chunk, state["first"]))
             state["first"] = state["first"] and not len(chunk)
 
     if fmt == "csv":
@@ -127,10 +151,10 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
         out.write(R.render_sweep_table(sweep, result, result.rows,
                                        _mode(objectives, sort, limit is not None)))
     elif fmt == "csv" and not streaming and result.rows is not None:
-        out.write(R.csv_rows(sweep, result.rows))
+        write_data(R.csv_rows_data(sweep, result.rows))
     elif fmt == "json":
         if not streaming and result.rows is not None:
-            out.write(R.json_rows(sweep, result.rows, True))
+            write_data(R.json_rows_data(sweep, result.rows, True))
         out.write(R.json_end(sweep, result, objectives))
     if plot:
         from convplan.report.sweep_plot import plot_front

@@ -164,8 +164,13 @@ def csv_header(sweep: Sweep) -> str:
 
 
 def csv_rows(sweep: Sweep, chunk: Chunk) -> str:
+    return csv_rows_data(sweep, chunk).decode()
+
+
+def csv_rows_data(sweep: Sweep, chunk: Chunk) -> bytes:
+    """The chunk's CSV rows as UTF-8 bytes (what `csv_rows` decodes)."""
     if not len(chunk):
-        return ""
+        return b""
     cols = chunk.columns
     rows = _Rows(len(chunk))
     for i, vary in enumerate(sweep.varies):
@@ -190,7 +195,7 @@ def csv_rows(sweep: Sweep, chunk: Chunk) -> str:
     rows.literal(",")
     rows.pick([_csv_cell(m) for m in sweep.messages], cols["error"])
     rows.literal("\n")
-    return rows.text()
+    return rows.data()
 
 
 # -- JSON -------------------------------------------------------------------------------
@@ -223,8 +228,14 @@ def _json_value(value: Any) -> Any:
 def json_rows(sweep: Sweep, chunk: Chunk, first: bool) -> str:
     """The rows as `json.dumps(row, separators=(", ", ": "))` prints each, joined by
     ',\n    ' (a first chunk starts with '\n    ', a later one with ',\n    ')."""
+    return json_rows_data(sweep, chunk, first).decode()
+
+
+def json_rows_data(sweep: Sweep, chunk: Chunk, first: bool) -> bytes:
+    """The chunk's JSON rows as UTF-8 bytes (what `json_rows` decodes; ASCII, as json.dumps
+    escapes the rest)."""
     if not len(chunk):
-        return ""
+        return b""
     cols = chunk.columns
     dump = lambda value: json.dumps(value, separators=(", ", ": "))  # noqa: E731
     rows = _Rows(len(chunk))
@@ -256,8 +267,8 @@ def json_rows(sweep: Sweep, chunk: Chunk, first: bool) -> str:
         rows.literal(f", {dump(name)}: ", valid)
         rows.pick_texts(cols[name], valid, repr)
     rows.literal("}")
-    text = rows.text()
-    return text[1:] if first else text  # the first row of all starts without a comma
+    data = rows.data()
+    return data[1:] if first else data  # the first row of all starts without a comma
 
 
 def json_end(sweep: Sweep, result: SweepResult, pareto: Sequence[tuple[str, int]] | None) -> str:
@@ -272,24 +283,48 @@ def json_end(sweep: Sweep, result: SweepResult, pareto: Sequence[tuple[str, int]
 # -- bulk formatting ----------------------------------------------------------------------
 # A row is laid out as little-endian 64-bit words, one numpy vector per word over the chunk's
 # rows (so every operation is a vectorized one over contiguous memory): a field of width w
-# bytes at byte offset a is OR-ed into the words that hold bytes a .. a + w - 1. One transpose
-# of the (words, rows) matrix puts each row's bytes together, and deleting the NUL bytes that
-# pad the fields leaves the text.
+# bytes at byte offset a is OR-ed into the words that hold bytes a .. a + w - 1. The vectors
+# are the rows of one (words, rows) matrix, OR-ed in place; bytes that are the same in every
+# row (literals) are kept as one Python int per word until the end. One transpose of the
+# matrix puts each row's bytes together, and deleting the NUL bytes that pad the fields
+# leaves the text.
 
 WORD = np.dtype("<u8")
+LOW_BYTES = 0xFFFF_FFFF_FFFF_FFFF
 
 
-def _group_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Four decimal digits as four bytes, indexed by their value 0..9999: zero-padded ('0042'),
-    NUL-padded for the leading group ('\\0\\042'; 0 is '\\0\\0\\00'), and the same where 0
-    is all NULs (a group above the leading one)."""
+def _group_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Four decimal digits as four bytes, indexed by value + 10,000 x (nothing above it): for
+    the lowest group, zero-padded ('0042') below 10,000 and NUL-padded ('\\0\\042'; 0 is
+    '\\0\\0\\00') from 10,000 on; for a group above the lowest, the same but with 0 above it
+    all NULs (no digits)."""
     padded = [int.from_bytes(f"{i:04d}".encode(), "little") for i in range(10_000)]
     leading = [int.from_bytes(str(i).rjust(4, "\0").encode(), "little") for i in range(10_000)]
     above = [0, *leading[1:]]
-    return tuple(np.array(t, dtype=WORD) for t in (padded, leading, above))  # type: ignore
+    return (np.array(padded + leading, dtype=WORD), np.array(padded + above, dtype=WORD))
 
 
-_GROUPS: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+_GROUPS: list[tuple[np.ndarray, np.ndarray]] = []
+_SPARE: list[np.ndarray] = []  # one (words, rows) matrix kept for the next chunk
+
+
+def _digit_groups(values: np.ndarray, count: int) -> list[np.ndarray]:
+    """The `count` four-digit groups of non-negative int64 values as 4-byte words, the most
+    significant first; a group looked up in one table by low + 10,000 x (rest == 0), where
+    low = rest mod 10,000 (a floor division by a constant and a multiply-subtract: numpy's %
+    on int64 is a hardware division per element, several times slower)."""
+    if not _GROUPS:
+        _GROUPS.append(_group_tables())
+    lowest, higher = _GROUPS[0]
+    groups: list[np.ndarray] = [values] * count
+    rest = values
+    for g in range(count - 1, -1, -1):
+        quotient = rest // 10_000
+        index = rest - quotient * 10_000
+        index += (quotient == 0) * 10_000
+        groups[g] = (lowest if g == count - 1 else higher)[index]
+        rest = quotient
+    return groups
 
 
 def _pieces_of_table(texts: Sequence[str]) -> tuple[list[np.ndarray], int]:
@@ -306,24 +341,52 @@ class _Rows:
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.words: list[Any] = []  # per word: a uint64 vector, or an int where constant
+        # row j: word j of every row, where used; the last chunk's matrix when it fits (its
+        # pages are mapped already: a fresh one costs a page fault per 4 KiB touched)
+        self.matrix = _SPARE.pop() if _SPARE and _SPARE[-1].shape[1] == n else np.empty((0, n), dtype=WORD)
+        self.used: list[bool] = []  # per word: whether matrix row j holds anything yet
+        self.constants: list[int] = []  # per word: the bytes every row has there
         self.offset = 0  # bytes laid out so far
+
+    def _reserve(self, words: int) -> None:
+        if len(self.used) >= words:
+            return
+        if words > len(self.matrix):  # np.empty only reserves: untouched words cost nothing
+            grown = np.empty((max(words, 2 * len(self.matrix), 64), self.n), dtype=WORD)
+            grown[:len(self.used)] = self.matrix[:len(self.used)]
+            self.matrix = grown
+        self.used += [False] * (words - len(self.used))
+        self.constants += [0] * (words - len(self.constants))
+
+    def _or(self, j: int, vector: np.ndarray, shift: int, right: bool = False) -> None:
+        """matrix[j] |= vector << shift (>> shift if `right`), in place."""
+        row = self.matrix[j]
+        op = np.right_shift if right else np.left_shift
+        if not self.used[j]:
+            if shift:
+                op(vector, np.uint64(shift), out=row)
+            else:
+                row[:] = vector
+            self.used[j] = True
+        elif shift:
+            np.bitwise_or(row, op(vector, np.uint64(shift)), out=row)
+        else:
+            np.bitwise_or(row, vector, out=row)
 
     def _place(self, piece: Any, width: int) -> None:
         """OR a piece of at most 8 bytes (a vector, or an int for a constant) in at the
         current offset."""
         j, r = divmod(self.offset, 8)
-        while len(self.words) < j + 2:
-            self.words.append(0)
+        spills = r + width > 8
+        self._reserve(j + 1 + spills)
         if isinstance(piece, int):
-            shifted = (piece << 8 * r) & 0xFFFF_FFFF_FFFF_FFFF
-            spill = piece >> (64 - 8 * r) if r else 0
+            self.constants[j] |= (piece << 8 * r) & LOW_BYTES
+            if spills:
+                self.constants[j + 1] |= piece >> (64 - 8 * r)
         else:
-            shifted = piece << np.uint64(8 * r) if r else piece
-            spill = piece >> np.uint64(64 - 8 * r) if r and r + width > 8 else 0
-        self.words[j] = self.words[j] | shifted
-        if r + width > 8:
-            self.words[j + 1] = self.words[j + 1] | spill
+            self._or(j, piece, 8 * r)
+            if spills:
+                self._or(j + 1, piece, 64 - 8 * r, right=True)
         self.offset += width
 
     def _field(self, pieces: Sequence[Any], width: int, mask: np.ndarray | None) -> None:
@@ -369,18 +432,9 @@ class _Rows:
             self.pick_texts(values, negative if mask is None else negative & mask, str)
             values = np.where(negative, 0, values)
             mask = ~negative if mask is None else mask & ~negative
-        if not _GROUPS:
-            _GROUPS.append(_group_tables())
-        padded, leading, above = _GROUPS[0]
         digits = len(str(int(values.max()))) if len(values) else 1
         count = -(-digits // 4)
-        groups: list[np.ndarray] = [values] * count
-        rest = values
-        for g in range(count - 1, -1, -1):
-            low = rest % 10_000
-            rest = rest // 10_000
-            groups[g] = np.where(rest == 0, (above if g < count - 1 else leading)[low],
-                                 padded[low])
+        groups = _digit_groups(values, count)
         pieces = [groups[g] | (groups[g + 1] << np.uint64(32)) if g + 1 < count else groups[g]
                   for g in range(0, count, 2)]
         self._field(pieces, 4 * count, mask)
@@ -407,11 +461,18 @@ class _Rows:
         if fractional.any():
             self.pick_texts(values, fractional, text)
 
-    def text(self) -> str:
+    def data(self) -> bytes:
+        """The rows as UTF-8 bytes: the constants OR-ed in, one transpose, the NULs dropped."""
         count = -(-self.offset // 8)
         if not count:
-            return ""
-        words = np.empty((count, self.n), dtype=WORD)
+            return b""
+        self._reserve(count)
+        matrix = self.matrix[:count]
         for j in range(count):
-            words[j] = self.words[j]
-        return words.T.tobytes().translate(None, b"\0").decode()
+            if not self.used[j]:
+                matrix[j] = self.constants[j]
+            elif self.constants[j]:
+                np.bitwise_or(matrix[j], np.uint64(self.constants[j]), out=matrix[j])
+        data = matrix.T.tobytes().translate(None, b"\0")
+        _SPARE[:] = [self.matrix]
+        return data
