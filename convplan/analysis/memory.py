@@ -39,6 +39,7 @@ then a max over the steps whose live sets are not contained in another step's.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -570,6 +571,14 @@ def _monomials(value: Value) -> dict[Any, Any] | None:
     value = arith.simplify_int(value)
     if isinstance(value, int):
         return {1: value}
+    return _expanded(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _expanded(value: Any) -> dict[Any, Any] | None:
+    """_monomials of a formula, remembered: many tensors share a size (a stage's maps), and
+    sympy expressions are immutable and hash by structure, so the cache is exact. The dict
+    returned is shared: read it, never change it."""
     sympy = arith.sympy_module()
     terms = sympy.expand(value).as_coefficients_dict()
     sizes = (sympy.Symbol, sympy.floor, sympy.ceiling, sympy.Max, sympy.Min)
@@ -587,8 +596,18 @@ def _step_forms(candidates: Sequence[Step], tensors: dict[str, Tensor],
     """Each step's live bytes as {("f" or "p", monomial): coefficient}, the sum of its
     tensors' expansions (expanding is linear, so this is the expansion of the step's sum;
     each tensor is expanded once, not once per step it is live in), or None where a tensor's
-    size is not a polynomial in sizes."""
-    per_tensor = {k: _form(tensors[k].fixed, tensors[k].per_example) for k in used}
+    size is not a polynomial in sizes. Keys are interned as small ints and integer
+    coefficients made Python ints: the sums and comparisons below then never hash a sympy
+    expression or add sympy numbers (most of a ResNet50's symbolic peak before)."""
+    ids: dict[Any, int] = {}
+
+    def interned(form: dict[Any, Any] | None) -> dict[int, Any] | None:
+        if form is None:
+            return None
+        return {ids.setdefault(m, len(ids)): int(v) if getattr(v, "is_Integer", False) else v
+                for m, v in form.items()}
+
+    per_tensor = {k: interned(_form(tensors[k].fixed, tensors[k].per_example)) for k in used}
     forms: list[dict[Any, Any] | None] = []
     for step in candidates:
         form: dict[Any, Any] = {}
