@@ -11,15 +11,30 @@ layer output, no lifetimes) for comparison.
     .venv/bin/python benchmarks/memory_vs_xla.py --record rows.jsonl # ... and keep the rows
     .venv/bin/python benchmarks/memory_vs_xla.py --from rows.jsonl   # reprint from kept rows
     .venv/bin/python benchmarks/memory_vs_xla.py --models seed_cnn,VGG16 --sizes 64
+    .venv/bin/python benchmarks/memory_vs_xla.py --ops              # one-op networks (2 min)
 
 XLA runs in a subprocess with KERAS_BACKEND=jax (convplan.verify.xla_memory); the subprocess
 returns the Keras model's JSON, which convplan reads here, so both sides see the same model.
 Compiling a ResNet50 training step takes 2-5 minutes on a loaded 2-core machine.
+
+Recorded rows leave the model's JSON out (MobileNetV2's is 157 KB; a row without it is 0.4 KB)
+and keep its SHA-256: `--from` rebuilds each model in a subprocess (no compiling, about a
+minute for all) and says on stderr if a rebuilt model differs from the one measured.
+benchmarks/data/memory_vs_xla.jsonl holds the rows docs/memory.md's table is printed from,
+benchmarks/data/memory_ops.jsonl those of its per-op table:
+
+    .venv/bin/python benchmarks/memory_vs_xla.py --from benchmarks/data/memory_vs_xla.jsonl
+    .venv/bin/python benchmarks/memory_vs_xla.py --ops --from benchmarks/data/memory_ops.jsonl
+
+`--ops` compiles tiny networks (OP_NETWORKS: a stem convolution, one or a few ops, a 1x1
+head) and prints convplan / XLA for each and the difference from its base network in both
+(what the added ops cost): a rule that is off shows as a difference ratio away from 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -62,6 +77,84 @@ def measure(job: dict) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
+REBUILD = """\
+import json, sys
+import keras
+from convplan.verify.xla_memory import _build
+for request in json.load(sys.stdin):
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy(request["dtype"])
+    model = _build(request, request["size"])
+    print(json.dumps({"key": request["key"], "model_json": model.to_json()}), flush=True)
+"""
+
+
+def digest(model_json: str) -> str:
+    return hashlib.sha256(model_json.encode()).hexdigest()
+
+
+def compact(row: dict) -> dict:
+    """A row to record: the model's JSON replaced by its SHA-256 (rebuilt by `with_models`)."""
+    kept = {k: v for k, v in row.items() if k != "model_json"}
+    return {**kept, "model_sha256": digest(row["model_json"])}
+
+
+def _key(row: dict) -> str:
+    return json.dumps([row["name"], row["size"], row["dtype"], row.get("spec")])
+
+
+def _source(row: dict) -> dict:
+    """What xla_memory._build needs to rebuild a row's model: its spec (kept in the row for
+    --ops networks, else the example file) or its keras.applications name."""
+    if "spec" in row:
+        return {"spec": row["spec"]}
+    if row["name"] in SPECS:
+        import yaml
+
+        return {"spec": yaml.safe_load((ROOT / SPECS[row["name"]]).read_text())}
+    return {"application": row["name"]}
+
+
+def with_models(rows: list[dict]) -> list[dict]:
+    """Rows with their model's JSON: recorded rows (no JSON) get it rebuilt in one
+    Keras-on-JAX subprocess, once per model, dtype and size; a rebuilt model whose SHA-256
+    differs from the measured one's is reported on stderr (the prediction is then not of
+    the measured model)."""
+    missing = {_key(r): r for r in rows if "model_json" not in r}
+    if not missing:
+        return rows
+    jobs = [{"key": k, "dtype": r["dtype"], "size": r["size"], **_source(r)}
+            for k, r in missing.items()]
+    done = subprocess.run([sys.executable, "-c", REBUILD], input=json.dumps(jobs),
+                          capture_output=True, text=True, env=environment(), cwd=ROOT)
+    if done.returncode:
+        sys.exit(f"rebuilding the recorded models failed: {done.stderr.strip()[-2000:]}")
+    built = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            got = json.loads(line)
+            built[got["key"]] = got["model_json"]
+    out = []
+    for row in rows:
+        if "model_json" not in row:
+            model_json = built[_key(row)]
+            if digest(model_json) != row.get("model_sha256"):
+                print(f"{row['name']} {row['dtype']} {row['size']}: the rebuilt Keras model "
+                      "differs from the measured one (another Keras version?)", file=sys.stderr)
+            row = {**row, "model_json": model_json}
+        out.append(row)
+    return out
+
+
+def read_rows(path: str) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def record(path: str, rows: list[dict]) -> None:
+    with open(path, "a") as out:
+        out.writelines(json.dumps(compact(r)) + "\n" for r in rows)
+
+
 def old_estimate(analysis, batch: int, dtype: str, optimizer: str = "adam") -> int:
     """What convplan printed before issue 14: weights + gradients + slots + batch x every
     layer output (inputs included) x compute bytes."""
@@ -81,6 +174,138 @@ def predict(row: dict, convention: str) -> dict:
     return {"train": int(memory.total),
             "predict": int(memory.plan.inference_peak),
             "old": old_estimate(analysis, row["batch"], row["dtype"], row["optimizer"])}
+
+
+def _conv(name: str, filters: int = 16, kernel: int = 3, activation: str = "relu",
+          **more) -> dict:
+    return {"name": name, "op": "Conv2D", "filters": filters, "kernel_size": kernel,
+            "padding": "same", "activation": activation, **more}
+
+
+def _bn_relu(name: str) -> list[dict]:
+    return [{"name": f"{name}_bn", "op": "BatchNormalization"},
+            {"name": f"{name}_relu", "op": "ReLU"}]
+
+
+RELU = {"name": "r", "op": "ReLU"}
+BN = {"name": "bn", "op": "BatchNormalization"}
+ACT = {"name": "act", "op": "Activation", "activation": "relu"}
+
+
+def _dense_layer(source: str, index: int) -> list[dict]:
+    """DenseNet121's layer: BN-ReLU-1x1 conv (4k)-BN-ReLU-3x3 conv (k), concatenated to its
+    input (k = 16 here)."""
+    name = f"d{index}"
+    return [{"name": f"{name}_bn1", "op": "BatchNormalization", "inputs": [source]},
+            {"name": f"{name}_act1", "op": "Activation", "activation": "relu"},
+            _conv(f"{name}_conv1", 64, 1, "linear", use_bias=False),
+            {"name": f"{name}_bn2", "op": "BatchNormalization"},
+            {"name": f"{name}_act2", "op": "Activation", "activation": "relu"},
+            _conv(f"{name}_conv2", 16, 3, "linear", use_bias=False),
+            {"name": f"cat{index}", "op": "Concatenate", "inputs": [source, f"{name}_conv2"]}]
+
+
+# name: (base network or None, input shape per example, layers between a stem and a head).
+# Every network is a stem convolution, its layers and a 1-filter 1x1 head (the output and its
+# loss stay small), so its difference from its base is what its layers cost in the middle of
+# a network. Inputs 64x64x16 at batch 8 (2 MiB a float32 map): feature maps, not the few
+# weights, are what is measured, except conv512 (a ResNet50 stage-5 convolution, 3x3x512x512
+# on 4x4 maps, where the kernel is the bytes).
+MAP = [64, 64, 16]
+OP_NETWORKS: dict[str, tuple[str | None, list[int], list[dict]]] = {
+    "base": (None, MAP, []),
+    "conv": ("base", MAP, [_conv("c1")]),
+    "maxpool": ("base", MAP, [{"name": "pool", "op": "MaxPooling2D"}]),
+    "avgpool": ("base", MAP, [{"name": "pool", "op": "AveragePooling2D",
+                                "pool_size": 2}]),
+    "transpose": ("base", MAP, [{"name": "up", "op": "Conv2DTranspose", "filters": 16,
+                                 "kernel_size": 2, "strides": 2}]),
+    "upsample": ("base", MAP, [{"name": "up", "op": "UpSampling2D"}]),
+    "conv+concat": ("conv", MAP, [_conv("c1"), {"name": "cat", "op": "Concatenate",
+                                                "inputs": ["stem", "c1"]}]),
+    "conv+add": ("conv", MAP, [_conv("c1"), {"name": "add", "op": "Add",
+                                             "inputs": ["stem", "c1"]}]),
+    "linear_conv+relu": ("base", MAP, [_conv("c1", activation="linear"), RELU]),
+    "linear_conv+bn+relu": ("linear_conv+relu", MAP, [_conv("c1", activation="linear"),
+                                                      *_bn_relu("b")]),
+    "linear_conv+act": ("base", MAP, [_conv("c1", activation="linear"), ACT]),
+    "linear_conv+bn+act": ("linear_conv+act", MAP, [_conv("c1", activation="linear"), BN, ACT]),
+    "bn+relu": ("base", MAP, _bn_relu("b")),
+    "dense_layer": ("base", MAP, _dense_layer("stem", 1)),
+    "dense_block3": ("dense_layer", MAP, [*_dense_layer("stem", 1), *_dense_layer("cat1", 2),
+                                          *_dense_layer("cat2", 3)]),
+    "transition": ("base", MAP, [BN, ACT, _conv("t", 16, 1, "linear", use_bias=False),
+                                 {"name": "tp", "op": "AveragePooling2D", "pool_size": 2}]),
+    # one U-Net level: down (max pooling), a convolution, up (2x2 stride-2 transposed), skip
+    "unet_level": ("base", MAP, [
+        {"name": "pool", "op": "MaxPooling2D"}, _conv("c1", 32), _conv("c2", 32),
+        {"name": "up", "op": "Conv2DTranspose", "filters": 16, "kernel_size": 2, "strides": 2},
+        {"name": "cat", "op": "Concatenate", "inputs": ["up", "stem"]}, _conv("c3")]),
+    "depthwise": ("base", MAP, [{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3,
+                                 "padding": "same", "activation": "relu"}]),
+    "conv512": (None, [4, 4, 512], [_conv("c1", 512, activation="linear"), RELU]),
+    "conv512+bn+relu": ("conv512", [4, 4, 512], [_conv("c1", 512, activation="linear"),
+                                                 *_bn_relu("b")]),
+    # ResNet50's stage 5 at input 64: a 3x3 convolution on 2x2 maps
+    "conv512_on_2x2": ("conv512", [2, 2, 512], [_conv("c1", 512, activation="linear"), RELU]),
+}
+OPS_BATCH = 8
+RUN_ALL = ("import json, sys; from convplan.verify.xla_memory import run\n"
+           "for request in json.load(sys.stdin):\n"
+           "    try: run(request)\n"
+           "    except Exception as exc: print(request['name'], repr(exc)[:300], file=sys.stderr)")
+
+
+def op_spec(name: str) -> dict:
+    _, shape, layers = OP_NETWORKS[name]
+    stem = [] if shape[-1] == 512 else [_conv("stem")]  # conv512's input is its stem
+    return {"name": name.replace("+", "_"), "inputs": {"x": shape},
+            "layers": [*stem, *layers, _conv("head", 1, 1, "linear")]}
+
+
+def measure_ops(dtypes: list[str], record_to: str | None) -> list[dict]:
+    """Every OP_NETWORKS network in every dtype, in one Keras-on-JAX subprocess."""
+    jobs = [{"name": name, "spec": op_spec(name), "sizes": [None], "dtypes": [dtype],
+             "batches": [OPS_BATCH]} for dtype in dtypes for name in OP_NETWORKS]
+    done = subprocess.run([sys.executable, "-c", RUN_ALL], input=json.dumps(jobs),
+                          capture_output=True, text=True, env=environment(), cwd=ROOT)
+    if done.returncode or done.stderr.strip():
+        print(f"op networks not measured: {done.stderr.strip()[-2000:]}", file=sys.stderr)
+    rows = [{**json.loads(line), "spec": op_spec(json.loads(line)["name"])}
+            for line in done.stdout.splitlines() if line.startswith("{")]
+    if record_to:
+        record(record_to, rows)
+    return rows
+
+
+def _kib(n: float) -> str:
+    return f"{n / 1024:>9.0f}"
+
+
+def ops_table(rows: list[dict], convention: str) -> list[str]:
+    """Per network and dtype: XLA's and convplan's bytes and ratio, and the difference from
+    the base network in both (KiB) with its ratio (convplan's difference / XLA's)."""
+    head = (f"{'network':<23}{'dtype':<15}| {'XLA train':>9}{'ratio':>7}{'d XLA':>9}"
+            f"{'d ours':>9}{'d ratio':>8} | {'XLA inf':>9}{'ratio':>7}{'d XLA':>9}"
+            f"{'d ours':>9}{'d ratio':>8}")
+    lines = [head, "-" * len(head)]
+    got = {(r["name"], r["dtype"]): (r["xla"], predict(r, convention)) for r in rows}
+    for (name, dtype), (xla, ours) in got.items():
+        base = got.get((OP_NETWORKS[name][0], dtype))
+        cells = f"{name:<23}{dtype:<15}|"
+        for ours_key, xla_key in (("train", "train"), ("predict", "predict")):
+            cells += f" {_kib(xla[xla_key])}{ours[ours_key] / xla[xla_key]:>7.3f}"
+            if base is None:
+                cells += f"{'':>9}{'':>9}{'':>8} |"
+                continue
+            d_xla = xla[xla_key] - base[0][xla_key]
+            d_ours = ours[ours_key] - base[1][ours_key]
+            ratio = f"{d_ours / d_xla:>8.2f}" if d_xla else f"{'-':>8}"
+            cells += f"{_kib(d_xla)}{_kib(d_ours)}{ratio} |"
+        lines.append(cells.rstrip(" |"))
+    lines.append(f"KiB; batch {OPS_BATCH}; convention {convention}; ratio = convplan / XLA; "
+                 "d = the network minus its base network (what the added ops cost)")
+    return lines
 
 
 def table(rows: list[dict], convention: str) -> list[str]:
@@ -123,9 +348,17 @@ def main() -> None:
     parser.add_argument("--convention", default="xla-cpu", choices=("fused", "eager", "xla-cpu"))
     parser.add_argument("--record", help="append the measured rows to this JSONL file")
     parser.add_argument("--from", dest="source", help="read measured rows from this JSONL file")
+    parser.add_argument("--ops", action="store_true",
+                        help="one-op networks against their base networks (--dtypes, "
+                             "--record and --from apply)")
     args = parser.parse_args()
+    if args.ops:
+        rows = (with_models(read_rows(args.source)) if args.source
+                else measure_ops(args.dtypes.split(","), args.record))
+        print("\n".join(ops_table(rows, args.convention)))
+        return
     if args.source:
-        rows = [json.loads(line) for line in Path(args.source).read_text().splitlines() if line]
+        rows = with_models(read_rows(args.source))
     else:
         rows = []
         batches = [int(b) for b in args.batches.split(",")]
@@ -135,8 +368,7 @@ def main() -> None:
                     got = measure(request(model, size, dtype, batches))
                     rows += got
                     if args.record:
-                        with open(args.record, "a") as out:
-                            out.writelines(json.dumps(r) + "\n" for r in got)
+                        record(args.record, got)
     print("\n".join(table(rows, args.convention)))
 
 
