@@ -27,10 +27,28 @@ class LineDict(dict):
     line: int | None = None
 
 
+class _Unsure(Exception):
+    """The one-pass parse met what only the event walk can judge exactly (a node 64 levels
+    down: a collection there nests too deep, a scalar does not)."""
+
+
+# Memos of the one-pass loader: a scalar's resolved tag by (text, implicit), and a plain
+# scalar's value by (tag, text); a spec repeats its few words and numbers many times. Bounded,
+# and only short texts, so a hostile file cannot grow them.
+_MEMO_LIMIT = 4096
+_MEMO_TEXT = 64
+_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
+_VALUES: dict[tuple[str, str], Any] = {}
+MAPPING_TAG = "tag:yaml.org,2002:map"
+SEQUENCE_TAG = "tag:yaml.org,2002:seq"
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
+
+
 @functools.lru_cache(maxsize=1)
-def _loaders() -> tuple[Any, Any]:
-    """(pure-Python loader, libyaml loader or None), made on first use: `import yaml` costs a
-    Keras-JSON analysis a tenth of its start-up, and that path never reads YAML."""
+def _loaders() -> tuple[Any, Any, Any]:
+    """(pure-Python loader, libyaml loader or None, one-pass libyaml loader or None), made on
+    first use: `import yaml` costs a Keras-JSON analysis a tenth of its start-up, and that
+    path never reads YAML."""
     import yaml
 
     class _Loader(yaml.SafeLoader):
@@ -50,18 +68,87 @@ def _loaders() -> tuple[Any, Any]:
             finally:
                 self._depth -= 1
 
-    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-    c_loader = None
-    if getattr(yaml, "__with_libyaml__", False):
-        class _CLoader(yaml.CSafeLoader):  # type: ignore[misc]
-            """libyaml's parser, about 3x faster than the pure-Python one on a large spec;
-            aliases and depth are refused on its events before anything is built
-            (`_check_events`), as `_Loader.compose_node` does in pure Python."""
+        construct_document = _construct_document
 
-        _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _construct_mapping)
-        c_loader = _CLoader
-    return _Loader, c_loader
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    if not getattr(yaml, "__with_libyaml__", False):
+        return _Loader, None, None
+
+    class _CLoader(yaml.CSafeLoader):  # type: ignore[misc]
+        """libyaml's parser, about 3x faster than the pure-Python one on a large spec;
+        aliases and depth are refused on its events before anything is built
+        (`_check_events`), as `_Loader.compose_node` does in pure Python."""
+
+        construct_document = _construct_document
+
+    _CLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                             _construct_mapping)
+
+    class _OnePassLoader(_CLoader):
+        """libyaml composing with the refusals on the way (`parse_text`): libyaml calls
+        descend_resolver/ascend_resolver around every node but an alias, so the count of
+        open nodes is the node's depth; a node 64 deep stops it (`_Unsure`) before libyaml
+        recurses further. Aliases need no hook: without an anchor ('&' absent from the text)
+        libyaml refuses every alias as undefined, and the caller judges any error again
+        with the event walk."""
+
+        _open = 0
+
+        def descend_resolver(self, parent, index):  # type: ignore[override]
+            if self._open >= MAX_DEPTH:
+                raise _Unsure
+            self._open += 1
+
+        def ascend_resolver(self):  # type: ignore[override]
+            self._open -= 1
+
+        def resolve(self, kind, value, implicit):  # type: ignore[override]
+            if kind is not yaml.ScalarNode or len(value) > _MEMO_TEXT:
+                return super().resolve(kind, value, implicit)
+            key = (value, implicit)
+            tag = _TAGS.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_TAGS) < _MEMO_LIMIT:
+                    _TAGS[key] = tag
+            return tag
+
+    return _Loader, _CLoader, _OnePassLoader
+
+
+def _construct_document(loader: Any, node: Any) -> Any:
+    """The document's data, built depth first as `construct_object(node, deep=True)` does but
+    without its bookkeeping per node (which only serves aliases, refused here); a root that is
+    not a plain mapping goes the general way."""
+    import yaml
+
+    if type(node) is yaml.MappingNode and node.tag == MAPPING_TAG:
+        return _construct_mapping(loader, node)
+    return yaml.constructor.BaseConstructor.construct_document(loader, node)
+
+
+def _construct(loader: Any, node: Any) -> Any:
+    """One node's data, deep: plain scalars through their constructor (memoized by tag and
+    text), plain mappings and sequences directly, anything else through construct_object."""
+    import yaml
+
+    tag = node.tag
+    kind = type(node)
+    if kind is yaml.ScalarNode and tag in _PLAIN_TAGS:
+        key = (tag, node.value)
+        try:
+            return _VALUES[key]
+        except KeyError:
+            pass
+        value = loader.yaml_constructors[tag](loader, node)
+        if len(node.value) <= _MEMO_TEXT and len(_VALUES) < _MEMO_LIMIT and value == value:
+            _VALUES[key] = value  # value == value: a NaN is made afresh, as before
+        return value
+    if kind is yaml.MappingNode and tag == MAPPING_TAG:
+        return _construct_mapping(loader, node)
+    if kind is yaml.SequenceNode and tag == SEQUENCE_TAG:
+        return [_construct(loader, child) for child in node.value]
+    return loader.construct_object(node, deep=True)
 
 
 def _construct_mapping(loader: Any, node: Any, deep: bool = False) -> LineDict:
@@ -69,14 +156,14 @@ def _construct_mapping(loader: Any, node: Any, deep: bool = False) -> LineDict:
     result = LineDict()
     result.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _construct(loader, key_node)
         if not isinstance(key, (str, int, float, bool)) and key is not None:
             raise SpecError(f"line {key_node.start_mark.line + 1}: mapping keys must be plain "
                             "strings", line=key_node.start_mark.line + 1)
         if key in result:
             raise SpecError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}",
                             line=key_node.start_mark.line + 1)
-        result[key] = loader.construct_object(value_node, deep=True)
+        result[key] = _construct(loader, value_node)
     return result
 
 
@@ -117,13 +204,17 @@ def parse_text(text: str, source: str = "<spec>") -> Any:
         raise SpecError(f"{source} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     import yaml
 
-    loader, c_loader = _loaders()
+    loader, c_loader, one_pass = _loaders()
     try:
-        if c_loader is not None:
+        if c_loader is None:
+            return yaml.load(text, Loader=loader)  # noqa: S506 - derives from SafeLoader
+        with _no_gc():
+            if "&" not in text:  # no anchor, so any alias is an error libyaml reports
+                with contextlib.suppress(_Unsure, yaml.YAMLError):
+                    return yaml.load(text, Loader=one_pass)  # noqa: S506 - a CSafeLoader
+            # an anchor, a node 64 deep or an error: the event walk judges first, as always
             _check_events(text)
-            with _no_gc():
-                return yaml.load(text, Loader=c_loader)  # noqa: S506 - derives from CSafeLoader
-        return yaml.load(text, Loader=loader)  # noqa: S506 - derives from SafeLoader
+            return yaml.load(text, Loader=c_loader)  # noqa: S506 - derives from CSafeLoader
     except SpecError:
         raise
     except yaml.constructor.ConstructorError as exc:
