@@ -641,6 +641,42 @@ def layer_field(op: O.Op, fields: list[Field], ins: list[Shape], out: Shape,
     return rule(op, fields, ins, out)
 
 
+def _channel_axis(op: O.Split | O.Concatenate, rank: int) -> bool:
+    return op.axis in (-1, rank)
+
+
+def _split_of_concatenation(graph: Graph, op: O.Split, source: str,
+                            fields: Mapping[str, Field], shapes: Mapping[str, Shape],
+                            field: FieldOutcome, assume_no_broadcast: bool) -> FieldOutcome:
+    """A channel Split of a channel Concatenate sees only the inputs whose channels its part
+    takes (a part that is one input's channels sees that input's field, not the union of all
+    of them); the per-tensor rule gives the union. Only where every channel count is a
+    number, and only straight after the concatenation (in between, ops that mix channels
+    would need the union again)."""
+    producer = graph[source]
+    rank = len(shapes[source])
+    if not (isinstance(producer.op, O.Concatenate) and _channel_axis(op, rank)
+            and _channel_axis(producer.op, rank)):
+        return field
+    from convplan.analysis.shapes import split_lengths
+
+    widths = [shapes[i][-1] for i in producer.inputs]
+    lengths = split_lengths(op, shapes[source][-1])
+    if not all(isinstance(arith.simplify_int(n), int) for n in [*widths, *lengths]):
+        return field
+    first = sum(int(n) for n in lengths[:op.index])
+    last = first + int(lengths[op.index])  # the part's channels [first, last)
+    starts = [sum(int(w) for w in widths[:k]) for k in range(len(widths))]
+    taken = [i for i, start, w in zip(producer.inputs, starts, widths)
+             if start < last and first < start + int(w)]
+    if len(taken) == len(producer.inputs):
+        return field
+    # the concatenation's own misalignment was reported with it: not again for a subset
+    return concatenate_field(producer.op, [fields[i] for i in taken],
+                             [shapes[i] for i in taken], shapes[source], misaligned=[],
+                             assume_no_broadcast=assume_no_broadcast)
+
+
 @dataclass(frozen=True)
 class ReceptiveFields:
     fields: Mapping[str, Field]  # per layer; None: no field, or a size-dependent one
@@ -666,6 +702,9 @@ def compute_receptive_fields(graph: Graph, order: Sequence[str], shapes: Mapping
         field = layer_field(node.op, [fields[i] for i in node.inputs],
                             [shapes[i] for i in node.inputs], shapes[name], misaligned,
                             assume_no_broadcast)
+        if isinstance(node.op, O.Split) and not isinstance(field, SizeDependentField):
+            field = _split_of_concatenation(graph, node.op, node.inputs[0], fields, shapes,
+                                            field, assume_no_broadcast)
         if isinstance(field, SizeDependentField):
             fields[name] = None
             size_dependent[name] = None
