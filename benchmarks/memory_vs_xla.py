@@ -146,6 +146,12 @@ def with_models(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _order(row: dict) -> tuple:
+    """Recorded rows by model (MODELS' order), dtype, input size and batch."""
+    model = MODELS.index(row["name"]) if row["name"] in MODELS else len(MODELS)
+    return (model, row["name"], row["dtype"] != "float32", row["size"] or 0, row["batch"])
+
+
 def read_rows(path: str) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
@@ -308,6 +314,12 @@ def ops_table(rows: list[dict], convention: str) -> list[str]:
     return lines
 
 
+def _summary(values: list[float]) -> str:
+    inside = sum(0.9 <= v <= 1.1 for v in values)
+    return (f"ratio {min(values):.3f} .. {max(values):.3f}, {inside}/{len(values)} within "
+            "0.90-1.10")
+
+
 def table(rows: list[dict], convention: str) -> list[str]:
     head = (f"{'model':<15}{'dtype':<15}{'size':>5}{'batch':>6} | {'XLA train':>10}"
             f"{'convplan':>10}{'ratio':>7}{'old':>7} | {'XLA infer':>10}{'convplan':>10}"
@@ -328,12 +340,13 @@ def table(rows: list[dict], convention: str) -> list[str]:
                      f"{format_bytes(ours['predict']):>10}{infer:>7.3f}")
     if rows:
         lines.append("")
+        dtypes = [r["dtype"] for r in rows]
         for key, what in (("train", "training"), ("predict", "inference"),
                           ("old", "old estimate / XLA training")):
-            values = ratios[key]
-            inside = sum(0.9 <= v <= 1.1 for v in values)
-            lines.append(f"{what}: ratio {min(values):.3f} .. {max(values):.3f}, "
-                         f"{inside}/{len(values)} within 0.90-1.10")
+            lines.append(f"{what}: {_summary(ratios[key])}")
+            for dtype in dict.fromkeys(dtypes):
+                values = [v for v, d in zip(ratios[key], dtypes) if d == dtype]
+                lines.append(f"  {dtype}: {_summary(values)}")
     lines.append(f"convention: {convention}; ratio = convplan / XLA; old = the estimate before "
                  "issue 14 (weights + gradients + slots + batch x every output) / XLA")
     return lines
@@ -358,7 +371,7 @@ def main() -> None:
         print("\n".join(ops_table(rows, args.convention)))
         return
     if args.source:
-        rows = with_models(read_rows(args.source))
+        rows = sorted(with_models(read_rows(args.source)), key=_order)
     else:
         rows = []
         batches = [int(b) for b in args.batches.split(",")]
