@@ -1,11 +1,14 @@
 """convplan's time bands against measured times (issue 15), on this CPU under Keras 3 + JAX.
 
-For each model at a batch and input size: each layer compiled and timed on its own (forward),
-the whole forward and training step (Adam), all measured by convplan.verify.xla_time in a
+For each model at a batch and input size: each layer compiled and timed on its own (forward,
+and its forward + backward as a training step runs them), the whole forward and training step
+(Adam), all measured by convplan.verify.xla_time in a
 subprocess; beside convplan's prediction for a device (`cpu-local`, written by `convplan
 calibrate`): the fraction of layers whose measured time lies inside [lower, upper], the
-Spearman rank correlation of the band midpoints against the measured layer times, each step's
-measured / predicted midpoint and whether it lies in its band; and XLA's cost_analysis flops
+Spearman rank correlation of the band midpoints against the measured layer times (forward,
+and training against each layer's training band), each step's measured / predicted midpoint
+and whether it lies in its band; with --detail, per op class which layers make up a training
+step's excess over its band; and XLA's cost_analysis flops
 and bytes of the compiled forward and training programs beside convplan's, as ratios.
 Ratios, not seconds: this machine is shared and noisy.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -36,7 +40,7 @@ from memory_vs_xla import APPLICATIONS, request  # noqa: E402
 
 from convplan import load  # noqa: E402
 from convplan.analysis.analyze import analyze  # noqa: E402
-from convplan.verify.time_accuracy import Accuracy, by_op, compare  # noqa: E402
+from convplan.verify.time_accuracy import Accuracy, by_op, compare, midpoint  # noqa: E402
 from convplan.verify.xla_time import environment  # noqa: E402
 
 MODELS = ("seed_cnn", *APPLICATIONS)
@@ -67,20 +71,30 @@ def plans(row: dict, device_name: str) -> tuple:
     return analysis, forward, training
 
 
+def _layer_times(timings: list[dict], key: str, overhead: bool) -> dict[str, float]:
+    """{layer: seconds} of one kind of timing (forward rows, or their "train" parts)."""
+    return {name: max(m[key] - (m[f"overhead_{key}"] if overhead else 0.0), 0.0)
+            for name, m in timings}
+
+
 def accuracy(row: dict, forward, training, statistic: str, overhead: bool
              ) -> tuple[Accuracy, Accuracy]:
-    """Per-layer forward bands with the forward step, and the training step's band. With
-    `overhead`, each layer's time less the dispatch of a jitted call of the same arguments
-    that computes nothing (which a layer inside a compiled step does not pay)."""
+    """Per-layer forward bands with the forward step, and per-layer training bands (each
+    layer's forward + backward timed alone, where the row has them) with the training step.
+    With `overhead`, each layer's time less the dispatch of a jitted call of the same
+    arguments that computes nothing (which a layer inside a compiled step does not pay)."""
     key = f"{statistic}_s"
-    measured = {m["name"]: max(m[key] - (m[f"overhead_{key}"] if overhead else 0.0), 0.0)
-                for m in row.get("layers", [])}
-    bands = {t.name: (t.lower_s, t.upper_s) for t in forward.layers}
-    ops = {t.name: t.op for t in forward.layers}
+    layers = row.get("layers", [])
     steps = row["steps"]
-    fwd = compare(measured, bands, ops, steps["forward"][key],
+    fwd = compare(_layer_times([(m["name"], m) for m in layers], key, overhead),
+                  {t.name: (t.lower_s, t.upper_s) for t in forward.layers},
+                  {t.name: t.op for t in forward.layers}, steps["forward"][key],
                   (forward.lower_s, forward.upper_s))
-    train = compare({}, {}, {}, steps["train"][key], (training.lower_s, training.upper_s))
+    trained = [(m["name"], m["train"]) for m in layers if "train" in m]
+    train = compare(_layer_times(trained, key, overhead),
+                    {t.name: (t.lower_s, t.upper_s) for t in training.layers},
+                    {t.name: t.op for t in training.layers}, steps["train"][key],
+                    (training.lower_s, training.upper_s))
     return fwd, train
 
 
@@ -91,8 +105,8 @@ def _ratio(a: float, b: float) -> str:
 def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
           overhead: bool = True) -> list[str]:
     head = (f"{'model':<15}{'size':>5}{'batch':>6}{'layers':>7}{'inside':>8}{'rho':>7} | "
-            f"{'fwd':>6}{'band':>5} | {'train':>6}{'band':>5} | {'flops fwd':>10}{'train':>7}"
-            f"{'bytes fwd':>10}{'train':>7}")
+            f"{'fwd':>6}{'band':>5} | {'inside':>7}{'rho':>6}{'sum':>6} | {'train':>6}"
+            f"{'band':>5} | {'flops fwd':>10}{'train':>7}{'bytes fwd':>10}{'train':>7}")
     lines = [head, "-" * len(head)]
     misses: list[str] = []
     for row in rows:
@@ -104,7 +118,8 @@ def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
         lines.append(
             f"{row['name']:<15}{row['size']:>5}{row['batch']:>6}{len(fwd.layers):>7}"
             f"{fwd.inside_fraction:>8.2f}{fwd.spearman:>7.2f} | {fwd.step_ratio:>6.2f}"
-            f"{'yes' if fwd.step_inside else 'no':>5} | {train.step_ratio:>6.2f}"
+            f"{'yes' if fwd.step_inside else 'no':>5} | {_training_layers(train)} | "
+            f"{train.step_ratio:>6.2f}"
             f"{'yes' if train.step_inside else 'no':>5} | "
             f"{_ratio(steps['forward']['xla']['flops'], ours_f[0]):>10}"
             f"{_ratio(steps['train']['xla']['flops'], ours_t[0]):>7}"
@@ -112,15 +127,70 @@ def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
             f"{_ratio(steps['train']['xla']['bytes'], ours_t[1]):>7}")
         if detail:
             misses += _detail(row, fwd, forward)
+            if train.layers:
+                misses += _training_detail(row["name"], train)
     lines += ["", f"device {device_name}, float32, {statistic} of repeats; inside = fraction "
               "of layers (forward, each compiled alone"
               + (", less the dispatch of an empty call" if overhead else "")
               + ") whose measured time is in [lower, upper];"
-              " rho = Spearman of band midpoints vs measured layer times; fwd / train = "
+              " rho = Spearman of band midpoints vs measured layer times; the second inside, "
+              "rho: the same for each layer's forward + backward (jax.vjp, compiled alone) "
+              "against its training band, sum = those layers' measured times summed / the "
+              "measured training step; fwd / train = "
               "measured step / band midpoint (target 0.7-1.3), band = measured step inside "
               "[lower, upper]; flops / bytes = XLA cost_analysis / convplan (forward program "
               "and training program)"]
     return lines + misses
+
+
+def _training_layers(train: Accuracy) -> str:
+    """inside, rho and (sum of the layers' training times / training step) of one row."""
+    if not train.layers:
+        return f"{'-':>7}{'-':>6}{'-':>6}"
+    summed = sum(b.measured_s for b in train.layers) / train.step_measured_s
+    return f"{train.inside_fraction:>7.2f}{train.spearman:>6.2f}{summed:>6.2f}"
+
+
+def attribution(train: Accuracy) -> dict[str, tuple[int, float, float, float, float]]:
+    """Per op class of the per-layer training timings: (layers, median measured / midpoint,
+    summed measured / summed midpoints, share of all layers' measured time, share of the
+    excess: (measured - midpoint) summed over the class / over all layers). The excess share
+    says which layers make a training step slower than its band: it sums to 1."""
+    middle = {b.name: midpoint(b.lower_s, b.upper_s) for b in train.layers}
+    total = sum(b.measured_s for b in train.layers)
+    excess = total - sum(middle.values())
+    result = {}
+    for op, (n, _, median) in by_op(train).items():
+        bands = [b for b in train.layers if b.op == op]
+        measured = sum(b.measured_s for b in bands)
+        predicted = sum(middle[b.name] for b in bands)
+        result[op] = (n, median, measured / predicted if predicted else math.inf,
+                      measured / total if total else 0.0,
+                      (measured - predicted) / excess if excess else 0.0)
+    return result
+
+
+def _training_detail(name: str, train: Accuracy) -> list[str]:
+    """Per op class and the layers that add most to the training step's excess over its
+    band (each layer's forward + backward timed alone)."""
+    lines = ["", f"{name}: per op class (training: each layer's forward + backward alone)",
+             f"  {'op':<26}{'n':>4}{'inside':>8}{'meas/mid':>10}{'sum/sum':>9}{'time':>7}"
+             f"{'excess':>8}"]
+    inside = {op: values[1] for op, values in by_op(train).items()}
+    for op, (n, median, summed, share, excess) in sorted(
+            attribution(train).items(), key=lambda item: -item[1][4]):
+        lines.append(f"  {op:<26}{n:>4}{inside[op]:>8.2f}{median:>10.2f}{summed:>9.2f}"
+                     f"{share:>7.2f}{excess:>8.2f}")
+    total = sum(b.measured_s - midpoint(b.lower_s, b.upper_s) for b in train.layers)
+    worst = sorted(train.layers, key=lambda b: b.measured_s - midpoint(b.lower_s, b.upper_s),
+                   reverse=True)[:10]
+    lines.append("  most excess (measured / midpoint, share of the excess, lower, upper in ms, "
+                 "measured in ms):")
+    for b in worst:
+        extra = (b.measured_s - midpoint(b.lower_s, b.upper_s)) / total if total else 0.0
+        lines.append(f"    {b.name:<32}{b.op:<22}{b.ratio:>7.2f}{extra:>6.2f}  "
+                     f"[{b.lower_s * 1e3:.3f}, {b.upper_s * 1e3:.3f}] {b.measured_s * 1e3:.3f}")
+    return lines
 
 
 def _detail(row: dict, fwd: Accuracy, forward) -> list[str]:

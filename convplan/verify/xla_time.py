@@ -4,6 +4,12 @@ the CPU, each layer compiled and timed on its own, and the whole forward and tra
     layer time  = median over repeats of one call of jax.jit(layer.stateless_call) on random
                   inputs of the layer's shapes at the batch (forward, training=False), after a
                   warm-up call, each call ended by block_until_ready
+    layer training time = the same for the layer's forward and backward as a training step
+                  runs them: jax.vjp of stateless_call (training=True) with respect to its
+                  trainable weights and its inputs (not an input fed by the model's input,
+                  whose gradient a training step never computes), applied to a random output
+                  gradient, jitted; the forward's output and the updated non-trainable state
+                  (BatchNormalization's moving statistics) are returned too, as a step uses them
     overhead    = the same for a jitted function of the same arguments that computes nothing
                   (returns a scalar zero): JAX's dispatch of those arguments and the wait,
                   which a layer timed alone pays and a layer inside a compiled step does not
@@ -88,13 +94,87 @@ def _nothing(*args: Any) -> Any:
     return jnp.zeros((), "float32")
 
 
-def time_layers(model: Any, batch: int, measure: bool = True, **timing: Any
-                ) -> list[dict[str, Any]]:
-    """Each layer of a functional model called on its own at the batch, forward (inference):
-    its name, class, seconds and XLA's flops and bytes (without `measure`, only XLA's
-    counts). Input layers are left out."""
+def _stateless(layer: Any, node: Any, tensors: Any, training: bool
+               ) -> Callable[[Any, Any, Any], Any]:
+    """(trainable, frozen, inputs) -> (outputs, new non-trainable values): the layer's
+    stateless_call on its node's arguments, in inference or training mode (unless the model
+    fixed `training` for this call)."""
+    kwargs = {"training": training} if layer._call_has_training_arg and \
+        "training" not in node.arguments.kwargs else {}
+
+    def call(trainable: Any, frozen: Any, inputs: Any) -> Any:
+        args, extra = node.arguments.fill_in(
+            {id(t): x for t, x in zip(tensors, inputs, strict=True)})
+        return layer.stateless_call(trainable, frozen, *args, **extra, **kwargs)
+    return call
+
+
+def _inexact(x: Any) -> bool:
+    import jax.numpy as jnp
+
+    return bool(jnp.issubdtype(x.dtype, jnp.inexact))
+
+
+def _training_call(call: Callable[[Any, Any, Any], Any], differentiated: list[int]
+                   ) -> Callable[[Any, Any, Any, Any], Any]:
+    """(trainable, frozen, inputs, output gradient) -> (output, weight gradients, input
+    gradients, new non-trainable values): one layer's forward and backward in a training
+    step, the gradients with respect to the trainable weights and inputs[i], i in
+    `differentiated`."""
     import jax
 
+    def train(trainable: Any, frozen: Any, inputs: Any, cotangent: Any) -> Any:
+        def forward(weights: Any, wrt: Any) -> Any:
+            full = list(inputs)
+            for i, x in zip(differentiated, wrt, strict=True):
+                full[i] = x
+            return call(weights, frozen, full)
+
+        wrt = [inputs[i] for i in differentiated]
+        out, backward, new_frozen = jax.vjp(forward, trainable, wrt, has_aux=True)
+        weight_grads, input_grads = backward(cotangent)
+        return out, weight_grads, input_grads, new_frozen
+    return train
+
+
+def _time_training(model_inputs: set[int], call: Callable[[Any, Any, Any], Any],
+                   tensors: Any, trainable: Any, frozen: Any, arrays: list[Any], seed: int,
+                   measure: bool, timing: dict[str, Any]) -> dict[str, Any] | None:
+    """One layer's training timing (`_training_call`, jitted) and its dispatch overhead, as
+    the forward's; None where an output is not floating point (no gradient flows)."""
+    import jax
+
+    shapes = jax.eval_shape(lambda t, f, x: call(t, f, x)[0], trainable, frozen, arrays)
+    leaves, tree = jax.tree_util.tree_flatten(shapes)
+    if not all(_inexact(leaf) for leaf in leaves):
+        return None
+    cotangent = jax.tree_util.tree_unflatten(
+        tree, [_random(tuple(leaf.shape), str(leaf.dtype), seed + 1) for leaf in leaves])
+    differentiated = [i for i, (t, x) in enumerate(zip(tensors, arrays, strict=True))
+                      if id(t) not in model_inputs and _inexact(x)]
+    args = (trainable, frozen, arrays, cotangent)
+    start = time.perf_counter()
+    compiled = jax.jit(_training_call(call, differentiated)).lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    if not measure:
+        return {"xla": cost(compiled)}
+    measured = time_call(_blocked(compiled, *args), **timing)
+    nothing = jax.jit(_nothing).lower(*args).compile()
+    overhead = time_call(_blocked(nothing, *args), **timing)
+    return {**measured, "overhead_median_s": overhead["median_s"],
+            "overhead_min_s": overhead["min_s"], "compile_s": round(compile_s, 3),
+            "input_gradients": len(differentiated), "xla": cost(compiled)}
+
+
+def time_layers(model: Any, batch: int, measure: bool = True, training: bool = True,
+                **timing: Any) -> list[dict[str, Any]]:
+    """Each layer of a functional model called on its own at the batch, forward (inference):
+    its name, class, seconds and XLA's flops and bytes (without `measure`, only XLA's
+    counts); with `training`, under "train" the same for the layer's forward and backward
+    in training mode (`_training_call`). Input layers are left out."""
+    import jax
+
+    model_inputs = {id(t) for t in model.inputs}
     rows = []
     for index, layer in enumerate(model.layers):
         if type(layer).__name__ == "InputLayer":
@@ -102,31 +182,31 @@ def time_layers(model: Any, batch: int, measure: bool = True, **timing: Any
         node = layer._inbound_nodes[0]  # a layer called once, as in every model measured
         tensors = node.arguments.keras_tensors
         arrays = [_random((batch, *t.shape[1:]), t.dtype, index) for t in tensors]
-        kwargs = {"training": False} if layer._call_has_training_arg and \
-            "training" not in node.arguments.kwargs else {}
+        inference = _stateless(layer, node, tensors, training=False)
 
-        def forward(trainable: Any, frozen: Any, inputs: Any, layer: Any = layer,
-                    node: Any = node, tensors: Any = tensors, kwargs: Any = kwargs) -> Any:
-            args, extra = node.arguments.fill_in(
-                {id(t): x for t, x in zip(tensors, inputs, strict=True)})
-            return layer.stateless_call(trainable, frozen, *args, **extra, **kwargs)[0]
+        def forward(trainable: Any, frozen: Any, inputs: Any,
+                    inference: Callable[[Any, Any, Any], Any] = inference) -> Any:
+            return inference(trainable, frozen, inputs)[0]
 
         trainable = [v.value for v in layer.trainable_variables]
         frozen = [v.value for v in layer.non_trainable_variables]
         start = time.perf_counter()
         compiled = jax.jit(forward).lower(trainable, frozen, arrays).compile()
         compile_s = time.perf_counter() - start
-        if not measure:
-            rows.append({"name": layer.name, "class": type(layer).__name__,
-                         "xla": cost(compiled)})
-            continue
-        measured = time_call(_blocked(compiled, trainable, frozen, arrays), **timing)
-        nothing = jax.jit(_nothing).lower(trainable, frozen, arrays).compile()
-        overhead = time_call(_blocked(nothing, trainable, frozen, arrays), **timing)
-        rows.append({"name": layer.name, "class": type(layer).__name__, **measured,
-                     "overhead_median_s": overhead["median_s"],
-                     "overhead_min_s": overhead["min_s"],
-                     "compile_s": round(compile_s, 3), "xla": cost(compiled)})
+        row: dict[str, Any] = {"name": layer.name, "class": type(layer).__name__}
+        if measure:
+            measured = time_call(_blocked(compiled, trainable, frozen, arrays), **timing)
+            nothing = jax.jit(_nothing).lower(trainable, frozen, arrays).compile()
+            overhead = time_call(_blocked(nothing, trainable, frozen, arrays), **timing)
+            row.update({**measured, "overhead_median_s": overhead["median_s"],
+                        "overhead_min_s": overhead["min_s"], "compile_s": round(compile_s, 3)})
+        row["xla"] = cost(compiled)
+        if training:
+            train = _time_training(model_inputs, _stateless(layer, node, tensors, True),
+                                   tensors, trainable, frozen, arrays, index, measure, timing)
+            if train is not None:
+                row["train"] = train
+        rows.append(row)
     return rows
 
 
@@ -166,7 +246,8 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
     """One JSON line per (size, batch): the measured layers and steps and the Keras model's JSON.
 
     Request keys: "spec" (a convplan spec dict) or "application" (a keras.applications name),
-    "name", "sizes", "batches", "layers" (time each layer, default true), "training" (time the
+    "name", "sizes", "batches", "layers" (time each layer, default true), "layer_training"
+    (time each layer's forward and backward too, default true), "training" (time the
     training step, default true), "steps" (time the whole model, default true), "measure"
     (false: XLA's counts of each layer only, nothing timed), "optimizer", "budget_s" (seconds
     of repeats per timing)."""
@@ -183,7 +264,8 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
                                    "dtype": "float32", "jax": _jax_version()}
             measure = request.get("measure", True)
             if request.get("layers", True):
-                row["layers"] = time_layers(model, batch, measure, **timing)
+                row["layers"] = time_layers(model, batch, measure,
+                                            request.get("layer_training", True), **timing)
             if measure and request.get("steps", True):
                 row["steps"] = time_steps(model, batch, request.get("optimizer", "adam"),
                                           request.get("training", True), **timing)

@@ -8,7 +8,9 @@ convplan.verify.xla_time).
   term, a 1x1 kernel over one channel per group, XLA rewrites as a multiply: 1 FLOP, not 2);
   for 'valid' windows, Dense and pooling the two agree exactly.
 - On the seed CNN measured for real (a short budget): every predicted lower bound <= its upper
-  bound, and the band fraction, Spearman's rho and the step ratios come out well formed. No
+  bound, and the band fraction, Spearman's rho and the step ratios come out well formed; each
+  layer's forward + backward is timed too, with the gradients a training step takes (none of
+  the input for the layer fed by the model's input: XLA's count of that program says so). No
   assertion on seconds: this machine is shared and its times are noise.
 """
 
@@ -200,3 +202,29 @@ def test_seed_cnn_layers_dense_and_pooling_agree_and_bands_are_well_formed(tmp_p
     assert -1 <= result.spearman <= 1
     assert result.step_ratio > 0 and math.isfinite(result.step_ratio)
     assert row["steps"]["train"]["repeats"] >= 5
+    _check_layer_training(row, training)
+
+
+def _check_layer_training(row: dict, training) -> None:
+    """Each layer's forward + backward, timed alone: every layer has one; the first layer,
+    fed by the model's input, takes no input gradient (a training step computes none), so its
+    compiled program counts the forward and the kernel gradient (~2x the forward's FLOPs),
+    where conv2 and the Dense layers count the input gradient too (3x); and the timings score
+    against the training plan's bands layer by layer."""
+    layers = {m["name"]: m for m in row["layers"]}
+    assert all("train" in m and m["train"]["repeats"] >= 5 for m in layers.values())
+    assert layers["conv1"]["train"]["input_gradients"] == 0
+    assert all(layers[n]["train"]["input_gradients"] == 1 for n in ("pool1", "conv2", "dense1"))
+
+    def backward_share(name: str) -> float:
+        return layers[name]["train"]["xla"]["flops"] / layers[name]["xla"]["flops"]
+    assert backward_share("conv1") == pytest.approx(2, rel=0.1)
+    for name in ("conv2", "dense1"):
+        assert backward_share(name) == pytest.approx(3, rel=0.02), name
+    timed = {n: m["train"]["min_s"] for n, m in layers.items()}
+    result = compare(timed, {t.name: (t.lower_s, t.upper_s) for t in training.layers},
+                     {t.name: t.op for t in training.layers}, row["steps"]["train"]["min_s"],
+                     (training.lower_s, training.upper_s))
+    assert {"conv1", "pool1", "conv2", "pool2", "dense1", "dense2"} <= \
+        {b.name for b in result.layers}
+    assert all(b.measured_s > 0 and b.lower_s <= b.upper_s for b in result.layers)
