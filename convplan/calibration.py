@@ -22,10 +22,17 @@
   runs depthwise convolutions at (XLA:CPU runs them far below the vector rate, docs/time.md).
   `--quick` takes the numpy form (importing jax alone costs seconds).
 - depthwise filter gradient: the gradient of that convolution's kernel, as XLA:CPU runs it
-  (`jax.grad`); `extra["depthwise_filter_flops"]` is the forward's FLOPs per second of it.
-  XLA:CPU lowers it as a dense convolution of C x C channels (the HLO's output is
-  f32[C,3,3,C], cost_analysis counts ~C x the forward's FLOPs), so it runs far slower than
-  the forward. numpy (`--quick`): nine shifted products summed over the batch.
+  (`jax.grad`); `extra["depthwise_filter_flops"]` is the forward's FLOPs per second of it,
+  at `extra["depthwise_channels"]` = 96 channels. XLA:CPU lowers it as a dense convolution
+  of C x C channels (the HLO's output is f32[C,3,3,C], cost_analysis counts ~C x the
+  forward's FLOPs), so it runs far slower than the forward, and the slower the more
+  channels: the time model scales it by C / 96. numpy (`--quick`): nine shifted products
+  summed over the batch.
+- depthwise strided input gradient: the input's gradient of the same convolution at stride 2
+  (valid on 8 x 29 x 29 x 96, 14 x 14 out; `jax.vjp`), which XLA:CPU runs as an
+  input-dilated grouped convolution, an order of magnitude below the forward's rate here;
+  `extra["depthwise_strided_input_flops"]`, that convolution's forward FLOPs per second of
+  it. numpy (`--quick`): nine strided scatter-adds.
 - XLA convolution: a 3x3 'same' convolution of 8 x 28 x 28 x 64 -> 64 as XLA:CPU runs it
   (jitted), forward and its two gradients (2 x the forward's FLOPs):
   `extra["xla_conv_flops"]` and `extra["xla_conv_backward_flops"]`, the rates the time model
@@ -93,18 +100,25 @@ def cache_level(rates: dict[int, float]) -> tuple[float, float]:
     return best, 2.0 * fits
 
 
-def _depthwise_run(hw: int, use_jax: bool
-                   ) -> tuple[Callable[[], object], Callable[[], object], float, str]:
-    """(run the forward once, run the kernel's gradient once, FLOPs of the forward, how) for
-    a 3x3 stride-1 depthwise convolution of a batch of 8 hw x hw x 96 maps (valid on an input
-    padded by one): 2 x 9 x 8 x hw x hw x 96 FLOPs."""
+DEPTHWISE_CHANNELS = 96  # the channels of calibrate's depthwise convolutions
+
+
+def _depthwise_run(hw: int, use_jax: bool) -> tuple[Callable[[], object], Callable[[], object],
+                                                    Callable[[], object], float, str]:
+    """(run the forward once, run the kernel's gradient once, run a stride-2 one's input
+    gradient once, FLOPs of the forward, how) for a 3x3 stride-1 depthwise convolution of a
+    batch of 8 hw x hw x 96 maps (valid on an input padded by one): 2 x 9 x 8 x hw x hw x 96
+    FLOPs. The stride-2 convolution (valid on hw + 1, hw / 2 out) has a quarter of them; its
+    run is timed against that quarter (`_STRIDED_SHARE`)."""
     import numpy as np
 
-    channels = 96
+    channels = DEPTHWISE_CHANNELS
     flops = 2.0 * 9 * 8 * hw * hw * channels
     rng = np.random.default_rng(1)
     x = rng.standard_normal((8, hw + 2, hw + 2, channels), dtype=np.float32)
     k = rng.standard_normal((3, 3, 1, channels), dtype=np.float32)
+    half = hw // 2
+    dy = rng.standard_normal((8, half, half, channels), dtype=np.float32)
     if use_jax:
         try:
             import jax
@@ -112,20 +126,31 @@ def _depthwise_run(hw: int, use_jax: bool
         except ImportError:
             pass
         else:
-            def depthwise(a: Any, b: Any) -> Any:
+            def depthwise(a: Any, b: Any, stride: int = 1) -> Any:
                 return lax.conv_general_dilated(
-                    a, b, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                    a, b, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
                     feature_group_count=channels)
 
             conv = jax.jit(depthwise)
             grad = jax.jit(jax.grad(lambda b, a: depthwise(a, b).sum()))
             xj, kj = jax.device_put(x), jax.device_put(k)
+            xs, dys = jax.device_put(x[:, :hw + 1, :hw + 1]), jax.device_put(dy)
+            # jax.vjp, not grad of a sum: a sum's gradient is ones, which XLA could fold
+            strided = jax.jit(lambda a, b, g: jax.vjp(lambda v: depthwise(v, b, 2), a)[1](g)[0])
             return (lambda: conv(xj, kj).block_until_ready(),
-                    lambda: grad(kj, xj).block_until_ready(), flops,
+                    lambda: grad(kj, xj).block_until_ready(),
+                    lambda: strided(xs, kj, dys).block_until_ready(), flops,
                     f"XLA:{jax.default_backend()} (jax {jax.__version__})")
     out = np.empty((8, hw, hw, channels), dtype=np.float32)
     tmp = np.empty_like(out)
     dk = np.empty((3, 3, channels), dtype=np.float32)
+    dx = np.empty((8, hw + 1, hw + 1, channels), dtype=np.float32)
+
+    def strided_input_gradient() -> None:  # dx[n, 2h + i, 2w + j, c] += dy[n, h, w, c] k[i, j, c]
+        dx.fill(0.0)
+        for i in range(3):
+            for j in range(3):
+                dx[:, i:i + 2 * half:2, j:j + 2 * half:2] += dy * k[i, j, 0]
 
     def shifted_sums() -> None:
         np.multiply(x[:, :hw, :hw], k[0, 0, 0], out=out)
@@ -140,7 +165,11 @@ def _depthwise_run(hw: int, use_jax: bool
             for j in range(3):
                 np.multiply(x[:, i:i + hw, j:j + hw], out, out=tmp)
                 dk[i, j] = tmp.sum(axis=(0, 1, 2))
-    return shifted_sums, filter_gradient, flops, f"numpy {np.__version__} shifted sums"
+    return (shifted_sums, filter_gradient, strided_input_gradient, flops,
+            f"numpy {np.__version__} shifted sums")
+
+
+_STRIDED_SHARE = 0.25  # a stride-2 convolution's FLOPs / the stride-1 one's (a quarter of outputs)
 
 
 def _stream_run(nbytes: int, use_jax: bool) -> Callable[[], object]:
@@ -243,8 +272,9 @@ def _best_seconds(run: Callable[[], object], budget: float, at_least: int = 3) -
 def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None = None
             ) -> dict[str, float]:
     """{"matmul_flops", "conv_flops", "bandwidth", "cache_bandwidth", "depthwise_flops",
-    "depthwise_filter_flops"} per second, "kernel_s", the sizes used ("matmul_n",
-    "copy_bytes", "cache_bytes") and the load average before measuring."""
+    "depthwise_filter_flops", "depthwise_strided_input_flops"} per second, "kernel_s", the
+    sizes used ("matmul_n", "copy_bytes", "cache_bytes", "depthwise_channels") and the load
+    average before measuring."""
     import numpy as np
 
     sizes = sizes or Sizes()
@@ -262,8 +292,8 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
         cache_sizes.append(size)
         size *= 2
     cache_sizes = cache_sizes or [sizes.copy_bytes // 2]
-    depthwise_run, filter_run, depthwise_ops, how = _depthwise_run(sizes.depthwise_hw,
-                                                                   sizes.use_jax)
+    depthwise_run, filter_run, strided_run, depthwise_ops, how = _depthwise_run(
+        sizes.depthwise_hw, sizes.use_jax)
     short_chain, long_chain, kernels = _kernel_chains(sizes.use_jax)
     share = seconds / rounds
     # name -> (run once, work per run, share of a round's seconds, at least this many runs)
@@ -274,6 +304,7 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
                       0.2, 3),
         "depthwise_flops": (depthwise_run, depthwise_ops, 0.1, 3),
         "depthwise_filter_flops": (filter_run, depthwise_ops, 0.1, 3),
+        "depthwise_strided_input_flops": (strided_run, depthwise_ops * _STRIDED_SHARE, 0.1, 3),
     }
     xla_conv = _conv_runs(sizes.use_jax)
     if xla_conv:
@@ -299,6 +330,7 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
             "kernel_s": max(long_s - short_s, 0.0) / kernels,
             "matmul_n": float(n), "copy_bytes": float(sizes.copy_bytes),
             "cache_bytes": float(cache), "depthwise_xla": float(how.startswith("XLA")),
+            "depthwise_channels": float(DEPTHWISE_CHANNELS),
             "load_average": load, "rounds": float(rounds)}
 
 

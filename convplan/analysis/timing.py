@@ -18,10 +18,13 @@ device has it (`convplan calibrate` measures what XLA:CPU attains; no GPU or TPU
 one, so they keep the float32 peak). bandwidth(B) is a two-level roofline where the entry
 has `extra["cache_bytes"]` and `extra["cache_bandwidth"]` (calibrated CPUs): a layer moving
 B <= cache_bytes at the cache bandwidth, a larger (or symbolic) B at `bandwidth`; elsewhere
-`bandwidth` alone. In a training step a depthwise convolution's FLOPs run three times: the
-forward and the input gradient at the depthwise rate, the kernel's gradient at
-`extra["depthwise_filter_flops"]` where the device has it (XLA:CPU computes that gradient as
-a dense C x C convolution; calibrate measures it). Each kernel a layer runs costs
+`bandwidth` alone. In a training step a depthwise convolution's FLOPs run three times
+(`depthwise_training_s`): the forward at the depthwise rate; the input gradient at it too,
+or for a strided one at `extra["depthwise_strided_input_flops"]` where the device has it;
+the kernel's gradient at `extra["depthwise_filter_flops"]` (of the forward's FLOPs, measured
+at C = `extra["depthwise_channels"]`) scaled by C_in / that C: XLA:CPU computes that gradient
+as a dense C x C convolution of 2 x B x H_out x W_out x k x k x C x C FLOPs (calibrate
+measures both). Each kernel a layer runs costs
 `extra["kernel_s"]` seconds on top, in both bounds (`layer_kernels`; 0 where the entry has
 none: no GPU or TPU entry was measured). A convolution's matrix FLOPs (Conv, ConvTranspose,
 a separable convolution's pointwise half) run at `extra["xla_conv_flops"]` forward and
@@ -207,6 +210,30 @@ def depthwise_filter_rate(device: Device) -> float:
     return device.extra.get("depthwise_filter_flops", depthwise_rate(device))
 
 
+def depthwise_training_s(device: Device, strided: bool, channels: Value) -> Any:
+    """Seconds per FLOP of a depthwise convolution's forward, over a training step's passes:
+
+        forward          1 / depthwise_rate
+        input gradient   1 / depthwise_rate; strided (stride > 1) where the entry has
+                         extra["depthwise_strided_input_flops"], 1 / that (XLA:CPU runs it as
+                         an input-dilated grouped convolution, ~15x slower here)
+        kernel gradient  channels / (filter_rate x extra["depthwise_channels"]) where the
+                         entry has depthwise_channels, else 1 / filter_rate
+
+    XLA:CPU lowers the kernel gradient as a dense convolution over C x C channels: its FLOPs
+    are the forward's x C (2 x B x H_out x W_out x k x k x C x C x multiplier), so at the
+    dense rate calibrate measured at C = depthwise_channels (filter_rate x that C) it costs
+    C / depthwise_channels of the calibrated per-forward-FLOP time."""
+    forward = 1 / depthwise_rate(device)
+    strided_rate = device.extra.get("depthwise_strided_input_flops")
+    input_gradient = 1 / strided_rate if strided and strided_rate else forward
+    calibrated_channels = device.extra.get("depthwise_channels")
+    kernel = 1 / depthwise_filter_rate(device)
+    if calibrated_channels:
+        kernel = channels * kernel / calibrated_channels
+    return forward + input_gradient + kernel
+
+
 def layer_kernels(op: O.Op, training: bool) -> int:
     """The kernels one layer runs: forward 1 (a separable convolution 2, depthwise then
     pointwise); a training step adds the backward's: an input and a weight gradient per
@@ -258,7 +285,6 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     peak = device.peak_flops(dtype)
     vector_peak = device.flops["float32"]
     depthwise_peak = depthwise_rate(device)
-    filter_peak = depthwise_filter_rate(device)
     kernel_s = device.extra.get("kernel_s", 0.0)
     conv_forward = device.extra.get("xla_conv_flops", peak)
     conv_backward = device.extra.get("xla_conv_backward_flops", conv_forward)
@@ -293,9 +319,10 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
         depthwise = isinstance(op, (O.Depthwise, O.Separable))
         # seconds per FLOP of the vector part over the passes: forward (and the input
         # gradient) at the vector or depthwise rate, a depthwise kernel gradient at its own
-        other_s = 1 / (depthwise_peak if depthwise else vector_peak)
-        other_s = other_s * passes if not (training and depthwise) else \
-            2 * other_s + 1 / filter_peak
+        other_s = passes / (depthwise_peak if depthwise else vector_peak)
+        if training and depthwise:
+            other_s = depthwise_training_s(device, max(op.strides) > 1,
+                                           shapes[node.inputs[0]][-1])
         matrix_s = passes / peak
         if isinstance(op, CONV_OPS):
             matrix_s = 1 / conv_forward + (2 / conv_backward if training else 0)

@@ -55,7 +55,11 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
     click.echo(f"depthwise 3x3 ({how}):{' ' * (21 - len(how))}"
                f"{format_count(rates['depthwise_flops'])}FLOP/s")
     click.echo(f"depthwise 3x3 filter gradient ({how}): "
-               f"{format_count(rates['depthwise_filter_flops'])}FLOP/s (of the forward's FLOPs)")
+               f"{format_count(rates['depthwise_filter_flops'])}FLOP/s (of the forward's FLOPs, "
+               f"at {int(rates['depthwise_channels'])} channels)")
+    click.echo(f"depthwise 3x3 stride-2 input gradient ({how}): "
+               f"{format_count(rates['depthwise_strided_input_flops'])}FLOP/s (of the forward's "
+               "FLOPs)")
     click.echo(f"kernel (fixed cost in a compiled program): {rates['kernel_s'] * 1e6:.1f} us")
     click.echo(f"load average before measuring: {rates['load_average']:.1f} "
                f"(best of {int(rates['rounds'])} rounds; other processes slow every rate)")

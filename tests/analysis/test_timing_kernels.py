@@ -106,3 +106,44 @@ def test_the_bandwidth_is_read_from_the_calibrated_sweep_by_hand():
               for b in (1, 2, 3)]
     assert memory == [pytest.approx(240 / 1e10), pytest.approx(400 / 5e9),
                       pytest.approx(560 / 1e9)]
+
+
+# calibrated as `convplan calibrate` writes it: the kernel gradient measured at 2 channels,
+# a stride-2 convolution's input gradient at 1e6 FLOP/s (of its forward's FLOPs)
+DENSE_LOWERING = Device("toy4", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                        extra={"depthwise_flops": 1e8, "depthwise_filter_flops": 1e7,
+                               "depthwise_channels": 2.0,
+                               "depthwise_strided_input_flops": 1e6})
+
+
+def test_depthwise_kernel_gradient_scales_with_channels_by_hand():
+    # 3x3 valid on 4x4xC, batch 1: 2 x 9 x 4 x C MACs' FLOPs + 4C bias = 76C FLOPs forward.
+    # The kernel gradient (XLA's dense C x C lowering) costs C / 2 of the rate calibrated at
+    # 2 channels: C = 2 is the calibrated rate itself, C = 4 twice its time.
+    for channels, expected in ((2, 152 * (2 / 1e8 + 1 / 1e7)),
+                               (4, 304 * (2 / 1e8 + 2 / 1e7))):
+        g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}],
+                   [4, 4, channels])
+        dw = time_plan(g, analyze(g), DENSE_LOWERING, "float32", batch=1,
+                       training=True).layers[1]
+        assert dw.compute_s == pytest.approx(expected)
+    # an entry without depthwise_channels keeps the kernel gradient per forward FLOP
+    old = time_plan(g, analyze(g), KERNELS, "float32", batch=1, training=True).layers[1]
+    assert old.compute_s == pytest.approx(304 * (2 / 1e8 + 1 / 1e7))
+
+
+def test_a_strided_depthwise_input_gradient_runs_at_its_own_rate_by_hand():
+    # 3x3 stride 2 valid on 5x5x2: 2x2x2 out, 2 x 9 x 8 + 8 = 152 FLOPs forward; the input
+    # gradient at 1e6, the forward at 1e8, the kernel gradient at 1e7 x 2/2
+    g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3, "strides": 2}],
+               [5, 5, 2])
+    dw = time_plan(g, analyze(g), DENSE_LOWERING, "float32", batch=1, training=True).layers[1]
+    assert dw.flops == 3 * 152
+    assert dw.compute_s == pytest.approx(152 * (1 / 1e8 + 1 / 1e6 + 1 / 1e7))
+    # the forward pass alone pays none of it; stride 1 takes the forward's rate for dx
+    forward = time_plan(g, analyze(g), DENSE_LOWERING, "float32", batch=1).layers[1]
+    assert forward.compute_s == pytest.approx(152 / 1e8)
+    g1 = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2])
+    stride1 = time_plan(g1, analyze(g1), DENSE_LOWERING, "float32", batch=1,
+                        training=True).layers[1]
+    assert stride1.compute_s == pytest.approx(152 * (2 / 1e8 + 1 / 1e7))
