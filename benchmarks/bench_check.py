@@ -7,11 +7,15 @@ job or pre-commit hook pays. With --tf it also times the obvious alternative, bu
 same 100 models in Keras, and prints the ratio.
 
     .venv/bin/python benchmarks/bench_check.py [--tf] [--zoo FOLDER]
+    .venv/bin/python benchmarks/bench_check.py --trees BEFORE AFTER [--runs 3]
 
 It also prints the rate in one process once started (1,000 specs: the 100 written ten times,
 specs per second of CPU; the issue asks for >= 300), and with --zoo FOLDER (a folder of
 keras.applications model JSONs, e.g. from benchmarks/zoo_import_check.py's models) the time
 of `convplan check FOLDER` as a whole process (the issue asks for < 10 s for the 40 models).
+With --trees BEFORE AFTER (two checkouts, e.g. from `git archive`) it prints only the
+in-process rate of each, measured alternately in fresh processes (best of --runs), side by
+side.
 """
 
 from __future__ import annotations
@@ -180,6 +184,36 @@ def in_process_rate(folder: Path, copies: int = 10) -> float:
     return copies * len(paths) / seconds
 
 
+RATE_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+os.environ["CONVPLAN_JOBS"] = "1"
+from convplan.checks import check_paths
+paths = sorted(Path(sys.argv[1]).glob("*.yaml"))
+check_paths(paths, isolated=True)
+start = time.process_time()
+for _ in range(int(sys.argv[2])):
+    check_paths(paths, isolated=True)
+print(int(sys.argv[2]) * len(paths) / (time.process_time() - start))
+"""
+
+
+def side_by_side_rates(trees: list[Path], folder: Path, runs: int, copies: int = 10
+                       ) -> dict[Path, float]:
+    """The in-process rate (as `in_process_rate`) of each checkout, in a fresh process with
+    that checkout first on sys.path, alternating, best of `runs`."""
+    import os
+
+    best = dict.fromkeys(trees, 0.0)
+    for _ in range(runs):
+        for tree in trees:
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            done = subprocess.run([sys.executable, "-c", RATE_SCRIPT, str(folder), str(copies)],
+                                  capture_output=True, text=True, check=True, cwd=tree, env=env)
+            best[tree] = max(best[tree], float(done.stdout.split()[-1]))
+    return best
+
+
 def zoo_seconds(folder: Path) -> tuple[float, float, int]:
     """(wall, CPU) seconds of `convplan check FOLDER` as a whole process, and its files."""
     import resource
@@ -198,6 +232,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = write_specs(folder)
+        if "--trees" in sys.argv[1:]:
+            at = sys.argv.index("--trees")
+            trees = [Path(t).resolve() for t in sys.argv[at + 1:at + 3]]
+            runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+            for tree, rate in side_by_side_rates(trees, folder, runs).items():
+                print(f"{tree}: {rate:,.0f} specs per CPU second in one process "
+                      f"(CONVPLAN_JOBS=1, best of {runs}, alternating)")
+            return
         seconds, findings = check_seconds(folder)
         by_code: dict[str, int] = {}
         for item in findings:
