@@ -33,6 +33,11 @@
   input-dilated grouped convolution, an order of magnitude below the forward's rate here;
   `extra["depthwise_strided_input_flops"]`, that convolution's forward FLOPs per second of
   it. numpy (`--quick`): nine strided scatter-adds.
+- max pooling's gradient: the input gradient of a 2x2 stride-2 max pooling of
+  8 x 28 x 28 x 64 (1.6 MB, in cache), XLA:CPU's select-and-scatter (`jax.vjp`; numpy's
+  mask of the maxima under `--quick`); `extra["max_pool_backward_flops"]`, the forward's
+  FLOPs (3 comparisons per output) per second of it: 18-21x the forward's time at 1.6-3.2
+  MB here, 70-170x at 4-34 MB (not modelled: one rate).
 - XLA convolution: a 3x3 'same' convolution of 8 x 28 x 28 x 64 -> 64 as XLA:CPU runs it
   (jitted), forward and its two gradients (2 x the forward's FLOPs):
   `extra["xla_conv_flops"]` and `extra["xla_conv_backward_flops"]`, the rates the time model
@@ -192,6 +197,39 @@ def _stream_run(nbytes: int, use_jax: bool) -> Callable[[], object]:
     return functools.partial(np.copyto, dst, src)
 
 
+def _max_pool_gradient_run(use_jax: bool) -> tuple[Callable[[], object], float]:
+    """(run once, FLOPs of the forward: 3 comparisons per output) of the input gradient of a
+    2x2 stride-2 max pooling of 8 x 28 x 28 x 64 (1.6 MB, in cache): XLA:CPU's
+    select-and-scatter (`jax.vjp`) where jax imports, else numpy's mask of the maxima times
+    the upsampled output gradient."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 28, 28, 64), dtype=np.float32)
+    g = rng.standard_normal((8, 14, 14, 64), dtype=np.float32)
+    flops = 3.0 * g.size
+    if use_jax:
+        try:
+            import jax
+            from jax import lax
+        except ImportError:
+            pass
+        else:
+            def pool(a: Any) -> Any:
+                return lax.reduce_window(a, -np.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1),
+                                         "VALID")
+
+            grad = jax.jit(lambda a, b: jax.vjp(pool, a)[1](b)[0])
+            xj, gj = jax.device_put(x), jax.device_put(g)
+            return (lambda: grad(xj, gj).block_until_ready()), flops
+    windows = x.reshape(8, 14, 2, 14, 2, 64)
+
+    def numpy_gradient() -> object:
+        biggest = windows.max(axis=(2, 4), keepdims=True)
+        return (windows == biggest) * g[:, :, None, :, None, :]
+    return numpy_gradient, flops
+
+
 def _conv_runs(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object], float] | None:
     """(the forward once, its input and kernel gradients once, FLOPs of the forward) of a
     3x3 'same' convolution of a batch of 8 28 x 28 x 64 maps to 64 channels as XLA:CPU runs
@@ -272,7 +310,8 @@ def _best_seconds(run: Callable[[], object], budget: float, at_least: int = 3) -
 def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None = None
             ) -> dict[str, float]:
     """{"matmul_flops", "conv_flops", "bandwidth", "cache_bandwidth", "depthwise_flops",
-    "depthwise_filter_flops", "depthwise_strided_input_flops"} per second, "kernel_s", the
+    "depthwise_filter_flops", "depthwise_strided_input_flops", "max_pool_backward_flops"} per
+    second, "kernel_s", the
     sizes used ("matmul_n", "copy_bytes", "cache_bytes", "depthwise_channels") and the load
     average before measuring."""
     import numpy as np
@@ -305,6 +344,7 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
         "depthwise_flops": (depthwise_run, depthwise_ops, 0.1, 3),
         "depthwise_filter_flops": (filter_run, depthwise_ops, 0.1, 3),
         "depthwise_strided_input_flops": (strided_run, depthwise_ops * _STRIDED_SHARE, 0.1, 3),
+        "max_pool_backward_flops": (*_max_pool_gradient_run(sizes.use_jax), 0.05, 3),
     }
     xla_conv = _conv_runs(sizes.use_jax)
     if xla_conv:

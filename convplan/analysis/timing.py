@@ -24,7 +24,9 @@ or for a strided one at `extra["depthwise_strided_input_flops"]` where the devic
 the kernel's gradient at `extra["depthwise_filter_flops"]` (of the forward's FLOPs, measured
 at C = `extra["depthwise_channels"]`) scaled by C_in / that C: XLA:CPU computes that gradient
 as a dense C x C convolution of 2 x B x H_out x W_out x k x k x C x C FLOPs (calibrate
-measures both). Each kernel a layer runs costs
+measures both). A max pooling's backward (training) runs its forward's FLOPs at
+`extra["max_pool_backward_flops"]` where the device has it (XLA:CPU's select-and-scatter,
+18-170x the forward's time here) instead of twice them at the vector rate. Each kernel a layer runs costs
 `extra["kernel_s"]` seconds on top, in both bounds (`layer_kernels`; 0 where the entry has
 none: no GPU or TPU entry was measured). A convolution's matrix FLOPs (Conv, ConvTranspose,
 a separable convolution's pointwise half) run at `extra["xla_conv_flops"]` forward and
@@ -285,6 +287,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     peak = device.peak_flops(dtype)
     vector_peak = device.flops["float32"]
     depthwise_peak = depthwise_rate(device)
+    max_pool_backward = device.extra.get("max_pool_backward_flops")
     kernel_s = device.extra.get("kernel_s", 0.0)
     conv_forward = device.extra.get("xla_conv_flops", peak)
     conv_backward = device.extra.get("xla_conv_backward_flops", conv_forward)
@@ -323,6 +326,9 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
         if training and depthwise:
             other_s = depthwise_training_s(device, max(op.strides) > 1,
                                            shapes[node.inputs[0]][-1])
+        elif training and isinstance(op, O.MaxPooling) and max_pool_backward:
+            # the backward is XLA:CPU's select-and-scatter, at its own calibrated rate
+            other_s = 1 / vector_peak + 1 / max_pool_backward
         matrix_s = passes / peak
         if isinstance(op, CONV_OPS):
             matrix_s = 1 / conv_forward + (2 / conv_backward if training else 0)

@@ -60,6 +60,8 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
     click.echo(f"depthwise 3x3 stride-2 input gradient ({how}): "
                f"{format_count(rates['depthwise_strided_input_flops'])}FLOP/s (of the forward's "
                "FLOPs)")
+    click.echo(f"max pooling 2x2 gradient ({how}): "
+               f"{format_count(rates['max_pool_backward_flops'])}FLOP/s (of the forward's FLOPs)")
     click.echo(f"kernel (fixed cost in a compiled program): {rates['kernel_s'] * 1e6:.1f} us")
     click.echo(f"load average before measuring: {rates['load_average']:.1f} "
                f"(best of {int(rates['rounds'])} rounds; other processes slow every rate)")

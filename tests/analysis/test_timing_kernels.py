@@ -147,3 +147,22 @@ def test_a_strided_depthwise_input_gradient_runs_at_its_own_rate_by_hand():
     stride1 = time_plan(g1, analyze(g1), DENSE_LOWERING, "float32", batch=1,
                         training=True).layers[1]
     assert stride1.compute_s == pytest.approx(152 * (2 / 1e8 + 1 / 1e7))
+
+
+def test_max_pooling_backward_runs_at_its_calibrated_rate_by_hand():
+    # 2x2 max pooling of 4x4x2: 2x2x2 outputs x 3 comparisons = 24 FLOPs forward; training:
+    # the forward at the vector rate (1e9), the backward's select-and-scatter at 1e6
+    g = _graph([{"name": "p", "op": "MaxPooling2D", "pool_size": 2}], [4, 4, 2])
+    pooled = Device("toy5", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                    extra={"max_pool_backward_flops": 1e6})
+    layer = time_plan(g, analyze(g), pooled, "float32", batch=1, training=True).layers[1]
+    assert layer.compute_s == pytest.approx(24 / 1e9 + 24 / 1e6)
+    assert time_plan(g, analyze(g), pooled, "float32", batch=1).layers[1].compute_s == \
+        pytest.approx(24 / 1e9)
+    # without the rate: twice the forward's FLOPs at the vector rate
+    plain = time_plan(g, analyze(g), PLAIN, "float32", batch=1, training=True).layers[1]
+    assert plain.compute_s == pytest.approx(3 * 24 / 1e9)
+    average = _graph([{"name": "p", "op": "AveragePooling2D", "pool_size": 2}], [4, 4, 2])
+    avg = time_plan(average, analyze(average), pooled, "float32", batch=1,
+                    training=True).layers[1]
+    assert avg.compute_s == pytest.approx(avg.flops / 1e9)  # 3 passes of its FLOPs
