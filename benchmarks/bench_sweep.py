@@ -202,11 +202,12 @@ def streamed_process(varies: list[str], fmt: str, tree: Path = ROOT
 
 
 def streaming(trees: list[Path], runs: int) -> None:
-    """The formatter's rates in this checkout, then whole processes on 1M and 4M rows in each
-    tree, alternating, best of `runs` by CPU; the marginal rate (3M rows over the CPU seconds
+    """Whole processes on 1M and 4M rows in each tree, alternating, best of `runs` by CPU, then
+    the formatter's rates in this checkout; the marginal rate (3M rows over the CPU seconds
     the 4M run takes beyond the 1M one) leaves out start-up and the derivation."""
-    formatting_rates()
-    print("\nwhole `convplan sweep` processes streaming every row (start-up and derivation "
+    # the whole processes first: a child's peak memory (ru_maxrss) counts what it shared with
+    # this process when forked, and formatting_rates() imports numpy, sympy and a sweep
+    print("whole `convplan sweep` processes streaming every row (start-up and derivation "
           f"included; CPU best of {runs}):")
     best: dict[tuple[Path, str, int], tuple[float, float, float]] = {}
     for _ in range(runs):
@@ -228,6 +229,8 @@ def streaming(trees: list[Path], runs: int) -> None:
             extra = best[(tree, fmt, 4_000_000)][1] - best[(tree, fmt, 1_000_000)][1]
             print(f"  {'':>9} marginal {fmt:4s}{label}: {3_000_000 / extra:>10,.0f} rows per "
                   "CPU s (the 3M rows beyond the first 1M)")
+    print()
+    formatting_rates()
 
 
 def main() -> None:
