@@ -34,8 +34,8 @@
   `extra["depthwise_strided_input_flops"]`, that convolution's forward FLOPs per second of
   it. numpy (`--quick`): nine strided scatter-adds.
 - max pooling's gradient: the input gradient of a 2x2 stride-2 max pooling of
-  8 x 28 x 28 x 64 (1.6 MB, in cache), XLA:CPU's select-and-scatter (`jax.vjp`; numpy's
-  mask of the maxima under `--quick`); `extra["max_pool_backward_flops"]`, the forward's
+  8 x 28 x 28 x 64 (1.6 MB, in cache), XLA:CPU's argmax reduce-window and scatter
+  (`jax.vjp`; numpy's mask of the maxima under `--quick`); `extra["max_pool_backward_flops"]`, the forward's
   FLOPs (3 comparisons per output) per second of it: 18-21x the forward's time at 1.6-3.2
   MB here, 70-170x at 4-34 MB (not modelled: one rate).
 - XLA convolution: a 3x3 'same' convolution of 8 x 28 x 28 x 64 -> 64 as XLA:CPU runs it
@@ -199,9 +199,9 @@ def _stream_run(nbytes: int, use_jax: bool) -> Callable[[], object]:
 
 def _max_pool_gradient_run(use_jax: bool) -> tuple[Callable[[], object], float]:
     """(run once, FLOPs of the forward: 3 comparisons per output) of the input gradient of a
-    2x2 stride-2 max pooling of 8 x 28 x 28 x 64 (1.6 MB, in cache): XLA:CPU's
-    select-and-scatter (`jax.vjp`) where jax imports, else numpy's mask of the maxima times
-    the upsampled output gradient."""
+    2x2 stride-2 max pooling of 8 x 28 x 28 x 64 (1.6 MB, in cache): XLA:CPU's argmax
+    reduce-window and scatter (`jax.vjp`) where jax imports, else numpy's mask of the maxima
+    times the upsampled output gradient."""
     import numpy as np
 
     rng = np.random.default_rng(3)

@@ -25,9 +25,9 @@ the kernel's gradient at `extra["depthwise_filter_flops"]` (of the forward's FLO
 at C = `extra["depthwise_channels"]`) scaled by C_in / that C: XLA:CPU computes that gradient
 as a dense C x C convolution of 2 x B x H_out x W_out x k x k x C x C FLOPs (calibrate
 measures both). A max pooling's backward (training) runs its forward's FLOPs at
-`extra["max_pool_backward_flops"]` where the device has it (XLA:CPU's select-and-scatter,
-18-170x the forward's time here) instead of twice them at the vector rate. Each kernel a layer runs costs
-`extra["kernel_s"]` seconds on top, in both bounds (`layer_kernels`; 0 where the entry has
+`extra["max_pool_backward_flops"]` where the device has it (XLA:CPU's argmax and scatter,
+18-170x the forward's time here) instead of twice them at the vector rate. Each kernel a
+layer runs costs `extra["kernel_s"]` seconds on top, in both bounds (`layer_kernels`; 0 where the entry has
 none: no GPU or TPU entry was measured). A convolution's matrix FLOPs (Conv, ConvTranspose,
 a separable convolution's pointwise half) run at `extra["xla_conv_flops"]` forward and
 `extra["xla_conv_backward_flops"]` backward where the entry has them (calibrate measures what
@@ -327,7 +327,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
             other_s = depthwise_training_s(device, max(op.strides) > 1,
                                            shapes[node.inputs[0]][-1])
         elif training and isinstance(op, O.MaxPooling) and max_pool_backward:
-            # the backward is XLA:CPU's select-and-scatter, at its own calibrated rate
+            # the backward is XLA:CPU's argmax reduce-window and scatter: its own rate
             other_s = 1 / vector_peak + 1 / max_pool_backward
         matrix_s = passes / peak
         if isinstance(op, CONV_OPS):
