@@ -252,8 +252,9 @@ OP_NETWORKS: dict[str, tuple[str | None, list[int], list[dict]]] = {
     "conv512": (None, [4, 4, 512], [_conv("c1", 512, activation="linear"), RELU]),
     "conv512+bn+relu": ("conv512", [4, 4, 512], [_conv("c1", 512, activation="linear"),
                                                  *_bn_relu("b")]),
-    # ResNet50's stage 5 at input 64: a 3x3 convolution on 2x2 maps
+    # ResNet50's stage 5 at input 64 (2x2 maps) and 96 (3x3 maps)
     "conv512_on_2x2": ("conv512", [2, 2, 512], [_conv("c1", 512, activation="linear"), RELU]),
+    "conv512_on_3x3": ("conv512", [3, 3, 512], [_conv("c1", 512, activation="linear"), RELU]),
 }
 OPS_BATCH = 8
 RUN_ALL = ("import json, sys; from convplan.verify.xla_memory import run\n"
@@ -264,7 +265,7 @@ RUN_ALL = ("import json, sys; from convplan.verify.xla_memory import run\n"
 
 def op_spec(name: str) -> dict:
     _, shape, layers = OP_NETWORKS[name]
-    stem = [] if shape[-1] == 512 else [_conv("stem")]  # conv512's input is its stem
+    stem = [] if shape[-1] == 512 else [_conv("stem")]  # the conv512 input is its own stem
     return {"name": name.replace("+", "_"), "inputs": {"x": shape},
             "layers": [*stem, *layers, _conv("head", 1, 1, "linear")]}
 
