@@ -134,10 +134,11 @@ def command(spec: str, varies: tuple[str, ...], where: tuple[str, ...], pareto: 
     state = {"first": True}
 
     def sink(chunk) -> None:
-        if fmt == "csv":
-            write_data(R.csv_rows_data(sweep, chunk))
-        else:
-            write_data(R.json_rows_data(sweep, chunk, state["first"]))
+        pieces = (R.csv_row_pieces(sweep, chunk) if fmt == "csv" else
+                  R.json_row_pieces(sweep, chunk, state["first"]))
+        for piece in pieces:
+            write_data(piece)
+        if fmt != "csv":
             state["first"] = state["first"] and not len(chunk)
 
     if fmt == "csv":

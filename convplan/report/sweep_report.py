@@ -11,7 +11,7 @@ and dropping the NULs leaves the text, byte for byte what `json.dumps` and `str`
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -169,7 +169,38 @@ def csv_rows(sweep: Sweep, chunk: Chunk) -> str:
 
 def csv_rows_data(sweep: Sweep, chunk: Chunk) -> bytes:
     """The chunk's CSV rows as UTF-8 bytes (what `csv_rows` decodes)."""
-    return b"".join(_csv_slice(sweep, part) for part in _slices(chunk))
+    return b"".join(csv_row_pieces(sweep, chunk))
+
+
+def csv_row_pieces(sweep: Sweep, chunk: Chunk) -> Iterator[bytes]:
+    """The chunk's CSV rows as UTF-8 bytes, a slice of rows at a time (written as they come:
+    no copy to join them)."""
+    choices = _choice_tables(sweep, "csv")
+    messages = [_csv_cell(m) for m in sweep.messages]
+    for part in _slices(chunk):
+        yield _csv_slice(sweep, part, choices, messages)
+
+
+def _choice_tables(sweep: Sweep, fmt: str) -> list[list[str]]:
+    """Each vary's values as CSV cells or JSON texts, made once per sweep (the last sweep's
+    kept: a sweep's chunks all ask)."""
+    if _CHOICES and _CHOICES[0] is sweep and fmt in _CHOICES[1]:
+        return _CHOICES[1][fmt]
+    if fmt == "csv":
+        tables = [[vary.text(j) for j in range(len(vary.values))] for vary in sweep.varies]
+    else:
+        tables = [[_dump(_json_value(x)) for x in vary.values] for vary in sweep.varies]
+    if not _CHOICES or _CHOICES[0] is not sweep:
+        _CHOICES[:] = [sweep, {}]
+    _CHOICES[1][fmt] = tables
+    return tables
+
+
+_CHOICES: list[Any] = []  # [sweep, {format: tables}]: one sweep kept alive, the last one
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(", ", ": "))
 
 
 def _slices(chunk: Chunk) -> list[Chunk]:
@@ -183,13 +214,14 @@ def _slices(chunk: Chunk) -> list[Chunk]:
             for a in range(0, n, SLICE_ROWS)]
 
 
-def _csv_slice(sweep: Sweep, chunk: Chunk) -> bytes:
+def _csv_slice(sweep: Sweep, chunk: Chunk, choices: list[list[str]], messages: list[str]
+               ) -> bytes:
     if not len(chunk):
         return b""
     cols = chunk.columns
     rows = _Rows(len(chunk))
-    for i, vary in enumerate(sweep.varies):
-        rows.pick([vary.text(j) for j in range(len(vary.values))], cols[f"vary:{i}"])
+    for i in range(len(sweep.varies)):
+        rows.pick(choices[i], cols[f"vary:{i}"])
         rows.literal(",")
     for k in range(len(sweep.output_ranks)):
         dims = cols[f"output:{k}"]
@@ -208,7 +240,7 @@ def _csv_slice(sweep: Sweep, chunk: Chunk) -> bytes:
         rows.literal(",")
     rows.pick(["false", "true"], valid)
     rows.literal(",")
-    rows.pick([_csv_cell(m) for m in sweep.messages], cols["error"])
+    rows.pick(messages, cols["error"])
     rows.literal("\n")
     return rows.data()
 
@@ -249,28 +281,35 @@ def json_rows(sweep: Sweep, chunk: Chunk, first: bool) -> str:
 def json_rows_data(sweep: Sweep, chunk: Chunk, first: bool) -> bytes:
     """The chunk's JSON rows as UTF-8 bytes (what `json_rows` decodes; ASCII, as json.dumps
     escapes the rest)."""
-    return b"".join(_json_slice(sweep, part, first and not k)
-                    for k, part in enumerate(_slices(chunk)))
+    return b"".join(json_row_pieces(sweep, chunk, first))
 
 
-def _json_slice(sweep: Sweep, chunk: Chunk, first: bool) -> bytes:
+def json_row_pieces(sweep: Sweep, chunk: Chunk, first: bool) -> Iterator[bytes]:
+    """The chunk's JSON rows as bytes, a slice of rows at a time (see csv_row_pieces)."""
+    choices = _choice_tables(sweep, "json")
+    messages = [_dump(m) for m in sweep.messages]
+    for k, part in enumerate(_slices(chunk)):
+        yield _json_slice(sweep, part, first and not k, choices, messages)
+
+
+def _json_slice(sweep: Sweep, chunk: Chunk, first: bool, choices: list[list[str]],
+                messages: list[str]) -> bytes:
     if not len(chunk):
         return b""
     cols = chunk.columns
-    dump = lambda value: json.dumps(value, separators=(", ", ": "))  # noqa: E731
+    dump = _dump
     rows = _Rows(len(chunk))
     rows.literal(",\n    {")
     # as a dict would hold them: one key per label, in first-seen order, the last value
     last = {v.label: i for i, v in enumerate(sweep.varies)}
     for n, (label, i) in enumerate(last.items()):
-        vary = sweep.varies[i]
         rows.literal((", " if n else "") + dump(label) + ": ")
-        rows.pick([dump(_json_value(x)) for x in vary.values], cols[f"vary:{i}"])
+        rows.pick(choices[i], cols[f"vary:{i}"])
     valid = cols["valid"]
     invalid = ~valid
     rows.literal(", " if last else "")
     rows.pick(['"valid": false, "error": ', '"valid": true'], valid)
-    rows.pick([dump(m) for m in sweep.messages], cols["error"], invalid)
+    rows.pick(messages, cols["error"], invalid)
     rows.literal(', "output_shapes": [', valid)
     for k in range(len(sweep.output_ranks)):
         dims = cols[f"output:{k}"]
