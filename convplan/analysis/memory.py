@@ -14,8 +14,10 @@ lists the layers in), and every buffer is freed as soon as nothing later reads i
 - *backward*, in reverse order: a layer's step holds the gradient of its output, the gradients
   of its inputs it produces (a second buffer where an input already has a gradient from another
   consumer, added in), its weight gradient (in the compute dtype and the variable dtype under
-  a mixed policy), its cast weights under a mixed policy, and everything still kept for the
-  layers before it; then its output gradient and what only it kept are freed;
+  a mixed policy), its cast weights under a mixed policy (made at its forward step and kept
+  until this one where it computes an input gradient, which reads the same kernel), and
+  everything still kept for the layers before it; then its output gradient and what only it
+  kept are freed;
 - *inference*: the forward pass with nothing kept; the peak live set when buffers are freed
   after their last consumer, as a compiler's buffer assignment does.
 
@@ -432,6 +434,7 @@ class _Builder:
         outputs = self._output_keys(held)
         needs = self._needs_gradient()
         live: set[str] = set()
+        casts: set[str] = set()
         steps: list[Step] = []
         for name in self.order:
             if isinstance(self.graph[name].op, O.InputLayer):
@@ -445,7 +448,14 @@ class _Builder:
             steps.append(Step("forward", name, frozenset(live | new | transients)))
             live |= new
             live -= {k for k in live if last_use.get(k, -1) <= self.index[name]
-                     and k not in kept_until and k not in outputs}
+                     and k not in kept_until and k not in outputs and k not in casts}
+            # the cast weights are the residual of the input gradient (input gradient = output
+            # gradient convolved with the same kernel): kept until the layer's backward step,
+            # which frees them (`_backward_transients`), where that gradient is computed
+            if any(needs[i] for i in self.graph[name].inputs):
+                kept_cast = {k for k in transients if k == f"cast:{name}"}
+                casts |= kept_cast
+                live |= kept_cast
         grads = {k: self.add(f"grad:{k}", self.tensors[k].layer, "gradient",
                              self.tensors[k].per_example, why="gradient")
                  for k in list(self.tensors) if k.startswith("out:")}

@@ -252,6 +252,22 @@ def test_xla_cpu_widens_every_kernel_before_the_first_layer(convention):
         assert casts == {f"cast:{n}" for n in expected if f"cast:{n}" in plan.tensors}
 
 
+@pytest.mark.parametrize("convention", ["xla-cpu", "fused", "eager"])
+def test_training_keeps_cast_weights_until_the_input_gradient(convention):
+    """Under a 16-bit policy a layer's cast kernel is the residual of its input gradient:
+    live from its forward step to its backward step. The first convolution computes no input
+    gradient (its input is the model's), so its cast lives at its own steps only."""
+    graph = build_graph(SEED)
+    plan = plan_memory(graph, analyze(graph), 8, "mixed_bfloat16", convention=convention)
+    steps = plan.training_steps
+    forward = next(i for i, s in enumerate(steps) if s.phase == "forward" and s.layer == "dense")
+    backward = next(i for i, s in enumerate(steps) if s.phase == "backward" and s.layer == "dense")
+    assert all("cast:dense" in s.live for s in steps[forward:backward + 1])
+    assert not any("cast:dense" in s.live for s in steps[:forward] + steps[backward + 1:])
+    conv1 = [i for i, s in enumerate(steps) if "cast:conv1" in s.live]
+    assert [steps[i].layer for i in conv1] == ["conv1", "conv1"]  # its forward and backward
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(spec=network_specs(invalid=False))
 def test_xla_cpu_trains_16_bit_steps_at_float32_width(spec):
