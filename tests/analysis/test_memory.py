@@ -252,6 +252,27 @@ def test_xla_cpu_widens_every_kernel_before_the_first_layer(convention):
         assert casts == {f"cast:{n}" for n in expected if f"cast:{n}" in plan.tensors}
 
 
+@pytest.mark.parametrize("size, reversed_copy", [(2, True), (3, False), (4, False)])
+def test_xla_cpu_reverses_the_kernel_of_a_convolution_on_a_map_smaller_than_its_window(
+        size, reversed_copy):
+    """float32 inference under xla-cpu: a 3x3 convolution on a 2 x 2 map holds a reversed
+    float32 copy of its kernel from the program's start until it has run (ResNet50's stage 5
+    at input 64); on 3 x 3 maps and larger, no copy; `fused` and 16-bit policies never."""
+    spec = {"name": "small", "inputs": {"x": [size, size, 8]}, "layers": [
+        {"name": "a", "op": "Conv2D", "filters": 8, "kernel_size": 1},
+        {"name": "b", "op": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same"}]}
+    graph = build_graph(spec)
+    a = analyze(graph)
+    plan = plan_memory(graph, a, 4, convention="xla-cpu")
+    steps = {s.layer: s.live for s in plan.inference_steps}
+    assert ("reversed:b" in steps["a"] and "reversed:b" in steps["b"]) is reversed_copy
+    if reversed_copy:
+        assert plan.tensors["reversed:b"].fixed == 3 * 3 * 8 * 16 * 4
+    for other in (plan_memory(graph, a, 4, convention="fused"),
+                  plan_memory(graph, a, 4, "mixed_bfloat16", convention="xla-cpu")):
+        assert "reversed:b" not in other.tensors
+
+
 @pytest.mark.parametrize("convention", ["xla-cpu", "fused", "eager"])
 def test_training_keeps_cast_weights_until_the_input_gradient(convention):
     """Under a 16-bit policy a layer's cast kernel is the residual of its input gradient:
