@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from memory_vs_xla import APPLICATIONS, request  # noqa: E402
+from memory_vs_xla import APPLICATIONS, compact, request, with_models  # noqa: E402
 
 from convplan import load  # noqa: E402
 from convplan.analysis.analyze import analyze  # noqa: E402
@@ -237,7 +237,9 @@ def main() -> None:
                              "layer's time")
     args = parser.parse_args()
     if args.source:
-        rows = [json.loads(line) for line in Path(args.source).read_text().splitlines() if line]
+        # recorded rows name their Keras model by SHA-256; it is rebuilt (no measuring)
+        rows = with_models([json.loads(line) for line in
+                            Path(args.source).read_text().splitlines() if line])
     else:
         rows = []
         for model in args.models.split(","):
@@ -247,7 +249,7 @@ def main() -> None:
             rows += got
             if args.record:
                 with open(args.record, "a") as out:
-                    out.writelines(json.dumps(r) + "\n" for r in got)
+                    out.writelines(json.dumps(compact(r)) + "\n" for r in got)
     print("\n".join(table(rows, args.device, args.statistic, args.detail,
                            not args.keep_overhead)))
 
