@@ -59,6 +59,13 @@ class ShapeError(SpecError):
     """Shapes are impossible: empty outputs, rank or channel mismatches."""
 
 
+class NeedsKnownSize(ShapeError):
+    """A rule needs a size as a number and was given a formula (`value`): GroupNormalization's
+    channel count. A sweep that made that size a symbol derives its values one by one."""
+
+    value: object = None
+
+
 class UnsupportedError(SpecError):
     """A layer class or option convplan does not model (and will not guess)."""
 

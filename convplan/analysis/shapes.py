@@ -23,7 +23,7 @@ from convplan.analysis.windows import (
     pool_output_length,
     transpose_output_length,
 )
-from convplan.errors import ShapeError, UnsupportedError
+from convplan.errors import NeedsKnownSize, ShapeError, UnsupportedError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 from convplan.ir.rules import rule_for
@@ -213,8 +213,10 @@ def group_normalization_shape(op: O.GroupNormalization, shapes: list[Shape]) -> 
     index = _normalize_axis(op, op.axis, len(shapes[0]))
     size = shapes[0][index]
     if not arith.is_concrete(size):
-        raise _error(op, f"axis {op.axis} of the input {_fmt(shapes[0])} must have a known "
-                     f"size, received {size}")
+        error = NeedsKnownSize(f"axis {op.axis} of the input {_fmt(shapes[0])} must have a "
+                               f"known size, received {size}", layer=op.name, op=op.op_type)
+        error.value = size
+        raise error
     groups = int(size) if op.groups == -1 else op.groups
     if int(size) < groups or int(size) % groups:
         raise _error(op, f"groups {groups} must divide the {size} channels of axis "

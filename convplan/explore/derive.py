@@ -32,7 +32,7 @@ from convplan.analysis.receptive import (
     undecided_broadcast,
 )
 from convplan.analysis.shapes import AXIS_WORDS
-from convplan.errors import ConvplanError, UsageError, parameter_name
+from convplan.errors import ConvplanError, NeedsKnownSize, UsageError, parameter_name
 from convplan.explore.choices import Vary, apply_categorical
 from convplan.explore.vectorize import Program, compile_formulas
 from convplan.ir import ops as O
@@ -250,6 +250,22 @@ def shape_checks(graph: Graph, analysis: Analysis) -> list[Check]:
     return checks
 
 
+class NeedsConcreteVary(Exception):
+    """A symbolic derivation was refused because of a swept value's symbol (GroupNormalization
+    needs its channel count known, and the swept filters are a symbol): the sweep derives
+    those varies value by value instead (`indices`, into the varies)."""
+
+    def __init__(self, indices: Sequence[int], message: str) -> None:
+        super().__init__(message)
+        self.indices = tuple(indices)
+
+
+def _varies_in(value: Any, symbols: Sequence[tuple[sympy.Symbol, ...]]) -> list[int]:
+    """The varies whose symbols occur in a formula (none in a number)."""
+    free = getattr(value, "free_symbols", set())
+    return [i for i, syms in enumerate(symbols) if any(s in free for s in syms)]
+
+
 def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.Symbol, ...]],
            assignment: Mapping[tuple[str, str], Any], input_size: tuple[Any, ...] | None,
            bounds: Mapping[sympy.Symbol, tuple[int, int]],
@@ -268,6 +284,10 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     except ConvplanError as exc:
         if isinstance(exc, UsageError):
             raise
+        if isinstance(exc, NeedsKnownSize):  # a rule needs a swept value as a number
+            named = _varies_in(exc.value, symbols)
+            if named and not any(varies[i].is_input_size for i in named):
+                raise NeedsConcreteVary(named, str(exc)) from None
         return Derivation(error=str(exc))
     checks = tuple(keras_checks(symbolic, analysis) + shape_checks(symbolic, analysis))
     unknown = {str(s) for s in analysis.symbols} - {str(s) for syms in symbols for s in syms}

@@ -41,6 +41,7 @@ from convplan.explore.choices import Vary, apply_categorical
 from convplan.explore.derive import (
     TOTALS,
     Derivation,
+    NeedsConcreteVary,
     derive,
     input_size_for,
     is_geometry,
@@ -116,11 +117,28 @@ class Sweep:
 
             self.device = device(options.device)
             self.device.peak_flops(options.dtype)  # a dtype the device lacks: one line, now
-        try:
-            self._setup(tuple(varies))
-        except NeedsConcreteValue:
-            # a rule needs the window attributes as integers: enumerate them instead
-            self._setup(tuple(geometry_enumerated(v) for v in varies))
+        self._setup_enumerating(tuple(varies))
+
+    def _setup_enumerating(self, varies: tuple[Vary, ...]) -> None:
+        """_setup, with the varies a rule needs as numbers made categorical (each value
+        derived on its own): the window attributes where a receptive-field rule asks
+        (NeedsConcreteValue), the varies a refusal names (NeedsConcreteVary). Each retry
+        makes one vary or more categorical, so this ends."""
+        geometry_done = False
+        while True:
+            try:
+                self._setup(varies)
+                return
+            except NeedsConcreteValue:
+                if geometry_done:
+                    raise
+                geometry_done = True
+                varies = tuple(geometry_enumerated(v) for v in varies)
+            except NeedsConcreteVary as exc:
+                if not any(varies[i].numeric for i in exc.indices):
+                    raise
+                varies = tuple(dataclasses.replace(v, numeric=False) if i in exc.indices
+                               else v for i, v in enumerate(varies))
 
     def _setup(self, varies: tuple[Vary, ...]) -> None:
         graph, options = self.graph, self.options

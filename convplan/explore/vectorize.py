@@ -210,7 +210,59 @@ class _Builder:
             x, y = self.emit(e.args[0]), self.emit(e.args[1])
             quotient = self.integer(_divide(self, x, y))
             return self.frac_add(x, self.frac_mul((self.neg(quotient), None), y))
+        if isinstance(e, sympy.Piecewise):
+            return self._piecewise(e)
         raise UnsupportedExpression(f"cannot evaluate {type(e).__name__} in {e}")
+
+    def _piecewise(self, e: sympy.Piecewise) -> Fraction:
+        """Piecewise((v1, c1), ..., (vn, True)) as nested selections, last piece first: each
+        condition a comparison of two formulas (a parity test Eq(Mod(x, 2), 0), from a
+        receptive field after resampling), decided on the sign of their difference's
+        numerator (denominators here are positive)."""
+        pieces = list(e.args)
+        value, last = pieces[-1]
+        if last is not sympy.true:
+            raise UnsupportedExpression(f"a Piecewise without a last True piece in {e}")
+        result = self.emit(value)
+        for value, condition in reversed(pieces[:-1]):
+            result = self._select(condition, self.emit(value), result)
+        return result
+
+    def _select(self, condition: Any, then: Fraction, other: Fraction) -> Fraction:
+        """`then` where the comparison holds, else `other`."""
+        kinds = {sympy.Eq: "eq", sympy.Ne: "ne", sympy.Ge: "ge", sympy.Gt: "gt",
+                 sympy.Le: "le", sympy.Lt: "lt"}
+        kind = kinds.get(type(condition))
+        if kind is None:
+            raise UnsupportedExpression(f"cannot evaluate the condition {condition}")
+        left, right = self.emit(condition.lhs), self.emit(condition.rhs)
+        n, _ = self.frac_add(left, (self.neg(right[0]), right[1]))  # sign of left - right
+        zero, one = self.const(0), self.const(1)
+        if kind in ("eq", "ne"):
+            if kind == "ne":
+                then, other = other, then
+            inner = self._where(n, zero, then, other, reverse=True)  # n <= 0
+            return self._where(n, zero, inner, other)  # and n >= 0
+        if kind == "ge":
+            return self._where(n, zero, then, other)
+        if kind == "gt":  # n is an integer: n > 0 is n >= 1
+            return self._where(n, one, then, other)
+        if kind == "le":
+            return self._where(n, zero, then, other, reverse=True)
+        return self._where(self.neg(n), one, then, other)  # lt: -n >= 1
+
+    def _where(self, left: int, right: int, a: Fraction, b: Fraction,
+               reverse: bool = False) -> Fraction:
+        """a where left >= right (right >= left with `reverse`), else b, fraction by fraction."""
+        if reverse:
+            left, right = right, left
+        (na, da), (nb, db) = a, b
+        if da is None and db is None:
+            return self.where_ge(left, right, na, nb), None
+        one = self.const(1)
+        return (self.where_ge(left, right, na, nb),
+                self.where_ge(left, right, da if da is not None else one,
+                              db if db is not None else one))
 
     def _power(self, e: sympy.Pow) -> Fraction:
         base, exponent = e.args

@@ -30,7 +30,8 @@ def formulas(draw, depth: int = 3) -> sympy.Expr:
     if depth == 0:
         return draw(leaf)
     a, b = draw(formulas(depth - 1)), draw(formulas(depth - 1))
-    kind = draw(st.sampled_from(["add", "mul", "floor", "ceiling", "max", "min", "mod", "leaf"]))
+    kind = draw(st.sampled_from(["add", "mul", "floor", "ceiling", "max", "min", "mod",
+                                 "piecewise", "leaf"]))
     if kind == "add":
         return a + b
     if kind == "mul":
@@ -44,6 +45,13 @@ def formulas(draw, depth: int = 3) -> sympy.Expr:
         return sympy.Min(a, b)
     if kind == "mod":
         return sympy.Mod(sympy.floor(a), draw(st.sampled_from([S, sympy.Integer(4)])))
+    if kind == "piecewise":  # as receptive fields after resampling: a parity test, or a comparison
+        relation = draw(st.sampled_from([sympy.Eq, sympy.Ne, sympy.Ge, sympy.Gt, sympy.Le,
+                                         sympy.Lt]))
+        # conditions on a plain formula (sympy folds one over a Piecewise into an ITE)
+        c = draw(leaf) + draw(leaf) * draw(st.sampled_from([N, S, K]))
+        left = draw(st.sampled_from([sympy.Mod(sympy.floor(c), 2), c]))
+        return sympy.Piecewise((a, relation(left, draw(leaf))), (b, True))
     return draw(leaf)
 
 

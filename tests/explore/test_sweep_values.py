@@ -93,6 +93,25 @@ def assert_matches_concrete(sweep: Sweep, rows: Chunk) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+def test_a_swept_count_a_rule_needs_known_is_derived_value_by_value():
+    """GroupNormalization(groups=-1) needs its channel count known; with the filters before it
+    swept, the symbolic derivation refuses (the count is a symbol), so the sweep derives each
+    value on its own instead of calling every row invalid (a hypothesis draw found it)."""
+    graph = loads_spec("""
+inputs: {x: [5, 5, 1]}
+layers:
+  - {name: conv, op: Conv2D, inputs: [x], filters: 1, kernel_size: 1, padding: same}
+  - {name: add, op: Add, inputs: [x, conv]}
+  - {name: norm, op: GroupNormalization, inputs: [add], groups: -1}
+  - {name: out, op: Add, inputs: [add, norm]}
+""")
+    sweep = Sweep(graph, parse_varies(graph, ["conv.filters=1..4", "input.size=4..6"]))
+    rows = Chunk.concat(list(sweep.chunks()))
+    assert rows.columns["valid"].all()
+    assert not sweep.varies[0].numeric and sweep.varies[1].numeric  # filters enumerated
+    assert assert_matches_concrete(sweep, rows) == (len(rows), 0)
+
+
 def test_seed_cnn_sweep_matches_concrete_analysis():
     graph = load(EXAMPLES / "seed_cnn.yaml")
     varies = parse_varies(graph, [
