@@ -307,8 +307,14 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     else:
         fields = _frontier_sizes(symbolic, analysis)
     outputs = [analysis.layer(n).output_shape for n in analysis.outputs]
-    stretched = broadcast_indicators(symbolic, analysis) if fields else []
-    formulas = ([getattr(analysis.totals, t) for t in TOTALS]
+    resizes = _center_crop_resizes(symbolic, analysis)
+    # rows where a merge stretches an input or a CenterCrop resizes: their field is analyzed
+    # concretely
+    stretched = (broadcast_indicators(symbolic, analysis) + [short for short, _ in resizes]
+                 if fields else [])
+    resize_flops = sum((7 * elements * short for short, elements in resizes), sympy.Integer(0))
+    formulas = ([getattr(analysis.totals, t) + (resize_flops if t == "flops" else 0)
+                 for t in TOTALS]
                 + [analysis.training_memory(*memory).total]
                 + [size for axis in fields for size in axis]
                 + [d for shape in outputs for d in shape]
@@ -322,6 +328,25 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
             time = compile_time(symbolic, analysis, device, memory[1], memory[0], memory[2])
     return Derivation(None, analysis, program, checks, tuple(len(s) for s in outputs),
                       tuple(len(a) for a in fields), rf_by_size, len(stretched), time)
+
+
+def _center_crop_resizes(graph: Graph, analysis: Analysis) -> list[tuple[Any, Any]]:
+    """Where a row's input is smaller than a CenterCrop's target Keras resizes (7 FLOPs per
+    output element, counts.crop_counts, and a resize's field) while a symbolic analysis
+    counts the crop of Keras's dynamic shapes. Per CenterCrop with a symbolic input: (1 where
+    either axis is short, else 0: Min(1, Max(0, height - H) + Max(0, width - W)); its
+    output elements)."""
+    out = []
+    for r in analysis.layers:
+        op = graph[r.name].op
+        if not isinstance(op, O.CenterCrop):
+            continue
+        sizes = analysis.layer(r.inputs[0]).output_shape[:2]
+        if all(arith.is_concrete(n) for n in sizes):
+            continue  # crop_counts decided it
+        short = sympy.Add(*(sympy.Max(0, t - n) for n, t in zip(sizes, (op.height, op.width))))
+        out.append((sympy.Min(1, short), arith.product(r.output_shape)))
+    return out
 
 
 def stride_dependent_merges(graph: Graph, analysis: Analysis) -> list[str]:

@@ -112,6 +112,26 @@ layers:
     assert assert_matches_concrete(sweep, rows) == (len(rows), 0)
 
 
+def test_a_center_crop_larger_than_a_swept_input_is_a_resize_in_its_rows():
+    """Keras resizes where the input is smaller than CenterCrop's target (7 FLOPs per output
+    element) and crops elsewhere; the sweep's rows are analyze's at each size (a hypothesis
+    draw found a crop's 0 FLOPs at sizes below the target)."""
+    graph = loads_spec("""
+inputs: {x: [8, 8, 2]}
+layers:
+  - {name: conv, op: Conv2D, inputs: [x], filters: 2, kernel_size: 1}
+  - {name: crop, op: CenterCrop, inputs: [conv], height: 3, width: 5}
+""")
+    sweep = Sweep(graph, parse_varies(graph, ["input.size=2..7", "conv.filters=1..3"]))
+    rows = Chunk.concat(list(sweep.chunks()))
+    assert assert_matches_concrete(sweep, rows) == (len(rows), 0)
+    flops = dict(zip(zip(rows.columns["vary:0"].tolist(), rows.columns["vary:1"].tolist()),
+                     rows.columns["flops"].tolist()))
+    # 2x2 input, 1 filter: the 1x1 conv (2 x 8 MACs + 4 biases) and the resize to 3x5x1
+    assert flops[(0, 0)] == 2 * (2 * 2 * 2 * 1) + 2 * 2 * 1 + 7 * 3 * 5 * 1
+    assert flops[(5, 0)] == 2 * (7 * 7 * 2 * 1) + 7 * 7 * 1  # 7x7: cropped, 0 FLOPs
+
+
 def test_seed_cnn_sweep_matches_concrete_analysis():
     graph = load(EXAMPLES / "seed_cnn.yaml")
     varies = parse_varies(graph, [
