@@ -63,7 +63,10 @@ class NeedsKnownSize(ShapeError):
     """A rule needs a size as a number and was given a formula (`value`): GroupNormalization's
     channel count. A sweep that made that size a symbol derives its values one by one."""
 
-    value: object = None
+    def __init__(self, message: str, *, value: object, layer: str | None = None,
+                 op: str | None = None) -> None:
+        super().__init__(message, layer=layer, op=op)
+        self.value = value
 
 
 class UnsupportedError(SpecError):

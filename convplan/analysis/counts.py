@@ -222,12 +222,17 @@ def relu_counts(op: O.ReLU, ins: list[Shape], out: Shape) -> Counts:
     return Counts(flops=each * product(out))
 
 
+# 4 multiplies and 3 adds per output element of a bilinear resampling (UpSampling bilinear,
+# Resizing, CenterCrop's resize)
+BILINEAR_FLOPS_PER_ELEMENT = 7
+
+
 def upsampling_counts(op: O.UpSampling, ins: list[Shape], out: Shape) -> Counts:
     """nearest: copies only, 0 FLOPs; any other interpolation is counted as bilinear: four
     neighbours weighted and summed, 4 multiplies + 3 adds = 7 FLOPs per output element."""
     if getattr(op, "interpolation", "nearest") == "nearest":
         return Counts()
-    return Counts(flops=7 * product(out))
+    return Counts(flops=BILINEAR_FLOPS_PER_ELEMENT * product(out))
 
 
 def rescaling_counts(op: O.Rescaling, ins: list[Shape], out: Shape) -> Counts:
@@ -262,7 +267,8 @@ def custom_counts(op: O.Custom, ins: list[Shape], out: Shape) -> Counts:
 def resize_counts(op: O.Resizing, ins: list[Shape], out: Shape) -> Counts:
     """As UpSampling: nearest copies (0 FLOPs); any other interpolation is counted as
     bilinear, 7 FLOPs per output element (4 multiplies + 3 adds)."""
-    return Counts(flops=0 if op.interpolation == "nearest" else 7 * product(out))
+    return Counts(flops=0 if op.interpolation == "nearest"
+                  else BILINEAR_FLOPS_PER_ELEMENT * product(out))
 
 
 def crop_counts(op: O.CenterCrop, ins: list[Shape], out: Shape) -> Counts:
@@ -271,7 +277,7 @@ def crop_counts(op: O.CenterCrop, ins: list[Shape], out: Shape) -> Counts:
     Keras's dynamic shapes take that branch."""
     smaller = any(arith.is_concrete(n) and int(n) < t
                   for n, t in zip(ins[0][:2], (op.height, op.width)))
-    return Counts(flops=7 * product(out) if smaller else 0)
+    return Counts(flops=BILINEAR_FLOPS_PER_ELEMENT * product(out) if smaller else 0)
 
 
 def adaptive_bins(n: Value, o: int) -> list[Value]:

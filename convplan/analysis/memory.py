@@ -385,15 +385,14 @@ class _Builder:
             return set()
         out = set()
         for name in runs:
-            op, node = self.graph[name].op, self.graph[name]
-            if not isinstance(op, O.Conv) or not node.inputs:
+            op = self.graph[name].op
+            if not isinstance(op, O.Conv):
                 continue
-            sizes = self.layer[node.inputs[0]].output_shape[:-1]
+            *sizes, channels = self.layer[self.graph[name].inputs[0]].output_shape
             window = [(k - 1) * d + 1 for k, d in zip(op.kernel_size, op.dilation_rate)]
-            if sizes and all(isinstance(arith.simplify_int(n), int) and int(n) < w
-                             for n, w in zip(sizes, window)):
-                kernel = arith.product(op.kernel_size) * self.layer[node.inputs[0]].output_shape[-1] \
-                    * op.filters // op.groups
+            if all(isinstance(arith.simplify_int(n), int) and int(n) < w
+                   for n, w in zip(sizes, window)):
+                kernel = arith.product(op.kernel_size) * channels * op.filters // op.groups
                 out.add(self.add(f"reversed:{name}", name, "workspace", 0, kernel * 4,
                                  why="reversed float32 kernel (XLA:CPU, map smaller than the "
                                      "window)"))

@@ -213,10 +213,9 @@ def group_normalization_shape(op: O.GroupNormalization, shapes: list[Shape]) -> 
     index = _normalize_axis(op, op.axis, len(shapes[0]))
     size = shapes[0][index]
     if not arith.is_concrete(size):
-        error = NeedsKnownSize(f"axis {op.axis} of the input {_fmt(shapes[0])} must have a "
-                               f"known size, received {size}", layer=op.name, op=op.op_type)
-        error.value = size
-        raise error
+        raise NeedsKnownSize(f"axis {op.axis} of the input {_fmt(shapes[0])} must have a "
+                             f"known size, received {size}", value=size, layer=op.name,
+                             op=op.op_type)
     groups = int(size) if op.groups == -1 else op.groups
     if int(size) < groups or int(size) % groups:
         raise _error(op, f"groups {groups} must divide the {size} channels of axis "

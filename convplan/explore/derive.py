@@ -24,6 +24,7 @@ import sympy
 
 from convplan.analysis import arith
 from convplan.analysis.analyze import Analysis, analyze
+from convplan.analysis.counts import BILINEAR_FLOPS_PER_ELEMENT
 from convplan.analysis.periodic_field import Field
 from convplan.analysis.receptive import (
     NeedsConcreteValue,
@@ -312,7 +313,8 @@ def derive(graph: Graph, varies: Sequence[Vary], symbols: Sequence[tuple[sympy.S
     # concretely
     stretched = (broadcast_indicators(symbolic, analysis) + [short for short, _ in resizes]
                  if fields else [])
-    resize_flops = sum((7 * elements * short for short, elements in resizes), sympy.Integer(0))
+    resize_flops = sum((BILINEAR_FLOPS_PER_ELEMENT * elements * short
+                        for short, elements in resizes), sympy.Integer(0))
     formulas = ([getattr(analysis.totals, t) + (resize_flops if t == "flops" else 0)
                  for t in TOTALS]
                 + [analysis.training_memory(*memory).total]
