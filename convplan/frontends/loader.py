@@ -11,7 +11,7 @@ import contextlib
 import functools
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,19 +202,31 @@ def parse_text(text: str, source: str = "<spec>") -> Any:
     """Parse YAML or JSON text into plain data with LineDicts."""
     if len(text) > MAX_BYTES:
         raise SpecError(f"{source} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    return with_spec_errors(_load, text)
+
+
+def _load(text: str) -> Any:
     import yaml
 
     loader, c_loader, one_pass = _loaders()
+    if c_loader is None:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - derives from SafeLoader
+    with _no_gc():
+        if "&" not in text:  # no anchor, so any alias is an error libyaml reports
+            with contextlib.suppress(_Unsure, yaml.YAMLError):
+                return yaml.load(text, Loader=one_pass)  # noqa: S506 - a CSafeLoader
+        # an anchor, a node 64 deep or an error: the event walk judges first, as always
+        _check_events(text)
+        return yaml.load(text, Loader=c_loader)  # noqa: S506 - derives from CSafeLoader
+
+
+def with_spec_errors(load: Callable[[str], Any], text: str) -> Any:
+    """load(text), with YAML's errors as one-line SpecErrors naming the line (JSON that YAML
+    1.1 rejects is tried as JSON first) and too deep a document as one too."""
+    import yaml
+
     try:
-        if c_loader is None:
-            return yaml.load(text, Loader=loader)  # noqa: S506 - derives from SafeLoader
-        with _no_gc():
-            if "&" not in text:  # no anchor, so any alias is an error libyaml reports
-                with contextlib.suppress(_Unsure, yaml.YAMLError):
-                    return yaml.load(text, Loader=one_pass)  # noqa: S506 - a CSafeLoader
-            # an anchor, a node 64 deep or an error: the event walk judges first, as always
-            _check_events(text)
-            return yaml.load(text, Loader=c_loader)  # noqa: S506 - derives from CSafeLoader
+        return load(text)
     except SpecError:
         raise
     except yaml.constructor.ConstructorError as exc:

@@ -44,26 +44,11 @@ _Reference.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _refe
 
 def reference_parse(text: str) -> Any:
     """parse_text as it was: the event walk, then a load (errors mapped the same way)."""
-    try:
+    def two_passes(text: str) -> Any:
         L._check_events(text)
         return yaml.load(text, Loader=_Reference)  # noqa: S506 - derives from CSafeLoader
-    except SpecError:
-        raise
-    except yaml.constructor.ConstructorError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise SpecError(f"line {line}: unsupported YAML tag or value ({exc.problem}); specs hold "
-                        "plain data only", line=line) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            pass
-        raise SpecError(f"line {line}: malformed YAML/JSON: {problem}", line=line) from None
-    except RecursionError:
-        raise SpecError(f"the document nests deeper than {L.MAX_DEPTH} levels") from None
+
+    return L.with_spec_errors(two_passes, text)
 
 
 def outcome(parse, text: str) -> Any:
