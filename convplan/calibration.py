@@ -42,6 +42,12 @@
   (jitted), forward and its two gradients (2 x the forward's FLOPs):
   `extra["xla_conv_flops"]` and `extra["xla_conv_backward_flops"]`, the rates the time model
   runs convolutions' FLOPs at (forward, backward); not under `--quick` (no jax).
+- swapped convolution: a 3x3 'same' convolution of C -> C channels on 2 x 2 maps (C = 128,
+  256, 384, 512: kernels of 0.6-9.4 MB) as XLA:CPU runs it (jitted), whose operands XLA swaps
+  (convplan.analysis.xla_cpu): `extra["swapped_conv_<kernel bytes>"]`, the bytes its loop
+  sweeps per second (B x positions x the kernel's bytes). Here 14-15 GB/s while the kernel
+  fits the core's cache, 2.3 GB/s at 9.4 MB (ResNet50's stage 5 at 1.2 GFLOP/s); not under
+  `--quick` (no jax).
 - kernel: the fixed cost of one kernel inside a compiled program: a jitted chain of 64
   against one of 16 tiny 3x3 convolutions (1 x 8 x 8 x 8), the difference / 48
   (`extra["kernel_s"]`, seconds); numpy (`--quick`): a chain of tiny matrix products.
@@ -258,6 +264,44 @@ def _conv_runs(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object
             lambda: [g.block_until_ready() for g in grads(x, w)], 2.0 * 9 * 8 * 28 * 28 * 64 * 64)
 
 
+SWAPPED_CHANNELS = (128, 256, 384, 512)  # 3x3 kernels of 0.6, 2.4, 5.3 and 9.4 MB
+
+
+def _swapped_conv_runs(use_jax: bool) -> dict[int, tuple[Callable[[], object], float]]:
+    """{kernel bytes: (a 3x3 'same' convolution of C -> C channels on 2 x 2 maps once, the
+    bytes its loop sweeps)} for C in SWAPPED_CHANNELS, as XLA:CPU runs it (jitted): XLA swaps
+    its operands (the kernel has more taps than the map has positions) and its loop sweeps
+    the whole kernel per output position, B x 4 x 9 x C x C x 4 bytes (batch B ~ 50 MB of
+    sweep). Empty without jax."""
+    if not use_jax:
+        return {}
+    try:
+        import jax
+        from jax import lax
+    except ImportError:
+        return {}
+    import numpy as np
+
+    def conv(a: Any, b: Any) -> Any:
+        return lax.conv_general_dilated(a, b, (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    forward = jax.jit(conv)
+
+    def run(a: Any, b: Any) -> object:
+        return forward(a, b).block_until_ready()
+
+    rng = np.random.default_rng(3)
+    runs = {}
+    for c in SWAPPED_CHANNELS:
+        kernel = 9 * c * c * 4
+        batch = max(1, 50 * 2**20 // (4 * kernel))
+        x = jax.device_put(rng.standard_normal((batch, 2, 2, c), dtype=np.float32))
+        w = jax.device_put(rng.standard_normal((3, 3, c, c), dtype=np.float32) * 0.05)
+        runs[kernel] = (functools.partial(run, x, w), float(batch * 4 * kernel))
+    return runs
+
+
 def _kernel_chains(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object], int]:
     """(a chain of 16 tiny kernels, a chain of 64, the kernels between them): jitted 3x3
     convolutions of 1 x 8 x 8 x 8 where jax imports (each one library call in XLA:CPU's
@@ -311,7 +355,7 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
             ) -> dict[str, float]:
     """{"matmul_flops", "conv_flops", "bandwidth", "cache_bandwidth", "depthwise_flops",
     "depthwise_filter_flops", "depthwise_strided_input_flops", "max_pool_backward_flops"} per
-    second, "kernel_s", the
+    second, the `stream_<bytes>` and `swapped_conv_<kernel bytes>` sweeps, "kernel_s", the
     sizes used ("matmul_n", "copy_bytes", "cache_bytes", "depthwise_channels") and the load
     average before measuring."""
     import numpy as np
@@ -350,6 +394,9 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
     if xla_conv:
         runs["xla_conv_flops"] = (xla_conv[0], xla_conv[2], 0.05, 3)
         runs["xla_conv_backward_flops"] = (xla_conv[1], 2 * xla_conv[2], 0.05, 3)
+    swapped = _swapped_conv_runs(sizes.use_jax)
+    for kernel_bytes, (run, swept) in swapped.items():
+        runs[f"swapped_{kernel_bytes}"] = (run, swept, 0.1 / len(swapped), 3)
     for part_size in cache_sizes:
         runs[f"copy_{part_size}"] = (_stream_run(part_size, sizes.use_jax), 2 * part_size,
                                      0.1 / len(cache_sizes), 10)
@@ -366,6 +413,8 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
     # the whole sweep, keyed by the bytes moved (read and written): the time model prices a
     # layer at the rate of the smallest pass that moves as much as it does
     stream = {f"stream_{2 * s}": rate for s, rate in swept.items()}
+    # kernel bytes -> bytes swept per second (convplan.analysis.xla_cpu)
+    stream.update({f"swapped_conv_{k}": best.pop(f"swapped_{k}") for k in swapped})
     return {**best, **stream, "cache_bandwidth": max(cached, best["bandwidth"]),
             "kernel_s": max(long_s - short_s, 0.0) / kernels,
             "matmul_n": float(n), "copy_bytes": float(sizes.copy_bytes),

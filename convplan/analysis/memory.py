@@ -47,7 +47,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from convplan.analysis import arith
+from convplan.analysis import arith, xla_cpu
 from convplan.analysis.arith import Value
 from convplan.analysis.memory_rules import KIND_BYTES, SAVED_RULES, Buffer, Saved
 from convplan.errors import UsageError
@@ -375,12 +375,12 @@ class _Builder:
         return last
 
     def _reversed_kernels(self, runs: list[str]) -> set[str]:
-        """xla-cpu, float32 inference: a convolution whose input map is smaller than its
-        window on every spatial axis is rewritten with the kernel as the operand and the map
-        as the window, over a reversed float32 copy of the kernel made at the program's start
-        and live until the layer has run (ResNet50's predict step at input 64: three
-        f32[3,3,512,512] copies for its 2 x 2 stage-5 maps, 27 MiB; none on 3 x 3 maps). Under
-        a 16-bit policy the widened kernel (`_early_casts`) is that copy."""
+        """xla-cpu, float32 inference: a convolution whose operands XLA swaps
+        (`xla_cpu.swaps_operands`: one group, more kernel taps than map positions) convolves
+        over a reversed float32 copy of the kernel made at the program's start and live
+        until the layer has run (ResNet50's predict step at input 64: three
+        f32[3,3,512,512] copies for its 2 x 2 stage-5 maps, 27 MiB; none on 3 x 3 maps).
+        Under a 16-bit policy the widened kernel (`_early_casts`) is that copy."""
         if self.convention != "xla-cpu" or self.compute != self.variable:
             return set()
         out = set()
@@ -389,13 +389,11 @@ class _Builder:
             if not isinstance(op, O.Conv):
                 continue
             *sizes, channels = self.layer[self.graph[name].inputs[0]].output_shape
-            window = [(k - 1) * d + 1 for k, d in zip(op.kernel_size, op.dilation_rate)]
-            if all(isinstance(arith.simplify_int(n), int) and int(n) < w
-                   for n, w in zip(sizes, window)):
-                kernel = arith.product(op.kernel_size) * channels * op.filters // op.groups
+            if xla_cpu.swaps_operands(op, [arith.simplify_int(n) for n in sizes]):
+                kernel = arith.product(op.kernel_size) * channels * op.filters
                 out.add(self.add(f"reversed:{name}", name, "workspace", 0, kernel * 4,
-                                 why="reversed float32 kernel (XLA:CPU, map smaller than the "
-                                     "window)"))
+                                 why="reversed float32 kernel (XLA:CPU swaps a convolution "
+                                     "whose kernel has more taps than its map positions)"))
         return out
 
     def _early_casts(self, runs: list[str]) -> set[str]:

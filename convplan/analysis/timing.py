@@ -31,7 +31,12 @@ layer runs costs `extra["kernel_s"]` seconds on top, in both bounds (`layer_kern
 none: no GPU or TPU entry was measured). A convolution's matrix FLOPs (Conv, ConvTranspose,
 a separable convolution's pointwise half) run at `extra["xla_conv_flops"]` forward and
 `extra["xla_conv_backward_flops"]` backward where the entry has them (calibrate measures what
-XLA:CPU attains on a 3x3 convolution) instead of `peak(dtype)`. q >= 1 is the quantization real kernels pay
+XLA:CPU attains on a 3x3 convolution) instead of `peak(dtype)`; a pass whose operands
+XLA swaps (`xla_cpu`: a one-group convolution with more kernel taps than map positions, the
+forward on the input map, the input gradient on the output map) runs XLA:CPU's loop
+emitter instead, priced by the kernel it sweeps: B x out positions x touched taps x C_in x
+C_out x 4 bytes at `swapped_conv_bandwidth` of the touched kernel's bytes (calibrate's
+`swapped_conv_<bytes>` sweep; no GPU or TPU entry has one). q >= 1 is the quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
 the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
 each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
@@ -44,10 +49,11 @@ sympy expressions (and `bound` "depends" where the comparison does).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from convplan.analysis import arith
+from convplan.analysis import arith, xla_cpu
 from convplan.analysis.arith import Value
 from convplan.analysis.traffic import layer_traffic
 from convplan.devices import Device
@@ -63,6 +69,7 @@ TENSOR_CORE_DTYPES = {"tf32": 4, "bfloat16": 2, "float16": 2, "int8": 1,
 GPU_TILE_M = 128  # rows (batch x positions) of a GEMM tile
 GPU_TILES_N = (32, 64, 128)  # the narrowest tile that holds the padded channel count
 TPU_SUBLANES = 8
+SWAPPED_KEY = "swapped_conv_"  # calibrate's sweep: kernel bytes -> bytes swept per second
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,46 @@ def layer_bandwidth(device: Device, nbytes: Any) -> float:
     return device.bandwidth
 
 
+def swapped_conv_bandwidth(device: Device, kernel_bytes: float) -> float | None:
+    """Bytes per second XLA:CPU's loop emitter sweeps a swapped convolution's kernel of
+    `kernel_bytes` at (convplan.analysis.xla_cpu): calibrate's `swapped_conv_<kernel bytes>`
+    sweep, interpolated linearly in log-log between its points and held at its ends; None
+    where the entry has no sweep (no GPU or TPU entry: they never run XLA:CPU)."""
+    sweep = sorted((float(key[len(SWAPPED_KEY):]), rate) for key, rate in device.extra.items()
+                   if key.startswith(SWAPPED_KEY))
+    if not sweep:
+        return None
+    if kernel_bytes <= sweep[0][0]:
+        return sweep[0][1]
+    for (low, low_rate), (high, high_rate) in zip(sweep, sweep[1:]):
+        if kernel_bytes <= high:
+            share = math.log(kernel_bytes / low) / math.log(high / low)
+            return float(low_rate * (high_rate / low_rate) ** share)
+    return sweep[-1][1]
+
+
+def swapped_conv_s(device: Device, op: object, input_shape: Any, input_gradient: bool
+                   ) -> tuple[float, bool, bool]:
+    """(seconds per example of a convolution's passes that XLA swaps, whether the forward is
+    one, whether the input gradient is one): the forward where `xla_cpu.swaps_operands`, the
+    input gradient (where one is computed: a training step, the layer not fed by a graph
+    input, which autodiff prunes) where `xla_cpu.swaps_input_gradient`, each sweeping
+    `xla_cpu.swept_bytes` at `swapped_conv_bandwidth` of the touched kernel's bytes; nothing
+    where the entry has no sweep."""
+    if not isinstance(op, O.Conv) or not any(key.startswith(SWAPPED_KEY)
+                                             for key in device.extra):
+        return 0.0, False, False
+    *sizes, channels = input_shape
+    forward = xla_cpu.swaps_operands(op, sizes)
+    gradient = input_gradient and xla_cpu.swaps_input_gradient(op, sizes)
+    if not (forward or gradient) or not isinstance(channels, int):
+        return 0.0, False, False
+    rate = swapped_conv_bandwidth(device, xla_cpu.kernel_bytes(op, sizes, channels))
+    assert rate is not None
+    passes = int(forward) + int(gradient)
+    return passes * xla_cpu.swept_bytes(op, sizes, channels, 1) / rate, forward, gradient
+
+
 def itemsize(dtype: str) -> int:
     """Bytes of a computed value: 4 for float32 and tf32, 2 for 16-bit types and the mixed
     policies, 1 for int8."""
@@ -330,9 +377,15 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
             # the backward is XLA:CPU's argmax reduce-window and scatter: its own rate
             other_s = 1 / vector_peak + 1 / max_pool_backward
         matrix_s = passes / peak
+        swapped_s = 0.0
         if isinstance(op, CONV_OPS):
-            matrix_s = 1 / conv_forward + (2 / conv_backward if training else 0)
-        compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s)
+            # a pass XLA:CPU swaps is priced by the kernel bytes it sweeps instead
+            swapped_s, forward, gradient = swapped_conv_s(
+                device, op, shapes[node.inputs[0]],
+                training and node.inputs[0] not in graph.inputs)
+            matrix_s = (0 if forward else 1 / conv_forward) + (
+                (1 if gradient else 2) / conv_backward if training else 0)
+        compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s + swapped_s)
         memory = nbytes / layer_bandwidth(device, nbytes)
         fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
             else 0.0

@@ -89,16 +89,21 @@ def same_padding(n: Value, k: int, s: int, d: int) -> tuple[Value, Value]:
     return before, pad_total - before
 
 
-def padding_before(n: Value, k: int, s: int, d: int, padding: AxisPadding) -> Value:
-    """Rows or columns of zeros added before the input: 0 (valid), d * (k - 1) (causal),
-    b (explicit (b, e)), TF's 'same' split otherwise."""
+def paddings(n: Value, k: int, s: int, d: int, padding: AxisPadding) -> tuple[Value, Value]:
+    """Rows or columns of zeros added (before, after) the input: (0, 0) valid, (d * (k - 1), 0)
+    causal, (b, e) explicit, TF's 'same' split otherwise."""
     if isinstance(padding, tuple):
-        return padding[0]
+        return padding
     if padding == "valid":
-        return 0
+        return 0, 0
     if padding == "causal":
-        return d * (k - 1)
-    return same_padding(n, k, s, d)[0]
+        return d * (k - 1), 0
+    return same_padding(n, k, s, d)
+
+
+def padding_before(n: Value, k: int, s: int, d: int, padding: AxisPadding) -> Value:
+    """Rows or columns of zeros added before the input (`paddings`' first)."""
+    return paddings(n, k, s, d, padding)[0]
 
 
 def transpose_output_length(n: Value, k: int, s: int, d: int, padding: AxisPadding,

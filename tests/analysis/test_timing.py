@@ -172,3 +172,62 @@ def test_concrete_time_plan_imports_no_sympy():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=__file__.rsplit("/tests/", 1)[0])
     assert done.stdout.strip() == "False"
+
+
+# TOY with XLA:CPU's swapped-convolution sweep: kernels of up to 1000 B swept at 1e9 B/s,
+# 10 x that much at 1e8 B/s; convolutions at 1e9 FLOP/s forward, 5e8 backward
+SWAPPING = Device("toy3", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                  extra={"swapped_conv_1000": 1e9, "swapped_conv_10000": 1e8,
+                         "xla_conv_flops": 1e9, "xla_conv_backward_flops": 5e8})
+
+
+def _swapped_layer(size, training, device=SWAPPING, batch=2, first=False, **conv):
+    """The 3x3 convolution c (2 -> 4 channels) on size x size; after a ReLU (so a training
+    step computes its input gradient) unless `first`."""
+    relu = [] if first else [{"name": "r", "op": "ReLU"}]
+    g = _graph([*relu, {"name": "c", "op": "Conv2D", "filters": 4, "kernel_size": 3,
+                        "padding": "same", "use_bias": False, **conv}], [size, size, 2])
+    plan = time_plan(g, analyze(g), device, "float32", batch=batch, training=training)
+    return next(t for t in plan.layers if t.name == "c")
+
+
+def test_a_swapped_convolution_is_priced_by_the_kernel_bytes_it_sweeps():
+    # 3x3 'same' 2 -> 4 on 2 x 2 at batch 2: XLA swaps (9 taps > 4 positions); every tap
+    # touches the map, the kernel is 9 x 2 x 4 x 4 = 288 B (<= 1000: at 1e9 B/s); the loop
+    # sweeps it per output position: 2 x 4 x 288 = 2304 B, 2304 ns. FLOPs 2 x 8 x 72 = 1152.
+    fwd = _swapped_layer(2, False)
+    assert fwd.flops == 1152 and fwd.compute_s == pytest.approx(2304e-9)
+    # training: the input gradient swaps too (2304 ns more), the kernel's gradient does not
+    # (its 1152 FLOPs at 5e8: 2304 ns)
+    train = _swapped_layer(2, True)
+    assert train.compute_s == pytest.approx(3 * 2304e-9)
+    # fed by the model's input no input gradient runs: the convention's 2 x FLOPs backward
+    assert _swapped_layer(2, True, first=True).compute_s == pytest.approx(
+        2304e-9 + 2 * 1152 / 5e8)
+    # on 3 x 3 (9 taps, 9 positions) nothing swaps: 2 x 9 x 72 x 2 = 2592 FLOPs at 1e9
+    plain = _swapped_layer(3, False)
+    assert plain.compute_s == pytest.approx(2592e-9)
+    assert _swapped_layer(3, True).compute_s == pytest.approx(2592e-9 + 2 * 2592 / 5e8)
+
+
+def test_a_strided_convolution_swaps_its_input_gradient_only():
+    # 3x3 stride 2 on 4 x 4 (9 <= 16: the forward at the conv rate); its input gradient's map
+    # is the 2 x 2 output (9 > 4): swapped, 2 x 4 x 288 = 2304 B at 1e9. FLOPs 2 x 8 x 72
+    t = _swapped_layer(4, True, strides=2)
+    assert t.compute_s == pytest.approx(1152e-9 + 2304e-9 + 1152 / 5e8)
+
+
+def test_the_swapped_sweep_interpolates_in_log_log_and_holds_at_its_ends():
+    from convplan.analysis.timing import swapped_conv_bandwidth
+    assert swapped_conv_bandwidth(SWAPPING, 10) == 1e9
+    assert swapped_conv_bandwidth(SWAPPING, 10**6) == 1e8
+    # halfway in log between 1000 and 10000 B: halfway in log between the rates
+    assert swapped_conv_bandwidth(SWAPPING, 1000 * 10**0.5) == pytest.approx(1e9 * 0.1**0.5)
+    assert swapped_conv_bandwidth(TOY, 1000) is None
+
+
+def test_a_device_without_the_sweep_prices_a_small_map_as_before():
+    # no swapped_conv_ keys (every GPU and TPU entry, and older calibrations): the FLOPs
+    plain = Device("toy4", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                   extra={"xla_conv_flops": 1e9, "xla_conv_backward_flops": 5e8})
+    assert _swapped_layer(2, True, plain).compute_s == pytest.approx(1152e-9 + 2 * 1152 / 5e8)
