@@ -62,6 +62,12 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
                "FLOPs)")
     click.echo(f"max pooling 2x2 gradient ({how}): "
                f"{format_count(rates['max_pool_backward_flops'])}FLOP/s (of the forward's FLOPs)")
+    swept = sorted((int(k[len("swapped_conv_"):]), v) for k, v in rates.items()
+                   if k.startswith("swapped_conv_"))
+    if swept:
+        click.echo("swapped 3x3 convolution on 2x2 (XLA:CPU): " + ", ".join(
+            f"{format_count(v)}B/s" for _, v in swept) + " swept, kernels of "
+            + ", ".join(f"{k / 1e6:.1f}" for k, _ in swept) + " MB")
     click.echo(f"kernel (fixed cost in a compiled program): {rates['kernel_s'] * 1e6:.1f} us")
     click.echo(f"load average before measuring: {rates['load_average']:.1f} "
                f"(best of {int(rates['rounds'])} rounds; other processes slow every rate)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cli_run import run_main
 
 from convplan.devices import device
@@ -62,3 +63,22 @@ def test_calibrate_refuses_a_builtin_name(capsys, tmp_path):
                             "-o", str(tmp_path / "d.json"))
     assert code == 2 and "built-in device" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "d.json").exists()
+
+
+def test_the_swapped_convolution_runs_sweep_the_kernel_per_output_position():
+    """calibrate's swapped-convolution sweep (with jax): one run per kernel size, each a 3x3
+    on 2 x 2 maps that XLA swaps, its work B x 4 positions x the kernel's bytes."""
+    pytest.importorskip("jax")
+    from convplan.analysis.xla_cpu import swaps_operands
+    from convplan.calibration import SWAPPED_CHANNELS, _swapped_conv_runs
+    from convplan.ir.ops import make_op
+
+    runs = _swapped_conv_runs(True)
+    assert sorted(runs) == sorted(9 * c * c * 4 for c in SWAPPED_CHANNELS)
+    for kernel, (_, swept) in runs.items():
+        assert swept % (4 * kernel) == 0 and swept >= 4 * kernel
+    op = make_op("Conv2D", "c", {"filters": 128, "kernel_size": 3, "padding": "same"})
+    assert swaps_operands(op, [2, 2])
+    run, _ = runs[9 * 128 * 128 * 4]
+    run()
+    assert _swapped_conv_runs(False) == {}
