@@ -260,8 +260,7 @@ def layer_bandwidth(device: Device, nbytes: Any) -> float:
     bandwidth where the entry has one and concrete `nbytes` fit in its cache_bytes; else the
     memory bandwidth."""
     if isinstance(nbytes, (int, float)):
-        sweep = sorted((float(key[7:]), rate) for key, rate in device.extra.items()
-                       if key.startswith("stream_"))
+        sweep = extra_sweep(device, "stream_")
         if sweep:
             return next((max(rate, device.bandwidth) for moved, rate in sweep
                          if moved >= nbytes), device.bandwidth)
@@ -272,13 +271,18 @@ def layer_bandwidth(device: Device, nbytes: Any) -> float:
     return device.bandwidth
 
 
+def extra_sweep(device: Device, prefix: str) -> list[tuple[float, float]]:
+    """A calibrated sweep: sorted (size, rate) of the entry's `<prefix><size>` keys."""
+    return sorted((float(key[len(prefix):]), rate) for key, rate in device.extra.items()
+                  if key.startswith(prefix))
+
+
 def swapped_conv_bandwidth(device: Device, kernel_bytes: float) -> float | None:
     """Bytes per second XLA:CPU's loop emitter sweeps a swapped convolution's kernel of
     `kernel_bytes` at (convplan.analysis.xla_cpu): calibrate's `swapped_conv_<kernel bytes>`
     sweep, interpolated linearly in log-log between its points and held at its ends; None
     where the entry has no sweep (no GPU or TPU entry: they never run XLA:CPU)."""
-    sweep = sorted((float(key[len(SWAPPED_KEY):]), rate) for key, rate in device.extra.items()
-                   if key.startswith(SWAPPED_KEY))
+    sweep = extra_sweep(device, SWAPPED_KEY)
     if not sweep:
         return None
     if kernel_bytes <= sweep[0][0]:
@@ -298,8 +302,7 @@ def swapped_conv_s(device: Device, op: object, input_shape: Any, input_gradient:
     input, which autodiff prunes) where `xla_cpu.swaps_input_gradient`, each sweeping
     `xla_cpu.swept_bytes` at `swapped_conv_bandwidth` of the touched kernel's bytes; nothing
     where the entry has no sweep."""
-    if not isinstance(op, O.Conv) or not any(key.startswith(SWAPPED_KEY)
-                                             for key in device.extra):
+    if not isinstance(op, O.Conv):
         return 0.0, False, False
     *sizes, channels = input_shape
     forward = xla_cpu.swaps_operands(op, sizes)
@@ -307,7 +310,8 @@ def swapped_conv_s(device: Device, op: object, input_shape: Any, input_gradient:
     if not (forward or gradient) or not isinstance(channels, int):
         return 0.0, False, False
     rate = swapped_conv_bandwidth(device, xla_cpu.kernel_bytes(op, sizes, channels))
-    assert rate is not None
+    if rate is None:
+        return 0.0, False, False
     passes = int(forward) + int(gradient)
     return passes * xla_cpu.swept_bytes(op, sizes, channels, 1) / rate, forward, gradient
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from convplan.analysis.windows import axis_paddings, paddings
+from convplan.analysis.windows import axis_paddings, conv_output_length, paddings
 from convplan.ir import ops as O
 
 
@@ -38,7 +38,7 @@ def _axes(op: O.Conv, sizes: Sequence[int]) -> list[tuple[int, int, int, int, in
     for n, k, s, d, padding in zip(sizes, op.kernel_size, op.strides, op.dilation_rate,
                                    axis_paddings(op.padding, len(sizes))):
         before, after = (int(p) for p in paddings(n, k, s, d, padding))
-        outputs = (n + before + after - ((k - 1) * d + 1)) // s + 1
+        outputs = int(conv_output_length(n, k, s, d, padding))
         out.append((n, k, s, d, before, after, outputs))
     return out
 
