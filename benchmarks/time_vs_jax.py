@@ -16,6 +16,7 @@ Ratios, not seconds: this machine is shared and noisy.
     .venv/bin/python benchmarks/time_vs_jax.py --record rows.jsonl      # ... and keep the rows
     .venv/bin/python benchmarks/time_vs_jax.py --from rows.jsonl        # reprint from kept rows
     .venv/bin/python benchmarks/time_vs_jax.py --from rows.jsonl --detail  # per-op misses
+    .venv/bin/python benchmarks/time_vs_jax.py --from rows.jsonl --cold    # all bytes at DRAM rate
     .venv/bin/python benchmarks/time_vs_jax.py --models seed_cnn,VGG16 --size 64
 
 The default input size is 96 (the seed CNN, a 28x28 network, at 56), not 224: 224 at batch 32
@@ -55,8 +56,13 @@ def measure(job: dict) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def plans(row: dict, device_name: str) -> tuple:
-    """convplan's analysis and forward and training time plans of a measured row's model."""
+def plans(row: dict, device_name: str, cold: bool = False) -> tuple:
+    """convplan's analysis and forward and training time plans of a measured row's model; with
+    `cold`, the device's calibrated in-cache rates (stream_ sweep, cache_bandwidth) dropped, so
+    every layer's bytes move at the memory bandwidth (a what-if: tensors evicted between layers,
+    as inside a whole step)."""
+    import dataclasses
+
     from convplan.analysis.timing import time_plan
     from convplan.devices import device
 
@@ -66,6 +72,10 @@ def plans(row: dict, device_name: str) -> tuple:
         graph = load(str(path))
     analysis = analyze(graph)
     chip = device(device_name)
+    if cold:
+        extra = {k: v for k, v in chip.extra.items()
+                 if not k.startswith("stream_") and k != "cache_bandwidth"}
+        chip = dataclasses.replace(chip, extra=extra)
     forward = time_plan(graph, analysis, chip, row["dtype"], row["batch"], training=False)
     training = time_plan(graph, analysis, chip, row["dtype"], row["batch"], training=True)
     return analysis, forward, training
@@ -103,14 +113,14 @@ def _ratio(a: float, b: float) -> str:
 
 
 def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
-          overhead: bool = True) -> list[str]:
+          overhead: bool = True, cold: bool = False) -> list[str]:
     head = (f"{'model':<15}{'size':>5}{'batch':>6}{'layers':>7}{'inside':>8}{'rho':>7} | "
             f"{'fwd':>6}{'band':>5} | {'inside':>7}{'rho':>6}{'sum':>6} | {'train':>6}"
             f"{'band':>5} | {'flops fwd':>10}{'train':>7}{'bytes fwd':>10}{'train':>7}")
     lines = [head, "-" * len(head)]
     misses: list[str] = []
     for row in rows:
-        analysis, forward, training = plans(row, device_name)
+        analysis, forward, training = plans(row, device_name, cold)
         fwd, train = accuracy(row, forward, training, statistic, overhead)
         steps = row["steps"]
         ours_f = (sum(t.flops for t in forward.layers), sum(t.bytes for t in forward.layers))
@@ -129,7 +139,8 @@ def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
             misses += _detail(row, fwd, forward)
             if train.layers:
                 misses += _training_detail(row["name"], train)
-    lines += ["", f"device {device_name}, float32, {statistic} of repeats; inside = fraction "
+    lines += ["", f"device {device_name}{' (cold: no in-cache rates)' if cold else ''}, float32, "
+              f"{statistic} of repeats; inside = fraction "
               "of layers (forward, each compiled alone"
               + (", less the dispatch of an empty call" if overhead else "")
               + ") whose measured time is in [lower, upper];"
@@ -235,6 +246,9 @@ def main() -> None:
     parser.add_argument("--keep-overhead", action="store_true",
                         help="do not subtract the dispatch of an empty jitted call from each "
                              "layer's time")
+    parser.add_argument("--cold", action="store_true",
+                        help="price every layer's bytes at the memory bandwidth (drop the "
+                             "device's in-cache rates)")
     args = parser.parse_args()
     if args.source:
         # recorded rows name their Keras model by SHA-256; it is rebuilt (no measuring)
@@ -251,7 +265,7 @@ def main() -> None:
                 with open(args.record, "a") as out:
                     out.writelines(json.dumps(compact(r)) + "\n" for r in got)
     print("\n".join(table(rows, args.device, args.statistic, args.detail,
-                           not args.keep_overhead)))
+                           not args.keep_overhead, args.cold)))
 
 
 if __name__ == "__main__":
