@@ -3,9 +3,10 @@
 Compiles a model's Keras 3 + JAX training step (Adam, mse, as benchmarks/time_vs_jax.py does),
 traces a few steps with jax.profiler (XLA:CPU records one event per thunk) and charges each
 thunk to the layer and pass its HLO metadata names (`jvp(conv1)` forward, `transpose(jvp(conv1))`
-backward, `adam` the update); thunks without a name (the iotas and broadcasts XLA's
-select-and-scatter expansion adds for a max pool's gradient) go to the layer whose thunk consumes
-them. Prints each layer's share of the traced step and, with --rows (benchmarks/time_vs_jax.py's
+backward, `adam` the update); a kernel gradient's convolution, which XLA leaves unnamed, goes to
+the layer whose kernel has its dimensions; other unnamed thunks (the iotas and broadcasts XLA's
+select-and-scatter expansion adds for a max pool's gradient) go to the layer that consumes them.
+Prints each layer's share of the traced step and, with --rows (benchmarks/time_vs_jax.py's
 recorded rows of the same model), the layer's forward + backward timed alone / its time inside the
 step: the ratio below 1 is the cross-layer cost a per-layer model misses. Shares and ratios, not
 seconds: this machine is shared and noisy.
