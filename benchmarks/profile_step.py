@@ -75,8 +75,8 @@ def thunk_owners(hlo: str, kernels: dict[str, tuple[int, ...]] | None = None) ->
         name = match.group(1)
         calls = CALLS.search(line)
         called = calls.group(1) if calls else ""
-        names = OP_NAME.findall(line) + OP_NAME.findall("\n".join(computations.get(called, [])))
         body = "\n".join(computations.get(called, []))
+        names = OP_NAME.findall(line) + OP_NAME.findall(body)
         if names:
             owners[name] = collections.Counter(owner(n) for n in names).most_common(1)[0][0]
         elif " convolution(" in body or " convolution(" in line:
@@ -140,12 +140,6 @@ def recorded(rows_path: str, name: str, size: int) -> dict | None:
     return None
 
 
-def alone(row: dict) -> dict[str, float]:
-    """{layer: min seconds of its forward + backward timed alone, less an empty call's}."""
-    return {m["name"]: m["train"]["min_s"] - m["train"].get("overhead_min_s", 0.0)
-            for m in row.get("layers", []) if "train" in m}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="seed_cnn or a keras.applications name")
@@ -156,6 +150,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     from memory_vs_xla import request
+    from time_vs_jax import _layer_times
 
     from convplan.verify.xla_memory import _build
 
@@ -166,7 +161,10 @@ def main() -> None:
         layer, _, direction = who.partition(" ")
         layers[layer][direction == "backward"] += us
     row = recorded(args.rows, args.model, args.size) if args.rows else None
-    measured = alone(row) if row else {}
+    # each layer's forward + backward timed alone, less an empty call's dispatch, as
+    # time_vs_jax.py scores it
+    measured = _layer_times([(m["name"], m["train"]) for m in row.get("layers", [])
+                             if "train" in m], "min_s", True) if row else {}
     step_s = row["steps"]["train"]["min_s"] if row else None
     print(f"{args.model} {args.size}x{args.size} batch {args.batch}: each layer's share of the "
           "traced step (forward, backward, both)" + (
@@ -181,6 +179,7 @@ def main() -> None:
         inside = sum(sum(layers[who]) for who in measured if who in layers) / total
         print(f"  layers timed alone: {sum(measured.values()) / step_s:.2f} of the recorded "
               f"step; the same layers inside it: {inside:.2f} of the traced step")
+
 
 if __name__ == "__main__":
     main()
