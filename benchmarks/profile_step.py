@@ -35,6 +35,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = ")
 CALLS = re.compile(r"calls=%?([\w.\-]+)")
+WINDOW = re.compile(r"window=\{size=([0-9x]+)")
 OP_NAME = re.compile(r'op_name="jit\(train_step\)/([^"]*)"')
 
 
@@ -48,11 +49,18 @@ def owner(op_name: str) -> str:
     return f"{layer} {'backward' if backward else 'forward'}" if layer != "adam" else "adam"
 
 
-def thunk_owners(hlo: str, kernels: dict[str, tuple[int, ...]] | None = None) -> dict[str, str]:
+def thunk_owners(hlo: str, kernels: dict[str, tuple[int, ...]] | None = None,
+                 maps: dict[str, tuple[int, ...]] | None = None,
+                 upstream: dict[str, set[str]] | None = None) -> dict[str, str]:
     """{entry instruction: owner} from the optimized HLO's op_name metadata (of the instruction
     or of the fused computation it calls). XLA leaves a kernel gradient's convolution unnamed:
     it goes to the layer in `kernels` ({layer: kernel shape}) whose kernel has its dimensions
-    (in any order); other unnamed thunks inherit a consumer's owner, else a producer's."""
+    (in any order); where several do, to those whose output map (`maps`: {layer: spatial
+    dims}) is the convolution's window (a kernel gradient's window is the output gradient's
+    map), and then to the one with the layer that made an operand among its near inputs
+    (`upstream`: {layer: layers a few hops before it}; the operand is its input, recomputed
+    or transposed by a fusion named after that layer). Other unnamed thunks inherit a
+    consumer's owner, else a producer's."""
     by_dims: dict[tuple[int, ...], list[str]] = collections.defaultdict(list)
     for layer, shape in (kernels or {}).items():
         by_dims[tuple(sorted(shape))].append(layer)
@@ -83,6 +91,14 @@ def thunk_owners(hlo: str, kernels: dict[str, tuple[int, ...]] | None = None) ->
             dims = re.match(r"\s*(?:ROOT )?%?[\w.\-]+ = \w+\[([0-9,]*)\]", line)
             layers = by_dims.get(tuple(sorted(int(d) for d in dims.group(1).split(",") if d)),
                                  []) if dims else []
+            window = WINDOW.search(body or line)
+            if len(layers) > 1 and window and maps:
+                size = tuple(int(n) for n in window.group(1).split("x"))
+                layers = [layer for layer in layers if tuple(maps.get(layer, ())) == size]
+            used = re.findall(r"%([\w.\-]+)", line.split("=", 1)[1])
+            makers = {owners[o].partition(" ")[0] for o in used if o in owners}
+            if len(layers) > 1 and upstream:
+                layers = [layer for layer in layers if makers & upstream.get(layer, set())]
             if len(layers) == 1:
                 owners[name] = f"{layers[0]} backward"
         operands[name] = re.findall(r"%([\w.\-]+)", line.split("=", 1)[1])
@@ -99,6 +115,21 @@ def thunk_owners(hlo: str, kernels: dict[str, tuple[int, ...]] | None = None) ->
     return owners
 
 
+def near_inputs(model, hops: int) -> dict[str, set[str]]:
+    """{layer: the layers up to `hops` edges before it} in a Keras functional model."""
+    parents = {layer.name: {tensor._keras_history.operation.name
+                            for node in layer._inbound_nodes for tensor in node.input_tensors}
+               for layer in model.layers}
+    near = {}
+    for name in parents:
+        seen, frontier = set(), {name}
+        for _ in range(hops):
+            frontier = set().union(*(parents.get(n, set()) for n in frontier)) - seen
+            seen |= frontier
+        near[name] = seen
+    return near
+
+
 def profile(model, batch: int, steps: int) -> tuple[dict[str, float], float]:
     """{owner: microseconds per step} and the traced thunks' total per step."""
     import jax
@@ -111,7 +142,8 @@ def profile(model, batch: int, steps: int) -> tuple[dict[str, float], float]:
         args["state"], (args["x"], args["y"])).compile()
     kernels = {layer.name: tuple(layer.kernel.shape) for layer in model.layers
                if getattr(layer, "kernel", None) is not None}
-    owners = thunk_owners(train.as_text(), kernels)
+    maps = {name: tuple(model.get_layer(name).output.shape[1:-1]) for name in kernels}
+    owners = thunk_owners(train.as_text(), kernels, maps, near_inputs(model, 3))
     state = args["state"]
     for _ in range(3):
         logs, state = train(state, (args["x"], args["y"]))
@@ -176,6 +208,18 @@ def main() -> None:
         ratio = f"{measured[who] / (share * step_s):8.2f}" if step_s and who in measured else ""
         print(f"  {who:<34}{fwd / total:7.3f}{bwd / total:7.3f}{share:7.3f}{ratio}")
     if measured:
+        # per op class: its share of the traced step and its layers' summed alone / in step
+        kinds: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0])
+        for who, (fwd, bwd) in layers.items():
+            if who in measured:
+                kind = kinds[type(model.get_layer(who)).__name__]
+                kind[0] += fwd / total
+                kind[1] += bwd / total
+                kind[2] += measured[who]
+        print(f"  {'op class':<34}{'fwd':>7}{'bwd':>7}{'both':>7}{'alone':>8}")
+        for kind_name, (fwd, bwd, alone) in sorted(kinds.items(), key=lambda i: -i[1][0] - i[1][1]):
+            print(f"  {kind_name:<34}{fwd:7.3f}{bwd:7.3f}{fwd + bwd:7.3f}"
+                  f"{alone / ((fwd + bwd) * step_s):8.2f}")
         inside = sum(sum(layers[who]) for who in measured if who in layers) / total
         print(f"  layers timed alone: {sum(measured.values()) / step_s:.2f} of the recorded "
               f"step; the same layers inside it: {inside:.2f} of the traced step")

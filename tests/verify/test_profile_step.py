@@ -50,3 +50,37 @@ def test_thunks_are_charged_by_their_own_or_their_fused_computations_names():
     # XLA leaves a kernel gradient unnamed: it goes to the layer with a kernel of its dims,
     # not to the optimizer's update it feeds
     assert owners["kgrad"] == "conv1 backward"
+
+
+TWINS = """HloModule jit_train_step
+
+%fused_computation.7 (param_0: f32[8,4,4,2], param_1: f32[4,4,2,8]) -> f32[8,1,1,8] {
+  %param_0 = f32[8,4,4,2]{3,2,1,0} parameter(0)
+  %param_1 = f32[4,4,2,8]{3,2,1,0} parameter(1)
+  ROOT %c = f32[8,1,1,8]{3,2,1,0} convolution(%param_0, %param_1), window={size=4x4}, dim_labels=b01f_01io->b01f
+}
+
+ENTRY %main.9 (p: f32[2,4,4,8], g: f32[2,4,4,8]) -> f32[8,1,1,8] {
+  %p = f32[2,4,4,8]{3,2,1,0} parameter(0)
+  %g = f32[2,4,4,8]{3,2,1,0} parameter(1)
+  %bn_a = f32[8,4,4,2]{3,2,1,0} transpose(%p), dimensions={3,1,2,0}, metadata={@jvp(bn_a)/mul"}
+  %bn_b = f32[8,4,4,2]{3,2,1,0} transpose(%p), dimensions={3,1,2,0}, metadata={@jvp(bn_b)/mul"}
+  %gt = f32[4,4,2,8]{3,2,1,0} transpose(%g), dimensions={1,2,0,3}, metadata={@transpose(jvp(relu_x))/mul"}
+  %ynn_fusion.7 = f32[8,1,1,8]{3,2,1,0} fusion(%bn_b, %gt), kind=kCustom, calls=%fused_computation.7
+  %kgrad_small = f32[8,1,1,8]{3,2,1,0} convolution(%bn_a, %gt), window={size=2x2}, dim_labels=b01f_01io->b01f
+  ROOT %u = f32[8,1,1,8]{3,2,1,0} add(%ynn_fusion.7, %kgrad_small), metadata={@adam/add"}
+}
+""".replace("@", 'op_name="jit(train_step)/')
+
+
+def test_a_kernel_gradient_shared_by_twin_kernels_goes_by_its_window_then_its_input():
+    # three 1x1 8 -> 8 convolutions: conv_small on a 2x2 map, conv_a and conv_b on 4x4 maps
+    # (conv_a after bn_a, conv_b after bn_b: DenseNet's dense blocks have such twins)
+    kernels = {name: (1, 1, 8, 8) for name in ("conv_small", "conv_a", "conv_b")}
+    maps = {"conv_small": (2, 2), "conv_a": (4, 4), "conv_b": (4, 4)}
+    upstream = {"conv_small": {"bn_a"}, "conv_a": {"bn_a", "x"}, "conv_b": {"relu_b", "bn_b"}}
+    owners = thunk_owners(TWINS, kernels, maps, upstream)
+    assert owners["ynn_fusion.7"] == "conv_b backward"  # window 4x4, input made by bn_b
+    assert owners["kgrad_small"] == "conv_small backward"  # the only one on a 2x2 map
+    # without the maps and the inputs the twins cannot be told apart: inherited instead
+    assert thunk_owners(TWINS, kernels)["ynn_fusion.7"] != "conv_b backward"
