@@ -57,7 +57,7 @@ TWINS = """HloModule jit_train_step
 %fused_computation.7 (param_0: f32[8,4,4,2], param_1: f32[4,4,2,8]) -> f32[8,1,1,8] {
   %param_0 = f32[8,4,4,2]{3,2,1,0} parameter(0)
   %param_1 = f32[4,4,2,8]{3,2,1,0} parameter(1)
-  ROOT %c = f32[8,1,1,8]{3,2,1,0} convolution(%param_0, %param_1), window={size=4x4}, dim_labels=b01f_01io->b01f
+  ROOT %c = f32[8,1,1,8]{3,2,1,0} convolution(%param_0, %param_1), window={size=4x4}, dim_labels=X
 }
 
 ENTRY %main.9 (p: f32[2,4,4,8], g: f32[2,4,4,8]) -> f32[8,1,1,8] {
