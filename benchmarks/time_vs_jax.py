@@ -57,10 +57,12 @@ def measure(job: dict) -> list[dict]:
 
 
 def plans(row: dict, device_name: str, cold: bool = False) -> tuple:
-    """convplan's analysis and forward and training time plans of a measured row's model; with
-    `cold`, the device's calibrated in-cache rates (stream_ sweep, cache_bandwidth) dropped, so
-    every layer's bytes move at the memory bandwidth (a what-if: tensors evicted between layers,
-    as inside a whole step)."""
+    """convplan's analysis, its (forward, training) step plans of a measured row's model and
+    the same plans with each layer priced alone (`time_plan(alone=True)`: its bytes at the
+    rate of its own traffic, as a layer compiled and repeated alone runs), which the layers
+    timed alone are scored against; with `cold`, the device's calibrated in-cache rates
+    (stream_ sweep, cache_bandwidth) dropped, so every layer's bytes move at the memory
+    bandwidth (a what-if)."""
     import dataclasses
 
     from convplan.analysis.timing import time_plan
@@ -76,9 +78,9 @@ def plans(row: dict, device_name: str, cold: bool = False) -> tuple:
         extra = {k: v for k, v in chip.extra.items()
                  if not k.startswith("stream_") and k != "cache_bandwidth"}
         chip = dataclasses.replace(chip, extra=extra)
-    forward = time_plan(graph, analysis, chip, row["dtype"], row["batch"], training=False)
-    training = time_plan(graph, analysis, chip, row["dtype"], row["batch"], training=True)
-    return analysis, forward, training
+    plan = lambda training, alone: time_plan(  # noqa: E731
+        graph, analysis, chip, row["dtype"], row["batch"], training=training, alone=alone)
+    return analysis, (plan(False, False), plan(True, False)), (plan(False, True), plan(True, True))
 
 
 def _layer_times(timings: list[dict], key: str, overhead: bool) -> dict[str, float]:
@@ -87,24 +89,26 @@ def _layer_times(timings: list[dict], key: str, overhead: bool) -> dict[str, flo
             for name, m in timings}
 
 
-def accuracy(row: dict, forward, training, statistic: str, overhead: bool
+def accuracy(row: dict, step_plans: tuple, alone_plans: tuple, statistic: str, overhead: bool
              ) -> tuple[Accuracy, Accuracy]:
-    """Per-layer forward bands with the forward step, and per-layer training bands (each
-    layer's forward + backward timed alone, where the row has them) with the training step.
-    With `overhead`, each layer's time less the dispatch of a jitted call of the same
-    arguments that computes nothing (which a layer inside a compiled step does not pay)."""
+    """Per-layer forward bands (each layer priced alone) with the forward step's band, and
+    per-layer training bands (each layer's forward + backward timed alone, where the row has
+    them) with the training step's. With `overhead`, each layer's time less the dispatch of
+    a jitted call of the same arguments that computes nothing (which a layer inside a
+    compiled step does not pay)."""
+    (forward_step, training_step), (forward, training) = step_plans, alone_plans
     key = f"{statistic}_s"
     layers = row.get("layers", [])
     steps = row["steps"]
     fwd = compare(_layer_times([(m["name"], m) for m in layers], key, overhead),
                   {t.name: (t.lower_s, t.upper_s) for t in forward.layers},
                   {t.name: t.op for t in forward.layers}, steps["forward"][key],
-                  (forward.lower_s, forward.upper_s))
+                  (forward_step.lower_s, forward_step.upper_s))
     trained = [(m["name"], m["train"]) for m in layers if "train" in m]
     train = compare(_layer_times(trained, key, overhead),
                     {t.name: (t.lower_s, t.upper_s) for t in training.layers},
                     {t.name: t.op for t in training.layers}, steps["train"][key],
-                    (training.lower_s, training.upper_s))
+                    (training_step.lower_s, training_step.upper_s))
     return fwd, train
 
 
@@ -120,8 +124,8 @@ def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
     lines = [head, "-" * len(head)]
     misses: list[str] = []
     for row in rows:
-        analysis, forward, training = plans(row, device_name, cold)
-        fwd, train = accuracy(row, forward, training, statistic, overhead)
+        analysis, (forward, training), alone = plans(row, device_name, cold)
+        fwd, train = accuracy(row, (forward, training), alone, statistic, overhead)
         steps = row["steps"]
         ours_f = (sum(t.flops for t in forward.layers), sum(t.bytes for t in forward.layers))
         ours_t = (sum(t.flops for t in training.layers), sum(t.bytes for t in training.layers))
@@ -136,7 +140,7 @@ def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
             f"{_ratio(steps['forward']['xla']['bytes'], ours_f[1]):>10}"
             f"{_ratio(steps['train']['xla']['bytes'], ours_t[1]):>7}")
         if detail:
-            misses += _detail(row, fwd, forward)
+            misses += _detail(row, fwd, alone[0])
             if train.layers:
                 misses += _training_detail(row["name"], train)
     lines += ["", f"device {device_name}{' (cold: no in-cache rates)' if cold else ''}, float32, "

@@ -17,8 +17,12 @@ separable convolution's depthwise half), which run at `extra["depthwise_flops"]`
 device has it (`convplan calibrate` measures what XLA:CPU attains; no GPU or TPU entry has
 one, so they keep the float32 peak). bandwidth(B) is a two-level roofline where the entry
 has `extra["cache_bytes"]` and `extra["cache_bandwidth"]` (calibrated CPUs): a layer moving
-B <= cache_bytes at the cache bandwidth, a larger (or symbolic) B at `bandwidth`; elsewhere
-`bandwidth` alone. In a training step a depthwise convolution's FLOPs run three times
+B <= cache_bytes at the cache bandwidth, a larger (or symbolic) B at `bandwidth`, or at the
+rate of calibrate's `stream_` sweep at B; elsewhere `bandwidth` alone. B there is the whole
+step's bytes (the sum over its layers), not the layer's own: inside a repeated step a
+layer's tensors come back from as far as the step's working set reaches (`alone=True`
+prices a layer by its own bytes, as a layer compiled and repeated alone runs). In a
+training step a depthwise convolution's FLOPs run three times
 (`depthwise_training_s`): the forward at the depthwise rate; the input gradient at it too,
 or for a strided one at `extra["depthwise_strided_input_flops"]` where the device has it;
 the kernel's gradient at `extra["depthwise_filter_flops"]` (of the forward's FLOPs, measured
@@ -331,10 +335,15 @@ def _variable_bytes(dtype: str) -> int:
 
 
 def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
-              batch: Value = 1, training: bool = False, optimizer: str = "adam") -> TimePlan:
+              batch: Value = 1, training: bool = False, optimizer: str = "adam",
+              alone: bool = False) -> TimePlan:
     """Per-layer and whole-step time bounds of `analysis` (per-example counts) at `batch` on
-    `device` computing in `dtype` (the module docstring has the formulas). An unknown dtype
-    or one the device has no rate for is a UsageError."""
+    `device` computing in `dtype` (the module docstring has the formulas). Each layer's
+    bytes move at the rate of the whole step's traffic (`layer_bandwidth` of the sum of the
+    layers' bytes: inside a repeated step a layer's tensors come back from as far as the
+    step's working set reaches); with `alone`, at the rate of its own bytes (a layer
+    compiled and repeated on its own, as benchmarks/time_vs_jax.py times layers). An
+    unknown dtype or one the device has no rate for is a UsageError."""
     peak = device.peak_flops(dtype)
     vector_peak = device.flops["float32"]
     depthwise_peak = depthwise_rate(device)
@@ -346,6 +355,9 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
     passes = 3 if training else 1  # backward ~ twice the forward FLOPs
+    moved_bytes = [t.training if training else t.forward for t in traffic.values()]
+    # symbolic bytes move at the memory bandwidth whatever their sum: not built
+    step_bytes = sum(moved_bytes) if _concrete(*moved_bytes) else None
     rows: list[LayerTime] = []
     for layer in analysis.layers:
         node = graph[layer.name]
@@ -390,7 +402,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
             matrix_s = (0 if forward else 1 / conv_forward) + (
                 (1 if gradient else 2) / conv_backward if training else 0)
         compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s + swapped_s)
-        memory = nbytes / layer_bandwidth(device, nbytes)
+        memory = nbytes / layer_bandwidth(device, nbytes if alone else step_bytes)
         fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
             else 0.0
         counted = passes * batch * flops

@@ -210,10 +210,17 @@ const ratio = (a, b) => b === 0 ? 0.0 : a / b;
 function planAt(get, chip, dtype, batch, training, optimizer) {  // timing.time_plan
   const peak = chip.peak[dtype], vector = chip.vector, size = String(T.itemsize[dtype]);
   const passes = training ? 3n : 1n;
+  const moved = T.layers.map((t) => {
+    const [f0, f1, t0, t1] = t.bytes[size].map(get);
+    return training ? t0 + batch * t1 : f0 + batch * f1;
+  });
+  // every layer at the rate of the whole step's bytes (timing.time_plan's working set)
+  const stepBytes = moved.reduce((a, b) => a + b, 0n);
+  const cached = chip.cache_bytes && chip.cache_bandwidth && Number(stepBytes) <= chip.cache_bytes;
+  const rate = cached ? Math.max(chip.cache_bandwidth, chip.bandwidth) : chip.bandwidth;
   const layers = M.layers.map((l, i) => {
     const t = T.layers[i];
-    const [f0, f1, t0, t1] = t.bytes[size].map(get);
-    const nbytes = training ? t0 + batch * t1 : f0 + batch * f1;
+    const nbytes = moved[i];
     const flops = get(l.flops);
     let matrix = get(t.mx);
     if (matrix > flops) matrix = flops;
@@ -226,8 +233,7 @@ function planAt(get, chip, dtype, batch, training, optimizer) {  // timing.time_
     }
     const other = t.dw || t.sep ? chip.depthwise : vector;
     const compute = Number(passes * batch) * (Number(matrix) * q / peak + Number(flops - matrix) * qv / other);
-    const cached = chip.cache_bytes && chip.cache_bandwidth && Number(nbytes) <= chip.cache_bytes;
-    const memory = Number(nbytes) / (cached ? Math.max(chip.cache_bandwidth, chip.bandwidth) : chip.bandwidth);
+    const memory = Number(nbytes) / rate;
     const counted = passes * batch * flops;
     return {name: l.name, op: l.op, flops: counted, bytes: nbytes,
       intensity: nbytes === 0n ? 0.0 : Number(counted) / Number(nbytes),

@@ -108,6 +108,26 @@ def test_the_bandwidth_is_read_from_the_calibrated_sweep_by_hand():
                       pytest.approx(560 / 1e9)]
 
 
+def test_a_step_prices_its_layers_by_the_whole_steps_bytes_by_hand():
+    # two depthwise layers (3x3 'same' on 4x4x2, batch 1): each moves 32 x 4 in + 32 x 4 out
+    # + 20 x 4 weights = 336 B, under the 500 B pass; the step moves 672 B, past it: inside
+    # the step both move at the memory bandwidth, alone each at the 500 B pass's rate
+    swept = Device("toy7", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                   extra={"stream_300": 1e10, "stream_500": 5e9})
+    g = _graph([{"name": "dw1", "op": "DepthwiseConv2D", "kernel_size": 3, "padding": "same"},
+                {"name": "dw2", "op": "DepthwiseConv2D", "kernel_size": 3, "padding": "same"}],
+               [4, 4, 2])
+    step = time_plan(g, analyze(g), swept, "float32", batch=1).layers[1:]
+    alone = time_plan(g, analyze(g), swept, "float32", batch=1, alone=True).layers[1:]
+    assert [t.bytes for t in step] == [336, 336]
+    assert [t.memory_s for t in step] == [pytest.approx(336 / 1e9)] * 2
+    assert [t.memory_s for t in alone] == [pytest.approx(336 / 5e9)] * 2
+    # a step that fits the sweep's small pass keeps its in-cache rate inside the step too
+    tiny = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 1}], [2, 2, 2])
+    (t,) = time_plan(tiny, analyze(tiny), swept, "float32", batch=1).layers[1:]
+    assert t.bytes <= 300 and t.memory_s == pytest.approx(t.bytes / 1e10)
+
+
 # calibrated as `convplan calibrate` writes it: the kernel gradient measured at 2 channels,
 # a stride-2 convolution's input gradient at 1e6 FLOP/s (of its forward's FLOPs)
 DENSE_LOWERING = Device("toy4", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
