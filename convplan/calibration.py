@@ -42,6 +42,10 @@
   (jitted), forward and its two gradients (2 x the forward's FLOPs):
   `extra["xla_conv_flops"]` and `extra["xla_conv_backward_flops"]`, the rates the time model
   runs convolutions' FLOPs at (forward, backward); not under `--quick` (no jax).
+- 1x1 kernel gradient: the kernel's gradient of a 1x1 convolution of 8 x 28 x 28 x 64 -> 64
+  (`jax.grad`, jitted), which XLA:CPU runs as a convolution whose window is the whole map
+  after transposing both operands: `extra["xla_pointwise_filter_flops"]`, its FLOPs per
+  second (here 4-5x under the 3x3 gradients' rate); not under `--quick` (no jax).
 - swapped convolution: a 3x3 'same' convolution of C -> C channels on 2 x 2 maps (C = 128,
   256, 384, 512: kernels of 0.6-9.4 MB) as XLA:CPU runs it (jitted), whose operands XLA swaps
   (convplan.analysis.xla_cpu): `extra["swapped_conv_<kernel bytes>"]`, the bytes its loop
@@ -264,6 +268,27 @@ def _conv_runs(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object
             lambda: [g.block_until_ready() for g in grads(x, w)], 2.0 * 9 * 8 * 28 * 28 * 64 * 64)
 
 
+def _pointwise_filter_run(use_jax: bool) -> tuple[Callable[[], object], float] | None:
+    """(the kernel gradient once, its FLOPs) of a 1x1 convolution of a batch of 8 28 x 28 x 64
+    maps to 64 channels as XLA:CPU runs it (jitted `jax.grad` with respect to the kernel: a
+    convolution whose window is the whole map, after transposes); None without jax."""
+    if not use_jax:
+        return None
+    try:
+        import jax
+        from jax import lax
+    except ImportError:
+        return None
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    x = jax.device_put(rng.standard_normal((8, 28, 28, 64), dtype=np.float32))
+    w = jax.device_put(rng.standard_normal((1, 1, 64, 64), dtype=np.float32) * 0.1)
+    gradient = jax.jit(jax.grad(lambda b, a: lax.conv_general_dilated(
+        a, b, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")).sum()))
+    return lambda: gradient(w, x).block_until_ready(), 2.0 * 8 * 28 * 28 * 64 * 64
+
+
 SWAPPED_CHANNELS = (128, 256, 384, 512)  # 3x3 kernels of 0.6, 2.4, 5.3 and 9.4 MB
 
 
@@ -394,6 +419,9 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
     if xla_conv:
         runs["xla_conv_flops"] = (xla_conv[0], xla_conv[2], 0.05, 3)
         runs["xla_conv_backward_flops"] = (xla_conv[1], 2 * xla_conv[2], 0.05, 3)
+    pointwise = _pointwise_filter_run(sizes.use_jax)
+    if pointwise:
+        runs["xla_pointwise_filter_flops"] = (*pointwise, 0.05, 3)
     swapped = _swapped_conv_runs(sizes.use_jax)
     for kernel_bytes, (run, swept) in swapped.items():
         runs[f"swapped_{kernel_bytes}"] = (run, swept, 0.1 / len(swapped), 3)

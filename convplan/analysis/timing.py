@@ -40,7 +40,10 @@ XLA swaps (`xla_cpu`: a one-group convolution with more kernel taps than map pos
 forward on the input map, the input gradient on the output map) runs XLA:CPU's loop
 emitter instead, priced by the kernel it sweeps: B x out positions x touched taps x C_in x
 C_out x 4 bytes at `swapped_conv_bandwidth` of the touched kernel's bytes (calibrate's
-`swapped_conv_<bytes>` sweep; no GPU or TPU entry has one). q >= 1 is the quantization real kernels pay
+`swapped_conv_<bytes>` sweep; no GPU or TPU entry has one). In a training step a one-group
+1x1 convolution's kernel gradient runs at `extra["xla_pointwise_filter_flops"]` where the
+entry has it (XLA:CPU: a convolution whose window is the whole map), its input gradient at
+the backward rate. q >= 1 is the quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
 the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
 each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
@@ -68,6 +71,7 @@ from convplan.options import dtype_bytes, optimizer_slots
 MATRIX_OPS: tuple[type, ...] = (O.Conv, O.ConvTranspose, O.Dense, O.EinsumDense, O.Dot,
                                 O.Custom, O.Separable)
 CONV_OPS: tuple[type, ...] = (O.Conv, O.ConvTranspose, O.Separable)  # at calibrated conv rates
+POINTWISE_CONVS = (O.Conv1D, O.Conv2D, O.Conv3D)  # a 1x1 kernel gradient at its own rate
 TENSOR_CORE_DTYPES = {"tf32": 4, "bfloat16": 2, "float16": 2, "int8": 1,
                       "mixed_bfloat16": 2, "mixed_float16": 2}  # -> bytes per element
 GPU_TILE_M = 128  # rows (batch x positions) of a GEMM tile
@@ -351,6 +355,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     kernel_s = device.extra.get("kernel_s", 0.0)
     conv_forward = device.extra.get("xla_conv_flops", peak)
     conv_backward = device.extra.get("xla_conv_backward_flops", conv_forward)
+    pointwise_filter = device.extra.get("xla_pointwise_filter_flops")
     size = itemsize(dtype)
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
@@ -401,6 +406,10 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
                 training and node.inputs[0] not in graph.inputs)
             matrix_s = (0 if forward else 1 / conv_forward) + (
                 (1 if gradient else 2) / conv_backward if training else 0)
+            if training and pointwise_filter and _pointwise(op):
+                # XLA:CPU runs a 1x1 kernel's gradient as a convolution whose window is the
+                # whole map (never swapped): its own calibrated rate
+                matrix_s = 1 / conv_forward + 1 / conv_backward + 1 / pointwise_filter
         compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s + swapped_s)
         memory = nbytes / layer_bandwidth(device, nbytes if alone else step_bytes)
         fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
@@ -418,6 +427,12 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     lower = _number(_sum(t.lower_s for t in rows) + optimizer_s)
     upper = _number(_sum(t.upper_s for t in rows) + optimizer_s)
     return TimePlan(device.name, dtype, batch, training, tuple(rows), lower, upper, optimizer_s)
+
+
+def _pointwise(op: object) -> bool:
+    """A one-group convolution with a 1 x ... x 1 kernel."""
+    return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1 and all(
+        k == 1 for k in op.kernel_size)
 
 
 def _runs(flops: Any, nbytes: Any) -> bool:

@@ -47,6 +47,9 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
         click.echo(f"convolution 3x3 (XLA:CPU):        {format_count(rates['xla_conv_flops'])}"
                    f"FLOP/s forward, {format_count(rates['xla_conv_backward_flops'])}FLOP/s "
                    "backward")
+    if "xla_pointwise_filter_flops" in rates:
+        click.echo("convolution 1x1 kernel gradient (XLA:CPU): "
+                   f"{format_count(rates['xla_pointwise_filter_flops'])}FLOP/s")
     click.echo(f"memory bandwidth ({how}):{' ' * (18 - len(how))}"
                f"{format_count(rates['bandwidth'])}B/s")
     click.echo(f"cache bandwidth ({how}):{' ' * (19 - len(how))}"

@@ -95,6 +95,30 @@ def test_a_convolution_runs_at_the_calibrated_xla_rates_by_hand():
     assert dense.compute_s == pytest.approx(3 * 18e-9)
 
 
+def test_a_1x1_kernel_gradient_runs_at_its_own_rate_by_hand():
+    # Conv2D 2 filters 1x1 on 3x3x2, no bias, batch 1: 9 x 2 x 2 = 36 MACs, 72 FLOPs.
+    # Training: forward at 1e8 (720 ns), input gradient at 1e7 (7200 ns), kernel gradient at
+    # the 1x1 rate 1e6 (72000 ns); a 3x3 convolution and a grouped 1x1 keep 2 x at 1e7
+    rates = Device("toy8", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                   extra={"xla_conv_flops": 1e8, "xla_conv_backward_flops": 1e7,
+                          "xla_pointwise_filter_flops": 1e6})
+    g = _graph([{"name": "c", "op": "Conv2D", "filters": 2, "kernel_size": 1,
+                 "use_bias": False}], [3, 3, 2])
+    train = time_plan(g, analyze(g), rates, "float32", batch=1, training=True).layers[1]
+    assert train.flops == 3 * 72 and train.compute_s == pytest.approx(720e-9 + 7200e-9 + 72e-6)
+    fwd = time_plan(g, analyze(g), rates, "float32", batch=1).layers[1]
+    assert fwd.compute_s == pytest.approx(720e-9)
+    grouped = _graph([{"name": "c", "op": "Conv2D", "filters": 2, "kernel_size": 1,
+                       "groups": 2, "use_bias": False}], [3, 3, 2])
+    train = time_plan(grouped, analyze(grouped), rates, "float32", batch=1,
+                      training=True).layers[1]
+    assert train.compute_s == pytest.approx(36 * (1 / 1e8 + 2 / 1e7))  # 18 MACs
+    k3 = _graph([{"name": "c", "op": "Conv2D", "filters": 1, "kernel_size": 3,
+                  "use_bias": False}], [3, 3, 1])
+    train = time_plan(k3, analyze(k3), rates, "float32", batch=1, training=True).layers[1]
+    assert train.compute_s == pytest.approx(180e-9 + 3600e-9)
+
+
 def test_the_bandwidth_is_read_from_the_calibrated_sweep_by_hand():
     # the depthwise layer of test_timing.py moves 240 B at batch 1, 400 B at batch 2, 560 B
     # at batch 3; sweep: passes moving 300 B at 1e10 B/s and 500 B at 5e9; beyond, 1e9
