@@ -240,22 +240,25 @@ def _max_pool_gradient_run(use_jax: bool) -> tuple[Callable[[], object], float]:
     return numpy_gradient, flops
 
 
-def _conv_runs(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object], float] | None:
-    """(the forward once, its input and kernel gradients once, FLOPs of the forward) of a
-    3x3 'same' convolution of a batch of 8 28 x 28 x 64 maps to 64 channels as XLA:CPU runs
-    it (jitted); the gradients are 2 x the forward's FLOPs. None without jax."""
+def _conv_runs(use_jax: bool) -> dict[str, tuple[Callable[[], object], float]]:
+    """{rate name: (run once, FLOPs per run)} of convolutions of a batch of 8 28 x 28 x 64 maps
+    to 64 channels as XLA:CPU runs them (jitted): a 3x3 'same' one's forward
+    ("xla_conv_flops") and its input and kernel gradients ("xla_conv_backward_flops", 2 x the
+    forward's FLOPs), and a 1x1 one's kernel gradient ("xla_pointwise_filter_flops": a
+    convolution whose window is the whole map, after transposes). Empty without jax."""
     if not use_jax:
-        return None
+        return {}
     try:
         import jax
         from jax import lax
     except ImportError:
-        return None
+        return {}
     import numpy as np
 
     rng = np.random.default_rng(2)
     x = jax.device_put(rng.standard_normal((8, 28, 28, 64), dtype=np.float32))
     w = jax.device_put(rng.standard_normal((3, 3, 64, 64), dtype=np.float32) * 0.05)
+    w1 = jax.device_put(rng.standard_normal((1, 1, 64, 64), dtype=np.float32) * 0.1)
 
     def conv(a: Any, b: Any) -> Any:
         return lax.conv_general_dilated(a, b, (1, 1), "SAME",
@@ -264,29 +267,13 @@ def _conv_runs(use_jax: bool) -> tuple[Callable[[], object], Callable[[], object
     forward = jax.jit(conv)
     # the sum's gradient is ones: the forward is dead code, only dx and dW run
     grads = jax.jit(jax.grad(lambda a, b: conv(a, b).sum(), argnums=(0, 1)))
-    return (lambda: forward(x, w).block_until_ready(),
-            lambda: [g.block_until_ready() for g in grads(x, w)], 2.0 * 9 * 8 * 28 * 28 * 64 * 64)
-
-
-def _pointwise_filter_run(use_jax: bool) -> tuple[Callable[[], object], float] | None:
-    """(the kernel gradient once, its FLOPs) of a 1x1 convolution of a batch of 8 28 x 28 x 64
-    maps to 64 channels as XLA:CPU runs it (jitted `jax.grad` with respect to the kernel: a
-    convolution whose window is the whole map, after transposes); None without jax."""
-    if not use_jax:
-        return None
-    try:
-        import jax
-        from jax import lax
-    except ImportError:
-        return None
-    import numpy as np
-
-    rng = np.random.default_rng(3)
-    x = jax.device_put(rng.standard_normal((8, 28, 28, 64), dtype=np.float32))
-    w = jax.device_put(rng.standard_normal((1, 1, 64, 64), dtype=np.float32) * 0.1)
-    gradient = jax.jit(jax.grad(lambda b, a: lax.conv_general_dilated(
-        a, b, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")).sum()))
-    return lambda: gradient(w, x).block_until_ready(), 2.0 * 8 * 28 * 28 * 64 * 64
+    pointwise = jax.jit(jax.grad(lambda b, a: conv(a, b).sum()))
+    flops = 2.0 * 9 * 8 * 28 * 28 * 64 * 64
+    return {"xla_conv_flops": (lambda: forward(x, w).block_until_ready(), flops),
+            "xla_conv_backward_flops": (
+                lambda: [g.block_until_ready() for g in grads(x, w)], 2 * flops),
+            "xla_pointwise_filter_flops": (
+                lambda: pointwise(w1, x).block_until_ready(), flops / 9)}
 
 
 SWAPPED_CHANNELS = (128, 256, 384, 512)  # 3x3 kernels of 0.6, 2.4, 5.3 and 9.4 MB
@@ -415,13 +402,8 @@ def measure(seconds: float = 3.0, sizes: Sizes | None = None, rounds: int | None
         "depthwise_strided_input_flops": (strided_run, depthwise_ops * _STRIDED_SHARE, 0.1, 3),
         "max_pool_backward_flops": (*_max_pool_gradient_run(sizes.use_jax), 0.05, 3),
     }
-    xla_conv = _conv_runs(sizes.use_jax)
-    if xla_conv:
-        runs["xla_conv_flops"] = (xla_conv[0], xla_conv[2], 0.05, 3)
-        runs["xla_conv_backward_flops"] = (xla_conv[1], 2 * xla_conv[2], 0.05, 3)
-    pointwise = _pointwise_filter_run(sizes.use_jax)
-    if pointwise:
-        runs["xla_pointwise_filter_flops"] = (*pointwise, 0.05, 3)
+    for name, (run, flops) in _conv_runs(sizes.use_jax).items():
+        runs[name] = (run, flops, 0.05, 3)
     swapped = _swapped_conv_runs(sizes.use_jax)
     for kernel_bytes, (run, swept) in swapped.items():
         runs[f"swapped_{kernel_bytes}"] = (run, swept, 0.1 / len(swapped), 3)

@@ -14,7 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from convplan.analysis import Analysis, arith
-from convplan.analysis.timing import MATRIX_OPS, TENSOR_CORE_DTYPES, _channels, itemsize
+from convplan.analysis.timing import (
+    MATRIX_OPS,
+    SWAPPED_KEY,
+    TENSOR_CORE_DTYPES,
+    _channels,
+    itemsize,
+)
 from convplan.analysis.traffic import layer_traffic
 from convplan.devices import DEVICES, Device, user_devices
 from convplan.errors import UsageError, cli_message
@@ -23,15 +29,30 @@ from convplan.ir.graph import Graph
 from convplan.options import DTYPES
 from convplan.report.time_report import MODEL
 
+# calibrated rates timing.time_plan reads that the page's planAt does not compute: an entry
+# with any of them (as `convplan calibrate` writes cpu-local) would show other times than the
+# CLI's, so the page leaves it out
+UNMIRRORED = ("depthwise_filter_flops", "depthwise_strided_input_flops",
+              "max_pool_backward_flops", "kernel_s", "xla_conv_flops", "xla_conv_backward_flops",
+              "xla_pointwise_filter_flops")
+UNMIRRORED_SWEEPS = ("stream_", SWAPPED_KEY)
+
+
+def mirrored(chip: Device) -> bool:
+    """Whether the page computes every rate of the entry that time_plan reads (the datasheet
+    entries; a calibrated one with only depthwise and two-level cache rates)."""
+    return not any(key in UNMIRRORED or key.startswith(UNMIRRORED_SWEEPS) for key in chip.extra)
+
 
 def page_devices() -> list[Device]:
-    """Every built-in device, then the devices file's own entries (cpu-local once
-    `convplan calibrate` wrote it), as `convplan.devices.device` finds them."""
+    """Every built-in device, then the devices file's own entries whose rates the page
+    computes (`mirrored`), as `convplan.devices.device` finds them."""
     try:
         local = user_devices()
     except UsageError:
         local = {}
-    return [*DEVICES.values(), *(d for k, d in local.items() if k not in DEVICES)]
+    return [*DEVICES.values(), *(d for k, d in local.items()
+                                 if k not in DEVICES and mirrored(d))]
 
 
 def _refusal(chip: Device, dtype: str) -> str | None:

@@ -90,3 +90,29 @@ def test_fields_with_no_formula_are_tabled_or_stay_size_dependent():
             for table in layer["rft"] or ():
                 assert len(table["small"]) == table["n0"] - 1
                 assert len(table["base"]) == len(table["step"]) == table["p"] == 8
+
+
+def test_the_page_offers_only_devices_whose_rates_it_computes(tmp_path, monkeypatch):
+    """A devices file's entry whose calibrated rates the page's planAt does not compute (as
+    `convplan calibrate` writes cpu-local: XLA's convolution rates, the per-kernel cost, the
+    stream sweep) is left out of the page, which would show other times than the CLI's; one
+    with only the depthwise and two-level cache rates stays."""
+    from convplan.devices import Device, device_to_json
+    from convplan.report.live_time import mirrored, page_devices
+
+    def entry(name, **extra):
+        return Device(name, "this machine", 2**34, {"float32": 1e11}, 1e10, "calibrate",
+                      "cpu", 2, measured=True, extra={"depthwise_flops": 1e9, **extra})
+
+    plain = entry("cpu-plain", cache_bytes=2.0**21, cache_bandwidth=5e10)
+    unmirrored = [entry("cpu-kernel", kernel_s=1e-5), entry("cpu-xla", xla_conv_flops=7e10),
+                  entry("cpu-sweep", stream_1048576=3e10),
+                  entry("cpu-swapped", swapped_conv_589824=1.6e10),
+                  entry("cpu-1x1", xla_pointwise_filter_flops=2e10)]
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": [device_to_json(d) for d in (plain, *unmirrored)]}))
+    monkeypatch.setenv("CONVPLAN_DEVICES", str(path))
+    names = [d.name for d in page_devices()]
+    assert "cpu-plain" in names and "h100" in names
+    assert not any(d.name in names for d in unmirrored)
+    assert mirrored(plain) and not any(mirrored(d) for d in unmirrored)
