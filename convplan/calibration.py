@@ -45,7 +45,7 @@
 - 1x1 kernel gradient: the kernel's gradient of a 1x1 convolution of 8 x 28 x 28 x 64 -> 64
   (`jax.grad`, jitted), which XLA:CPU runs as a convolution whose window is the whole map
   after transposing both operands: `extra["xla_pointwise_filter_flops"]`, its FLOPs per
-  second (here 4-5x under the 3x3 gradients' rate); not under `--quick` (no jax).
+  second (here about 4x under the 3x3 gradients' rate); not under `--quick` (no jax).
 - swapped convolution: a 3x3 'same' convolution of C -> C channels on 2 x 2 maps (C = 128,
   256, 384, 512: kernels of 0.6-9.4 MB) as XLA:CPU runs it (jitted), whose operands XLA swaps
   (convplan.analysis.xla_cpu): `extra["swapped_conv_<kernel bytes>"]`, the bytes its loop
