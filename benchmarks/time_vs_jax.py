@@ -4,7 +4,8 @@ For each model at a batch and input size: each layer compiled and timed on its o
 and its forward + backward as a training step runs them), the whole forward and training step
 (Adam), all measured by convplan.verify.xla_time in a
 subprocess; beside convplan's prediction for a device (`cpu-local`, written by `convplan
-calibrate`): the fraction of layers whose measured time lies inside [lower, upper], the
+calibrate`; each layer priced alone, `time_plan(alone=True)`, as it was timed; each step
+priced as a step): the fraction of layers whose measured time lies inside [lower, upper], the
 Spearman rank correlation of the band midpoints against the measured layer times (forward,
 and training against each layer's training band), each step's measured / predicted midpoint
 and whether it lies in its band; with --detail, per op class which layers make up a training
