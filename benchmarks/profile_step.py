@@ -4,7 +4,8 @@ Compiles a model's Keras 3 + JAX training step (Adam, mse, as benchmarks/time_vs
 traces a few steps with jax.profiler (XLA:CPU records one event per thunk) and charges each
 thunk to the layer and pass its HLO metadata names (`jvp(conv1)` forward, `transpose(jvp(conv1))`
 backward, `adam` the update); a kernel gradient's convolution, which XLA leaves unnamed, goes to
-the layer whose kernel has its dimensions; other unnamed thunks (the iotas and broadcasts XLA's
+the layer whose kernel has its dimensions (ties: by its window, then by its input; see
+`thunk_owners`); other unnamed thunks (the iotas and broadcasts XLA's
 select-and-scatter expansion adds for a max pool's gradient) go to the layer that consumes them.
 Prints each layer's share of the traced step and, with --rows (benchmarks/time_vs_jax.py's
 recorded rows of the same model), the layer's forward + backward timed alone / its time inside the
@@ -81,6 +82,7 @@ def thunk_owners(hlo: str, kernels: dict[str, tuple[int, ...]] | None = None,
         if not match:
             continue
         name = match.group(1)
+        used = re.findall(r"%([\w.\-]+)", line.split("=", 1)[1])
         calls = CALLS.search(line)
         called = calls.group(1) if calls else ""
         body = "\n".join(computations.get(called, []))
@@ -95,13 +97,12 @@ def thunk_owners(hlo: str, kernels: dict[str, tuple[int, ...]] | None = None,
             if len(layers) > 1 and window and maps:
                 size = tuple(int(n) for n in window.group(1).split("x"))
                 layers = [layer for layer in layers if tuple(maps.get(layer, ())) == size]
-            used = re.findall(r"%([\w.\-]+)", line.split("=", 1)[1])
             makers = {owners[o].partition(" ")[0] for o in used if o in owners}
             if len(layers) > 1 and upstream:
                 layers = [layer for layer in layers if makers & upstream.get(layer, set())]
             if len(layers) == 1:
                 owners[name] = f"{layers[0]} backward"
-        operands[name] = re.findall(r"%([\w.\-]+)", line.split("=", 1)[1])
+        operands[name] = used
     # an unnamed thunk (an expander's iota, a kernel gradient's convolution) belongs to the
     # layer it feeds, or else to the layer that feeds it: not to the optimizer it feeds
     for name, used in reversed(list(operands.items())):
