@@ -1,0 +1,42 @@
+"""benchmarks/conv_rates.py divides each measured pass by the rate convplan charges it; that
+rate must be the one convplan.analysis.timing.time_plan uses, or its ratios mean nothing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from conv_rates import priced_rates  # noqa: E402
+
+from convplan.analysis import analyze  # noqa: E402
+from convplan.analysis.timing import time_plan  # noqa: E402
+from convplan.devices import Device  # noqa: E402
+from convplan.frontends.spec import build_graph  # noqa: E402
+
+EXTRA = {"xla_conv_flops": 1e8, "xla_conv_backward_flops": 1e7,
+         "xla_pointwise_filter_flops": 1e6}
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+@pytest.mark.parametrize("extra", [EXTRA, {k: v for k, v in EXTRA.items()
+                                            if k != "xla_pointwise_filter_flops"}])
+def test_priced_rates_are_the_rates_time_plan_charges(kernel, extra):
+    # no bias: the layer's FLOPs are its convolution's; the map is large enough that
+    # XLA's operand swap (priced by bytes instead) does not apply
+    graph = build_graph({"name": "t", "inputs": {"x": [6, 6, 2]}, "layers": [
+        {"name": "c", "op": "Conv2D", "filters": 3, "kernel_size": kernel,
+         "use_bias": False}]})
+    analysis = analyze(graph)
+    flops = analysis.layers[1].flops
+    chip = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
+                  extra=dict(extra))
+    priced = priced_rates(extra, kernel)
+    forward = time_plan(graph, analysis, chip, batch=1).layers[1]
+    assert forward.compute_s == pytest.approx(flops / priced["forward"])
+    train = time_plan(graph, analysis, chip, batch=1, training=True).layers[1]
+    assert train.compute_s == pytest.approx(flops * sum(1 / rate for rate in priced.values()))
