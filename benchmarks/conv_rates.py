@@ -3,7 +3,9 @@
 
 convplan prices every convolution pass at one calibrated rate per pass kind (docs/time.md):
 the forward at `xla_conv_flops`, each gradient at `xla_conv_backward_flops`, a 1x1 kernel's
-gradient at `xla_pointwise_filter_flops` (all measured on 8 x 28 x 28 x 64 -> 64). This script
+gradient at `xla_pointwise_filter_flops` (all measured on 8 x 28 x 28 x 64 -> 64), and where
+the entry has calibrate's stem rates a 3x3 or smaller convolution of at most 4 input channels
+at those (`xla_stem_*`, measured on 8 x 64 x 64 x 3 -> 32 at stride 2). This script
 times convolutions of other shapes under jax (jitted, min of repeats, less the dispatch of a
 jitted call that computes nothing on the same arguments) and prints each pass's attained
 FLOP/s as a ratio to the rate convplan prices it at: 1.00 is what the model assumes, 0.25 a
@@ -33,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from convplan.analysis.timing import STEM_CHANNELS, STEM_KEYS, STEM_TAPS  # noqa: E402
 from convplan.devices import device  # noqa: E402
 
 # (model, layer, batch, map, C_in, C_out, kernel, stride, padding): the layers
@@ -99,9 +102,12 @@ def passes(batch: int, size: int, cin: int, cout: int, k: int, stride: int, padd
     return out
 
 
-def priced_rates(extra: dict[str, float], k: int) -> dict[str, float]:
-    """The rate timing.time_plan prices each pass of a (not swapped) one-group convolution
-    at, on a calibrated entry."""
+def priced_rates(extra: dict[str, float], k: int, cin: int) -> dict[str, float]:
+    """The rate timing.time_plan prices each pass of a (not swapped) one-group k x k
+    convolution of `cin` input channels at, on a calibrated entry."""
+    if k * k <= STEM_TAPS and cin <= STEM_CHANNELS and all(key in extra for key in STEM_KEYS):
+        return dict(zip(("forward", "input gradient", "kernel gradient"),
+                        (extra[key] for key in STEM_KEYS), strict=True))
     forward = extra["xla_conv_flops"]
     backward = extra.get("xla_conv_backward_flops", forward)
     pointwise = extra.get("xla_pointwise_filter_flops")
@@ -123,13 +129,13 @@ def main() -> None:
     grid_in = GRID_IN[::3] if args.quick else GRID_IN
     grid_out = GRID_OUT[::2] if args.quick else GRID_OUT
     print(f"3x3 'same' forward, 8 x 28 x 28 maps: attained / priced rate "
-          f"({extra['xla_conv_flops'] / 1e9:.0f} GFLOP/s)")
+          f"({extra['xla_conv_flops'] / 1e9:.0f} GFLOP/s; a stem's where the entry has them)")
     print("C_in \\ C_out " + "".join(f"{c:>7d}" for c in grid_out))
     for cin in grid_in:
         cells = []
         for cout in grid_out:
             spent, flops = passes(8, 28, cin, cout, 3, 1, "SAME", repeats)["forward"]
-            cells.append(f"{flops / spent / extra['xla_conv_flops']:7.2f}")
+            cells.append(f"{flops / spent / priced_rates(extra, 3, cin)['forward']:7.2f}")
         print(f"{cin:>12d} " + "".join(cells), flush=True)
     print()
     print("the models' worst convolutions: attained / priced rate per pass")
@@ -137,7 +143,7 @@ def main() -> None:
           f"{'k grad':>9s}")
     layers = LAYERS[:2] + LAYERS[-2:] if args.quick else LAYERS
     for model, layer, batch, size, cin, cout, k, stride, padding in layers:
-        priced = priced_rates(extra, k)
+        priced = priced_rates(extra, k, cin)
         measured = passes(batch, size, cin, cout, k, stride, padding, repeats)
         shape = f"{batch}x{size}x{size}x{cin}->{cout} {k}x{k}/{stride} {padding.lower()}"
         cells = "".join(f"{flops / spent / priced[name]:9.2f}"

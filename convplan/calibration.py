@@ -46,6 +46,12 @@
   (`jax.grad`, jitted), which XLA:CPU runs as a convolution whose window is the whole map
   after transposing both operands: `extra["xla_pointwise_filter_flops"]`, its FLOPs per
   second (here about 4x under the 3x3 gradients' rate); not under `--quick` (no jax).
+- image stem: a 3x3 stride-2 'same' convolution of 8 x 64 x 64 x 3 -> 32 (jitted), its
+  forward, input gradient and kernel gradient (`jax.vjp` against a random output gradient):
+  `extra["xla_stem_conv_flops"]`, `["xla_stem_input_flops"]`, `["xla_stem_filter_flops"]`,
+  each the forward's FLOPs per second of it, the rates of convolutions with at most 4 input
+  channels and 9 kernel taps (here 0.07-0.2 of the 3x3 64-channel rates); not under
+  `--quick` (no jax).
 - swapped convolution: a 3x3 'same' convolution of C -> C channels on 2 x 2 maps (C = 128,
   256, 384, 512: kernels of 0.6-9.4 MB) as XLA:CPU runs it (jitted), whose operands XLA swaps
   (convplan.analysis.xla_cpu): `extra["swapped_conv_<kernel bytes>"]`, the bytes its loop
@@ -244,8 +250,9 @@ def _conv_runs(use_jax: bool) -> dict[str, tuple[Callable[[], object], float]]:
     """{rate name: (run once, FLOPs per run)} of convolutions of a batch of 8 28 x 28 x 64 maps
     to 64 channels as XLA:CPU runs them (jitted): a 3x3 'same' one's forward
     ("xla_conv_flops") and its input and kernel gradients ("xla_conv_backward_flops", 2 x the
-    forward's FLOPs), and a 1x1 one's kernel gradient ("xla_pointwise_filter_flops": a
-    convolution whose window is the whole map, after transposes). Empty without jax."""
+    forward's FLOPs), a 1x1 one's kernel gradient ("xla_pointwise_filter_flops": a
+    convolution whose window is the whole map, after transposes), and the image stem's
+    three passes (`_stem_conv_runs`). Empty without jax."""
     if not use_jax:
         return {}
     try:
@@ -273,7 +280,42 @@ def _conv_runs(use_jax: bool) -> dict[str, tuple[Callable[[], object], float]]:
             "xla_conv_backward_flops": (
                 lambda: [g.block_until_ready() for g in grads(x, w)], 2 * flops),
             "xla_pointwise_filter_flops": (
-                lambda: pointwise(w1, x).block_until_ready(), flops / 9)}
+                lambda: pointwise(w1, x).block_until_ready(), flops / 9),
+            **_stem_conv_runs(jax, lax, rng)}
+
+
+STEM = (8, 64, 3, 32)  # batch, map side, C_in, C_out of calibrate's image stem
+
+
+def _stem_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[], object],
+                                                                     float]]:
+    """{rate name: (run once, FLOPs per run)} of an image stem as XLA:CPU runs it: a 3x3
+    stride-2 'same' convolution of 8 64 x 64 x 3 maps to 32 channels (MobileNet's and
+    EfficientNet's first layer): its forward ("xla_stem_conv_flops"), input gradient
+    ("xla_stem_input_flops") and kernel gradient ("xla_stem_filter_flops"), each of the
+    forward's FLOPs. The gradients are taken against a random output gradient: a constant
+    one (the gradient of a sum) lets XLA reduce instead of convolve."""
+    import numpy as np
+
+    batch, side, cin, cout = STEM
+    x = jax.device_put(rng.standard_normal((batch, side, side, cin), dtype=np.float32))
+    w = jax.device_put(rng.standard_normal((3, 3, cin, cout), dtype=np.float32) * 0.1)
+
+    def conv(a: Any, b: Any) -> Any:
+        return lax.conv_general_dilated(a, b, (2, 2), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    dy = jax.device_put(rng.standard_normal((batch, side // 2, side // 2, cout),
+                                            dtype=np.float32))
+    forward = jax.jit(conv)
+    input_gradient = jax.jit(lambda a, b, d: jax.vjp(lambda u: conv(u, b), a)[1](d)[0])
+    kernel_gradient = jax.jit(lambda a, b, d: jax.vjp(lambda v: conv(a, v), b)[1](d)[0])
+    flops = 2.0 * 9 * cin * batch * (side // 2) ** 2 * cout
+    return {"xla_stem_conv_flops": (lambda: forward(x, w).block_until_ready(), flops),
+            "xla_stem_input_flops": (
+                lambda: input_gradient(x, w, dy).block_until_ready(), flops),
+            "xla_stem_filter_flops": (
+                lambda: kernel_gradient(x, w, dy).block_until_ready(), flops)}
 
 
 SWAPPED_CHANNELS = (128, 256, 384, 512)  # 3x3 kernels of 0.6, 2.4, 5.3 and 9.4 MB

@@ -43,7 +43,11 @@ C_out x 4 bytes at `swapped_conv_bandwidth` of the touched kernel's bytes (calib
 `swapped_conv_<bytes>` sweep; no GPU or TPU entry has one). In a training step a one-group
 1x1 convolution's kernel gradient runs at `extra["xla_pointwise_filter_flops"]` where the
 entry has it (XLA:CPU: a convolution whose window is the whole map), its input gradient at
-the backward rate. q >= 1 is the quantization real kernels pay
+the backward rate. An image stem (a one-group convolution with at most 4 input channels
+and 9 kernel taps, `_stem`) runs its forward, input gradient and kernel gradient at
+calibrate's stem rates (`STEM_KEYS`, a 3x3 3 -> 32 convolution) where the entry has them:
+XLA:CPU runs such convolutions at 0.07-0.4 of the 64-channel rates here. q >= 1 is the
+quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
 the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
 each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
@@ -78,6 +82,12 @@ GPU_TILE_M = 128  # rows (batch x positions) of a GEMM tile
 GPU_TILES_N = (32, 64, 128)  # the narrowest tile that holds the padded channel count
 TPU_SUBLANES = 8
 SWAPPED_KEY = "swapped_conv_"  # calibrate's sweep: kernel bytes -> bytes swept per second
+# calibrate's image stem (3x3, 3 -> 32): forward, input gradient, kernel gradient FLOP/s;
+# they price convolutions with at most 4 input channels and 9 taps (a 7x7 stem keeps the
+# general rates: measured at 0.3-0.5 of them, against 0.07-0.2 for the 3x3 stems)
+STEM_KEYS = ("xla_stem_conv_flops", "xla_stem_input_flops", "xla_stem_filter_flops")
+STEM_CHANNELS = 4
+STEM_TAPS = 9
 
 
 @dataclass(frozen=True)
@@ -356,6 +366,9 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     conv_forward = device.extra.get("xla_conv_flops", peak)
     conv_backward = device.extra.get("xla_conv_backward_flops", conv_forward)
     pointwise_filter = device.extra.get("xla_pointwise_filter_flops")
+    # all three or none: a partial entry keeps the general rates
+    stem_rates = tuple(device.extra[k] for k in STEM_KEYS) \
+        if all(device.extra.get(k) for k in STEM_KEYS) else ()
     size = itemsize(dtype)
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
@@ -410,6 +423,11 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
                 # XLA:CPU runs a 1x1 kernel's gradient as a convolution whose window is the
                 # whole map (never swapped): its own calibrated rate
                 matrix_s = 1 / conv_forward + 1 / conv_backward + 1 / pointwise_filter
+            if stem_rates and not (forward or gradient) and _stem(op, shapes[node.inputs[0]]):
+                # an image stem: XLA:CPU's kernels for so few input channels run far under
+                # the 64-channel rates (benchmarks/conv_rates.py), calibrated on one
+                matrix_s = 1 / stem_rates[0] + (
+                    1 / stem_rates[1] + 1 / stem_rates[2] if training else 0)
         compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s + swapped_s)
         memory = nbytes / layer_bandwidth(device, nbytes if alone else step_bytes)
         fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
@@ -433,6 +451,15 @@ def _pointwise(op: object) -> bool:
     """A one-group convolution with a 1 x ... x 1 kernel."""
     return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1 and all(
         k == 1 for k in op.kernel_size)
+
+
+def _stem(op: object, input_shape: Any) -> bool:
+    """An image stem as the calibrated stem rates price it: a one-group convolution
+    (Conv1D/2D/3D) with at most STEM_CHANNELS input channels and STEM_TAPS kernel taps."""
+    channels = input_shape[-1]
+    return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1 and \
+        isinstance(channels, int) and channels <= STEM_CHANNELS and \
+        math.prod(op.kernel_size) <= STEM_TAPS
 
 
 def _runs(flops: Any, nbytes: Any) -> bool:

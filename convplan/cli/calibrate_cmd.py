@@ -50,6 +50,11 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
     if "xla_pointwise_filter_flops" in rates:
         click.echo("convolution 1x1 kernel gradient (XLA:CPU): "
                    f"{format_count(rates['xla_pointwise_filter_flops'])}FLOP/s")
+    if "xla_stem_conv_flops" in rates:
+        click.echo("convolution 3x3 stem, 3 channels (XLA:CPU): "
+                   f"{format_count(rates['xla_stem_conv_flops'])}FLOP/s forward, "
+                   f"{format_count(rates['xla_stem_input_flops'])}FLOP/s input gradient, "
+                   f"{format_count(rates['xla_stem_filter_flops'])}FLOP/s kernel gradient")
     click.echo(f"memory bandwidth ({how}):{' ' * (18 - len(how))}"
                f"{format_count(rates['bandwidth'])}B/s")
     click.echo(f"cache bandwidth ({how}):{' ' * (19 - len(how))}"

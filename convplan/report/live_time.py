@@ -16,6 +16,7 @@ from typing import Any
 from convplan.analysis import Analysis, arith
 from convplan.analysis.timing import (
     MATRIX_OPS,
+    STEM_KEYS,
     SWAPPED_KEY,
     TENSOR_CORE_DTYPES,
     _channels,
@@ -34,7 +35,7 @@ from convplan.report.time_report import MODEL
 # CLI's, so the page leaves it out
 UNMIRRORED = ("depthwise_filter_flops", "depthwise_strided_input_flops",
               "max_pool_backward_flops", "kernel_s", "xla_conv_flops", "xla_conv_backward_flops",
-              "xla_pointwise_filter_flops")
+              "xla_pointwise_filter_flops", *STEM_KEYS)
 UNMIRRORED_SWEEPS = ("stream_", SWAPPED_KEY)
 
 

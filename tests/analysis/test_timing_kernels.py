@@ -210,3 +210,32 @@ def test_max_pooling_backward_runs_at_its_calibrated_rate_by_hand():
     avg = time_plan(average, analyze(average), pooled, "float32", batch=1,
                     training=True).layers[1]
     assert avg.compute_s == pytest.approx(avg.flops / 1e9)  # 3 passes of its FLOPs
+
+
+def test_an_image_stem_runs_at_the_calibrated_stem_rates_by_hand():
+    # Conv2D 2 filters 3x3 valid on 4x4x3, no bias, batch 1: 4 x 27 x 2 = 216 MACs, 432
+    # FLOPs. With the stem rates: forward at 1e8 (4320 ns), input gradient at 1e7 (43200
+    # ns), kernel gradient at 1e6 (432000 ns); without them, or with 5 input channels or a
+    # 5x5 kernel, the general rates (forward 1e9, both gradients at 1e8)
+    general = {"xla_conv_flops": 1e9, "xla_conv_backward_flops": 1e8}
+    stem = {**general, "xla_stem_conv_flops": 1e8, "xla_stem_input_flops": 1e7,
+            "xla_stem_filter_flops": 1e6}
+
+    def compute_s(extra, channels=3, kernel=3, training=True):
+        rates = Device("toy9", "toy", 2**30, {"float32": 1e10}, 1e9, "test", kind="cpu",
+                       extra=extra)
+        g = _graph([{"name": "c", "op": "Conv2D", "filters": 2, "kernel_size": kernel,
+                     "use_bias": False}], [4 + kernel - 3, 4 + kernel - 3, channels])
+        layer = time_plan(g, analyze(g), rates, "float32", batch=1, training=training)
+        return layer.layers[1].compute_s
+
+    assert compute_s(stem) == pytest.approx(4320e-9 + 43200e-9 + 432000e-9)
+    assert compute_s(stem, training=False) == pytest.approx(4320e-9)
+    assert compute_s(general) == pytest.approx(432e-9 + 2 * 4320e-9)
+    five = 4 * 27 * 2 * 2 * 5 / 3  # 720 FLOPs with 5 input channels
+    assert compute_s(stem, channels=5) == pytest.approx(five * (1 / 1e9 + 2 / 1e8))
+    wide = 4 * 75 * 2 * 2  # 5x5 kernel: 1200 FLOPs
+    assert compute_s(stem, kernel=5) == pytest.approx(wide * (1 / 1e9 + 2 / 1e8))
+    # a partial entry (one stem key) keeps the general rates
+    assert compute_s({**general, "xla_stem_conv_flops": 1e8}) == pytest.approx(
+        432e-9 + 2 * 4320e-9)

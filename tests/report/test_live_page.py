@@ -108,7 +108,9 @@ def test_the_page_offers_only_devices_whose_rates_it_computes(tmp_path, monkeypa
     unmirrored = [entry("cpu-kernel", kernel_s=1e-5), entry("cpu-xla", xla_conv_flops=7e10),
                   entry("cpu-sweep", stream_1048576=3e10),
                   entry("cpu-swapped", swapped_conv_589824=1.6e10),
-                  entry("cpu-1x1", xla_pointwise_filter_flops=2e10)]
+                  entry("cpu-1x1", xla_pointwise_filter_flops=2e10),
+                  entry("cpu-stem", xla_stem_conv_flops=1e10, xla_stem_input_flops=1e10,
+                        xla_stem_filter_flops=1e10)]
     path = tmp_path / "devices.json"
     path.write_text(json.dumps({"devices": [device_to_json(d) for d in (plain, *unmirrored)]}))
     monkeypatch.setenv("CONVPLAN_DEVICES", str(path))

@@ -22,20 +22,24 @@ EXTRA = {"xla_conv_flops": 1e8, "xla_conv_backward_flops": 1e7,
          "xla_pointwise_filter_flops": 1e6}
 
 
-@pytest.mark.parametrize("kernel", [1, 3])
-@pytest.mark.parametrize("extra", [EXTRA, {k: v for k, v in EXTRA.items()
-                                            if k != "xla_pointwise_filter_flops"}])
-def test_priced_rates_are_the_rates_time_plan_charges(kernel, extra):
+STEM = {"xla_stem_conv_flops": 3e7, "xla_stem_input_flops": 2e7, "xla_stem_filter_flops": 4e6}
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+@pytest.mark.parametrize("channels", [2, 4, 5])
+@pytest.mark.parametrize("extra", [EXTRA, {**EXTRA, **STEM}, {
+    k: v for k, v in EXTRA.items() if k != "xla_pointwise_filter_flops"}])
+def test_priced_rates_are_the_rates_time_plan_charges(kernel, channels, extra):
     # no bias: the layer's FLOPs are its convolution's; the map is large enough that
     # XLA's operand swap (priced by bytes instead) does not apply
-    graph = build_graph({"name": "t", "inputs": {"x": [6, 6, 2]}, "layers": [
+    graph = build_graph({"name": "t", "inputs": {"x": [6, 6, channels]}, "layers": [
         {"name": "c", "op": "Conv2D", "filters": 3, "kernel_size": kernel,
          "use_bias": False}]})
     analysis = analyze(graph)
     flops = analysis.layers[1].flops
     chip = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                   extra=dict(extra))
-    priced = priced_rates(extra, kernel)
+    priced = priced_rates(extra, kernel, channels)
     forward = time_plan(graph, analysis, chip, batch=1).layers[1]
     assert forward.compute_s == pytest.approx(flops / priced["forward"])
     train = time_plan(graph, analysis, chip, batch=1, training=True).layers[1]
