@@ -50,8 +50,8 @@
   forward, input gradient and kernel gradient (`jax.vjp` against a random output gradient):
   `extra["xla_stem_conv_flops"]`, `["xla_stem_input_flops"]`, `["xla_stem_filter_flops"]`,
   each the forward's FLOPs per second of it, the rates of convolutions with at most 4 input
-  channels and 9 kernel taps (here 0.07-0.2 of the 3x3 64-channel rates); not under
-  `--quick` (no jax).
+  channels and 9 kernel taps (here 0.12, 0.25 and 0.35 of the 64-channel 3x3 rates); not
+  under `--quick` (no jax).
 - swapped convolution: a 3x3 'same' convolution of C -> C channels on 2 x 2 maps (C = 128,
   256, 384, 512: kernels of 0.6-9.4 MB) as XLA:CPU runs it (jitted), whose operands XLA swaps
   (convplan.analysis.xla_cpu): `extra["swapped_conv_<kernel bytes>"]`, the bytes its loop
