@@ -35,8 +35,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from convplan.analysis.timing import STEM_CHANNELS, STEM_KEYS, STEM_TAPS  # noqa: E402
-from convplan.devices import device  # noqa: E402
+from convplan.analysis.timing import conv_pass_rates  # noqa: E402
+from convplan.calibration import xla_conv_passes  # noqa: E402
+from convplan.devices import Device, device  # noqa: E402
+from convplan.ir.ops import make_op  # noqa: E402
 
 # (model, layer, batch, map, C_in, C_out, kernel, stride, padding): the layers
 # time_vs_jax.py --detail lists among the worst of each model at size 64, batch 32
@@ -78,21 +80,12 @@ def passes(batch: int, size: int, cin: int, cout: int, k: int, stride: int, padd
     rng = np.random.default_rng(0)
     x = jax.device_put(rng.standard_normal((batch, size, size, cin), dtype=np.float32))
     w = jax.device_put(rng.standard_normal((k, k, cin, cout), dtype=np.float32) * 0.05)
-
-    def conv(a: Any, b: Any) -> Any:
-        return lax.conv_general_dilated(a, b, (stride, stride), padding,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-    y = jax.eval_shape(conv, x, w)
+    forward, input_gradient, kernel_gradient = xla_conv_passes(jax, lax, stride, padding)
+    y = jax.eval_shape(forward, x, w)
     g = jax.device_put(rng.standard_normal(y.shape, dtype=np.float32))
     flops = 2.0 * np.prod(y.shape) * k * k * cin
-    runs = {
-        "forward": (jax.jit(conv), (x, w)),
-        "input gradient": (jax.jit(lambda a, b, d: jax.vjp(lambda u: conv(u, b), a)[1](d)[0]),
-                           (x, w, g)),
-        "kernel gradient": (jax.jit(lambda a, b, d: jax.vjp(lambda v: conv(a, v), b)[1](d)[0]),
-                            (x, w, g)),
-    }
+    runs = {"forward": (forward, (x, w)), "input gradient": (input_gradient, (x, w, g)),
+            "kernel gradient": (kernel_gradient, (x, w, g))}
     nothing = jax.jit(lambda *a: jax.numpy.zeros((), "float32"))
     out = {}
     for name, (fn, args) in runs.items():
@@ -102,17 +95,12 @@ def passes(batch: int, size: int, cin: int, cout: int, k: int, stride: int, padd
     return out
 
 
-def priced_rates(extra: dict[str, float], k: int, cin: int) -> dict[str, float]:
+def priced_rates(chip: Device, k: int, cin: int) -> dict[str, float]:
     """The rate timing.time_plan prices each pass of a (not swapped) one-group k x k
-    convolution of `cin` input channels at, on a calibrated entry."""
-    if k * k <= STEM_TAPS and cin <= STEM_CHANNELS and all(key in extra for key in STEM_KEYS):
-        return dict(zip(("forward", "input gradient", "kernel gradient"),
-                        (extra[key] for key in STEM_KEYS), strict=True))
-    forward = extra["xla_conv_flops"]
-    backward = extra.get("xla_conv_backward_flops", forward)
-    pointwise = extra.get("xla_pointwise_filter_flops")
-    return {"forward": forward, "input gradient": backward,
-            "kernel gradient": pointwise if k == 1 and pointwise else backward}
+    Conv2D of `cin` input channels at on `chip` (timing.conv_pass_rates)."""
+    op = make_op("Conv2D", "c", {"filters": 1, "kernel_size": k})
+    rates = conv_pass_rates(chip, op, cin, chip.peak_flops("float32"))
+    return dict(zip(("forward", "input gradient", "kernel gradient"), rates, strict=True))
 
 
 def main() -> None:
@@ -121,7 +109,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a smaller grid")
     args = parser.parse_args()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # before jax is imported
-    extra = device(args.device).extra
+    chip = device(args.device)
+    extra = chip.extra
     if "xla_conv_flops" not in extra:
         sys.exit(f"conv_rates: device {args.device!r} has no calibrated XLA convolution rate "
                  "(run `convplan calibrate`)")
@@ -135,7 +124,7 @@ def main() -> None:
         cells = []
         for cout in grid_out:
             spent, flops = passes(8, 28, cin, cout, 3, 1, "SAME", repeats)["forward"]
-            cells.append(f"{flops / spent / priced_rates(extra, 3, cin)['forward']:7.2f}")
+            cells.append(f"{flops / spent / priced_rates(chip, 3, cin)['forward']:7.2f}")
         print(f"{cin:>12d} " + "".join(cells), flush=True)
     print()
     print("the models' worst convolutions: attained / priced rate per pass")
@@ -143,7 +132,7 @@ def main() -> None:
           f"{'k grad':>9s}")
     layers = LAYERS[:2] + LAYERS[-2:] if args.quick else LAYERS
     for model, layer, batch, size, cin, cout, k, stride, padding in layers:
-        priced = priced_rates(extra, k, cin)
+        priced = priced_rates(chip, k, cin)
         measured = passes(batch, size, cin, cout, k, stride, padding, repeats)
         shape = f"{batch}x{size}x{size}x{cin}->{cout} {k}x{k}/{stride} {padding.lower()}"
         cells = "".join(f"{flops / spent / priced[name]:9.2f}"

@@ -287,6 +287,20 @@ def _conv_runs(use_jax: bool) -> dict[str, tuple[Callable[[], object], float]]:
 STEM = (8, 64, 3, 32)  # batch, map side, C_in, C_out of calibrate's image stem
 
 
+def xla_conv_passes(jax: Any, lax: Any, stride: int, padding: str
+                    ) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """Jitted forward(x, w), input_gradient(x, w, dy) and kernel_gradient(x, w, dy) of an
+    NHWC x HWIO convolution at `stride` on both axes, the gradients by `jax.vjp` against the
+    output gradient dy, each its own program (benchmarks/conv_rates.py times them too)."""
+    def conv(a: Any, b: Any) -> Any:
+        return lax.conv_general_dilated(a, b, (stride, stride), padding,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    return (jax.jit(conv),
+            jax.jit(lambda a, b, d: jax.vjp(lambda u: conv(u, b), a)[1](d)[0]),
+            jax.jit(lambda a, b, d: jax.vjp(lambda v: conv(a, v), b)[1](d)[0]))
+
+
 def _stem_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[], object],
                                                                      float]]:
     """{rate name: (run once, FLOPs per run)} of an image stem as XLA:CPU runs it: a 3x3
@@ -300,16 +314,9 @@ def _stem_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[]
     batch, side, cin, cout = STEM
     x = jax.device_put(rng.standard_normal((batch, side, side, cin), dtype=np.float32))
     w = jax.device_put(rng.standard_normal((3, 3, cin, cout), dtype=np.float32) * 0.1)
-
-    def conv(a: Any, b: Any) -> Any:
-        return lax.conv_general_dilated(a, b, (2, 2), "SAME",
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
     dy = jax.device_put(rng.standard_normal((batch, side // 2, side // 2, cout),
                                             dtype=np.float32))
-    forward = jax.jit(conv)
-    input_gradient = jax.jit(lambda a, b, d: jax.vjp(lambda u: conv(u, b), a)[1](d)[0])
-    kernel_gradient = jax.jit(lambda a, b, d: jax.vjp(lambda v: conv(a, v), b)[1](d)[0])
+    forward, input_gradient, kernel_gradient = xla_conv_passes(jax, lax, 2, "SAME")
     flops = 2.0 * 9 * cin * batch * (side // 2) ** 2 * cout
     return {"xla_stem_conv_flops": (lambda: forward(x, w).block_until_ready(), flops),
             "xla_stem_input_flops": (

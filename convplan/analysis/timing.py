@@ -363,12 +363,6 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     depthwise_peak = depthwise_rate(device)
     max_pool_backward = device.extra.get("max_pool_backward_flops")
     kernel_s = device.extra.get("kernel_s", 0.0)
-    conv_forward = device.extra.get("xla_conv_flops", peak)
-    conv_backward = device.extra.get("xla_conv_backward_flops", conv_forward)
-    pointwise_filter = device.extra.get("xla_pointwise_filter_flops")
-    # all three or none: a partial entry keeps the general rates
-    stem_rates = tuple(device.extra[k] for k in STEM_KEYS) \
-        if all(device.extra.get(k) for k in STEM_KEYS) else ()
     size = itemsize(dtype)
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
@@ -417,17 +411,10 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
             swapped_s, forward, gradient = swapped_conv_s(
                 device, op, shapes[node.inputs[0]],
                 training and node.inputs[0] not in graph.inputs)
-            matrix_s = (0 if forward else 1 / conv_forward) + (
-                (1 if gradient else 2) / conv_backward if training else 0)
-            if training and pointwise_filter and _pointwise(op):
-                # XLA:CPU runs a 1x1 kernel's gradient as a convolution whose window is the
-                # whole map (never swapped): its own calibrated rate
-                matrix_s = 1 / conv_forward + 1 / conv_backward + 1 / pointwise_filter
-            if stem_rates and not (forward or gradient) and _stem(op, shapes[node.inputs[0]]):
-                # an image stem: XLA:CPU's kernels for so few input channels run far under
-                # the 64-channel rates (benchmarks/conv_rates.py), calibrated on one
-                matrix_s = 1 / stem_rates[0] + (
-                    1 / stem_rates[1] + 1 / stem_rates[2] if training else 0)
+            rate_forward, rate_input, rate_kernel = conv_pass_rates(
+                device, op, shapes[node.inputs[0]][-1], peak, forward or gradient)
+            matrix_s = (0 if forward else 1 / rate_forward) + (
+                (0 if gradient else 1 / rate_input) + 1 / rate_kernel if training else 0)
         compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s + swapped_s)
         memory = nbytes / layer_bandwidth(device, nbytes if alone else step_bytes)
         fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
@@ -447,16 +434,35 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     return TimePlan(device.name, dtype, batch, training, tuple(rows), lower, upper, optimizer_s)
 
 
+def conv_pass_rates(device: Device, op: object, channels: Any, peak: float,
+                    swapped: bool = False) -> tuple[float, float, float]:
+    """(forward, input gradient, kernel gradient) FLOP/s at which a convolution's matrix
+    FLOPs run on `device` (each pass of the forward's FLOPs): `xla_conv_flops` forward and
+    `xla_conv_backward_flops` for both gradients where the entry has them (else `peak`); a
+    one-group 1x1 kernel's gradient at `xla_pointwise_filter_flops` (XLA:CPU runs it as a
+    convolution whose window is the whole map); an image stem (`_stem`, of `channels` input
+    channels, none of whose passes XLA `swapped`) at calibrate's three stem rates where the
+    entry has all three (XLA:CPU's kernels for so few channels run far under the 64-channel
+    rates, benchmarks/conv_rates.py)."""
+    extra = device.extra
+    if not swapped and all(extra.get(key) for key in STEM_KEYS) and _stem(op, channels):
+        forward_key, input_key, kernel_key = STEM_KEYS
+        return extra[forward_key], extra[input_key], extra[kernel_key]
+    forward = extra.get("xla_conv_flops", peak)
+    backward = extra.get("xla_conv_backward_flops", forward)
+    pointwise = extra.get("xla_pointwise_filter_flops")
+    return forward, backward, pointwise if pointwise and _pointwise(op) else backward
+
+
 def _pointwise(op: object) -> bool:
     """A one-group convolution with a 1 x ... x 1 kernel."""
     return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1 and all(
         k == 1 for k in op.kernel_size)
 
 
-def _stem(op: object, input_shape: Any) -> bool:
+def _stem(op: object, channels: Any) -> bool:
     """An image stem as the calibrated stem rates price it: a one-group convolution
     (Conv1D/2D/3D) with at most STEM_CHANNELS input channels and STEM_TAPS kernel taps."""
-    channels = input_shape[-1]
     return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1 and \
         isinstance(channels, int) and channels <= STEM_CHANNELS and \
         math.prod(op.kernel_size) <= STEM_TAPS

@@ -39,7 +39,7 @@ def test_priced_rates_are_the_rates_time_plan_charges(kernel, channels, extra):
     flops = analysis.layers[1].flops
     chip = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                   extra=dict(extra))
-    priced = priced_rates(extra, kernel, channels)
+    priced = priced_rates(chip, kernel, channels)
     forward = time_plan(graph, analysis, chip, batch=1).layers[1]
     assert forward.compute_s == pytest.approx(flops / priced["forward"])
     train = time_plan(graph, analysis, chip, batch=1, training=True).layers[1]
