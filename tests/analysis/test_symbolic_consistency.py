@@ -22,6 +22,7 @@ from convplan.analysis import arith
 from convplan.analysis.analyze import SPATIAL_NAMES
 from convplan.errors import ShapeError, UnsupportedError
 from convplan.frontends.spec import build_graph
+from convplan.ir import ops as O
 
 
 @st.composite
@@ -47,6 +48,14 @@ def predicts_failure(symbolic, graph, sizes: dict[str, int]) -> bool:
         if left != right and not broadcasts:
             return True
     return False
+
+
+def resizes_a_center_crop(graph, concrete) -> bool:
+    """Some CenterCrop's input is smaller than its target at these sizes."""
+    shapes = {layer.name: layer.output_shape for layer in concrete.layers}
+    return any(isinstance(node.op, O.CenterCrop) and any(
+        n < t for n, t in zip(shapes[node.inputs[0]][:2], (node.op.height, node.op.width)))
+        for node in graph)
 
 
 def intervals(f, count: int) -> list:
@@ -107,6 +116,11 @@ def test_formulas_equal_concrete_analysis(network, data):
             continue
         assert not predicts_failure(symbolic, graph, sizes), size
         assert concrete.is_concrete
+        if resizes_a_center_crop(graph, concrete):
+            # the formulas are Keras's dynamic-shape branch, a crop; below the target Keras
+            # resizes instead (docs/keras-import.md; checked against Keras in
+            # test_differential_structural.py, and the sweep's rows in test_sweep_values.py)
+            continue
         evaluated = symbolic.at(sizes)
         assert not evaluated.symbols
         assert_same(evaluated, concrete)
