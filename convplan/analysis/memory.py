@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from convplan.analysis import arith, xla_cpu
 from convplan.analysis.arith import Value
+from convplan.analysis.gradient_flow import output_gradients, trains
 from convplan.analysis.memory_rules import KIND_BYTES, SAVED_RULES, Buffer, Saved
 from convplan.errors import UsageError
 from convplan.ir import ops as O
@@ -524,15 +525,11 @@ class _Builder:
         return found
 
     def _trainable(self, name: str) -> bool:
-        return arith.is_positive(self.layer[name].trainable_params) is not False and \
-            self.layer[name].trainable_params != 0
+        return trains(self.layer[name])
 
     def _needs_gradient(self) -> dict[str, bool]:
         """Whether a layer's output gradient is computed: some layer up to it trains."""
-        needs: dict[str, bool] = {}
-        for name in self.order:
-            needs[name] = self._trainable(name) or any(needs[i] for i in self.graph[name].inputs)
-        return needs
+        return output_gradients(self.graph, self.analysis)
 
     def _weight_gradient(self, name: str) -> set[str]:
         if not self._trainable(name):

@@ -13,8 +13,8 @@ float32 variables to the compute dtype of a mixed policy before the op reads the
 The backward step of an op reads the output gradient and what the op saved for it
 (convplan.analysis.memory_rules.SAVED_RULES: its input, its output, masks, statistics; the
 same table the memory model keeps alive), and writes the gradient of each input
-(`OpTraffic.input_gradients`, which a graph's own inputs do not need) and of its trainable
-weights. Intensity is FLOPs / bytes.
+(`OpTraffic.input_gradients`, where the input's gradient is computed at all:
+convplan.analysis.gradient_flow) and of its trainable weights. Intensity is FLOPs / bytes.
 
 Values are ints at concrete sizes (no sympy imported) and sympy expressions otherwise.
 """
@@ -28,6 +28,7 @@ from typing import Any
 from convplan.analysis import arith
 from convplan.analysis.arith import Value, product, total
 from convplan.analysis.counts import count
+from convplan.analysis.gradient_flow import output_gradients
 from convplan.analysis.memory_rules import KIND_BYTES, SAVED_RULES, Saved
 from convplan.analysis.shapes import Shape
 from convplan.ir import ops as O
@@ -266,19 +267,21 @@ class LayerTraffic:
 
 def layer_traffic(graph: Any, analysis: Any, batch: Value = 1, itemsize: int = 4
                   ) -> list[LayerTraffic]:
-    """Every layer's bytes in graph order (analysis.layers). An input's gradient is written
-    only where something upstream needs it: a layer fed by the graph's inputs (or by layers
-    that have no gradient path to a weight) does not write it; here only the graph's inputs
-    are treated so (what autodiff prunes for certain)."""
+    """Every layer's bytes in graph order (analysis.layers). A training step computes only
+    the gradients that lead to a trainable weight (convplan.analysis.gradient_flow): an
+    input's gradient is written only where that input's output gradient exists, and a layer
+    with none of its own (before any trainable layer: the graph's inputs, preprocessing, a
+    frozen backbone) moves no backward bytes."""
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
-    inputs = set(graph.inputs)
+    flows = output_gradients(graph, analysis)
     rows = []
     for layer in analysis.layers:
         node = graph[layer.name]
         ins = [shapes[i] for i in node.inputs]
         t = op_traffic(node.op, ins, layer.output_shape, itemsize)
-        needs = [i not in inputs for i in node.inputs]
         forward = t.forward.bytes(batch)
+        backward = t.backward_bytes(batch, [flows[i] for i in node.inputs]) \
+            if flows[layer.name] else 0
         rows.append(LayerTraffic(layer.name, layer.op, 0 if t.identity_at_inference else forward,
-                                 forward, t.backward_bytes(batch, needs)))
+                                 forward, backward))
     return rows

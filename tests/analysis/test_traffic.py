@@ -20,9 +20,9 @@ from convplan.ir.rules import uncovered
 
 
 def _traffic(layer: dict, shape: list[int], batch: int, itemsize: int, fed: bool = True):
-    """The layer's LayerTraffic; `fed`: behind a linear Activation, so its input gradient is
-    needed (a layer on the graph's input writes none)."""
-    layers = [{"name": "pre", "op": "Activation", "activation": "linear"}] if fed else []
+    """The layer's LayerTraffic; `fed`: behind a trainable BatchNormalization, so a training
+    step computes its input's gradient (a layer on the graph's input writes none)."""
+    layers = [{"name": "pre", "op": "BatchNormalization"}] if fed else []
     graph = build_graph({"name": "t", "inputs": {"x": shape},
                          "layers": layers + [{"name": "it", **layer}]})
     rows = layer_traffic(graph, analyze(graph), batch, itemsize)
@@ -79,6 +79,15 @@ def test_a_layer_on_the_input_writes_no_input_gradient():
     # the Conv2D row without `pre`: dx (4096 B per example, x2) is not written
     row = _traffic(ROWS[0][0], [8, 8, 16], 2, 4, fed=False)
     assert row.backward == 86272 - 2 * 4096
+
+
+@pytest.mark.parametrize("index", [2, 3, 5])  # ReLU, Dropout, BatchNormalization
+def test_no_backward_moves_where_no_trainable_weight_lies_upstream(index):
+    # ReLU and Dropout on the input compute no gradient at all; a BatchNormalization frozen
+    # there (trainable: false) neither: its forward's bytes stay, its backward is 0
+    layer, shape, batch, size, forward, training_forward, _ = ROWS[index]
+    row = _traffic({**layer, "trainable": False}, shape, batch, size, fed=False)
+    assert (row.forward, row.training_forward, row.backward) == (forward, training_forward, 0)
 
 
 def test_every_op_has_a_rule():
