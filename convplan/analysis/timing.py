@@ -49,7 +49,12 @@ calibrate's stem rates (`STEM_KEYS`, a 3x3 3 -> 32 convolution) where the entry 
 XLA:CPU runs such convolutions at 0.07-0.4 of the 64-channel rates here. q >= 1 is the
 quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
-the forward FLOPs and the backward bytes, and the optimizer's update (bytes only:
+the forward FLOPs and the backward bytes where every gradient is computed; autodiff computes
+only those that lead to a trainable weight (convplan.analysis.gradient_flow), so a layer
+before any trainable one runs its forward alone, and a contraction whose input has no
+gradient (a network's first convolution) runs its forward and its weights' gradient, 2
+passes of its matrix FLOPs (a frozen one after trainable layers: forward and input
+gradient); then the optimizer's update (bytes only:
 each trainable weight, its gradient and the optimizer's slots read, the weight and the slots
 written, in the variable dtype). A step's bounds are the sums of its layers' bounds (each
 layer one kernel after another).
@@ -66,6 +71,7 @@ from typing import Any
 
 from convplan.analysis import arith, xla_cpu
 from convplan.analysis.arith import Value
+from convplan.analysis.gradient_flow import output_gradients, trains
 from convplan.analysis.traffic import layer_traffic
 from convplan.devices import Device
 from convplan.ir import ops as O
@@ -237,8 +243,10 @@ def depthwise_filter_rate(device: Device) -> float:
     return device.extra.get("depthwise_filter_flops", depthwise_rate(device))
 
 
-def depthwise_training_s(device: Device, strided: bool, channels: Value) -> Any:
-    """Seconds per FLOP of a depthwise convolution's forward, over a training step's passes:
+def depthwise_training_s(device: Device, strided: bool, channels: Value,
+                         input_gradient: bool = True, kernel_gradient: bool = True) -> Any:
+    """Seconds per FLOP of a depthwise convolution's forward, over a training step's passes
+    (each gradient only where computed, convplan.analysis.gradient_flow):
 
         forward          1 / depthwise_rate
         input gradient   1 / depthwise_rate; strided (stride > 1) where the entry has
@@ -253,22 +261,26 @@ def depthwise_training_s(device: Device, strided: bool, channels: Value) -> Any:
     C / depthwise_channels of the calibrated per-forward-FLOP time."""
     forward = 1 / depthwise_rate(device)
     strided_rate = device.extra.get("depthwise_strided_input_flops")
-    input_gradient = 1 / strided_rate if strided and strided_rate else forward
+    input_s = 1 / strided_rate if strided and strided_rate else forward
     calibrated_channels = device.extra.get("depthwise_channels")
     kernel = 1 / depthwise_filter_rate(device)
     if calibrated_channels:
         kernel = channels * kernel / calibrated_channels
-    return forward + input_gradient + kernel
+    return forward + (input_s if input_gradient else 0) + (kernel if kernel_gradient else 0)
 
 
-def layer_kernels(op: O.Op, training: bool) -> int:
+def layer_kernels(op: O.Op, training: bool, gradients: int = 2) -> int:
     """The kernels one layer runs: forward 1 (a separable convolution 2, depthwise then
-    pointwise); a training step adds the backward's: an input and a weight gradient per
-    contraction (3 per forward kernel in all), one gradient kernel for any other op (2)."""
+    pointwise); a training step adds the backward's: per contraction one kernel for each
+    gradient it computes (`gradients`: its input's and its weights', 2 where both are; 3 per
+    forward kernel in all), one gradient kernel for any other op whose backward runs
+    (`gradients` > 0)."""
     forward = 2 if isinstance(op, O.Separable) else 1
     if not training:
         return forward
-    return forward * (3 if isinstance(op, (*MATRIX_OPS, O.Depthwise)) else 2)
+    if isinstance(op, (*MATRIX_OPS, O.Depthwise)):
+        return forward * (1 + gradients)
+    return forward * (2 if gradients else 1)
 
 
 def layer_bandwidth(device: Device, nbytes: Any) -> float:
@@ -366,7 +378,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     size = itemsize(dtype)
     traffic = {t.name: t for t in layer_traffic(graph, analysis, batch, size)}
     shapes = {layer.name: layer.output_shape for layer in analysis.layers}
-    passes = 3 if training else 1  # backward ~ twice the forward FLOPs
+    flows = output_gradients(graph, analysis)  # which gradients the step computes
     moved_bytes = [t.training if training else t.forward for t in traffic.values()]
     # symbolic bytes move at the memory bandwidth whatever their sum: not built
     step_bytes = sum(moved_bytes) if _concrete(*moved_bytes) else None
@@ -394,32 +406,37 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
                                     cin, cout)
         elif isinstance(op, O.Depthwise):
             qv = _vector_quantization(device, op, layer.output_shape[-1])
+        step = step_passes(node, layer, flows, training)
+        backward, input_gradient, weight_gradient = step.backward, step.input, step.weights
+        gradients, other_passes = step.gradients, step.other
         depthwise = isinstance(op, (O.Depthwise, O.Separable))
         # seconds per FLOP of the vector part over the passes: forward (and the input
         # gradient) at the vector or depthwise rate, a depthwise kernel gradient at its own
-        other_s = passes / (depthwise_peak if depthwise else vector_peak)
-        if training and depthwise:
+        other_s = other_passes / (depthwise_peak if depthwise else vector_peak)
+        if backward and depthwise:
             other_s = depthwise_training_s(device, max(op.strides) > 1,
-                                           shapes[node.inputs[0]][-1])
-        elif training and isinstance(op, O.MaxPooling) and max_pool_backward:
+                                           shapes[node.inputs[0]][-1], input_gradient,
+                                           weight_gradient)
+        elif backward and isinstance(op, O.MaxPooling) and max_pool_backward:
             # the backward is XLA:CPU's argmax reduce-window and scatter: its own rate
             other_s = 1 / vector_peak + 1 / max_pool_backward
-        matrix_s = passes / peak
+        matrix_s = (1 + gradients) / peak
         swapped_s = 0.0
         if isinstance(op, CONV_OPS):
             # a pass XLA:CPU swaps is priced by the kernel bytes it sweeps instead
             swapped_s, forward, gradient = swapped_conv_s(
-                device, op, shapes[node.inputs[0]],
-                training and node.inputs[0] not in graph.inputs)
+                device, op, shapes[node.inputs[0]], input_gradient)
             rate_forward, rate_input, rate_kernel = conv_pass_rates(
                 device, op, shapes[node.inputs[0]][-1], peak, forward or gradient)
+            pointwise_input = isinstance(op, O.Separable) and backward
             matrix_s = (0 if forward else 1 / rate_forward) + (
-                (0 if gradient else 1 / rate_input) + 1 / rate_kernel if training else 0)
+                1 / rate_input if (input_gradient and not gradient) or pointwise_input
+                else 0) + (1 / rate_kernel if weight_gradient else 0)
         compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s + swapped_s)
         memory = nbytes / layer_bandwidth(device, nbytes if alone else step_bytes)
-        fixed = kernel_s * layer_kernels(op, training) if kernel_s and _runs(flops, nbytes) \
-            else 0.0
-        counted = passes * batch * flops
+        fixed = kernel_s * layer_kernels(op, training, gradients) \
+            if kernel_s and _runs(flops, nbytes) else 0.0
+        counted = batch * (matrix * (1 + gradients) + (flops - matrix) * other_passes)
         rows.append(LayerTime(
             layer.name, layer.op, _number(counted), nbytes,
             _number(_ratio(counted, nbytes)), _number(_max(compute, memory) + fixed),
@@ -432,6 +449,36 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     lower = _number(_sum(t.lower_s for t in rows) + optimizer_s)
     upper = _number(_sum(t.upper_s for t in rows) + optimizer_s)
     return TimePlan(device.name, dtype, batch, training, tuple(rows), lower, upper, optimizer_s)
+
+
+@dataclass(frozen=True)
+class StepPasses:
+    """What a layer's backward computes in a step (none at inference)."""
+
+    backward: bool  # it runs at all
+    input: bool  # its (first) input's gradient
+    weights: bool  # its trainable weights' gradient
+    gradients: int  # matrix passes of the forward's FLOPs beyond the forward: one per gradient
+    other: int  # passes of the other FLOPs, the forward's included
+
+
+def step_passes(node: Any, layer: Any, flows: dict[str, bool], training: bool) -> StepPasses:
+    """A layer's passes in a step, `flows` being gradient_flow.output_gradients: the backward
+    runs only where a gradient leads to a trainable weight. A contraction runs one matrix
+    pass per gradient it computes (a separable convolution's pointwise half always computes
+    its input's, which the depthwise half's kernel gradient needs); other FLOPs run 3 passes
+    with a backward (~ twice the forward's), a depthwise convolution's 1 + one per gradient."""
+    backward = training and flows[layer.name]
+    if not backward:
+        return StepPasses(False, False, False, 0, 1)
+    input_gradient = bool(node.inputs) and flows[node.inputs[0]]
+    weight_gradient = trains(layer)
+    op = node.op
+    gradients = (1 if isinstance(op, O.Separable) else sum(
+        flows[i] for i in node.inputs)) + weight_gradient
+    other = 1 + input_gradient + weight_gradient if isinstance(
+        op, (O.Depthwise, O.Separable)) else 3
+    return StepPasses(True, input_gradient, weight_gradient, gradients, other)
 
 
 def conv_pass_rates(device: Device, op: object, channels: Any, peak: float,

@@ -209,7 +209,6 @@ function quantization(chip, dtype, rows, cin, cout) {  // timing.matrix_quantiza
 const ratio = (a, b) => b === 0 ? 0.0 : a / b;
 function planAt(get, chip, dtype, batch, training, optimizer) {  // timing.time_plan
   const peak = chip.peak[dtype], vector = chip.vector, size = String(T.itemsize[dtype]);
-  const passes = training ? 3n : 1n;
   const moved = T.layers.map((t) => {
     const [f0, f1, t0, t1] = t.bytes[size].map(get);
     return training ? t0 + batch * t1 : f0 + batch * f1;
@@ -232,9 +231,11 @@ function planAt(get, chip, dtype, batch, training, optimizer) {  // timing.time_
       qv = Number(ceilTo(c, 128n)) / Number(c);
     }
     const other = t.dw || t.sep ? chip.depthwise : vector;
-    const compute = Number(passes * batch) * (Number(matrix) * q / peak + Number(flops - matrix) * qv / other);
+    // passes of the matrix and the other FLOPs (timing.step_passes: only the gradients a step computes)
+    const [mp, op] = training ? t.tp.map(BigInt) : [1n, 1n];
+    const compute = Number(batch) * (Number(matrix) * q * Number(mp) / peak + Number(flops - matrix) * qv * Number(op) / other);
     const memory = Number(nbytes) / rate;
-    const counted = passes * batch * flops;
+    const counted = batch * (matrix * mp + (flops - matrix) * op);
     return {name: l.name, op: l.op, flops: counted, bytes: nbytes,
       intensity: nbytes === 0n ? 0.0 : Number(counted) / Number(nbytes),
       lower_s: Math.max(compute, memory), upper_s: compute + memory,

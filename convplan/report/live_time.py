@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from convplan.analysis import Analysis, arith
+from convplan.analysis.gradient_flow import output_gradients
 from convplan.analysis.timing import (
     MATRIX_OPS,
     STEM_KEYS,
@@ -21,6 +22,7 @@ from convplan.analysis.timing import (
     TENSOR_CORE_DTYPES,
     _channels,
     itemsize,
+    step_passes,
 )
 from convplan.analysis.traffic import layer_traffic
 from convplan.devices import DEVICES, Device, user_devices
@@ -117,6 +119,7 @@ def _time_model(graph: Graph, symbolic: Analysis, add) -> dict[str, Any]:
                           add(a.training), add(arith.simplify_int(b.training - a.training))]
                          for a, b in zip(at0, at1)]
     shapes = {layer.name: layer.output_shape for layer in symbolic.layers}
+    flows = output_gradients(graph, symbolic)
     layers = []
     for i, layer in enumerate(symbolic.layers):
         node = graph[layer.name]
@@ -140,6 +143,8 @@ def _time_model(graph: Graph, symbolic: Analysis, add) -> dict[str, Any]:
                       and not isinstance(op, (O.Dot, O.Custom, O.EinsumDense)))
         entry["dw"] = isinstance(op, O.Depthwise)
         entry["sep"] = isinstance(op, O.Separable)  # its depthwise half at the depthwise rate
+        step = step_passes(node, layer, flows, True)
+        entry["tp"] = [1 + step.gradients, step.other]  # a training step's passes
         layers.append(entry)
     return {"model": MODEL, "devices": devices, "layers": layers,
             "itemsize": {d: itemsize(d) for d in DTYPES},

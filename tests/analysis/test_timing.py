@@ -40,17 +40,52 @@ def test_dense_by_hand():
 
 
 def test_training_step_by_hand():
-    # the same Dense in training: FLOPs 3 x 315 = 945; bytes forward 400 + backward (dy twice
-    # 2 x 3 x 20 + x 3 x 40 read, no dx: x is the graph's input; weights 220 read, 220 written)
-    # = 120 + 120 + 440 = 680, in all 1080; Adam's update: 55 weights x (3 + 2 x 2) x 4 B =
-    # 1540 B in both bounds
+    # the same Dense in training: no input gradient (x is the graph's input, which autodiff
+    # never differentiates), so FLOPs 3 x (2 passes x 100 matrix + 3 x 5 bias) = 645: the
+    # forward and the weights' gradient; bytes forward 400 + backward (dy twice 2 x 3 x 20 +
+    # x 3 x 40 read, no dx; weights 220 read, 220 written) = 120 + 120 + 440 = 680, in all
+    # 1080; Adam's update: 55 weights x (3 + 2 x 2) x 4 B = 1540 B in both bounds
     g = _graph([{"name": "d", "op": "Dense", "units": 5}], [10])
     plan = time_plan(g, analyze(g), TOY, "float32", batch=3, training=True)
     d = plan.layers[1]
-    assert (d.flops, d.bytes, d.bound) == (945, 1080, "memory")
+    assert (d.flops, d.bytes, d.bound) == (645, 1080, "memory")
     assert plan.optimizer_s == pytest.approx(1540e-9)
     assert plan.lower_s == pytest.approx((1080 + 1540) * 1e-9)
-    assert plan.upper_s == pytest.approx((1080 + 945 + 1540) * 1e-9)
+    assert plan.upper_s == pytest.approx((1080 + 645 + 1540) * 1e-9)
+
+
+def test_the_gradients_a_step_never_computes_cost_nothing():
+    # x -> pad (ZeroPadding1D 1) -> d1 Dense 3 -> d2 Dense 2 on 2x4 at batch 1, float32 on TOY
+    # (1 FLOP and 1 byte per ns). pad runs no backward (nothing before it trains): 0 FLOPs,
+    # bytes forward only, in 32 + out 64 = 96. d1's input has no gradient: FLOPs 4 positions
+    # x (2 passes x 12 MACs x 2 + 3 x 3 bias) = 4 x (48 + 9) = 228; its backward reads dy
+    # 48 twice and x 64, writes dW 60 (no dx). d2 computes its input's gradient too: FLOPs
+    # 4 x (3 x 2 x 6 + 3 x 2) = 168, and writes dx 48.
+    layers = [{"name": "pad", "op": "ZeroPadding1D", "padding": 1},
+              {"name": "d1", "op": "Dense", "units": 3}, {"name": "d2", "op": "Dense", "units": 2}]
+    g = _graph(layers, [2, 4])
+    plan = time_plan(g, analyze(g), TOY, "float32", batch=1, training=True)
+    pad, d1, d2 = plan.layers[1:]
+    forward = time_plan(g, analyze(g), TOY, "float32", batch=1, training=False).layers
+    assert (pad.flops, pad.bytes) == (0, forward[1].bytes) == (0, 96)
+    assert d1.flops == 228 and d2.flops == 168
+    d1_forward = forward[2].bytes  # in 64 + out 48 + weights 60 read
+    assert d1_forward == 172 and d1.bytes == d1_forward + 48 * 2 + 64 + 60 + 60
+    assert d2.bytes == forward[3].bytes + 32 * 2 + 48 + 32 + 48 + 32
+
+
+def test_a_frozen_backbone_runs_no_backward():
+    # the same network with d1 frozen: nothing before d2 trains, so pad and d1 run their
+    # forwards alone (FLOPs and bytes as at inference) and d2 computes no input gradient
+    layers = [{"name": "pad", "op": "ZeroPadding1D", "padding": 1},
+              {"name": "d1", "op": "Dense", "units": 3, "trainable": False},
+              {"name": "d2", "op": "Dense", "units": 2}]
+    g = _graph(layers, [2, 4])
+    train = time_plan(g, analyze(g), TOY, "float32", batch=1, training=True).layers
+    forward = time_plan(g, analyze(g), TOY, "float32", batch=1, training=False).layers
+    assert [(t.flops, t.bytes) for t in train[1:3]] == [(f.flops, f.bytes)
+                                                          for f in forward[1:3]]
+    assert train[3].flops == 4 * (2 * 2 * 6 + 3 * 2)
 
 
 # TOY calibrated: depthwise at 1e8 FLOP/s (10x under its vector rate), 300 bytes of cache at
@@ -182,9 +217,9 @@ SWAPPING = Device("toy3", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu
 
 
 def _swapped_layer(size, training, device=SWAPPING, batch=2, first=False, **conv):
-    """The 3x3 convolution c (2 -> 4 channels) on size x size; after a ReLU (so a training
-    step computes its input gradient) unless `first`."""
-    relu = [] if first else [{"name": "r", "op": "ReLU"}]
+    """The 3x3 convolution c (2 -> 4 channels) on size x size; after a BatchNormalization
+    (trainable: so a training step computes c's input gradient) unless `first`."""
+    relu = [] if first else [{"name": "r", "op": "BatchNormalization"}]
     g = _graph([*relu, {"name": "c", "op": "Conv2D", "filters": 4, "kernel_size": 3,
                         "padding": "same", "use_bias": False, **conv}], [size, size, 2])
     plan = time_plan(g, analyze(g), device, "float32", batch=batch, training=training)
@@ -201,9 +236,8 @@ def test_a_swapped_convolution_is_priced_by_the_kernel_bytes_it_sweeps():
     # (its 1152 FLOPs at 5e8: 2304 ns)
     train = _swapped_layer(2, True)
     assert train.compute_s == pytest.approx(3 * 2304e-9)
-    # fed by the model's input no input gradient runs: the convention's 2 x FLOPs backward
-    assert _swapped_layer(2, True, first=True).compute_s == pytest.approx(
-        2304e-9 + 2 * 1152 / 5e8)
+    # fed by the model's input no input gradient runs: the forward and the kernel's gradient
+    assert _swapped_layer(2, True, first=True).compute_s == pytest.approx(2 * 2304e-9)
     # on 3 x 3 (9 taps, 9 positions) nothing swaps: 2 x 9 x 72 x 2 = 2592 FLOPs at 1e9
     plain = _swapped_layer(3, False)
     assert plain.compute_s == pytest.approx(2592e-9)

@@ -8,7 +8,8 @@ from hypothesis import given
 from strategies import analyzed_or_rejected, network_specs
 
 from convplan.analysis import analyze
-from convplan.analysis.timing import layer_kernels, time_plan
+from convplan.analysis.gradient_flow import output_gradients
+from convplan.analysis.timing import layer_kernels, step_passes, time_plan
 from convplan.devices import Device
 from convplan.frontends.spec import build_graph
 from convplan.ir import ops as O
@@ -23,25 +24,40 @@ KERNELS = Device("toy3", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu"
                         "xla_conv_backward_flops": 2e8})
 
 
-def _graph(layers, shape):
-    return build_graph({"name": "t", "inputs": {"x": shape}, "layers": layers})
+def _graph(layers, shape, fed=False):
+    """The layers on input x; with `fed`, after a BatchNormalization "bn" (trainable, so a
+    training step computes the first layer's input gradient, which it does not for a layer
+    fed by the graph's input: convplan.analysis.gradient_flow)."""
+    first = [{"name": "bn", "op": "BatchNormalization"}] if fed else []
+    return build_graph({"name": "t", "inputs": {"x": shape}, "layers": [*first, *layers]})
+
+
+def _last(graph, device, training, batch=1):
+    """The time of the graph's last layer."""
+    return time_plan(graph, analyze(graph), device, "float32", batch=batch,
+                     training=training).layers[-1]
 
 
 def test_depthwise_training_pays_its_kernel_gradient_at_its_own_rate_by_hand():
     # DepthwiseConv2D 3x3 valid on 4x4x2, batch 1: 152 FLOPs forward (test_timing.py).
     # Training: forward and input gradient at 1e8 (2 x 1520 ns), the kernel's gradient at
     # 1e7 (15200 ns): 18240 ns of compute; 3 kernels (forward, dx, dW) x 1 us on top
-    g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2])
-    plain = time_plan(g, analyze(g), PLAIN, "float32", batch=1, training=True).layers[1]
+    g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2], fed=True)
+    plain = _last(g, PLAIN, True)
     assert plain.compute_s == pytest.approx(3 * 1520e-9)
-    dw = time_plan(g, analyze(g), KERNELS, "float32", batch=1, training=True).layers[1]
+    dw = _last(g, KERNELS, True)
     assert dw.compute_s == pytest.approx(2 * 1520e-9 + 15200e-9)
     assert dw.kernel_s == pytest.approx(3e-6)
     assert dw.lower_s == pytest.approx(max(dw.compute_s, dw.memory_s) + 3e-6)
     assert dw.upper_s == pytest.approx(dw.compute_s + dw.memory_s + 3e-6)
     # forward only: one kernel, the depthwise rate
-    fwd = time_plan(g, analyze(g), KERNELS, "float32", batch=1).layers[1]
+    fwd = _last(g, KERNELS, False)
     assert fwd.compute_s == pytest.approx(1520e-9) and fwd.kernel_s == pytest.approx(1e-6)
+    # fed by the graph's input: no input gradient, 2 kernels (forward, dW)
+    first = _last(_graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}],
+                         [4, 4, 2]), KERNELS, True)
+    assert first.compute_s == pytest.approx(1520e-9 + 15200e-9)
+    assert first.kernel_s == pytest.approx(2e-6)
 
 
 def test_layer_kernels_by_hand():
@@ -50,6 +66,9 @@ def test_layer_kernels_by_hand():
     relu = O.OPS["ReLU"](name="r")
     assert [layer_kernels(op, False) for op in (conv, sep, relu)] == [1, 2, 1]
     assert [layer_kernels(op, True) for op in (conv, sep, relu)] == [3, 6, 2]
+    # the gradients a step computes: a first convolution 1 (dW), a frozen layer's none
+    assert [layer_kernels(op, True, 1) for op in (conv, sep, relu)] == [2, 4, 2]
+    assert [layer_kernels(op, True, 0) for op in (conv, sep, relu)] == [1, 2, 1]
 
 
 @given(spec=network_specs(invalid=False, max_steps=5))
@@ -61,13 +80,17 @@ def test_the_kernel_cost_is_counted_once_per_kernel_of_the_plan(spec):
     free = Device("toy4", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                   extra={"depthwise_flops": 1e8, "depthwise_filter_flops": 1e7,
                          "xla_conv_flops": 5e8, "xla_conv_backward_flops": 2e8})
+    flows = output_gradients(graph, analysis)
+    layer = {t.name: t for t in analysis.layers}
     for training in (False, True):
         with_k = time_plan(graph, analysis, KERNELS, "float32", batch=8, training=training)
         without = time_plan(graph, analysis, free, "float32", batch=8, training=training)
         expected_total = 0.0
         for a, b in zip(with_k.layers, without.layers, strict=True):
             runs = b.flops != 0 or b.bytes != 0
-            kernels = layer_kernels(graph[a.name].op, training) if runs else 0
+            node = graph[a.name]
+            gradients = step_passes(node, layer[a.name], flows, training).gradients
+            kernels = layer_kernels(node.op, training, gradients) if runs else 0
             assert a.kernel_s == pytest.approx(kernels * 1e-6)
             assert a.lower_s - b.lower_s == pytest.approx(kernels * 1e-6, abs=1e-15)
             assert a.upper_s - b.upper_s == pytest.approx(kernels * 1e-6, abs=1e-15)
@@ -80,19 +103,22 @@ def test_the_kernel_cost_is_counted_once_per_kernel_of_the_plan(spec):
 
 def test_a_convolution_runs_at_the_calibrated_xla_rates_by_hand():
     # Conv2D 1 filter 3x3 valid on 3x3x1, no bias, batch 1: 9 MACs, 18 FLOPs. Forward at
-    # 1e8 FLOP/s: 180 ns; training: + 2 x 18 FLOPs backward at 1e7: 3600 ns more. A Dense
-    # keeps the float32 peak (1e9)
+    # 1e8 FLOP/s: 180 ns; training: + 2 x 18 FLOPs backward at 1e7: 3600 ns more (the
+    # kernel's gradient, 1800 ns, alone where the input has no gradient). A Dense keeps the
+    # float32 peak (1e9)
     rates = Device("toy5", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                    extra={"xla_conv_flops": 1e8, "xla_conv_backward_flops": 1e7})
-    g = _graph([{"name": "c", "op": "Conv2D", "filters": 1, "kernel_size": 3,
-                 "use_bias": False}], [3, 3, 1])
-    fwd = time_plan(g, analyze(g), rates, "float32", batch=1).layers[1]
+    conv = [{"name": "c", "op": "Conv2D", "filters": 1, "kernel_size": 3, "use_bias": False}]
+    fwd = _last(_graph(conv, [3, 3, 1]), rates, False)
     assert fwd.flops == 18 and fwd.compute_s == pytest.approx(180e-9)
-    train = time_plan(g, analyze(g), rates, "float32", batch=1, training=True).layers[1]
-    assert train.compute_s == pytest.approx(180e-9 + 3600e-9)
-    d = _graph([{"name": "d", "op": "Dense", "units": 1, "use_bias": False}], [9])
-    dense = time_plan(d, analyze(d), rates, "float32", batch=1, training=True).layers[1]
-    assert dense.compute_s == pytest.approx(3 * 18e-9)
+    assert _last(_graph(conv, [3, 3, 1], fed=True), rates, True).compute_s == pytest.approx(
+        180e-9 + 3600e-9)
+    first = _last(_graph(conv, [3, 3, 1]), rates, True)
+    assert first.flops == 2 * 18 and first.compute_s == pytest.approx(180e-9 + 1800e-9)
+    dense = [{"name": "d", "op": "Dense", "units": 1, "use_bias": False}]
+    assert _last(_graph(dense, [9], fed=True), rates, True).compute_s == pytest.approx(
+        3 * 18e-9)
+    assert _last(_graph(dense, [9]), rates, True).compute_s == pytest.approx(2 * 18e-9)
 
 
 def test_a_1x1_kernel_gradient_runs_at_its_own_rate_by_hand():
@@ -103,19 +129,18 @@ def test_a_1x1_kernel_gradient_runs_at_its_own_rate_by_hand():
                    extra={"xla_conv_flops": 1e8, "xla_conv_backward_flops": 1e7,
                           "xla_pointwise_filter_flops": 1e6})
     g = _graph([{"name": "c", "op": "Conv2D", "filters": 2, "kernel_size": 1,
-                 "use_bias": False}], [3, 3, 2])
-    train = time_plan(g, analyze(g), rates, "float32", batch=1, training=True).layers[1]
+                 "use_bias": False}], [3, 3, 2], fed=True)
+    train = _last(g, rates, True)
     assert train.flops == 3 * 72 and train.compute_s == pytest.approx(720e-9 + 7200e-9 + 72e-6)
-    fwd = time_plan(g, analyze(g), rates, "float32", batch=1).layers[1]
+    fwd = _last(g, rates, False)
     assert fwd.compute_s == pytest.approx(720e-9)
     grouped = _graph([{"name": "c", "op": "Conv2D", "filters": 2, "kernel_size": 1,
-                       "groups": 2, "use_bias": False}], [3, 3, 2])
-    train = time_plan(grouped, analyze(grouped), rates, "float32", batch=1,
-                      training=True).layers[1]
+                       "groups": 2, "use_bias": False}], [3, 3, 2], fed=True)
+    train = _last(grouped, rates, True)
     assert train.compute_s == pytest.approx(36 * (1 / 1e8 + 2 / 1e7))  # 18 MACs
     k3 = _graph([{"name": "c", "op": "Conv2D", "filters": 1, "kernel_size": 3,
-                  "use_bias": False}], [3, 3, 1])
-    train = time_plan(k3, analyze(k3), rates, "float32", batch=1, training=True).layers[1]
+                  "use_bias": False}], [3, 3, 1], fed=True)
+    train = _last(k3, rates, True)
     assert train.compute_s == pytest.approx(180e-9 + 3600e-9)
 
 
@@ -167,12 +192,11 @@ def test_depthwise_kernel_gradient_scales_with_channels_by_hand():
     for channels, expected in ((2, 152 * (2 / 1e8 + 1 / 1e7)),
                                (4, 304 * (2 / 1e8 + 2 / 1e7))):
         g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}],
-                   [4, 4, channels])
-        dw = time_plan(g, analyze(g), DENSE_LOWERING, "float32", batch=1,
-                       training=True).layers[1]
+                   [4, 4, channels], fed=True)
+        dw = _last(g, DENSE_LOWERING, True)
         assert dw.compute_s == pytest.approx(expected)
     # an entry without depthwise_channels keeps the kernel gradient per forward FLOP
-    old = time_plan(g, analyze(g), KERNELS, "float32", batch=1, training=True).layers[1]
+    old = _last(g, KERNELS, True)
     assert old.compute_s == pytest.approx(304 * (2 / 1e8 + 1 / 1e7))
 
 
@@ -180,36 +204,39 @@ def test_a_strided_depthwise_input_gradient_runs_at_its_own_rate_by_hand():
     # 3x3 stride 2 valid on 5x5x2: 2x2x2 out, 2 x 9 x 8 + 8 = 152 FLOPs forward; the input
     # gradient at 1e6, the forward at 1e8, the kernel gradient at 1e7 x 2/2
     g = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3, "strides": 2}],
-               [5, 5, 2])
-    dw = time_plan(g, analyze(g), DENSE_LOWERING, "float32", batch=1, training=True).layers[1]
+               [5, 5, 2], fed=True)
+    dw = _last(g, DENSE_LOWERING, True)
     assert dw.flops == 3 * 152
     assert dw.compute_s == pytest.approx(152 * (1 / 1e8 + 1 / 1e6 + 1 / 1e7))
     # the forward pass alone pays none of it; stride 1 takes the forward's rate for dx
-    forward = time_plan(g, analyze(g), DENSE_LOWERING, "float32", batch=1).layers[1]
+    forward = _last(g, DENSE_LOWERING, False)
     assert forward.compute_s == pytest.approx(152 / 1e8)
-    g1 = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2])
-    stride1 = time_plan(g1, analyze(g1), DENSE_LOWERING, "float32", batch=1,
-                        training=True).layers[1]
+    g1 = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 3}], [4, 4, 2],
+                fed=True)
+    stride1 = _last(g1, DENSE_LOWERING, True)
     assert stride1.compute_s == pytest.approx(152 * (2 / 1e8 + 1 / 1e7))
 
 
 def test_max_pooling_backward_runs_at_its_calibrated_rate_by_hand():
     # 2x2 max pooling of 4x4x2: 2x2x2 outputs x 3 comparisons = 24 FLOPs forward; training:
     # the forward at the vector rate (1e9), the backward's select-and-scatter at 1e6
-    g = _graph([{"name": "p", "op": "MaxPooling2D", "pool_size": 2}], [4, 4, 2])
+    g = _graph([{"name": "p", "op": "MaxPooling2D", "pool_size": 2}], [4, 4, 2], fed=True)
     pooled = Device("toy5", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                     extra={"max_pool_backward_flops": 1e6})
-    layer = time_plan(g, analyze(g), pooled, "float32", batch=1, training=True).layers[1]
+    layer = _last(g, pooled, True)
     assert layer.compute_s == pytest.approx(24 / 1e9 + 24 / 1e6)
-    assert time_plan(g, analyze(g), pooled, "float32", batch=1).layers[1].compute_s == \
-        pytest.approx(24 / 1e9)
+    assert _last(g, pooled, False).compute_s == pytest.approx(24 / 1e9)
     # without the rate: twice the forward's FLOPs at the vector rate
-    plain = time_plan(g, analyze(g), PLAIN, "float32", batch=1, training=True).layers[1]
+    plain = _last(g, PLAIN, True)
     assert plain.compute_s == pytest.approx(3 * 24 / 1e9)
-    average = _graph([{"name": "p", "op": "AveragePooling2D", "pool_size": 2}], [4, 4, 2])
-    avg = time_plan(average, analyze(average), pooled, "float32", batch=1,
-                    training=True).layers[1]
+    average = _graph([{"name": "p", "op": "AveragePooling2D", "pool_size": 2}], [4, 4, 2],
+                     fed=True)
+    avg = _last(average, pooled, True)
     assert avg.compute_s == pytest.approx(avg.flops / 1e9)  # 3 passes of its FLOPs
+    # on the graph's input nothing before it trains: no backward at all
+    first = _last(_graph([{"name": "p", "op": "MaxPooling2D", "pool_size": 2}], [4, 4, 2]),
+                  pooled, True)
+    assert (first.flops, first.compute_s) == (24, pytest.approx(24 / 1e9))
 
 
 def test_an_image_stem_runs_at_the_calibrated_stem_rates_by_hand():
@@ -225,9 +252,9 @@ def test_an_image_stem_runs_at_the_calibrated_stem_rates_by_hand():
         rates = Device("toy9", "toy", 2**30, {"float32": 1e10}, 1e9, "test", kind="cpu",
                        extra=extra)
         g = _graph([{"name": "c", "op": "Conv2D", "filters": 2, "kernel_size": kernel,
-                     "use_bias": False}], [4 + kernel - 3, 4 + kernel - 3, channels])
-        layer = time_plan(g, analyze(g), rates, "float32", batch=1, training=training)
-        return layer.layers[1].compute_s
+                     "use_bias": False}], [4 + kernel - 3, 4 + kernel - 3, channels],
+                   fed=True)
+        return _last(g, rates, training).compute_s
 
     assert compute_s(stem) == pytest.approx(4320e-9 + 43200e-9 + 432000e-9)
     assert compute_s(stem, training=False) == pytest.approx(4320e-9)

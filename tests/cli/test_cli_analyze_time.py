@@ -21,9 +21,13 @@ def test_table_has_the_time_columns_and_totals(capsys):
     header = next(line for line in out.splitlines() if "FLOP/B" in line)
     assert header.split() == ["layer", "op", "FLOPs", "bytes", "FLOP/B", "bound", "lower",
                               "upper", "q"]
-    conv = next(line for line in out.splitlines() if line.split()[:1] == ["conv1_conv"]
-                and "compute" in line)
-    assert "compute" in conv
+    # name, op, FLOPs, bytes (a number and a unit), FLOP/B, bound, ...
+    rows = {f[0]: f for f in (line.split() for line in out.splitlines())
+            if f[6:7] in (["compute"], ["memory"])}
+    assert rows["conv3_block1_2_conv"][6] == "compute"  # 3x3 128 -> 128: 575 FLOP/B
+    # the stem computes no input gradient (nothing trainable lies upstream): its forward
+    # and kernel gradient, 256 x 2 x 2 x 118.0M MACs = 121G, below the ridge point
+    assert rows["conv1_conv"][2] == "121G" and rows["conv1_conv"][6] == "memory"
     assert "training step:" in out and "images/s" in out and "forward pass:" in out
 
 
