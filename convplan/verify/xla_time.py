@@ -6,8 +6,10 @@ the CPU, each layer compiled and timed on its own, and the whole forward and tra
                   warm-up call, each call ended by block_until_ready
     layer training time = the same for the layer's forward and backward as a training step
                   runs them: jax.vjp of stateless_call (training=True) with respect to its
-                  trainable weights and its inputs (not an input fed by the model's input,
-                  whose gradient a training step never computes), applied to a random output
+                  trainable weights and its inputs (not an input without a trainable weight
+                  upstream, the model's input or what only preprocessing or frozen layers
+                  made of it, whose gradient a training step never computes:
+                  convplan.analysis.gradient_flow), applied to a random output
                   gradient, jitted; the forward's output and the updated non-trainable state
                   (BatchNormalization's moving statistics) are returned too, as a step uses them
     overhead    = the same for a jitted function of the same arguments that computes nothing
@@ -137,7 +139,7 @@ def _training_call(call: Callable[[Any, Any, Any], Any], differentiated: list[in
     return train
 
 
-def _time_training(model_inputs: set[int], call: Callable[[Any, Any, Any], Any],
+def _time_training(without_gradient: set[int], call: Callable[[Any, Any, Any], Any],
                    tensors: Any, trainable: Any, frozen: Any, arrays: list[Any], seed: int,
                    measure: bool, timing: dict[str, Any]) -> dict[str, Any] | None:
     """One layer's training timing (`_training_call`, jitted) and its dispatch overhead, as
@@ -151,19 +153,31 @@ def _time_training(model_inputs: set[int], call: Callable[[Any, Any, Any], Any],
     cotangent = jax.tree_util.tree_unflatten(
         tree, [_random(tuple(leaf.shape), str(leaf.dtype), seed + 1) for leaf in leaves])
     differentiated = [i for i, (t, x) in enumerate(zip(tensors, arrays, strict=True))
-                      if id(t) not in model_inputs and _inexact(x)]
+                      if id(t) not in without_gradient and _inexact(x)]
     args = (trainable, frozen, arrays, cotangent)
     start = time.perf_counter()
     compiled = jax.jit(_training_call(call, differentiated)).lower(*args).compile()
     compile_s = time.perf_counter() - start
     if not measure:
-        return {"xla": cost(compiled)}
+        return {"input_gradients": len(differentiated), "xla": cost(compiled)}
     measured = time_call(_blocked(compiled, *args), **timing)
     nothing = jax.jit(_nothing).lower(*args).compile()
     overhead = time_call(_blocked(nothing, *args), **timing)
     return {**measured, "overhead_median_s": overhead["median_s"],
             "overhead_min_s": overhead["min_s"], "compile_s": round(compile_s, 3),
             "input_gradients": len(differentiated), "xla": cost(compiled)}
+
+
+def _without_gradient(model: Any) -> set[int]:
+    """ids of the Keras tensors no training step differentiates: the model's inputs and the
+    outputs of layers without trainable weights fed only by such tensors."""
+    none = {id(t) for t in model.inputs}
+    for layer in model.layers:  # a functional model's layers come in graph order
+        node = layer._inbound_nodes[0]
+        if not layer.trainable_weights and all(
+                id(t) in none for t in node.arguments.keras_tensors):
+            none |= {id(t) for t in node.outputs}
+    return none
 
 
 def time_layers(model: Any, batch: int, measure: bool = True, training: bool = True,
@@ -174,7 +188,7 @@ def time_layers(model: Any, batch: int, measure: bool = True, training: bool = T
     in training mode (`_training_call`). Input layers are left out."""
     import jax
 
-    model_inputs = {id(t) for t in model.inputs}
+    without_gradient = _without_gradient(model)
     rows = []
     for index, layer in enumerate(model.layers):
         if type(layer).__name__ == "InputLayer":
@@ -202,7 +216,7 @@ def time_layers(model: Any, batch: int, measure: bool = True, training: bool = T
                         "overhead_min_s": overhead["min_s"], "compile_s": round(compile_s, 3)})
         row["xla"] = cost(compiled)
         if training:
-            train = _time_training(model_inputs, _stateless(layer, node, tensors, True),
+            train = _time_training(without_gradient, _stateless(layer, node, tensors, True),
                                    tensors, trainable, frozen, arrays, index, measure, timing)
             if train is not None:
                 row["train"] = train

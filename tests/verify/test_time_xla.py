@@ -29,6 +29,7 @@ import yaml
 
 from convplan import load
 from convplan.analysis.analyze import analyze
+from convplan.analysis.gradient_flow import output_gradients
 from convplan.analysis.timing import time_plan
 from convplan.devices import device
 from convplan.frontends.spec import build_graph
@@ -228,3 +229,41 @@ def _check_layer_training(row: dict, training) -> None:
     assert {"conv1", "pool1", "conv2", "pool2", "dense1", "dense2"} <= \
         {b.name for b in result.layers}
     assert all(b.measured_s > 0 and b.lower_s <= b.upper_s for b in result.layers)
+
+
+GRADIENT_FLOW = """
+import json, keras
+from convplan.verify.xla_time import time_layers
+x = keras.Input((6, 6, 2))
+h = keras.layers.Rescaling(0.5, name="scale")(x)
+h = keras.layers.ZeroPadding2D(1, name="pad")(h)
+h = keras.layers.Conv2D(3, 3, name="frozen", trainable=False)(h)
+h = keras.layers.Conv2D(4, 3, name="first")(h)
+h = keras.layers.ReLU(name="relu")(h)
+h = keras.layers.Conv2D(2, 1, name="second")(h)
+model = keras.Model(x, h)
+print(json.dumps({"json": model.to_json(), "layers": time_layers(model, 2, measure=False)}))
+"""
+
+
+def test_the_layers_timed_alone_take_the_gradients_convplan_counts():
+    """A preprocessing layer, a padding and a frozen convolution before the first trainable
+    one: the benchmark differentiates no input of theirs, nor the first trainable layer's
+    input (so XLA's compiled program of that layer counts its forward and kernel gradient,
+    2x the forward's FLOPs, where the next convolution's counts 3x), exactly the inputs
+    convplan.analysis.gradient_flow says a step computes gradients for."""
+    done = subprocess.run([sys.executable, "-c", GRADIENT_FLOW], capture_output=True,
+                          text=True, env=environment(), cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    measured = {m["name"]: m for m in out["layers"]}
+    graph = _graph(out["json"])
+    flows = output_gradients(graph, analyze(graph))
+    assert [n for n, f in flows.items() if f] == ["first", "relu", "second"]
+    for name, m in measured.items():
+        assert m["train"]["input_gradients"] == sum(flows[i] for i in graph[name].inputs), name
+
+    def backward_share(name: str) -> float:
+        return measured[name]["train"]["xla"]["flops"] / measured[name]["xla"]["flops"]
+    assert backward_share("first") == pytest.approx(2, rel=0.15)
+    assert backward_share("second") == pytest.approx(3, rel=0.15)
