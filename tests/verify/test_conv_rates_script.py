@@ -31,16 +31,21 @@ STEM = {"xla_stem_conv_flops": 3e7, "xla_stem_input_flops": 2e7, "xla_stem_filte
     k: v for k, v in EXTRA.items() if k != "xla_pointwise_filter_flops"}])
 def test_priced_rates_are_the_rates_time_plan_charges(kernel, channels, extra):
     # no bias: the layer's FLOPs are its convolution's; the map is large enough that
-    # XLA's operand swap (priced by bytes instead) does not apply
-    graph = build_graph({"name": "t", "inputs": {"x": [6, 6, channels]}, "layers": [
-        {"name": "c", "op": "Conv2D", "filters": 3, "kernel_size": kernel,
-         "use_bias": False}]})
-    analysis = analyze(graph)
-    flops = analysis.layers[1].flops
+    # XLA's operand swap (priced by bytes instead) does not apply. Behind a trainable
+    # BatchNormalization the step computes all three passes; as the first layer, no input
+    # gradient (nothing trainable lies upstream)
     chip = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                   extra=dict(extra))
     priced = priced_rates(chip, kernel, channels)
-    forward = time_plan(graph, analysis, chip, batch=1).layers[1]
-    assert forward.compute_s == pytest.approx(flops / priced["forward"])
-    train = time_plan(graph, analysis, chip, batch=1, training=True).layers[1]
-    assert train.compute_s == pytest.approx(flops * sum(1 / rate for rate in priced.values()))
+    for first in (False, True):
+        layers = [] if first else [{"name": "bn", "op": "BatchNormalization"}]
+        graph = build_graph({"name": "t", "inputs": {"x": [6, 6, channels]}, "layers": [
+            *layers, {"name": "c", "op": "Conv2D", "filters": 3, "kernel_size": kernel,
+                      "use_bias": False}]})
+        analysis = analyze(graph)
+        flops = analysis.layer("c").flops
+        forward = time_plan(graph, analysis, chip, batch=1).layers[-1]
+        assert forward.compute_s == pytest.approx(flops / priced["forward"])
+        train = time_plan(graph, analysis, chip, batch=1, training=True).layers[-1]
+        passes = [rate for name, rate in priced.items() if not first or name != "input gradient"]
+        assert train.compute_s == pytest.approx(flops * sum(1 / rate for rate in passes))
