@@ -19,6 +19,13 @@ Ratios, not seconds: this machine is shared and noisy.
     .venv/bin/python benchmarks/time_vs_jax.py --from rows.jsonl --detail  # per-op misses
     .venv/bin/python benchmarks/time_vs_jax.py --from rows.jsonl --cold    # all bytes at DRAM rate
     .venv/bin/python benchmarks/time_vs_jax.py --models seed_cnn,VGG16 --size 64
+    .venv/bin/python benchmarks/time_vs_jax.py --calibrate-each --record rows.jsonl
+    .venv/bin/python benchmarks/time_vs_jax.py --from rows.jsonl --own-calibration
+
+With --calibrate-each, `convplan calibrate` runs right before each model is measured and its
+entry is kept in the model's rows; --own-calibration scores each row against it (the
+machine's drift over one model's minutes, not over the whole run's; rows without one use
+--device).
 
 The default input size is 96 (the seed CNN, a 28x28 network, at 56), not 224: 224 at batch 32
 takes tens of minutes per model on two shared cores. Targets (issue 15): Spearman >= 0.8,
@@ -57,7 +64,28 @@ def measure(job: dict) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def plans(row: dict, device_name: str, cold: bool = False) -> tuple:
+def calibration() -> dict:
+    """This machine's `cpu-local` entry measured now (`convplan calibrate` in a subprocess,
+    into a temporary devices file), as the devices file stores it."""
+    from convplan.devices import LOCAL, device_to_json, user_devices
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "devices.json"
+        subprocess.run([sys.executable, "-m", "convplan", "calibrate", "--output", str(path)],
+                       check=True, capture_output=True, cwd=ROOT)
+        return device_to_json(user_devices(path)[LOCAL])
+
+
+def scored_device(row: dict, device_name: str, own: bool) -> object:
+    """The device a row is scored against: the calibration recorded with it (`own`, where
+    the row has one), else the named entry."""
+    from convplan.devices import device, device_from_json
+
+    return device_from_json(row["calibration"]) if own and "calibration" in row \
+        else device(device_name)
+
+
+def plans(row: dict, chip: object, cold: bool = False) -> tuple:
     """convplan's analysis, its (forward, training) step plans of a measured row's model and
     the same plans with each layer priced alone (`time_plan(alone=True)`: its bytes at the
     rate of its own traffic, as a layer compiled and repeated alone runs), which the layers
@@ -67,14 +95,12 @@ def plans(row: dict, device_name: str, cold: bool = False) -> tuple:
     import dataclasses
 
     from convplan.analysis.timing import time_plan
-    from convplan.devices import device
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.json"
         path.write_text(row["model_json"])
         graph = load(str(path))
     analysis = analyze(graph)
-    chip = device(device_name)
     if cold:
         extra = {k: v for k, v in chip.extra.items()
                  if not k.startswith("stream_") and k != "cache_bandwidth"}
@@ -118,14 +144,15 @@ def _ratio(a: float, b: float) -> str:
 
 
 def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
-          overhead: bool = True, cold: bool = False) -> list[str]:
+          overhead: bool = True, cold: bool = False, own: bool = False) -> list[str]:
     head = (f"{'model':<15}{'size':>5}{'batch':>6}{'layers':>7}{'inside':>8}{'rho':>7} | "
             f"{'fwd':>6}{'band':>5} | {'inside':>7}{'rho':>6}{'sum':>6} | {'train':>6}"
             f"{'band':>5} | {'flops fwd':>10}{'train':>7}{'bytes fwd':>10}{'train':>7}")
     lines = [head, "-" * len(head)]
     misses: list[str] = []
     for row in rows:
-        analysis, (forward, training), alone = plans(row, device_name, cold)
+        chip = scored_device(row, device_name, own)
+        analysis, (forward, training), alone = plans(row, chip, cold)
         fwd, train = accuracy(row, (forward, training), alone, statistic, overhead)
         steps = row["steps"]
         ours_f = (sum(t.flops for t in forward.layers), sum(t.bytes for t in forward.layers))
@@ -144,7 +171,8 @@ def table(rows: list[dict], device_name: str, statistic: str, detail: bool,
             misses += _detail(row, fwd, alone[0])
             if train.layers:
                 misses += _training_detail(row["name"], train)
-    lines += ["", f"device {device_name}{' (cold: no in-cache rates)' if cold else ''}, float32, "
+    scored = "each row's own calibration, else " + device_name if own else device_name
+    lines += ["", f"device {scored}{' (cold: no in-cache rates)' if cold else ''}, float32, "
               f"{statistic} of repeats; inside = fraction "
               "of layers (forward, each compiled alone"
               + (", less the dispatch of an empty call" if overhead else "")
@@ -254,6 +282,11 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true",
                         help="price every layer's bytes at the memory bandwidth (drop the "
                              "device's in-cache rates)")
+    parser.add_argument("--calibrate-each", action="store_true",
+                        help="run `convplan calibrate` right before each model and keep its "
+                             "entry in the model's rows")
+    parser.add_argument("--own-calibration", action="store_true",
+                        help="score each row against the calibration kept in it")
     args = parser.parse_args()
     if args.source:
         # recorded rows name their Keras model by SHA-256; it is rebuilt (no measuring)
@@ -264,13 +297,15 @@ def main() -> None:
         for model in args.models.split(","):
             job = request(model, args.size, "float32", [args.batch])
             job["budget_s"] = args.budget
-            got = measure(job)
+            entry = calibration() if args.calibrate_each else None
+            got = [{**r, "calibration": entry} if entry else r for r in measure(job)]
             rows += got
             if args.record:
                 with open(args.record, "a") as out:
                     out.writelines(json.dumps(compact(r)) + "\n" for r in got)
     print("\n".join(table(rows, args.device, args.statistic, args.detail,
-                           not args.keep_overhead, args.cold)))
+                           not args.keep_overhead, args.cold,
+                           args.own_calibration or args.calibrate_each)))
 
 
 if __name__ == "__main__":

@@ -32,3 +32,15 @@ def test_excess_is_shared_by_what_each_class_adds_over_its_midpoints():
     assert shares["Conv2D"][4] == pytest.approx(0.0)
     assert sum(s[4] for s in shares.values()) == pytest.approx(1.0)
     assert sum(s[3] for s in shares.values()) == pytest.approx(1.0)
+
+
+def test_a_row_is_scored_against_the_calibration_kept_with_it():
+    from time_vs_jax import scored_device
+
+    from convplan.devices import DEVICES, device_to_json
+
+    kept = {**device_to_json(DEVICES["t4"]), "name": "cpu-local", "bandwidth": 1.5e9}
+    row = {"name": "m", "calibration": kept}
+    assert scored_device(row, "h100", own=True).bandwidth == 1.5e9
+    assert scored_device(row, "h100", own=False) == DEVICES["h100"]
+    assert scored_device({"name": "m"}, "h100", own=True) == DEVICES["h100"]
