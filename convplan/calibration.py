@@ -52,6 +52,10 @@
   each the forward's FLOPs per second of it, the rates of convolutions with at most 4 input
   channels and 9 kernel taps (here 0.12, 0.25 and 0.35 of the 64-channel 3x3 rates); not
   under `--quick` (no jax).
+- wide convolution: the same three passes of a 3x3 'same' convolution of 8 x 14 x 14 x 256
+  -> 256: `extra["xla_wide_conv_flops"]`, `["xla_wide_input_flops"]`,
+  `["xla_wide_filter_flops"]`, the rates of 256 channels, between which and the 64-channel
+  ones the time model interpolates (here 1.8x the 64-channel forward); not under `--quick`.
 - swapped convolution: a 3x3 'same' convolution of C -> C channels on 2 x 2 maps (C = 128,
   256, 384, 512: kernels of 0.6-9.4 MB) as XLA:CPU runs it (jitted), whose operands XLA swaps
   (convplan.analysis.xla_cpu): `extra["swapped_conv_<kernel bytes>"]`, the bytes its loop
@@ -252,7 +256,8 @@ def _conv_runs(use_jax: bool) -> dict[str, tuple[Callable[[], object], float]]:
     ("xla_conv_flops") and its input and kernel gradients ("xla_conv_backward_flops", 2 x the
     forward's FLOPs), a 1x1 one's kernel gradient ("xla_pointwise_filter_flops": a
     convolution whose window is the whole map, after transposes), and the image stem's
-    three passes (`_stem_conv_runs`). Empty without jax."""
+    three passes (`_stem_conv_runs`) and a wide (256-channel) one's (`_wide_conv_runs`). Empty
+    without jax."""
     if not use_jax:
         return {}
     try:
@@ -281,10 +286,11 @@ def _conv_runs(use_jax: bool) -> dict[str, tuple[Callable[[], object], float]]:
                 lambda: [g.block_until_ready() for g in grads(x, w)], 2 * flops),
             "xla_pointwise_filter_flops": (
                 lambda: pointwise(w1, x).block_until_ready(), flops / 9),
-            **_stem_conv_runs(jax, lax, rng)}
+            **_stem_conv_runs(jax, lax, rng), **_wide_conv_runs(jax, lax, rng)}
 
 
 STEM = (8, 64, 3, 32)  # batch, map side, C_in, C_out of calibrate's image stem
+WIDE = (8, 14, 256, 256)  # ... and of its wide 3x3 convolution
 
 
 def xla_conv_passes(jax: Any, lax: Any, stride: int, padding: str
@@ -307,22 +313,40 @@ def _stem_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[]
     stride-2 'same' convolution of 8 64 x 64 x 3 maps to 32 channels (MobileNet's and
     EfficientNet's first layer): its forward ("xla_stem_conv_flops"), input gradient
     ("xla_stem_input_flops") and kernel gradient ("xla_stem_filter_flops"), each of the
+    forward's FLOPs."""
+    keys = ("xla_stem_conv_flops", "xla_stem_input_flops", "xla_stem_filter_flops")
+    return _conv_pass_runs(jax, lax, rng, keys, STEM, stride=2)
+
+
+def _wide_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[], object],
+                                                                     float]]:
+    """The same for a wide convolution, 3x3 'same' of 8 14 x 14 x 256 maps to 256 channels
+    ("xla_wide_conv_flops", "xla_wide_input_flops", "xla_wide_filter_flops"): XLA:CPU's
+    kernels for 128 channels and more run up to twice the 64-channel rates here."""
+    keys = ("xla_wide_conv_flops", "xla_wide_input_flops", "xla_wide_filter_flops")
+    return _conv_pass_runs(jax, lax, rng, keys, WIDE, stride=1)
+
+
+def _conv_pass_runs(jax: Any, lax: Any, rng: Any, keys: tuple[str, str, str],
+                    shape: tuple[int, int, int, int], stride: int
+                    ) -> dict[str, tuple[Callable[[], object], float]]:
+    """{key: (run once, FLOPs per run)} of a 3x3 'same' convolution of (batch, side, C_in,
+    C_out) `shape` at `stride`: forward, input gradient, kernel gradient, each of the
     forward's FLOPs. The gradients are taken against a random output gradient: a constant
     one (the gradient of a sum) lets XLA reduce instead of convolve."""
     import numpy as np
 
-    batch, side, cin, cout = STEM
+    batch, side, cin, cout = shape
+    out = -(-side // stride)
     x = jax.device_put(rng.standard_normal((batch, side, side, cin), dtype=np.float32))
     w = jax.device_put(rng.standard_normal((3, 3, cin, cout), dtype=np.float32) * 0.1)
-    dy = jax.device_put(rng.standard_normal((batch, side // 2, side // 2, cout),
-                                            dtype=np.float32))
-    forward, input_gradient, kernel_gradient = xla_conv_passes(jax, lax, 2, "SAME")
-    flops = 2.0 * 9 * cin * batch * (side // 2) ** 2 * cout
-    return {"xla_stem_conv_flops": (lambda: forward(x, w).block_until_ready(), flops),
-            "xla_stem_input_flops": (
-                lambda: input_gradient(x, w, dy).block_until_ready(), flops),
-            "xla_stem_filter_flops": (
-                lambda: kernel_gradient(x, w, dy).block_until_ready(), flops)}
+    dy = jax.device_put(rng.standard_normal((batch, out, out, cout), dtype=np.float32))
+    forward, input_gradient, kernel_gradient = xla_conv_passes(jax, lax, stride, "SAME")
+    flops = 2.0 * 9 * cin * batch * out * out * cout
+    forward_key, input_key, kernel_key = keys
+    return {forward_key: (lambda: forward(x, w).block_until_ready(), flops),
+            input_key: (lambda: input_gradient(x, w, dy).block_until_ready(), flops),
+            kernel_key: (lambda: kernel_gradient(x, w, dy).block_until_ready(), flops)}
 
 
 SWAPPED_CHANNELS = (128, 256, 384, 512)  # 3x3 kernels of 0.6, 2.4, 5.3 and 9.4 MB

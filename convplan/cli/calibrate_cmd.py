@@ -55,6 +55,11 @@ def command(seconds: float, quick: bool, output: str | None, name: str) -> None:
                    f"{format_count(rates['xla_stem_conv_flops'])}FLOP/s forward, "
                    f"{format_count(rates['xla_stem_input_flops'])}FLOP/s input gradient, "
                    f"{format_count(rates['xla_stem_filter_flops'])}FLOP/s kernel gradient")
+    if "xla_wide_conv_flops" in rates:
+        click.echo("convolution 3x3 wide, 256 channels (XLA:CPU): "
+                   f"{format_count(rates['xla_wide_conv_flops'])}FLOP/s forward, "
+                   f"{format_count(rates['xla_wide_input_flops'])}FLOP/s input gradient, "
+                   f"{format_count(rates['xla_wide_filter_flops'])}FLOP/s kernel gradient")
     click.echo(f"memory bandwidth ({how}):{' ' * (18 - len(how))}"
                f"{format_count(rates['bandwidth'])}B/s")
     click.echo(f"cache bandwidth ({how}):{' ' * (19 - len(how))}"

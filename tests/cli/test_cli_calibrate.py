@@ -87,18 +87,21 @@ def test_the_swapped_convolution_runs_sweep_the_kernel_per_output_position():
 def test_the_xla_convolution_runs_and_their_flops():
     """calibrate's XLA convolutions (with jax): the 3x3 forward, its two gradients (twice the
     forward's FLOPs), the 1x1 kernel gradient (a ninth of the 3x3's FLOPs) and the image
-    stem's three passes (each of the stem's forward FLOPs), each runs."""
+    stem's and the wide convolution's three passes (each of their forward's FLOPs), each
+    runs."""
     pytest.importorskip("jax")
     from convplan.calibration import _conv_runs
 
     runs = _conv_runs(True)
     forward = 2.0 * 9 * 8 * 28 * 28 * 64 * 64
     stem = 2.0 * 9 * 3 * 8 * 32 * 32 * 32  # 8 x 64 x 64 x 3 -> 32 at stride 2: 32 x 32 out
+    wide = 2.0 * 9 * 256 * 8 * 14 * 14 * 256  # 8 x 14 x 14 x 256 -> 256, 'same'
     assert {name: flops for name, (_, flops) in runs.items()} == {
         "xla_conv_flops": forward, "xla_conv_backward_flops": 2 * forward,
         "xla_pointwise_filter_flops": 2.0 * 8 * 28 * 28 * 64 * 64,
         "xla_stem_conv_flops": stem, "xla_stem_input_flops": stem,
-        "xla_stem_filter_flops": stem}
+        "xla_stem_filter_flops": stem, "xla_wide_conv_flops": wide,
+        "xla_wide_input_flops": wide, "xla_wide_filter_flops": wide}
     for run, _ in runs.values():
         run()
     assert _conv_runs(False) == {}
