@@ -95,10 +95,10 @@ def passes(batch: int, size: int, cin: int, cout: int, k: int, stride: int, padd
     return out
 
 
-def priced_rates(chip: Device, k: int, cin: int) -> dict[str, float]:
+def priced_rates(chip: Device, k: int, cin: int, cout: int) -> dict[str, float]:
     """The rate timing.time_plan prices each pass of a (not swapped) one-group k x k
-    Conv2D of `cin` input channels at on `chip` (timing.conv_pass_rates)."""
-    op = make_op("Conv2D", "c", {"filters": 1, "kernel_size": k})
+    Conv2D of `cin` to `cout` channels at on `chip` (timing.conv_pass_rates)."""
+    op = make_op("Conv2D", "c", {"filters": cout, "kernel_size": k})
     rates = conv_pass_rates(chip, op, cin, chip.peak_flops("float32"))
     return dict(zip(("forward", "input gradient", "kernel gradient"), rates, strict=True))
 
@@ -124,7 +124,7 @@ def main() -> None:
         cells = []
         for cout in grid_out:
             spent, flops = passes(8, 28, cin, cout, 3, 1, "SAME", repeats)["forward"]
-            cells.append(f"{flops / spent / priced_rates(chip, 3, cin)['forward']:7.2f}")
+            cells.append(f"{flops / spent / priced_rates(chip, 3, cin, cout)['forward']:7.2f}")
         print(f"{cin:>12d} " + "".join(cells), flush=True)
     print()
     print("the models' worst convolutions: attained / priced rate per pass")
@@ -132,7 +132,7 @@ def main() -> None:
           f"{'k grad':>9s}")
     layers = LAYERS[:2] + LAYERS[-2:] if args.quick else LAYERS
     for model, layer, batch, size, cin, cout, k, stride, padding in layers:
-        priced = priced_rates(chip, k, cin)
+        priced = priced_rates(chip, k, cin, cout)
         measured = passes(batch, size, cin, cout, k, stride, padding, repeats)
         shape = f"{batch}x{size}x{size}x{cin}->{cout} {k}x{k}/{stride} {padding.lower()}"
         cells = "".join(f"{flops / spent / priced[name]:9.2f}"

@@ -46,7 +46,11 @@ entry has it (XLA:CPU: a convolution whose window is the whole map), its input g
 the backward rate. An image stem (a one-group convolution with at most 4 input channels
 and 9 kernel taps, `_stem`) runs its forward, input gradient and kernel gradient at
 calibrate's stem rates (`STEM_KEYS`, a 3x3 3 -> 32 convolution) where the entry has them:
-XLA:CPU runs such convolutions at 0.07-0.4 of the 64-channel rates here. q >= 1 is the
+XLA:CPU runs such convolutions at 0.07-0.4 of the 64-channel rates here. Any other
+one-group convolution whose kernel has more than one tap, where the entry has calibrate's
+wide rates (`WIDE_KEYS`, a 3x3 256 -> 256 convolution), runs the passes XLA:CPU gives its
+wide kernels at those (`wide_passes`: the forward where C_out >= 128 and C_in x C_out >=
+128^2, the gradients where C_in and C_out are >= 128). q >= 1 is the
 quantization real kernels pay
 (`matrix_quantization`). A training step is the forward pass plus a backward pass of twice
 the forward FLOPs and the backward bytes where every gradient is computed; autodiff computes
@@ -67,7 +71,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from convplan.analysis import arith, xla_cpu
 from convplan.analysis.arith import Value
@@ -94,6 +98,11 @@ SWAPPED_KEY = "swapped_conv_"  # calibrate's sweep: kernel bytes -> bytes swept 
 STEM_KEYS = ("xla_stem_conv_flops", "xla_stem_input_flops", "xla_stem_filter_flops")
 STEM_CHANNELS = 4
 STEM_TAPS = 9
+# calibrate's wide convolution (3x3, 256 -> 256): forward, input gradient, kernel gradient
+# FLOP/s; they price the passes of convolutions that XLA:CPU runs with its wide kernels,
+# from WIDE_CHANNELS channels (`wide_passes`)
+WIDE_KEYS = ("xla_wide_conv_flops", "xla_wide_input_flops", "xla_wide_filter_flops")
+WIDE_CHANNELS = 128
 
 
 @dataclass(frozen=True)
@@ -490,7 +499,9 @@ def conv_pass_rates(device: Device, op: object, channels: Any, peak: float,
     convolution whose window is the whole map); an image stem (`_stem`, of `channels` input
     channels, none of whose passes XLA `swapped`) at calibrate's three stem rates where the
     entry has all three (XLA:CPU's kernels for so few channels run far under the 64-channel
-    rates, benchmarks/conv_rates.py)."""
+    rates, benchmarks/conv_rates.py); any other one-group convolution whose kernel has more
+    than one tap runs the passes `wide_passes` says at calibrate's wide rates (`WIDE_KEYS`)
+    where the entry has all three."""
     extra = device.extra
     if not swapped and all(extra.get(key) for key in STEM_KEYS) and _stem(op, channels):
         forward_key, input_key, kernel_key = STEM_KEYS
@@ -498,21 +509,43 @@ def conv_pass_rates(device: Device, op: object, channels: Any, peak: float,
     forward = extra.get("xla_conv_flops", peak)
     backward = extra.get("xla_conv_backward_flops", forward)
     pointwise = extra.get("xla_pointwise_filter_flops")
-    return forward, backward, pointwise if pointwise and _pointwise(op) else backward
+    if _pointwise(op):
+        return forward, backward, pointwise or backward
+    if all(extra.get(key) for key in WIDE_KEYS) and _one_group_conv(op) and \
+            isinstance(channels, int) and isinstance(op.filters, int):
+        wide_forward, wide_gradients = wide_passes(channels, op.filters)
+        wide_rates = [extra[key] for key in WIDE_KEYS]
+        return (wide_rates[0] if wide_forward else forward,
+                wide_rates[1] if wide_gradients else backward,
+                wide_rates[2] if wide_gradients else backward)
+    return forward, backward, backward
+
+
+def wide_passes(cin: int, cout: int) -> tuple[bool, bool]:
+    """(forward, gradients): whether XLA:CPU runs a C_in -> C_out convolution's forward and
+    its two gradients with its wide kernels, at up to twice the 64-channel rates. Measured
+    here (docs/time.md, "A wide convolution"): the forward where C_out >= 128 and C_in x C_out
+    >= 128^2 (64 -> 256 and 128 -> 128 fast, 64 -> 128 and 256 -> 64 not), the gradients where
+    both C_in and C_out are >= 128."""
+    w = WIDE_CHANNELS
+    return cout >= w and cin * cout >= w * w, min(cin, cout) >= w
+
+
+def _one_group_conv(op: object) -> TypeGuard[O.Conv]:
+    """A one-group Conv1D/2D/3D."""
+    return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1
 
 
 def _pointwise(op: object) -> bool:
     """A one-group convolution with a 1 x ... x 1 kernel."""
-    return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1 and all(
-        k == 1 for k in op.kernel_size)
+    return _one_group_conv(op) and all(k == 1 for k in op.kernel_size)
 
 
 def _stem(op: object, channels: Any) -> bool:
     """An image stem as the calibrated stem rates price it: a one-group convolution
     (Conv1D/2D/3D) with at most STEM_CHANNELS input channels and STEM_TAPS kernel taps."""
-    return isinstance(op, O.Conv) and type(op) in POINTWISE_CONVS and op.groups == 1 and \
-        isinstance(channels, int) and channels <= STEM_CHANNELS and \
-        math.prod(op.kernel_size) <= STEM_TAPS
+    return _one_group_conv(op) and isinstance(channels, int) and \
+        channels <= STEM_CHANNELS and math.prod(op.kernel_size) <= STEM_TAPS
 
 
 def _runs(flops: Any, nbytes: Any) -> bool:

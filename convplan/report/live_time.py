@@ -20,6 +20,7 @@ from convplan.analysis.timing import (
     STEM_KEYS,
     SWAPPED_KEY,
     TENSOR_CORE_DTYPES,
+    WIDE_KEYS,
     _channels,
     itemsize,
     step_passes,
@@ -37,7 +38,7 @@ from convplan.report.time_report import MODEL
 # CLI's, so the page leaves it out
 UNMIRRORED = ("depthwise_filter_flops", "depthwise_strided_input_flops",
               "max_pool_backward_flops", "kernel_s", "xla_conv_flops", "xla_conv_backward_flops",
-              "xla_pointwise_filter_flops", *STEM_KEYS)
+              "xla_pointwise_filter_flops", *STEM_KEYS, *WIDE_KEYS)
 UNMIRRORED_SWEEPS = ("stream_", SWAPPED_KEY)
 
 

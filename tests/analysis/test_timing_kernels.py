@@ -266,3 +266,36 @@ def test_an_image_stem_runs_at_the_calibrated_stem_rates_by_hand():
     # a partial entry (one stem key) keeps the general rates
     assert compute_s({**general, "xla_stem_conv_flops": 1e8}) == pytest.approx(
         432e-9 + 2 * 4320e-9)
+
+
+def test_a_wide_convolution_runs_at_the_wide_rates_by_hand():
+    # 3x3 valid on 3x3 maps (one output position), no bias, batch 1: FLOPs 2 x 9 x C_in x
+    # C_out. Base rates 1e9 forward, 1e8 each gradient; wide ones 4e9, 4e8, 1.6e9. The
+    # forward is wide where C_out >= 128 and C_in x C_out >= 128^2, the gradients where
+    # both C_in and C_out are >= 128
+    wide = {"xla_conv_flops": 1e9, "xla_conv_backward_flops": 1e8,
+            "xla_wide_conv_flops": 4e9, "xla_wide_input_flops": 4e8,
+            "xla_wide_filter_flops": 1.6e9}
+
+    def compute_s(extra, cin, cout, kernel=3, training=True):
+        chip = Device("toy10", "toy", 2**30, {"float32": 1e12}, 1e12, "test", kind="cpu",
+                      extra=extra)
+        g = _graph([{"name": "c", "op": "Conv2D", "filters": cout, "kernel_size": kernel,
+                     "use_bias": False}], [kernel, kernel, cin], fed=True)
+        return _last(g, chip, training).compute_s
+
+    def flops(cin, cout, kernel=3):
+        return 2 * kernel * kernel * cin * cout
+
+    base, all_wide = 1 / 1e9 + 2 / 1e8, 1 / 4e9 + 1 / 4e8 + 1 / 1.6e9
+    for cin, cout in ((128, 128), (256, 256), (512, 512), (128, 256), (256, 128)):
+        assert compute_s(wide, cin, cout) == pytest.approx(flops(cin, cout) * all_wide)
+    for cin, cout in ((64, 64), (127, 127), (64, 128), (256, 64), (128, 32), (32, 128)):
+        assert compute_s(wide, cin, cout) == pytest.approx(flops(cin, cout) * base)
+    # 64 -> 256: a wide forward (64 x 256 = 128^2), the gradients at the base rate
+    assert compute_s(wide, 64, 256) == pytest.approx(flops(64, 256) * (1 / 4e9 + 2 / 1e8))
+    assert compute_s(wide, 64, 256, training=False) == pytest.approx(flops(64, 256) / 4e9)
+    # a 1x1 kernel keeps the base rates; so does an entry without all three wide keys
+    assert compute_s(wide, 256, 256, kernel=1) == pytest.approx(flops(256, 256, 1) * base)
+    partial = {k: v for k, v in wide.items() if k != "xla_wide_filter_flops"}
+    assert compute_s(partial, 256, 256) == pytest.approx(flops(256, 256) * base)

@@ -110,7 +110,9 @@ def test_the_page_offers_only_devices_whose_rates_it_computes(tmp_path, monkeypa
                   entry("cpu-swapped", swapped_conv_589824=1.6e10),
                   entry("cpu-1x1", xla_pointwise_filter_flops=2e10),
                   entry("cpu-stem", xla_stem_conv_flops=1e10, xla_stem_input_flops=1e10,
-                        xla_stem_filter_flops=1e10)]
+                        xla_stem_filter_flops=1e10),
+                  entry("cpu-wide", xla_wide_conv_flops=2e11, xla_wide_input_flops=2e11,
+                        xla_wide_filter_flops=1e11)]
     path = tmp_path / "devices.json"
     path.write_text(json.dumps({"devices": [device_to_json(d) for d in (plain, *unmirrored)]}))
     monkeypatch.setenv("CONVPLAN_DEVICES", str(path))

@@ -23,24 +23,25 @@ EXTRA = {"xla_conv_flops": 1e8, "xla_conv_backward_flops": 1e7,
 
 
 STEM = {"xla_stem_conv_flops": 3e7, "xla_stem_input_flops": 2e7, "xla_stem_filter_flops": 4e6}
+WIDE = {"xla_wide_conv_flops": 3e8, "xla_wide_input_flops": 2e7, "xla_wide_filter_flops": 5e7}
 
 
 @pytest.mark.parametrize("kernel", [1, 3, 5])
-@pytest.mark.parametrize("channels", [2, 4, 5])
-@pytest.mark.parametrize("extra", [EXTRA, {**EXTRA, **STEM}, {
+@pytest.mark.parametrize("channels, filters", [(2, 3), (4, 3), (5, 3), (96, 160), (300, 80)])
+@pytest.mark.parametrize("extra", [EXTRA, {**EXTRA, **STEM}, {**EXTRA, **STEM, **WIDE}, {
     k: v for k, v in EXTRA.items() if k != "xla_pointwise_filter_flops"}])
-def test_priced_rates_are_the_rates_time_plan_charges(kernel, channels, extra):
+def test_priced_rates_are_the_rates_time_plan_charges(kernel, channels, filters, extra):
     # no bias: the layer's FLOPs are its convolution's; the map is large enough that
     # XLA's operand swap (priced by bytes instead) does not apply. Behind a trainable
     # BatchNormalization the step computes all three passes; as the first layer, no input
     # gradient (nothing trainable lies upstream)
     chip = Device("toy", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
                   extra=dict(extra))
-    priced = priced_rates(chip, kernel, channels)
+    priced = priced_rates(chip, kernel, channels, filters)
     for first in (False, True):
         layers = [] if first else [{"name": "bn", "op": "BatchNormalization"}]
         graph = build_graph({"name": "t", "inputs": {"x": [6, 6, channels]}, "layers": [
-            *layers, {"name": "c", "op": "Conv2D", "filters": 3, "kernel_size": kernel,
+            *layers, {"name": "c", "op": "Conv2D", "filters": filters, "kernel_size": kernel,
                       "use_bias": False}]})
         analysis = analyze(graph)
         flops = analysis.layer("c").flops
