@@ -14,7 +14,9 @@ pass running 4x slower than predicted. Two tables:
 1. the forward of 3x3 'same' convolutions over a grid of input and output channels
    (8 x 28 x 28 maps), where the stems' few input channels are;
 2. the passes of the six benchmark models' worst-predicted convolutions at their own shapes
-   (batch 32, input size 64, as benchmarks/time_vs_jax.py measures them).
+   (batch 32, input size 64, as benchmarks/time_vs_jax.py measures them);
+3. the passes of convolutions from 16 to 512 channels, 3x3 and 1x1, where XLA:CPU's wide
+   kernels take over (timing.wide_passes: at 128 channels).
 
     CONVPLAN_DEVICES=benchmarks/data/time_devices_1x1_after.jsonl \
         .venv/bin/python benchmarks/conv_rates.py [--device cpu-local] [--quick]
@@ -54,6 +56,10 @@ LAYERS = (
     ("calibrate's own", "3x3 64 -> 64", 8, 28, 64, 64, 3, 1, "SAME"),
     ("calibrate's own", "1x1 64 -> 64", 8, 28, 64, 64, 1, 1, "SAME"),
 )
+# (batch, map, C_in, C_out, kernel): around the wide kernels' step at 128 channels
+WIDE_GRID = (*((8, 28, c, c, k) for k in (3, 1) for c in (16, 32, 64, 128, 256, 512)),
+             *((32, 16, cin, cout, 3) for cin, cout in ((64, 128), (64, 256), (256, 64),
+                                                         (128, 32), (32, 128), (128, 256))))
 GRID_IN = (1, 2, 3, 4, 6, 8, 16, 64)
 GRID_OUT = (16, 24, 32, 48, 64, 128)
 
@@ -138,6 +144,15 @@ def main() -> None:
         cells = "".join(f"{flops / spent / priced[name]:9.2f}"
                         for name, (spent, flops) in measured.items())
         print(f"{model:16s}{layer:22s}{shape:32s}{cells}", flush=True)
+    print()
+    print("channels around the wide kernels' step: attained / priced rate per pass")
+    print(f"{'shape':38s}{'forward':>9s}{'in grad':>9s}{'k grad':>9s}")
+    for batch, size, cin, cout, k in WIDE_GRID[::4] if args.quick else WIDE_GRID:
+        priced = priced_rates(chip, k, cin, cout)
+        measured = passes(batch, size, cin, cout, k, 1, "SAME", repeats)
+        cells = "".join(f"{flops / spent / priced[name]:9.2f}"
+                        for name, (spent, flops) in measured.items())
+        print(f"{f'{batch}x{size}x{size}x{cin}->{cout} {k}x{k} same':38s}{cells}", flush=True)
     print(f"\ndevice {args.device}; min of {repeats} runs less a jitted empty call's dispatch; "
           "priced = the calibrated rate timing.time_plan charges the pass (docs/time.md)")
 
