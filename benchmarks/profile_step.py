@@ -32,7 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("KERAS_BACKEND", "jax")
 
 INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = ")
 CALLS = re.compile(r"calls=%?([\w.\-]+)")
@@ -182,6 +181,9 @@ def main() -> None:
     parser.add_argument("--rows", help="time_vs_jax.py rows: compare each layer timed alone")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
+    # here, not at import: a test that imports this module must not switch the Keras backend
+    # of its whole process (Keras reads KERAS_BACKEND at its first import)
+    os.environ.setdefault("KERAS_BACKEND", "jax")
     from memory_vs_xla import request
     from time_vs_jax import _layer_times
 

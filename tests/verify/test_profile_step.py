@@ -84,3 +84,16 @@ def test_a_kernel_gradient_shared_by_twin_kernels_goes_by_its_window_then_its_in
     assert owners["kgrad_small"] == "conv_small backward"  # the only one on a 2x2 map
     # without the maps and the inputs the twins cannot be told apart: inherited instead
     assert thunk_owners(TWINS, kernels)["ynn_fusion.7"] != "conv_b backward"
+
+
+def test_importing_the_script_leaves_the_keras_backend_alone():
+    # it once set KERAS_BACKEND=jax at import, so a pytest worker that collected this file
+    # imported Keras under JAX and every TensorFlow gradient oracle after it got None
+    import subprocess
+
+    code = ("import os, sys; sys.path.insert(0, 'benchmarks'); import profile_step; "
+            "print(os.environ.get('KERAS_BACKEND'))")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env=env, check=True)
+    assert done.stdout.strip() == "None"
