@@ -64,15 +64,17 @@ def measure(job: dict) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def calibration() -> dict:
+def calibration(quick: bool = False) -> dict:
     """This machine's `cpu-local` entry measured now (`convplan calibrate` in a subprocess,
-    into a temporary devices file), as the devices file stores it."""
+    into a temporary devices file; `quick`: its --quick, for tests), as the devices file
+    stores it."""
     from convplan.devices import LOCAL, device_to_json, user_devices
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "devices.json"
-        subprocess.run([sys.executable, "-m", "convplan", "calibrate", "--output", str(path)],
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "convplan", "calibrate", "--output", str(path),
+                        *(["--quick"] if quick else [])], check=True, capture_output=True,
+                       cwd=ROOT)
         return device_to_json(user_devices(path)[LOCAL])
 
 

@@ -44,3 +44,12 @@ def test_a_row_is_scored_against_the_calibration_kept_with_it():
     assert scored_device(row, "h100", own=True).bandwidth == 1.5e9
     assert scored_device(row, "h100", own=False) == DEVICES["h100"]
     assert scored_device({"name": "m"}, "h100", own=True) == DEVICES["h100"]
+
+
+def test_calibrate_each_keeps_an_entry_the_row_is_scored_with():
+    from time_vs_jax import calibration, scored_device
+
+    entry = calibration(quick=True)  # `convplan calibrate --quick` in a subprocess
+    assert entry["name"] == "cpu-local" and entry["measured"] is True
+    chip = scored_device({"name": "m", "calibration": entry}, "h100", own=True)
+    assert chip.name == "cpu-local" and chip.bandwidth == entry["bandwidth"] > 0
