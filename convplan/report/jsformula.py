@@ -135,6 +135,9 @@ class _Compiler:
             return "(" + "||".join(self.condition(c) for c in cond.args) + ")"
         if isinstance(cond, sympy.Not):
             return f"!{self.condition(cond.args[0])}"
+        if isinstance(cond, sympy.ITE):  # sympy writes some Piecewise conditions so
+            test, then, otherwise = (self.condition(c) for c in cond.args)
+            return f"({test}?{then}:{otherwise})"
         operators = {sympy.StrictLessThan: "<", sympy.LessThan: "<=",
                      sympy.StrictGreaterThan: ">", sympy.GreaterThan: ">=",
                      sympy.Equality: "===", sympy.Unequality: "!=="}

@@ -104,6 +104,15 @@ def test_random_formulas_equal_sympy(node, expr, args):
     check(node, expr, args)
 
 
+def test_a_condition_sympy_writes_as_if_then_else(node):
+    """hypothesis found sympy turning a Piecewise's condition into ITE(H < W, False, H < W)
+    (which is False): compiled as JavaScript's ?: and evaluated like sympy's."""
+    expr = sympy.Piecewise((H**4, sympy.ITE(H < W, False, H < W)), (W**4, True))
+    check(node, expr, [[0, 0], [2, 3], [3, 2], [-5, 4]])
+    check(node, sympy.Piecewise((H, sympy.ITE(H < W, W < 9, H > 5)), (W, True)),
+          [[1, 8], [1, 9], [6, 2], [4, 2]])
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.integers(-10**30, 10**30), st.integers(1, 10**6), st.integers(-10**30, 10**30))
 def test_beyond_2_53_exactly(node, a, b, c):
