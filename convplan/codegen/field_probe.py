@@ -11,7 +11,9 @@ the model is rebuilt from its own config as a linearized copy with the same geom
 activation linear (softmax and layer normalization over the channels too), max pooling as
 average pooling over the same windows (global too), Maximum/Minimum as Average, Subtract and
 Multiply as Add, Rescaling and Normalization as the identity, a merge's input that is broadcast
-along a spatial axis scaled by 0 (the plan leaves it out of the merge's field), positive
+along a spatial axis, or whose positions a softmax, layer normalization or concatenation along
+a spatial axis mixed, scaled by 0 (the plan leaves such global context out of the merge's
+field), positive
 fan-in-normalized kernels and scales, zero offsets, unit variances, in float64. An output of
 that copy is a sum of positive products of the input pixels it can see, so it changes exactly
 when one of them does. For each spatial axis and input position i, an input that is one on the
@@ -87,8 +89,9 @@ def linear_copy(model: Any) -> tuple[Any, list[str]]:
 
     dtype = surrogate_dtype()
     tensors: dict[str, Any] = {}
+    mixed: set[str] = set()  # layers whose positions mix along a spatial axis: no field
     entries = model.get_config()["layers"]
-    rank = None
+    rank = 0
     for entry in entries:
         name, class_name, config = entry["name"], entry["class_name"], entry["config"]
         if class_name == "InputLayer":
@@ -103,16 +106,31 @@ def linear_copy(model: Any) -> tuple[Any, list[str]]:
         ins = [tensors[s] for s in sources]
         if class_name in MERGES:
             out_spatial = _broadcast(ins)
-            ins = [keras.ops.multiply(t, 0.0) if _spatial(t.shape) != out_spatial else t
-                   for t in ins]
+            context = [_spatial(t.shape) != out_spatial or s in mixed for t, s in zip(ins, sources)]
+            if all(context):  # nothing but global context: the merge has no field either
+                context = [_spatial(t.shape) != out_spatial for t in ins]
+                mixed.add(name)
+            ins = [keras.ops.multiply(t, 0.0) if c else t for t, c in zip(ins, context)]
             tensors[name] = layer(ins)
         else:
             tensors[name] = layer(ins[0])
+            if sources[0] in mixed:
+                mixed.add(name)
+        if class_name in (*CHANNEL_MIXING, "Concatenate") and _mixes_spatial_axis(
+                config.get("axis", -1), rank):
+            mixed.add(name)
     names = [e["name"] for e in entries if len(tensors[e["name"]].shape) == rank + 1]
     (source,) = [tensors[e["name"]] for e in entries if e["class_name"] == "InputLayer"]
     copy = keras.Model(source, [tensors[n] for n in names])
     make_positive(copy)
     return copy, names
+
+
+def _mixes_spatial_axis(axis: Any, rank: int) -> bool:
+    """Whether a Keras `axis` (0 the batch; an int or a list) names a spatial axis of a
+    rank-`rank` input (batch excluded), not only the channels."""
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    return any((a - 1 if a > 0 else rank + a) != rank - 1 for a in axes)
 
 
 def _flat(value: Any) -> list[dict]:

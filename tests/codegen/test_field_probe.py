@@ -111,3 +111,24 @@ def test_probe_fields_equal_verify_on_random_networks(spec):
     oracle = oracle_fields(planned.graph, planned.analysis, None)
     probed = field_probe.measure_fields(model)
     assert {n: probed[n] for n in oracle} == oracle
+
+
+@pytest.mark.tf
+def test_a_merge_leaves_out_a_path_mixed_along_a_spatial_axis():
+    """hypothesis found it: a LayerNormalization over H (every output sees the whole column)
+    added to the input. The plan and verify leave that global context out of the Add's field
+    (receptive.merge_fields); the probe once counted it, so the Add saw the whole H axis."""
+    from convplan.verify.field import with_every_sink
+    from convplan.verify.keras_build import build_keras_model
+
+    spec = {"name": "fuzz", "inputs": {"x": [5, 5, 1]}, "layers": [
+        {"name": "conv", "op": "Conv2D", "inputs": ["x"], "filters": 1, "kernel_size": 1,
+         "padding": "same"},
+        {"name": "add", "op": "Add", "inputs": ["x", "conv"]},
+        {"name": "norm", "op": "LayerNormalization", "inputs": ["add"], "axis": 1},
+        {"name": "out", "op": "Add", "inputs": ["norm", "x"]}]}
+    planned = F.plan_spec(spec)
+    probed = field_probe.measure_fields(build_keras_model(with_every_sink(planned.graph)))
+    oracle = oracle_fields(planned.graph, planned.analysis, None)
+    assert "out" in oracle and {n: probed[n] for n in oracle} == oracle
+    assert probed["out"][0] == tuple((i, i) for i in range(5))  # each row its own
