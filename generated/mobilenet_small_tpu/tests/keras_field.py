@@ -106,9 +106,10 @@ def linear_copy(model: Any) -> tuple[Any, list[str]]:
         ins = [tensors[s] for s in sources]
         if class_name in MERGES:
             out_spatial = _broadcast(ins)
-            context = [_spatial(t.shape) != out_spatial or s in mixed for t, s in zip(ins, sources)]
+            stretched = [_spatial(t.shape) != out_spatial for t in ins]
+            context = [c or s in mixed for c, s in zip(stretched, sources, strict=True)]
             if all(context):  # nothing but global context: the merge has no field either
-                context = [_spatial(t.shape) != out_spatial for t in ins]
+                context = stretched
                 mixed.add(name)
             ins = [keras.ops.multiply(t, 0.0) if c else t for t, c in zip(ins, context)]
             tensors[name] = layer(ins)
