@@ -229,7 +229,22 @@ class _Builder:
         return result
 
     def _select(self, condition: Any, then: Fraction, other: Fraction) -> Fraction:
-        """`then` where the comparison holds, else `other`."""
+        """`then` where the condition holds, else `other`: a comparison, or And / Or / Not of
+        conditions (sympy joins parity tests so: Eq(Mod(x, 3), 0) | Eq(Mod(x, 3), 1)) as
+        nested selections."""
+        if condition is sympy.true:
+            return then
+        if condition is sympy.false:
+            return other
+        if isinstance(condition, sympy.Not):
+            return self._select(condition.args[0], other, then)
+        if isinstance(condition, (sympy.And, sympy.Or)):
+            first, *rest = condition.args
+            rest_condition = type(condition)(*rest) if rest else (
+                sympy.true if isinstance(condition, sympy.And) else sympy.false)
+            if isinstance(condition, sympy.And):
+                return self._select(first, self._select(rest_condition, then, other), other)
+            return self._select(first, then, self._select(rest_condition, then, other))
         kinds = {sympy.Eq: "eq", sympy.Ne: "ne", sympy.Ge: "ge", sympy.Gt: "gt",
                  sympy.Le: "le", sympy.Lt: "lt"}
         kind = kinds.get(type(condition))
