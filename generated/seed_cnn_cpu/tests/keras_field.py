@@ -111,7 +111,8 @@ def linear_copy(model: Any) -> tuple[Any, list[str]]:
             if all(context):  # nothing but global context: the merge has no field either
                 context = stretched
                 mixed.add(name)
-            ins = [keras.ops.multiply(t, 0.0) if c else t for t, c in zip(ins, context)]
+            ins = [keras.ops.multiply(t, 0.0) if c else t
+                   for t, c in zip(ins, context, strict=True)]
             tensors[name] = layer(ins)
         else:
             tensors[name] = layer(ins[0])
