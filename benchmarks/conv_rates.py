@@ -109,6 +109,16 @@ def priced_rates(chip: Device, k: int, cin: int, cout: int) -> dict[str, float]:
     return dict(zip(("forward", "input gradient", "kernel gradient"), rates, strict=True))
 
 
+def pass_ratios(chip: Device, batch: int, size: int, cin: int, cout: int, k: int,
+                stride: int, padding: str, repeats: int) -> str:
+    """A convolution's forward, input and kernel gradient measured: attained / priced rate
+    per pass, as table cells."""
+    priced = priced_rates(chip, k, cin, cout)
+    measured = passes(batch, size, cin, cout, k, stride, padding, repeats)
+    return "".join(f"{flops / spent / priced[name]:9.2f}"
+                   for name, (spent, flops) in measured.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu-local")
@@ -138,20 +148,14 @@ def main() -> None:
           f"{'k grad':>9s}")
     layers = LAYERS[:2] + LAYERS[-2:] if args.quick else LAYERS
     for model, layer, batch, size, cin, cout, k, stride, padding in layers:
-        priced = priced_rates(chip, k, cin, cout)
-        measured = passes(batch, size, cin, cout, k, stride, padding, repeats)
         shape = f"{batch}x{size}x{size}x{cin}->{cout} {k}x{k}/{stride} {padding.lower()}"
-        cells = "".join(f"{flops / spent / priced[name]:9.2f}"
-                        for name, (spent, flops) in measured.items())
+        cells = pass_ratios(chip, batch, size, cin, cout, k, stride, padding, repeats)
         print(f"{model:16s}{layer:22s}{shape:32s}{cells}", flush=True)
     print()
     print("channels around the wide kernels' step: attained / priced rate per pass")
     print(f"{'shape':38s}{'forward':>9s}{'in grad':>9s}{'k grad':>9s}")
     for batch, size, cin, cout, k in WIDE_GRID[::4] if args.quick else WIDE_GRID:
-        priced = priced_rates(chip, k, cin, cout)
-        measured = passes(batch, size, cin, cout, k, 1, "SAME", repeats)
-        cells = "".join(f"{flops / spent / priced[name]:9.2f}"
-                        for name, (spent, flops) in measured.items())
+        cells = pass_ratios(chip, batch, size, cin, cout, k, 1, "SAME", repeats)
         print(f"{f'{batch}x{size}x{size}x{cin}->{cout} {k}x{k} same':38s}{cells}", flush=True)
     print(f"\ndevice {args.device}; min of {repeats} runs less a jitted empty call's dispatch; "
           "priced = the calibrated rate timing.time_plan charges the pass (docs/time.md)")

@@ -54,8 +54,9 @@
   under `--quick` (no jax).
 - wide convolution: the same three passes of a 3x3 'same' convolution of 8 x 14 x 14 x 256
   -> 256: `extra["xla_wide_conv_flops"]`, `["xla_wide_input_flops"]`,
-  `["xla_wide_filter_flops"]`, the rates of 256 channels, between which and the 64-channel
-  ones the time model interpolates (here 1.8x the 64-channel forward); not under `--quick`.
+  `["xla_wide_filter_flops"]`, the rates of XLA:CPU's wide kernels, at which the time model
+  runs the passes of convolutions of 128 channels and more (timing.wide_passes; here 1.8x
+  the 64-channel forward); not under `--quick`.
 - swapped convolution: a 3x3 'same' convolution of C -> C channels on 2 x 2 maps (C = 128,
   256, 384, 512: kernels of 0.6-9.4 MB) as XLA:CPU runs it (jitted), whose operands XLA swaps
   (convplan.analysis.xla_cpu): `extra["swapped_conv_<kernel bytes>"]`, the bytes its loop
@@ -314,8 +315,9 @@ def _stem_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[]
     EfficientNet's first layer): its forward ("xla_stem_conv_flops"), input gradient
     ("xla_stem_input_flops") and kernel gradient ("xla_stem_filter_flops"), each of the
     forward's FLOPs."""
-    keys = ("xla_stem_conv_flops", "xla_stem_input_flops", "xla_stem_filter_flops")
-    return _conv_pass_runs(jax, lax, rng, keys, STEM, stride=2)
+    from convplan.analysis.timing import STEM_KEYS  # the names the time model reads
+
+    return _conv_pass_runs(jax, lax, rng, STEM_KEYS, STEM, stride=2)
 
 
 def _wide_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[], object],
@@ -323,8 +325,9 @@ def _wide_conv_runs(jax: Any, lax: Any, rng: Any) -> dict[str, tuple[Callable[[]
     """The same for a wide convolution, 3x3 'same' of 8 14 x 14 x 256 maps to 256 channels
     ("xla_wide_conv_flops", "xla_wide_input_flops", "xla_wide_filter_flops"): XLA:CPU's
     kernels for 128 channels and more run up to twice the 64-channel rates here."""
-    keys = ("xla_wide_conv_flops", "xla_wide_input_flops", "xla_wide_filter_flops")
-    return _conv_pass_runs(jax, lax, rng, keys, WIDE, stride=1)
+    from convplan.analysis.timing import WIDE_KEYS
+
+    return _conv_pass_runs(jax, lax, rng, WIDE_KEYS, WIDE, stride=1)
 
 
 def _conv_pass_runs(jax: Any, lax: Any, rng: Any, keys: tuple[str, str, str],
