@@ -10,11 +10,11 @@ Which input pixels can change an output pixel depends on wiring and windows, not
 the model is rebuilt from its own config as a linearized copy with the same geometry: every
 activation linear (softmax and layer normalization over the channels too), max pooling as
 average pooling over the same windows (global too), Maximum/Minimum as Average, Subtract and
-Multiply as Add, Rescaling and Normalization as the identity, a merge's input that is broadcast
-along a spatial axis, or whose positions a softmax, layer normalization or concatenation along
-a spatial axis mixed, scaled by 0 (the plan leaves such global context out of the merge's
-field), positive
-fan-in-normalized kernels and scales, zero offsets, unit variances, in float64. An output of
+Multiply as Add, Rescaling, Normalization and Masking as the identity, a merge's input that
+is broadcast along a spatial axis, or whose positions a softmax, layer normalization or
+concatenation along a spatial axis mixed, scaled by 0 (the plan leaves such global context
+out of the merge's field), positive fan-in-normalized kernels and scales, zero offsets, unit
+variances, in float64. An output of
 that copy is a sum of positive products of the input pixels it can see, so it changes exactly
 when one of them does. For each spatial axis and input position i, an input that is one on the
 hyperplane at i and zero elsewhere reaches output position p iff i is in p's field on that
@@ -43,7 +43,12 @@ MAX_TO_AVERAGE = {"MaxPooling1D": "AveragePooling1D", "MaxPooling2D": "AveragePo
                   "MaxPooling3D": "AveragePooling3D", **GLOBAL_MAX_TO_AVERAGE}
 MERGE_TO = {"Maximum": "Average", "Minimum": "Average", "Subtract": "Add", "Multiply": "Add"}
 MERGES = {"Add", "Average", "Concatenate", *MERGE_TO}
-IDENTITY = {"ReLU", "LeakyReLU", "ELU", "PReLU", "Activation", "Rescaling", "Normalization"}
+IDENTITY = {"ReLU", "LeakyReLU", "ELU", "PReLU", "Activation", "Rescaling", "Normalization",
+            "Masking"}
+# The keras.ops nodes Masking's compute_mask adds to a functional model's config where a later
+# layer takes the mask (ops.any(ops.not_equal(x, mask_value), axis=-1)): the copy carries no
+# mask (Masking is the identity in it: a probe's zero or one would be masked), so it has none.
+MASK_OPS = {"NotEqual", "Any"}
 CHANNEL_MIXING = {"Softmax", "LayerNormalization"}  # the identity when over the channels only
 OFFSETS = ("bias", "beta", "moving_mean", "mean")
 VARIANCES = ("moving_variance", "variance")
@@ -99,6 +104,8 @@ def linear_copy(model: Any) -> tuple[Any, list[str]]:
             rank = len(shape)
             tensors[name] = keras.Input(shape=shape, name=name, dtype=dtype)
             continue
+        if class_name in MASK_OPS:
+            continue
         (node,) = entry["inbound_nodes"]  # a generated model calls every layer once
         sources = [t["config"]["keras_history"][0] for t in _flat(node["args"])]
         new_class, new_config = linear_layer(class_name, config, dtype)
@@ -121,7 +128,8 @@ def linear_copy(model: Any) -> tuple[Any, list[str]]:
         if class_name in (*CHANNEL_MIXING, "Concatenate") and _mixes_spatial_axis(
                 config.get("axis", -1), rank):
             mixed.add(name)
-    names = [e["name"] for e in entries if len(tensors[e["name"]].shape) == rank + 1]
+    names = [e["name"] for e in entries
+             if e["name"] in tensors and len(tensors[e["name"]].shape) == rank + 1]
     (source,) = [tensors[e["name"]] for e in entries if e["class_name"] == "InputLayer"]
     copy = keras.Model(source, [tensors[n] for n in names])
     make_positive(copy)

@@ -132,3 +132,32 @@ def test_a_merge_leaves_out_a_path_mixed_along_a_spatial_axis():
     oracle = oracle_fields(planned.graph, planned.analysis, None)
     assert "out" in oracle and {n: probed[n] for n in oracle} == oracle
     assert probed["out"][0] == tuple((i, i) for i in range(5))  # each row its own
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("mask_value, mask_used", [(1.0, False), (0.0, True)])
+def test_masking_is_the_identity_in_the_copy(mask_value, mask_used):
+    """hypothesis found both: Masking(mask_value=1.0) masked the probe's ones, so its every
+    position saw nothing; and where a later layer takes Masking's mask, the model's config holds
+    the keras.ops nodes that compute it (NotEqual, Any), which the copy tried to rebuild as
+    layers. verify treats Masking as the identity (verify/field.py); the probe must too."""
+    from convplan.verify.field import with_every_sink
+    from convplan.verify.keras_build import build_keras_model
+
+    layers = [{"name": "mask", "op": "Masking", "inputs": ["x"], "mask_value": mask_value}]
+    last = "mask"
+    if mask_used:  # a BatchNormalization takes the mask, so its ops enter the config
+        layers += [{"name": "norm", "op": "BatchNormalization", "inputs": ["mask"]},
+                   {"name": "out", "op": "Add", "inputs": ["mask", "norm"]}]
+        last = "out"
+    layers.append({"name": "conv", "op": "Conv2D", "inputs": [last], "filters": 1,
+                   "kernel_size": 3, "padding": "same"})
+    spec = {"name": "fuzz", "inputs": {"x": [5, 5, 1]}, "layers": layers}
+    planned = F.plan_spec(spec)
+    model = build_keras_model(with_every_sink(planned.graph))
+    kinds = {type(op).__name__ for op in model.operations}
+    assert ("NotEqual" in kinds) == mask_used  # the config case is the one exercised
+    probed = field_probe.measure_fields(model)
+    oracle = oracle_fields(planned.graph, planned.analysis, None)
+    assert {n: probed[n] for n in oracle} == oracle
+    assert probed["mask"][0][2] == (2, 2) and probed["conv"][0][2] == (1, 3)  # not None
