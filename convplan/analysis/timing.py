@@ -18,10 +18,14 @@ device has it (`convplan calibrate` measures what XLA:CPU attains; no GPU or TPU
 one, so they keep the float32 peak). bandwidth(B) is a two-level roofline where the entry
 has `extra["cache_bytes"]` and `extra["cache_bandwidth"]` (calibrated CPUs): a layer moving
 B <= cache_bytes at the cache bandwidth, a larger (or symbolic) B at `bandwidth`, or at the
-rate of calibrate's `stream_` sweep at B; elsewhere `bandwidth` alone. B there is the whole
-step's bytes (the sum over its layers), not the layer's own: inside a repeated step a
-layer's tensors come back from as far as the step's working set reaches (`alone=True`
-prices a layer by its own bytes, as a layer compiled and repeated alone runs). In a
+rate of calibrate's `stream_` sweep at B; elsewhere `bandwidth` alone. B there is, in a
+training step, the whole step's bytes (the sum over its layers), not the layer's own: the
+activations the forward half saves come back in the backward after the rest of the step's
+traffic, from as far as its working set reaches. At inference B is the layer's own bytes: a
+forward pass's tensors are read by the next layer right after they are written, where a
+layer repeated alone finds them too (measured: a forward step's layers timed alone sum to
+0.82-1.08 of it). `alone=True` prices a training step's layers by their own bytes too,
+as a layer compiled and repeated alone runs. In a
 training step a depthwise convolution's FLOPs run three times
 (`depthwise_training_s`): the forward at the depthwise rate; the input gradient at it too,
 or for a strided one at `extra["depthwise_strided_input_flops"]` where the device has it;
@@ -373,12 +377,13 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
               batch: Value = 1, training: bool = False, optimizer: str = "adam",
               alone: bool = False) -> TimePlan:
     """Per-layer and whole-step time bounds of `analysis` (per-example counts) at `batch` on
-    `device` computing in `dtype` (the module docstring has the formulas). Each layer's
-    bytes move at the rate of the whole step's traffic (`layer_bandwidth` of the sum of the
-    layers' bytes: inside a repeated step a layer's tensors come back from as far as the
-    step's working set reaches); with `alone`, at the rate of its own bytes (a layer
-    compiled and repeated on its own, as benchmarks/time_vs_jax.py times layers). An
-    unknown dtype or one the device has no rate for is a UsageError."""
+    `device` computing in `dtype` (the module docstring has the formulas). In a training
+    step each layer's bytes move at the rate of the whole step's traffic (`layer_bandwidth`
+    of the sum of the layers' bytes: the saved activations come back from as far as the
+    step's working set reaches); at inference, or with `alone`, at the rate of its own bytes
+    (a forward pass's tensors are read right after they are written; a layer compiled and
+    repeated on its own, as benchmarks/time_vs_jax.py times layers). An unknown dtype or
+    one the device has no rate for is a UsageError."""
     peak = device.peak_flops(dtype)
     vector_peak = device.flops["float32"]
     depthwise_peak = depthwise_rate(device)
@@ -391,6 +396,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
     moved_bytes = [t.training if training else t.forward for t in traffic.values()]
     # symbolic bytes move at the memory bandwidth whatever their sum: not built
     step_bytes = sum(moved_bytes) if _concrete(*moved_bytes) else None
+    own_bytes = alone or not training  # else every layer at the step's working set's rate
     rows: list[LayerTime] = []
     for layer in analysis.layers:
         node = graph[layer.name]
@@ -442,7 +448,7 @@ def time_plan(graph: Any, analysis: Any, device: Device, dtype: str = "float32",
                 1 / rate_input if (input_gradient and not gradient) or pointwise_input
                 else 0) + (1 / rate_kernel if weight_gradient else 0)
         compute = batch * (matrix * q * matrix_s + (flops - matrix) * qv * other_s + swapped_s)
-        memory = nbytes / layer_bandwidth(device, nbytes if alone else step_bytes)
+        memory = nbytes / layer_bandwidth(device, nbytes if own_bytes else step_bytes)
         fixed = kernel_s * layer_kernels(op, training, gradients) \
             if kernel_s and _runs(flops, nbytes) else 0.0
         counted = batch * (matrix * (1 + gradients) + (flops - matrix) * other_passes)

@@ -213,10 +213,11 @@ function planAt(get, chip, dtype, batch, training, optimizer) {  // timing.time_
     const [f0, f1, t0, t1] = t.bytes[size].map(get);
     return training ? t0 + batch * t1 : f0 + batch * f1;
   });
-  // every layer at the rate of the whole step's bytes (timing.time_plan's working set)
-  const stepBytes = moved.reduce((a, b) => a + b, 0n);
-  const cached = chip.cache_bytes && chip.cache_bandwidth && Number(stepBytes) <= chip.cache_bytes;
-  const rate = cached ? Math.max(chip.cache_bandwidth, chip.bandwidth) : chip.bandwidth;
+  // timing.time_plan: in a training step every layer at the rate of the whole step's bytes
+  // (its working set), at inference each at the rate of its own (layer_bandwidth)
+  const rateOf = (nbytes) => chip.cache_bytes && chip.cache_bandwidth &&
+    Number(nbytes) <= chip.cache_bytes ? Math.max(chip.cache_bandwidth, chip.bandwidth) : chip.bandwidth;
+  const stepRate = rateOf(moved.reduce((a, b) => a + b, 0n));
   const layers = M.layers.map((l, i) => {
     const t = T.layers[i];
     const nbytes = moved[i];
@@ -234,7 +235,7 @@ function planAt(get, chip, dtype, batch, training, optimizer) {  // timing.time_
     // passes of the matrix and the other FLOPs (timing.step_passes: only the gradients a step computes)
     const [mp, op] = training ? t.tp.map(BigInt) : [1n, 1n];
     const compute = Number(batch) * (Number(matrix) * q * Number(mp) / peak + Number(flops - matrix) * qv * Number(op) / other);
-    const memory = Number(nbytes) / rate;
+    const memory = Number(nbytes) / (training ? stepRate : rateOf(nbytes));
     const counted = batch * (matrix * mp + (flops - matrix) * op);
     return {name: l.name, op: l.op, flops: counted, bytes: nbytes,
       intensity: nbytes === 0n ? 0.0 : Number(counted) / Number(nbytes),

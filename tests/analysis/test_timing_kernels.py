@@ -157,20 +157,28 @@ def test_the_bandwidth_is_read_from_the_calibrated_sweep_by_hand():
                       pytest.approx(560 / 1e9)]
 
 
-def test_a_step_prices_its_layers_by_the_whole_steps_bytes_by_hand():
+def test_a_training_step_prices_its_layers_by_the_whole_steps_bytes_by_hand():
     # two depthwise layers (3x3 'same' on 4x4x2, batch 1): each moves 32 x 4 in + 32 x 4 out
-    # + 20 x 4 weights = 336 B, under the 500 B pass; the step moves 672 B, past it: inside
-    # the step both move at the memory bandwidth, alone each at the 500 B pass's rate
+    # + 20 x 4 weights = 336 B forward, under the 500 B pass. Training, each moves 880-1008 B
+    # and the step 1888 B, past the 1100 B pass: inside the step both move at the memory
+    # bandwidth, alone each at the rate of the pass that holds its own bytes. At inference
+    # each layer moves at the rate of its own bytes (the 500 B pass), inside the step or alone.
     swept = Device("toy7", "toy", 2**30, {"float32": 1e9}, 1e9, "test", kind="cpu",
-                   extra={"stream_300": 1e10, "stream_500": 5e9})
+                   extra={"stream_300": 1e10, "stream_500": 5e9, "stream_1100": 2e9})
     g = _graph([{"name": "dw1", "op": "DepthwiseConv2D", "kernel_size": 3, "padding": "same"},
                 {"name": "dw2", "op": "DepthwiseConv2D", "kernel_size": 3, "padding": "same"}],
                [4, 4, 2])
-    step = time_plan(g, analyze(g), swept, "float32", batch=1).layers[1:]
-    alone = time_plan(g, analyze(g), swept, "float32", batch=1, alone=True).layers[1:]
-    assert [t.bytes for t in step] == [336, 336]
-    assert [t.memory_s for t in step] == [pytest.approx(336 / 1e9)] * 2
-    assert [t.memory_s for t in alone] == [pytest.approx(336 / 5e9)] * 2
+    analysis = analyze(g)
+    train = time_plan(g, analysis, swept, "float32", batch=1, training=True).layers[1:]
+    train_alone = time_plan(g, analysis, swept, "float32", batch=1, training=True,
+                            alone=True).layers[1:]
+    assert all(500 < t.bytes <= 1100 for t in train) and sum(t.bytes for t in train) > 1100
+    assert [t.memory_s for t in train] == [pytest.approx(t.bytes / 1e9) for t in train]
+    assert [t.memory_s for t in train_alone] == [pytest.approx(t.bytes / 2e9) for t in train]
+    for alone in (False, True):
+        forward = time_plan(g, analysis, swept, "float32", batch=1, alone=alone).layers[1:]
+        assert [t.bytes for t in forward] == [336, 336]
+        assert [t.memory_s for t in forward] == [pytest.approx(336 / 5e9)] * 2
     # a step that fits the sweep's small pass keeps its in-cache rate inside the step too
     tiny = _graph([{"name": "dw", "op": "DepthwiseConv2D", "kernel_size": 1}], [2, 2, 2])
     (t,) = time_plan(tiny, analyze(tiny), swept, "float32", batch=1).layers[1:]
