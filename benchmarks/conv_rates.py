@@ -16,7 +16,10 @@ pass running 4x slower than predicted. Two tables:
 2. the passes of the six benchmark models' worst-predicted convolutions at their own shapes
    (batch 32, input size 64, as benchmarks/time_vs_jax.py measures them);
 3. the passes of convolutions from 16 to 512 channels, 3x3 and 1x1, where XLA:CPU's wide
-   kernels take over (timing.wide_passes: at 128 channels).
+   kernels take over (timing.wide_passes: at 128 channels);
+4. the passes of 3x3 convolutions of 64, 128 and 256 channels on maps from 0.4 to 34 MB
+   (the input's bytes), where calibrate measures one map per rate (2026-12-06: the
+   64-channel forward fell to 0.57x on VGG16's first-block maps).
 
     CONVPLAN_DEVICES=benchmarks/data/time_devices_1x1_after.jsonl \
         .venv/bin/python benchmarks/conv_rates.py [--device cpu-local] [--quick]
@@ -60,6 +63,9 @@ LAYERS = (
 WIDE_GRID = (*((8, 28, c, c, k) for k in (3, 1) for c in (16, 32, 64, 128, 256, 512)),
              *((32, 16, cin, cout, 3) for cin, cout in ((64, 128), (64, 256), (256, 64),
                                                          (128, 32), (32, 128), (128, 256))))
+# (batch, map, channels): 3x3 'same' C -> C on growing maps, calibrate's own first in each
+MAP_GRID = ((8, 28, 64), (8, 56, 64), (32, 28, 64), (32, 64, 64),
+            (8, 14, 256), (8, 28, 256), (32, 16, 256), (8, 28, 128), (32, 32, 128))
 GRID_IN = (1, 2, 3, 4, 6, 8, 16, 64)
 GRID_OUT = (16, 24, 32, 48, 64, 128)
 
@@ -157,6 +163,13 @@ def main() -> None:
     for batch, size, cin, cout, k in WIDE_GRID[::4] if args.quick else WIDE_GRID:
         cells = pass_ratios(chip, batch, size, cin, cout, k, 1, "SAME", repeats)
         print(f"{f'{batch}x{size}x{size}x{cin}->{cout} {k}x{k} same':38s}{cells}", flush=True)
+    print()
+    print("3x3 'same' convolutions by map size: attained / priced rate per pass")
+    print(f"{'shape':30s}{'input MB':>9s}{'forward':>9s}{'in grad':>9s}{'k grad':>9s}")
+    for batch, size, c in MAP_GRID[::3] if args.quick else MAP_GRID:
+        cells = pass_ratios(chip, batch, size, c, c, 3, 1, "SAME", repeats)
+        megabytes = batch * size * size * c * 4 / 1e6
+        print(f"{f'{batch}x{size}x{size}x{c}->{c}':30s}{megabytes:9.1f}{cells}", flush=True)
     print(f"\ndevice {args.device}; min of {repeats} runs less a jitted empty call's dispatch; "
           "priced = the calibrated rate timing.time_plan charges the pass (docs/time.md)")
 
