@@ -96,5 +96,38 @@ def build_keras_model(graph: Graph, input_size: Sequence[int] | None = None) -> 
         tensors[name] = layer(ins if isinstance(op, O.Merge) else ins[0])
     inputs = [tensors[name] for name in graph.inputs]
     outputs = [tensors[name] for name in graph.outputs]
+    rename_added_operations(outputs, {id(t._keras_history.operation) for t in tensors.values()})
     return keras.Model(inputs=inputs if len(inputs) > 1 else inputs[0],
                        outputs=outputs if len(outputs) > 1 else outputs[0], name=graph.name)
+
+
+def rename_added_operations(outputs: Sequence[Any], ours: set[int]) -> None:
+    """Rename the operations Keras adds to a graph itself where they took a layer's name.
+
+    A mask-taking layer after Masking (BatchNormalization, a merge) receives the mask that
+    keras.ops computes (not_equal, any, expand_dims, concatenate, all: named by a counter per
+    process), and those nodes join the model; one named as a layer of the graph makes
+    keras.Model refuse it ("The name ... is used 2 times"). `ours`: the ids of the graph's own
+    layers and operations, which keep their names."""
+    added: list[Any] = []
+    names: set[str] = set()  # the graph's own
+    seen: set[int] = set()
+    stack = list(outputs)
+    while stack:
+        operation, node_index, _ = stack.pop()._keras_history
+        if id(operation) in seen:
+            continue
+        seen.add(id(operation))
+        if id(operation) in ours:
+            names.add(operation.name)
+        else:
+            added.append(operation)
+        stack.extend(operation._inbound_nodes[node_index].arguments.keras_tensors)
+    taken = names | {operation.name for operation in added}
+    for operation in added:
+        if operation.name in names:
+            k = 1
+            while f"{operation.name}_mask_{k}" in taken:
+                k += 1
+            operation.name = f"{operation.name}_mask_{k}"
+            taken.add(operation.name)

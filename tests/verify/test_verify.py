@@ -128,3 +128,37 @@ def test_symbolic_sizes_need_an_input_size(tmp_path, capsys):
     assert main(["verify", str(spec)]) == 2
     assert "--input-size" in capsys.readouterr().err
     assert main(["verify", str(spec), "--input-size", "9x7"]) == 0
+
+
+MASKED = """
+name: masked
+inputs: {x: [8, 8, 3]}
+layers:
+  - {name: mask, op: Masking, inputs: [x]}
+  - {name: any, op: BatchNormalization, inputs: [mask]}
+  - {name: not_equal, op: Conv2D, filters: 3, kernel_size: 1, inputs: [any]}
+  - {name: any_mask_1, op: Add, inputs: [mask, not_equal]}
+  - {name: concatenate, op: BatchNormalization, inputs: [any_mask_1]}
+"""
+
+
+def test_layers_named_as_the_operations_keras_adds_for_masks(tmp_path, capsys):
+    """The fuzzer found it: a layer that takes Masking's mask (BatchNormalization, a merge)
+    brings in the keras.ops nodes computing it (not_equal, any, ...; named by a per-process
+    counter), and keras.Model refused a graph where one had a layer's name. The added nodes are
+    renamed; the graph's own layers keep theirs."""
+    from convplan.verify.keras_build import build_keras_model
+
+    graph = loads_spec(MASKED)
+    for _ in range(2):  # the second build meets Keras's counters past the first names
+        model = build_keras_model(graph)
+        names = [op.name for op in model.operations]
+        assert len(names) == len(set(names))
+        assert {"NotEqual", "Any"} <= {type(op).__name__ for op in model.operations}
+        assert {n: type(model.get_layer(n)).__name__ for n in ("any", "not_equal",
+                "any_mask_1", "concatenate")} == {"any": "BatchNormalization",
+                "not_equal": "Conv2D", "any_mask_1": "Add", "concatenate": "BatchNormalization"}
+    path = tmp_path / "masked.yaml"
+    path.write_text(MASKED)
+    assert main(["verify", str(path)]) == 0
+    assert "0 mismatch(es)" in capsys.readouterr().out
