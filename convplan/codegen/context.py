@@ -64,6 +64,14 @@ def training_defaults(target: Target, task: Task, dataset: str) -> dict[str, Any
     }
 
 
+def adds_operations(graph: Graph) -> bool:
+    """Whether the built model holds keras.ops nodes Keras names itself: a keras.ops call's, or
+    those that compute a mask (Masking, Embedding with mask_zero) for the layers after it.
+    model.py then renames those that took a layer's name (keras.Model refuses a name twice)."""
+    return any(isinstance(node.op, (O.Masking, O.KerasOperation))
+               or isinstance(node.op, O.Embedding) and node.op.mask_zero for node in graph)
+
+
 def build_context(graph: Graph, plan: Analysis, target: Target, dataset: str | None,
                   plan_json: str, plan_md: str) -> dict[str, Any]:
     order = graph.topological_order()
@@ -111,6 +119,7 @@ def build_context(graph: Graph, plan: Analysis, target: Target, dataset: str | N
         "layer_count": str(len(code)),
         "model_inputs": inputs_expr,
         "model_outputs": outputs_expr,
+        "adds_operations": adds_operations(graph),
         "output_layer": py_literal(task.output_name),
         "first_conv": py_literal(conv),
         "plan_facts": plan_facts(graph, plan, target, task),

@@ -29,10 +29,37 @@ def _history(value: Any) -> list[str]:
 
 
 def inbound_layers(model: Any) -> dict[str, list[list[str]]]:
-    """{layer name: one list per call of the names of the layers it takes, in call order}."""
-    return {entry["name"]: [_history(node.get("args", [])) + _history(node.get("kwargs", {}))
-                            for node in entry["inbound_nodes"]]
-            for entry in model.get_config()["layers"]}
+    """{layer name: one list per call of the names of the layers it takes, in call order}.
+
+    A mask is no input: Keras passes the mask Masking (or Embedding(mask_zero=True)) computes
+    to the layers after it as their `mask` argument, through keras.ops nodes of its own
+    (not_equal, any, ...) that join the graph; those nodes and that argument are left out."""
+    config = model.get_config()
+    entries = config["layers"]
+    masks = _mask_nodes(entries, config.get("output_layers", []))
+    return {entry["name"]: [_taken(node) for node in entry["inbound_nodes"]]
+            for entry in entries if entry["name"] not in masks}
+
+
+def _taken(node: dict) -> list[str]:
+    """The names of the layers a call takes: its arguments' tensors but a `mask`."""
+    kwargs = {k: v for k, v in node.get("kwargs", {}).items() if k != "mask"}
+    return _history(node.get("args", [])) + _history(kwargs)
+
+
+def _mask_nodes(entries: list[dict], outputs: Any) -> set[str]:
+    """The keras.ops nodes that only compute masks: reached from no other node but through a
+    `mask` argument or through nodes that only compute masks, and no output."""
+    masks = {e["name"] for e in entries if str(e.get("module", "")).startswith("keras.src.ops")}
+    # output_layers: [name, node, index] for one output, a list of those for several
+    single = bool(outputs) and isinstance(outputs[0], str)
+    masks -= {outputs[0]} if single else {o[0] for o in outputs if isinstance(o, list) and o}
+    while True:
+        used = {name for e in entries if e["name"] not in masks
+                for node in e["inbound_nodes"] for name in _taken(node)}
+        if not masks & used:
+            return masks
+        masks -= used
 
 
 def layer_activation(layer: Any) -> str | None:

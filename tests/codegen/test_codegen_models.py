@@ -87,3 +87,38 @@ def test_every_kind_of_attribute_is_written_as_keras_takes_it():
     for layer in oracle.layers:
         assert ours.get_layer(layer.name).get_config() == layer.get_config(), layer.name
     assert not ours.get_layer("conv").trainable
+
+
+MASKED = """
+name: masked
+inputs: {x: [8, 8, 3]}
+layers:
+  - {name: mask, op: Masking, inputs: [x]}
+  - {name: any, op: BatchNormalization, inputs: [mask]}
+  - {name: not_equal, op: Conv2D, filters: 3, kernel_size: 1, inputs: [any]}
+  - {name: out, op: Add, inputs: [mask, not_equal]}
+"""
+
+
+def test_a_project_whose_layers_take_a_mask_passes_its_model_tests(tmp_path):
+    """The fuzzer led here: after Masking, a layer that takes the mask (BatchNormalization, a
+    merge) brings in the keras.ops nodes computing it (not_equal, any: named by Keras's counter
+    per process). model.py renames those that took a layer's name (keras.Model refused the
+    graph), and the project's tests leave the mask out of a layer's inputs (keras_facts: the
+    planned wiring failed on it); the model is built three times, as the tests do."""
+    import subprocess
+    import sys
+
+    from convplan.cli.main import main
+
+    spec = tmp_path / "masked.yaml"
+    spec.write_text(MASKED)
+    project = tmp_path / "project"
+    assert main(["generate", str(spec), "-o", str(project)]) == 0
+    assert "unique_operation_names" in (project / "model.py").read_text()
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1", "KERAS_BACKEND":
+           "tensorflow", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "tests/test_model.py"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
