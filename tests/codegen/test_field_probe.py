@@ -135,12 +135,15 @@ def test_a_merge_leaves_out_a_path_mixed_along_a_spatial_axis():
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("mask_value, mask_used", [(1.0, False), (0.0, True)])
-def test_masking_is_the_identity_in_the_copy(mask_value, mask_used):
-    """hypothesis found both: Masking(mask_value=1.0) masked the probe's ones, so its every
-    position saw nothing; and where a later layer takes Masking's mask, the model's config holds
-    the keras.ops nodes that compute it (NotEqual, Any), which the copy tried to rebuild as
-    layers. verify treats Masking as the identity (verify/field.py); the probe must too."""
+@pytest.mark.parametrize("mask_value, mask_used, merged", [(1.0, False, False),
+                                                            (0.0, True, False),
+                                                            (0.0, True, True)])
+def test_masking_is_the_identity_in_the_copy(mask_value, mask_used, merged):
+    """hypothesis found the first two: Masking(mask_value=1.0) masked the probe's ones, so its
+    every position saw nothing; and where a later layer takes Masking's mask, the model's config
+    holds the keras.ops nodes that compute it (NotEqual, Any), which the copy tried to rebuild as
+    layers; a merge of masked inputs adds its own (LogicalOr). verify treats Masking as the
+    identity (verify/field.py); the probe must too."""
     from convplan.verify.field import with_every_sink
     from convplan.verify.keras_build import build_keras_model
 
@@ -150,6 +153,9 @@ def test_masking_is_the_identity_in_the_copy(mask_value, mask_used):
         layers += [{"name": "norm", "op": "BatchNormalization", "inputs": ["mask"]},
                    {"name": "out", "op": "Add", "inputs": ["mask", "norm"]}]
         last = "out"
+    if merged:  # and the Add's mask, the or of its inputs', taken by another one
+        layers.append({"name": "norm2", "op": "BatchNormalization", "inputs": ["out"]})
+        last = "norm2"
     layers.append({"name": "conv", "op": "Conv2D", "inputs": [last], "filters": 1,
                    "kernel_size": 3, "padding": "same"})
     spec = {"name": "fuzz", "inputs": {"x": [5, 5, 1]}, "layers": layers}
@@ -157,6 +163,7 @@ def test_masking_is_the_identity_in_the_copy(mask_value, mask_used):
     model = build_keras_model(with_every_sink(planned.graph))
     kinds = {type(op).__name__ for op in model.operations}
     assert ("NotEqual" in kinds) == mask_used  # the config case is the one exercised
+    assert ("LogicalOr" in kinds) == merged
     probed = field_probe.measure_fields(model)
     oracle = oracle_fields(planned.graph, planned.analysis, None)
     assert {n: probed[n] for n in oracle} == oracle

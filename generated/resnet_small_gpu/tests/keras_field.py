@@ -45,10 +45,6 @@ MERGE_TO = {"Maximum": "Average", "Minimum": "Average", "Subtract": "Add", "Mult
 MERGES = {"Add", "Average", "Concatenate", *MERGE_TO}
 IDENTITY = {"ReLU", "LeakyReLU", "ELU", "PReLU", "Activation", "Rescaling", "Normalization",
             "Masking"}
-# The keras.ops nodes Masking's compute_mask adds to a functional model's config where a later
-# layer takes the mask (ops.any(ops.not_equal(x, mask_value), axis=-1)): the copy carries no
-# mask (Masking is the identity in it: a probe's zero or one would be masked), so it has none.
-MASK_OPS = {"NotEqual", "Any"}
 CHANNEL_MIXING = {"Softmax", "LayerNormalization"}  # the identity when over the channels only
 OFFSETS = ("bias", "beta", "moving_mean", "mean")
 VARIANCES = ("moving_variance", "variance")
@@ -104,7 +100,11 @@ def linear_copy(model: Any) -> tuple[Any, list[str]]:
             rank = len(shape)
             tensors[name] = keras.Input(shape=shape, name=name, dtype=dtype)
             continue
-        if class_name in MASK_OPS:
+        if str(entry.get("module", "")).startswith("keras.src.ops"):
+            # a keras.ops node, not a layer: those Keras adds where a later layer takes a mask
+            # (Masking's not_equal and any, a merge's logical_or, ...) have no counterpart, as
+            # the copy carries no mask (Masking is the identity in it); a spec's own keras.ops
+            # calls are not probed yet (its consumer finds no tensor)
             continue
         (node,) = entry["inbound_nodes"]  # a generated model calls every layer once
         sources = [t["config"]["keras_history"][0] for t in _flat(node["args"])]
