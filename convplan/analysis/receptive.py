@@ -120,10 +120,29 @@ def window_field(op: O.Windowed | O.Pooling, fields: list[Field], ins: list[Shap
         return None
     w = op.window
     assert w is not None  # every class the table gives this rule slides one
+    paddings = axis_paddings(w.padding, len(w.kernel))
+    if any(reads_nothing(*axis) for axis in zip(ins[0][:-1], out[:-1], w.kernel, w.strides,
+                                                 w.dilation, paddings)):
+        return None  # every output is its bias alone: no input pixel reaches it
     return layer_of(_window_axis(f, n, k, s, d, pad)
                     for f, n, k, s, d, pad in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
-                                                  w.dilation,
-                                                  axis_paddings(w.padding, len(w.kernel))))
+                                                  w.dilation, paddings))
+
+
+def reads_nothing(n: Value, n_out: Value, k: Value, s: Value, d: Value,
+                  padding: AxisPadding) -> bool:
+    """Whether no output along an axis reads a position of its input map: every tap
+    o * s - p + j * d (o < n_out, j < k) lands in the padding. Only a dilated kernel on a map
+    shorter than its dilation can (2 taps 2 apart, 'same', on 1 position: -1 and +1); Keras
+    then computes the bias alone. False at symbolic sizes (a map that long reads something)."""
+    if not all(isinstance(v, int) for v in (n, n_out, k, s, d)) or d <= 1:
+        return False
+    pad = arith.simplify_int(padding_before(n, k, s, d, padding))
+    assert isinstance(pad, int)
+    if n >= d and 0 <= pad <= (k - 1) * d:  # output 0's taps, d apart, straddle position 0
+        return False
+    return not any(0 <= o * s - pad + j * d < n for o in range(min(n_out, n + pad + 1))
+                   for j in range(k))
 
 
 # ---------------------------------------------------------------- resampling, padding, global

@@ -491,3 +491,46 @@ def test_a_layer_whose_outputs_see_no_input_pixel_has_no_field():
     probe = keras.Model(model.inputs, model.get_layer(empty).output)
     assert tf_oracle.gradient_supports(probe, (16, 1), [(i,) for i in range(15)]) == \
         [(None,)] * 15
+
+
+def test_a_dilated_window_that_reads_only_padding_has_no_field():
+    """Fuzz seed 31: on an axis of length 1, a 'same' kernel of 2 taps dilated by 2 reads
+    positions -1 and +1, both padding, so Keras computes the bias alone (TF's gradient is
+    zero everywhere). convplan gave it a 3-wide field, and a Concatenate of it with its input
+    the union (3 where TF measures the input's 1). Now it has none, and the merge counts the
+    input alone."""
+    net = NetworkBuilder("padding_only")
+    x = net.input("x", [1, 5, 1])
+    conv = net.Conv2D(x, filters=1, kernel_size=2, dilation_rate=2, padding="same")
+    merged = net.Concatenate([x, conv])
+    graph = net.build()
+    analysis = analyze(graph)
+    assert analysis.layer(conv).receptive_field is None
+    assert analysis.layer(merged).receptive_field == analysis.layer(x).receptive_field
+    model = tf_oracle.build_keras_model(graph)
+    tf_oracle.set_positive_weights(model)
+    import keras
+
+    probe = keras.Model(model.inputs, model.get_layer(conv).output)
+    assert tf_oracle.gradient_supports(probe, (1, 5, 1), [(0, i) for i in range(5)]) == \
+        [(None, None)] * 5
+
+
+@given(n=st.integers(1, 7), k=st.integers(1, 4), d=st.integers(1, 6),
+       padding=st.sampled_from(["valid", "same", "causal"]))
+def test_reads_nothing_is_where_a_convolution_of_ones_gives_zeros(n, k, d, padding):
+    """receptive.reads_nothing against Keras: a Conv1D of ones (no bias) on ones computes 0
+    at every output exactly where no tap of any output lands on the input."""
+    import keras
+    import numpy as np
+
+    from convplan.analysis.receptive import reads_nothing
+    from convplan.analysis.windows import conv_output_length
+
+    n_out = conv_output_length(n, k, 1, d, padding)
+    assume(n_out >= 1)
+    layer = keras.layers.Conv1D(1, k, dilation_rate=d, padding=padding, use_bias=False,
+                                kernel_initializer="ones")
+    out = np.asarray(layer(np.ones((1, n, 1), "float32")))
+    assert out.shape[1] == n_out
+    assert reads_nothing(n, n_out, k, 1, d, padding) == (not out.any())
