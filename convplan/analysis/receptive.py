@@ -664,19 +664,58 @@ def _channel_axis(op: O.Split | O.Concatenate, rank: int) -> bool:
     return op.axis in (-1, rank)
 
 
-def _split_of_concatenation(graph: Graph, op: O.Split, source: str,
-                            fields: Mapping[str, Field], shapes: Mapping[str, Shape],
-                            field: FieldOutcome, assume_no_broadcast: bool) -> FieldOutcome:
+# Activation functions that mix the channels (each output channel depends on all of them)
+CHANNEL_MIXING_ACTIVATIONS = frozenset({"softmax", "log_softmax", "sparsemax"})
+ELEMENTWISE_MERGES = (O.Add, O.Subtract, O.Multiply, O.Average, O.Maximum, O.Minimum)
+
+
+def keeps_channels(op: O.Op) -> bool:
+    """Output channel c is computed from input channel c alone (Op.channelwise: elementwise
+    layers, pooling, padding, cropping, resampling; an Activation unless its function mixes
+    the channels; a depthwise convolution with depth_multiplier 1)."""
+    if isinstance(op, O.Activation):
+        return op.activation not in CHANNEL_MIXING_ACTIVATIONS
+    if isinstance(op, O.Depthwise):
+        return op.depth_multiplier == 1
+    return op.channelwise
+
+
+def channel_source(node: Any, sources: Mapping[str, str | None],
+                   shapes: Mapping[str, Shape]) -> str | None:
+    """The channel Concatenate whose channels this layer's are, one for one: the
+    Concatenate itself; through a layer that keeps channels; through an elementwise merge
+    none of whose inputs is broadcast, all of them from that same Concatenate (fuzz seed 53:
+    Average(c, c)). `sources`: the layers before, in topological order. None where anything
+    else lies in between."""
+    op = node.op
+    if isinstance(op, O.Concatenate):
+        return node.name if _channel_axis(op, len(shapes[node.name])) else None
+    if keeps_channels(op) and len(node.inputs) == 1:
+        return sources[node.inputs[0]]
+    if isinstance(op, ELEMENTWISE_MERGES) and all(
+            tuple(shapes[i]) == tuple(shapes[node.name]) for i in node.inputs):
+        found = {sources[i] for i in node.inputs}
+        return found.pop() if len(found) == 1 else None
+    return None
+
+
+def _split_of_concatenation(graph: Graph, order: Sequence[str], split: str,
+                            sources: Mapping[str, str | None], fields: Mapping[str, Field],
+                            shapes: Mapping[str, Shape], field: FieldOutcome,
+                            assume_no_broadcast: bool) -> FieldOutcome:
     """A channel Split of a channel Concatenate sees only the inputs whose channels its part
     takes (a part that is one input's channels sees that input's field, not the union of all
-    of them); the per-tensor rule gives the union. Only where every channel count is a
-    number, and only straight after the concatenation (in between, ops that mix channels
-    would need the union again)."""
-    producer = graph[source]
-    rank = len(shapes[source])
-    if not (isinstance(producer.op, O.Concatenate) and _channel_axis(op, rank)
-            and _channel_axis(producer.op, rank)):
+    of them); the per-tensor rule gives the union. Between the two, the layers whose
+    channels are the Concatenate's one for one (`channel_source`) are walked again from the
+    field of the inputs taken (fuzz seed 53: a pooling in between). Only where every channel
+    count is a number."""
+    op = graph[split].op
+    assert isinstance(op, O.Split)
+    source = sources[graph[split].inputs[0]]
+    if source is None or not _channel_axis(op, len(shapes[source])):
         return field
+    producer = graph[source]
+    assert isinstance(producer.op, O.Concatenate)  # what channel_source names
     from convplan.analysis.shapes import split_lengths
 
     widths = [shapes[i][-1] for i in producer.inputs]
@@ -691,9 +730,23 @@ def _split_of_concatenation(graph: Graph, op: O.Split, source: str,
     if len(taken) == len(producer.inputs):
         return field
     # the concatenation's own misalignment was reported with it: not again for a subset
-    return concatenate_field(producer.op, [fields[i] for i in taken],
-                             [shapes[i] for i in taken], shapes[source], misaligned=[],
-                             assume_no_broadcast=assume_no_broadcast)
+    outcome = concatenate_field(producer.op, [fields[i] for i in taken],
+                                [shapes[i] for i in taken], shapes[source], misaligned=[],
+                                assume_no_broadcast=assume_no_broadcast)
+    if isinstance(outcome, SizeDependentField):
+        return outcome
+    part: dict[str, Field] = {source: outcome}  # the fields of the channels taken
+    for name in order[order.index(source) + 1:order.index(split)]:
+        if sources.get(name) != source:
+            continue
+        node = graph[name]
+        outcome = layer_field(node.op, [part[i] for i in node.inputs],
+                              [shapes[i] for i in node.inputs], shapes[name], [],
+                              assume_no_broadcast)
+        if isinstance(outcome, SizeDependentField):
+            return outcome
+        part[name] = outcome
+    return part[graph[split].inputs[0]]
 
 
 @dataclass(frozen=True)
@@ -712,8 +765,10 @@ def compute_receptive_fields(graph: Graph, order: Sequence[str], shapes: Mapping
     fields: dict[str, Field] = {}
     misaligned: list[Misalignment] = []
     size_dependent: dict[str, None] = {}  # ordered set
+    sources: dict[str, str | None] = {}  # channel_source of each layer
     for name in order:
         node = graph[name]
+        sources[name] = channel_source(node, sources, shapes) if node.inputs else None
         if not size_dependent.keys().isdisjoint(node.inputs):
             fields[name] = None  # unknown, not absent: a merge must not leave that input out
             size_dependent[name] = None
@@ -722,7 +777,7 @@ def compute_receptive_fields(graph: Graph, order: Sequence[str], shapes: Mapping
                             [shapes[i] for i in node.inputs], shapes[name], misaligned,
                             assume_no_broadcast)
         if isinstance(node.op, O.Split) and not isinstance(field, SizeDependentField):
-            field = _split_of_concatenation(graph, node.op, node.inputs[0], fields, shapes,
+            field = _split_of_concatenation(graph, order, name, sources, fields, shapes,
                                             field, assume_no_broadcast)
         if isinstance(field, SizeDependentField):
             fields[name] = None

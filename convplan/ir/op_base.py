@@ -133,6 +133,9 @@ class Op:
     has_kernel: ClassVar[bool] = False  # multiplies by a learned kernel: a convolution or Dense
     # one input, same shape, every position kept where it is (a window run passes through)
     elementwise: ClassVar[bool] = False
+    # elementwise, and output channel c is input channel c's alone (no mixing across channels;
+    # an Activation's softmax-like functions do mix: receptive.keeps_channels)
+    channelwise: ClassVar[bool] = False
     # integer attributes a sweep may turn into symbols (the symbolic rules accept them)
     sweepable: ClassVar[tuple[str, ...]] = ()
 

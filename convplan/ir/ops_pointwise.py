@@ -18,6 +18,7 @@ class BatchNormalization(Op):
 
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     axis: int = -1
     momentum: float = 0.99
     epsilon: float = 0.001
@@ -104,6 +105,7 @@ class Activation(Op):
     """Applies a named activation elementwise."""
 
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     activation: str = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("activation",)
 
@@ -117,6 +119,7 @@ class ReLU(Op):
     """max(x, 0), with an optional negative slope, threshold and cap (ReLU6)."""
 
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     max_value: float | None = None
     negative_slope: float = 0.0
     threshold: float = 0.0
@@ -133,6 +136,7 @@ class LeakyReLU(Op):
     """x for x > 0, negative_slope * x otherwise."""
 
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     negative_slope: float = 0.3
 
     def normalize(self) -> None:
@@ -144,6 +148,7 @@ class ELU(Op):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     alpha: float = 1.0
 
     def normalize(self) -> None:
@@ -158,6 +163,7 @@ class PReLU(Op):
 
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     shared_axes: tuple[int, ...] | None = None
 
     def normalize(self) -> None:
@@ -189,6 +195,7 @@ class Dropout(Op):
     """Zeroes a `rate` fraction of the elements in training; the identity at inference."""
 
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     rate: float = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("rate",)
 
@@ -212,6 +219,7 @@ class GaussianNoise(Op):
     """Adds noise of stddev `stddev` (Keras: 0 to 1) in training; the identity at inference."""
 
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     stddev: float = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("stddev",)
 
@@ -224,6 +232,7 @@ class ActivityRegularization(Op):
     """The identity; in training it adds l1 * sum|x| + l2 * sum(x ** 2) to the loss."""
 
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
     l1: float = 0.0
     l2: float = 0.0
 
@@ -325,6 +334,7 @@ class Rescaling(Op):
     """Keras Rescaling: ``x * scale + offset``; each is a number or, as Keras allows, a list
     broadcast against the input (one value per channel)."""
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
 
     scale: Any = None
     required: ClassVar[tuple[str, ...]] = ("scale",)
@@ -345,6 +355,7 @@ class Normalization(Op):
     holds non-trainable ``mean``, ``variance`` (one per feature) and ``count`` (a scalar)."""
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
+    channelwise: ClassVar[bool] = True
 
     axis: int = -1
     mean: Any = None

@@ -22,6 +22,8 @@ class Pooling(Op):
     out = min(ceil((n + b + e - k) / s), floor((n + b - 1) / s)) + 1. Keras's 'same' already
     covers every input row, so ceil_mode goes with 'valid' or explicit padding only."""
 
+    channelwise: ClassVar[bool] = True
+
     pool_size: Any = 2
     strides: Any = None
     padding: Any = "valid"
@@ -120,6 +122,8 @@ class AveragePooling3D(AveragePooling):
 @dataclass(frozen=True, kw_only=True)
 class GlobalPooling(Op):
     """Max or average over every spatial position, per channel."""
+
+    channelwise: ClassVar[bool] = True
 
     keepdims: bool = False
     data_format: str | None = None

@@ -78,6 +78,8 @@ class Concatenate(Merge):
 class UpSampling(Op):
     """Repeats (or interpolates) each position `size` times per spatial axis."""
 
+    channelwise: ClassVar[bool] = True
+
     size: Any = 2
     data_format: str | None = None
 
@@ -118,6 +120,8 @@ class UpSampling3D(UpSampling):
 class ZeroPadding(Op):
     """Adds zero rows/columns before and after each spatial axis."""
 
+    channelwise: ClassVar[bool] = True
+
     padding: Any = 1
     data_format: str | None = None
 
@@ -150,6 +154,8 @@ class ZeroPadding3D(ZeroPadding):
 @dataclass(frozen=True, kw_only=True)
 class Cropping(Op):
     """Removes rows/columns before and after each spatial axis."""
+
+    channelwise: ClassVar[bool] = True
 
     cropping: Any = 1
     data_format: str | None = None

@@ -34,6 +34,8 @@ class Resizing(Op):
     (crop_to_aspect_ratio) or a centred pad (pad_to_aspect_ratio) to the target's aspect
     ratio."""
 
+    channelwise: ClassVar[bool] = True
+
     height: int = None  # type: ignore[assignment]
     width: int = None  # type: ignore[assignment]
     interpolation: str = "bilinear"
@@ -69,6 +71,8 @@ class CenterCrop(Op):
     """Keras CenterCrop: the central (height, width) window where the input is at least that
     large on both axes (top = floor((H - height) / 2)); otherwise Keras resizes instead (the
     largest centred crop of the target's aspect ratio, resized bilinearly)."""
+
+    channelwise: ClassVar[bool] = True
 
     height: int = None  # type: ignore[assignment]
     width: int = None  # type: ignore[assignment]
@@ -109,6 +113,8 @@ class RandomCrop(Op):
 class AdaptivePooling(Op):
     """Pools each spatial axis of length n into `output_size` bins; bin i covers input
     positions floor(i * n / o) to ceil((i + 1) * n / o) - 1 (PyTorch's adaptive pooling)."""
+
+    channelwise: ClassVar[bool] = True
 
     output_size: Any = None
     data_format: str | None = None

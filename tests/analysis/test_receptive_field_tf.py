@@ -534,3 +534,43 @@ def test_reads_nothing_is_where_a_convolution_of_ones_gives_zeros(n, k, d, paddi
     out = np.asarray(layer(np.ones((1, n, 1), "float32")))
     assert out.shape[1] == n_out
     assert reads_nothing(n, n_out, k, 1, d, padding) == (not out.any())
+
+
+@pytest.mark.parametrize("between, field", [
+    ("bn_relu", 1),  # channel-wise layers: the part keeps x's field
+    ("add_of_itself", 1),  # an elementwise merge of the same concatenation, as fuzz seed 53's
+    ("pool_pad", 2),  # per-channel windows: x's field pooled, 2 (the union's would be 4)
+    ("depthwise", 3),  # a depthwise 3x3 of x's channel: 3 (the union's would be 5)
+    ("softmax", 3),  # mixes the channels: the union
+    ("dense", 3),  # mixes the channels: the union
+])
+def test_a_channel_split_of_a_concatenation_through_other_layers(between, field):
+    """A channel Split of a channel Concatenate sees only the inputs whose channels its part
+    takes, also through layers that keep channels (elementwise, pooling, padding, depthwise)
+    and elementwise merges of the same Concatenate (receptive.channel_source), each walked
+    again from the inputs taken; through a layer that mixes channels it sees the union.
+    Part 0 is x's channel; the other input is a 3x3 convolution of x."""
+    net = NetworkBuilder("split_through")
+    x = net.input("x", [9, 9, 1])
+    conv = net.Conv2D(x, filters=1, kernel_size=3, padding="same")
+    c = net.Concatenate([x, conv])
+    if between == "bn_relu":
+        y = net.ReLU(net.BatchNormalization(c))
+    elif between == "add_of_itself":
+        y = net.Add([c, net.Activation(c, activation="relu")])
+    elif between == "pool_pad":
+        y = net.ZeroPadding2D(net.AveragePooling2D(c, pool_size=2, strides=1), padding=1)
+    elif between == "depthwise":
+        y = net.DepthwiseConv2D(c, kernel_size=3, padding="same")
+    elif between == "softmax":
+        y = net.Activation(c, activation="softmax")
+    else:
+        y = net.Dense(c, units=2)
+    part = net.Split(y, indices_or_sections=2, axis=-1, index=0)
+    graph = net.build()
+    planned = analyze(graph).layer(part).receptive_field
+    assert [a.size for a in planned] == [field, field]
+    model = tf_oracle.build_keras_model(graph)  # its one output: the part (a keras.ops.split)
+    tf_oracle.set_positive_weights(model)
+    (measured,) = tf_oracle.gradient_supports(model, (9, 9, 1), [(4, 4)])
+    assert [last - first + 1 for first, last in measured] == [field, field]
