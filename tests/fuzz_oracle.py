@@ -178,17 +178,23 @@ def keras_network(spec: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, 
     return [tensors[n] for n in spec["inputs"]], layers, tensors
 
 
+EAGER_BATCHES = (2, 3)  # two, so that a network Keras runs at one batch size only fails
+
+
 def run_eagerly(inputs: list[Any], tensors: dict[str, Any], names: list[str]
                 ) -> dict[str, tuple[int, ...]]:
-    """Every named layer's output shape from running the network on a batch of two (ones)."""
+    """Every named layer's output shape from running the network on batches of two and of
+    three (ones): a Softmax given Masking's mask runs at batch 1 and its first axis's length
+    only (convplan.analysis.masks)."""
     import keras
     import numpy as np
 
     from convplan.verify.measure import shape_of
 
     probe = keras.Model(inputs, [tensors[n] for n in names])
-    arrays = [np.ones((2, *shape_of(t)), dtype="float32") for t in inputs]
-    outputs = probe(arrays, training=False)
+    for batch in EAGER_BATCHES:
+        arrays = [np.ones((batch, *shape_of(t)), dtype="float32") for t in inputs]
+        outputs = probe(arrays, training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return {n: shape_of(o) for n, o in zip(names, outputs)}
 

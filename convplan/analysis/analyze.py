@@ -18,6 +18,7 @@ from convplan.analysis.counts import count
 from convplan.analysis.memory import TrainingMemory, training_memory
 from convplan.analysis.periodic_field import Field
 from convplan.analysis.receptive import Misalignment, ReceptiveFields, compute_receptive_fields
+from convplan.analysis.masks import check_masks
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
 from convplan.errors import ShapeError, UsageError, parameter_name
 from convplan.ir import ops as O
@@ -199,6 +200,7 @@ def analyze(graph: Graph, input_size: Sequence[int] | None = None,
     shapes, conditions = infer_shapes(graph, order, input_shapes(graph, input_size, generalize))
     for name in order:
         _check_int64(name, graph[name].op.op_type, shapes[name])
+    check_masks(graph, order, shapes)
     receptive = (compute_receptive_fields(graph, order, shapes, assume_no_broadcast) if fields
                  else ReceptiveFields(dict.fromkeys(order), (), ()))
     field_of = receptive.fields

@@ -136,6 +136,9 @@ class Op:
     # elementwise, and output channel c is input channel c's alone (no mixing across channels;
     # an Activation's softmax-like functions do mix: receptive.keeps_channels)
     channelwise: ClassVar[bool] = False
+    # its Keras layer passes its input's mask on (supports_masking, the default compute_mask):
+    # convplan.analysis.masks
+    keeps_mask: ClassVar[bool] = False
     # integer attributes a sweep may turn into symbols (the symbolic rules accept them)
     sweepable: ClassVar[tuple[str, ...]] = ()
 

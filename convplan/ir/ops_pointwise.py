@@ -16,6 +16,7 @@ from convplan.ir.op_base import Op, _set, dataclass
 class BatchNormalization(Op):
     """Normalizes each channel with batch statistics (moving ones at inference), then scales and shifts."""
 
+    keeps_mask: ClassVar[bool] = True
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
@@ -37,6 +38,7 @@ class BatchNormalization(Op):
 class LayerNormalization(Op):
     """Normalizes over `axis` within each example, then scales and shifts."""
 
+    keeps_mask: ClassVar[bool] = True
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     axis: int = -1
@@ -57,6 +59,7 @@ class GroupNormalization(Op):
     then scales and shifts each channel; groups -1 means one group per channel (instance
     normalization). Keras's build: the axis's size must be a multiple of groups, and >= it."""
 
+    keeps_mask: ClassVar[bool] = True
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     groups: int = 32
@@ -78,6 +81,7 @@ class GroupNormalization(Op):
 class UnitNormalization(Op):
     """x / sqrt(sum(x ** 2)) along `axis` (Keras adds epsilon 1e-12); no weights."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     axis: int = -1
 
@@ -104,6 +108,7 @@ class RMSNormalization(Op):
 class Activation(Op):
     """Applies a named activation elementwise."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
     activation: str = None  # type: ignore[assignment]
@@ -118,6 +123,7 @@ class Activation(Op):
 class ReLU(Op):
     """max(x, 0), with an optional negative slope, threshold and cap (ReLU6)."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
     max_value: float | None = None
@@ -135,6 +141,7 @@ class ReLU(Op):
 class LeakyReLU(Op):
     """x for x > 0, negative_slope * x otherwise."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
     negative_slope: float = 0.3
@@ -147,6 +154,7 @@ class LeakyReLU(Op):
 class ELU(Op):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
     alpha: float = 1.0
@@ -161,6 +169,7 @@ class PReLU(Op):
     excluded), of size 1 along each of `shared_axes` (Keras axes: 1 is the first after the
     batch; Keras indexes the shape with axis - 1, so 0 and negative axes count from the end)."""
 
+    keeps_mask: ClassVar[bool] = True
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
@@ -183,6 +192,7 @@ class PReLU(Op):
 class Softmax(Op):
     """exp(x) / sum(exp(x)) along `axis`."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     axis: int = -1
 
@@ -194,6 +204,7 @@ class Softmax(Op):
 class Dropout(Op):
     """Zeroes a `rate` fraction of the elements in training; the identity at inference."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
     rate: float = None  # type: ignore[assignment]
@@ -218,6 +229,7 @@ class AlphaDropout(Dropout):
 class GaussianNoise(Op):
     """Adds noise of stddev `stddev` (Keras: 0 to 1) in training; the identity at inference."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
     stddev: float = None  # type: ignore[assignment]
@@ -231,6 +243,7 @@ class GaussianNoise(Op):
 class ActivityRegularization(Op):
     """The identity; in training it adds l1 * sum|x| + l2 * sum(x ** 2) to the loss."""
 
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
     l1: float = 0.0
@@ -284,6 +297,7 @@ class SpatialDropout3D(SpatialDropout):
 class Dense(Op):
     """A matrix product over the last axis (each leading position separately), plus bias."""
 
+    keeps_mask: ClassVar[bool] = True
     units: int = None  # type: ignore[assignment]
     required: ClassVar[tuple[str, ...]] = ("units",)
     activation: str | None = None
@@ -333,9 +347,10 @@ class Reshape(Op):
 class Rescaling(Op):
     """Keras Rescaling: ``x * scale + offset``; each is a number or, as Keras allows, a list
     broadcast against the input (one value per channel)."""
+
+    keeps_mask: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
-
     scale: Any = None
     required: ClassVar[tuple[str, ...]] = ("scale",)
     offset: Any = 0.0
@@ -353,10 +368,11 @@ class Rescaling(Op):
 class Normalization(Op):
     """Keras Normalization. With mean and variance given it holds no weights; without them it
     holds non-trainable ``mean``, ``variance`` (one per feature) and ``count`` (a scalar)."""
+
+    keeps_mask: ClassVar[bool] = True
     has_weights: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     channelwise: ClassVar[bool] = True
-
     axis: int = -1
     mean: Any = None
     variance: Any = None

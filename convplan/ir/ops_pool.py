@@ -23,7 +23,6 @@ class Pooling(Op):
     covers every input row, so ceil_mode goes with 'valid' or explicit padding only."""
 
     channelwise: ClassVar[bool] = True
-
     pool_size: Any = 2
     strides: Any = None
     padding: Any = "valid"
@@ -124,7 +123,6 @@ class GlobalPooling(Op):
     """Max or average over every spatial position, per channel."""
 
     channelwise: ClassVar[bool] = True
-
     keepdims: bool = False
     data_format: str | None = None
 

@@ -79,7 +79,6 @@ class UpSampling(Op):
     """Repeats (or interpolates) each position `size` times per spatial axis."""
 
     channelwise: ClassVar[bool] = True
-
     size: Any = 2
     data_format: str | None = None
 
@@ -121,7 +120,6 @@ class ZeroPadding(Op):
     """Adds zero rows/columns before and after each spatial axis."""
 
     channelwise: ClassVar[bool] = True
-
     padding: Any = 1
     data_format: str | None = None
 
@@ -156,7 +154,6 @@ class Cropping(Op):
     """Removes rows/columns before and after each spatial axis."""
 
     channelwise: ClassVar[bool] = True
-
     cropping: Any = 1
     data_format: str | None = None
 

@@ -35,7 +35,6 @@ class Resizing(Op):
     ratio."""
 
     channelwise: ClassVar[bool] = True
-
     height: int = None  # type: ignore[assignment]
     width: int = None  # type: ignore[assignment]
     interpolation: str = "bilinear"
@@ -73,7 +72,6 @@ class CenterCrop(Op):
     largest centred crop of the target's aspect ratio, resized bilinearly)."""
 
     channelwise: ClassVar[bool] = True
-
     height: int = None  # type: ignore[assignment]
     width: int = None  # type: ignore[assignment]
     data_format: str | None = None
@@ -115,7 +113,6 @@ class AdaptivePooling(Op):
     positions floor(i * n / o) to ceil((i + 1) * n / o) - 1 (PyTorch's adaptive pooling)."""
 
     channelwise: ClassVar[bool] = True
-
     output_size: Any = None
     data_format: str | None = None
     required: ClassVar[tuple[str, ...]] = ("output_size",)
