@@ -72,6 +72,18 @@ def test_unknown_convention_is_a_usage_error():
         plan_memory(graph, analyze(graph), 1, convention="lazy")
 
 
+def _swapped_somewhere(graph, analysis):
+    """Whether XLA:CPU swaps the operands of a convolution's forward or input gradient at
+    the analysis's sizes (fuzz: a 4-tap Conv1D on a 3-position map)."""
+    from convplan.analysis import xla_cpu
+
+    shapes = {layer.name: layer.output_shape for layer in analysis.layers}
+    return any(
+        xla_cpu.swaps_operands(node.op, shapes[node.inputs[0]][:-1])
+        or xla_cpu.swaps_input_gradient(node.op, shapes[node.inputs[0]][:-1])
+        for node in graph if node.inputs)
+
+
 def _concrete_size(spec):
     rank = len(next(iter(spec["inputs"].values()))) - 1
     return (12,) * rank
@@ -81,7 +93,9 @@ def _concrete_size(spec):
 @given(spec=network_specs(invalid=False), batch=st.integers(1, 9),
        convention=st.sampled_from(["fused", "eager", "xla-cpu"]))
 def test_symbolic_peak_equals_concrete_plans(spec, batch, convention):
-    """The formula in the batch and the input size, evaluated, is the concrete plan's peak."""
+    """The formula in the batch and the input size, evaluated, is the concrete plan's peak
+    (under xla-cpu where no convolution's operands are swapped at that size: the formula
+    takes the maps to be large enough, docs/memory.md)."""
     graph = build_graph(spec)
     size = _concrete_size(spec)
     try:
@@ -89,6 +103,8 @@ def test_symbolic_peak_equals_concrete_plans(spec, batch, convention):
         symbolic = analyze(graph, generalize=True)
     except ConvplanError:
         return  # a network that does not build at this size
+    if convention == "xla-cpu" and _swapped_somewhere(graph, concrete):
+        return
     names = [s for s in symbolic.symbols]
     if len(graph.inputs) != 1 or not names:
         return
