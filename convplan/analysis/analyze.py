@@ -15,10 +15,10 @@ from typing import Any
 from convplan.analysis import arith
 from convplan.analysis.arith import Value
 from convplan.analysis.counts import count
+from convplan.analysis.masks import check_masks
 from convplan.analysis.memory import TrainingMemory, training_memory
 from convplan.analysis.periodic_field import Field
 from convplan.analysis.receptive import Misalignment, ReceptiveFields, compute_receptive_fields
-from convplan.analysis.masks import check_masks
 from convplan.analysis.shapes import Shape, ShapeCondition, infer_shapes
 from convplan.errors import ShapeError, UsageError, parameter_name
 from convplan.ir import ops as O

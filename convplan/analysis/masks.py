@@ -53,9 +53,10 @@ def check_masks(graph: Graph, order: Sequence[str], shapes: Mapping[str, Shape])
     sources = mask_sources(graph, order)
     for name in order:
         node = graph[name]
-        if not isinstance(node.op, O.Softmax) or sources[node.inputs[0]] is None:
+        made_by = sources[node.inputs[0]] if isinstance(node.op, O.Softmax) else None
+        if made_by is None:
             continue
-        source = graph[sources[node.inputs[0]]]
+        source = graph[made_by]
         dims = list(shapes[node.inputs[0]])
         mask = ", ".join(["batch", *map(str, dims[:-1])])
         every = ", ".join(["batch", *map(str, dims)])
