@@ -47,6 +47,7 @@ from convplan.analysis.shapes import Shape
 from convplan.analysis.windows import (
     AxisPadding,
     axis_paddings,
+    conv_output_length,
     effective_kernel,
     padding_before,
     transpose_padding_before,
@@ -121,23 +122,47 @@ def window_field(op: O.Windowed | O.Pooling, fields: list[Field], ins: list[Shap
     w = op.window
     assert w is not None  # every class the table gives this rule slides one
     paddings = axis_paddings(w.padding, len(w.kernel))
-    if any(reads_nothing(*axis) for axis in zip(ins[0][:-1], out[:-1], w.kernel, w.strides,
-                                                 w.dilation, paddings)):
+    strided = not getattr(op, "rejects_stride_with_dilation", False)  # Keras: s > 1 with d > 1
+    reads = [reads_nothing(n, m, k, s, d, pad, strided=strided) for n, m, k, s, d, pad in zip(
+        ins[0][:-1], out[:-1], w.kernel, w.strides, w.dilation, paddings)]
+    if any(r is True for r in reads):
         return None  # every output is its bias alone: no input pixel reaches it
+    if any(r is SIZE_DEPENDENT for r in reads):
+        return SIZE_DEPENDENT
     return layer_of(_window_axis(f, n, k, s, d, pad)
                     for f, n, k, s, d, pad in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
                                                   w.dilation, paddings))
 
 
 def reads_nothing(n: Value, n_out: Value, k: Value, s: Value, d: Value,
-                  padding: AxisPadding) -> bool:
+                  padding: AxisPadding, strided: bool = True) -> bool | SizeDependentField:
     """Whether no output along an axis reads a position of its input map: every tap
     o * s - p + j * d (o < n_out, j < k) lands in the padding. Only a dilated kernel on a map
     shorter than its dilation can (2 taps 2 apart, 'same', on 1 position: -1 and +1); Keras
-    then computes the bias alone. False at symbolic sizes (a map that long reads something)."""
-    if not all(isinstance(v, int) for v in (n, n_out, k, s, d)) or d <= 1:
+    then computes the bias alone. At a symbolic length: SIZE_DEPENDENT where some length
+    below d + s reads nothing, else False (from d on, output 0's taps straddle position 0
+    under 'same', causal and 'valid' padding; a longer map with an explicit padding is taken
+    to read). A sweep's symbolic kernel size, stride or dilation: 'valid' and causal windows
+    read (output 0's first tap, output o's last), so does an odd kernel at stride 1 under
+    'same' (stride 1 wherever d > 1 for a layer Keras refuses both in, `strided` False); any
+    other needs the numbers (NeedsConcreteValue: the sweep enumerates them)."""
+    if isinstance(d, int) and d <= 1:
         return False
-    pad = arith.simplify_int(padding_before(n, k, s, d, padding))
+    if not all(isinstance(v, int) for v in (k, s, d)):
+        odd = isinstance(k, int) and k % 2 == 1 and (s == 1 or not strided)
+        if padding in ("valid", "causal") or (padding == "same" and odd):
+            return False  # 'same', odd k, stride 1: the centre tap reads the output's position
+        raise NeedsConcreteValue("whether a dilated window reads only padding needs its kernel "
+                                 "size, stride and dilation as numbers")
+    assert isinstance(d, int) and isinstance(k, int) and isinstance(s, int)
+    if not (isinstance(n, int) and isinstance(n_out, int)):
+        for m in range(1, d + s):
+            m_out = conv_output_length(m, k, s, d, padding)
+            if isinstance(m_out, int) and m_out >= 1 and reads_nothing(m, m_out, k, s, d,
+                                                                       padding) is True:
+                return SIZE_DEPENDENT
+        return False
+    pad = padding_before(n, k, s, d, padding)
     assert isinstance(pad, int)
     if n >= d and 0 <= pad <= (k - 1) * d:  # output 0's taps, d apart, straddle position 0
         return False

@@ -58,24 +58,6 @@ def resizes_a_center_crop(graph, concrete) -> bool:
         for node in graph)
 
 
-def reads_only_padding(graph, concrete) -> bool:
-    """Some dilated window's taps all land in the padding at these sizes (a 2-tap kernel
-    dilated by 2, 'same', on a map of length 1)."""
-    from convplan.analysis.receptive import reads_nothing
-    from convplan.analysis.windows import axis_paddings
-
-    shapes = {layer.name: layer.output_shape for layer in concrete.layers}
-    for node in graph:
-        w = getattr(node.op, "window", None)
-        if w is None or not node.inputs:
-            continue
-        axes = zip(shapes[node.inputs[0]][:-1], shapes[node.name][:-1], w.kernel, w.strides,
-                   w.dilation, axis_paddings(w.padding, len(w.kernel)))
-        if any(reads_nothing(*axis) for axis in axes):
-            return True
-    return False
-
-
 def intervals(f, count: int) -> list:
     """What outputs 0 .. count - 1 see on one axis: (first, last), or None for nothing."""
     phases = getattr(f, "phases", None) or ((0, f.size - 1),)
@@ -93,17 +75,15 @@ def same_field(a, b) -> bool:
                and intervals(x, 12) == intervals(y, 12) for x, y in zip(a, b, strict=True))
 
 
-def assert_same(evaluated, concrete, fields: bool = True) -> None:
+def assert_same(evaluated, concrete) -> None:
     """Equal results; a formula's field may be None only where the analysis says it depends on
     the size (size_dependent_fields: modulo the strides after resampling, or whether a merge
-    broadcasts; convplan/analysis/receptive.py). `fields` False: all but the fields."""
+    broadcasts; convplan/analysis/receptive.py)."""
     assert evaluated.totals == concrete.totals
     for a, b in zip(evaluated.layers, concrete.layers, strict=True):
         where = f"layer {a.name}:\n formulas: {a}\n concrete: {b}"
         assert dataclasses.replace(a, receptive_field=None) == \
             dataclasses.replace(b, receptive_field=None), where
-        if not fields:
-            continue
         if a.name in evaluated.size_dependent_fields:
             assert a.receptive_field is None, where
         else:
@@ -143,11 +123,6 @@ def test_formulas_equal_concrete_analysis(network, data):
             continue
         evaluated = symbolic.at(sizes)
         assert not evaluated.symbols
-        if reads_only_padding(graph, concrete):
-            # such a window has no field at these sizes (receptive.reads_nothing); the
-            # formulas take every map to be long enough to be read (docs/receptive-field.md)
-            assert_same(evaluated, concrete, fields=False)
-            continue
         assert_same(evaluated, concrete)
         # A path misaligned at these sizes is flagged by the formulas too (maybe "for some"),
         # where the field has a formula.

@@ -59,6 +59,8 @@ def deepest_field(result) -> int:
     read = {i for r in result.layers if r.name in with_field for i in r.inputs}
     deepest = [r.receptive_field for r in result.layers if r.name in with_field
                and r.op != "InputLayer" and (r.name not in read or r.name in result.outputs)]
+    if not deepest:  # no layer past the input has a field (a window that reads only padding)
+        return 0
     return min(max(f[a].size for f in deepest) for a in range(len(deepest[0])))
 
 
