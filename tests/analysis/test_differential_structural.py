@@ -380,9 +380,13 @@ def compare_fields(op: O.Op, shape: tuple[int, ...]) -> None:
     graph = tf_oracle.single_layer_graph(op, [shape])
     plan = analyze(graph).layer(op.name)
     field = plan.receptive_field
-    assert field is not None, op
     model = tf_oracle.build_keras_model(graph)
     rank = len(shape) - 1
+    if field is None:  # every output reads only padding (a pad to the aspect ratio whose
+        # taps all land in the pad: Resizing 2x2 of 2 x 6, bilinear): TF sees nothing either
+        for axis in range(rank):
+            assert all(got is None for got in forward_supports(model, shape, axis)), op
+        return
     box = read_box(op, shape)
     # A tap at exactly a kernel zero (lanczos at whole distances, an antialiased kernel's
     # radius) has weight 0 in exact arithmetic; TF's float32 sample positions make it non-zero
