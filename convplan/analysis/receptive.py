@@ -121,17 +121,25 @@ def window_field(op: O.Windowed | O.Pooling, fields: list[Field], ins: list[Shap
         return None
     w = op.window
     assert w is not None  # every class the table gives this rule slides one
-    paddings = axis_paddings(w.padding, len(w.kernel))
     strided = not getattr(op, "rejects_stride_with_dilation", False)  # Keras: s > 1 with d > 1
+    return _sliding_field(fields[0], ins[0], out, w.kernel, w.strides, w.dilation,
+                          axis_paddings(w.padding, len(w.kernel)), strided)
+
+
+def _sliding_field(field: tuple[AxisField, ...], ins: Shape, out: Shape, kernel: Sequence[Any],
+                   strides: Sequence[Any], dilation: Sequence[Any],
+                   paddings: Sequence[AxisPadding], strided: bool = True) -> FieldOutcome:
+    """The field of a window sliding over a map with this field, per axis (`_window_axis`);
+    none where on some axis it reads only padding (`reads_nothing`)."""
     reads = [reads_nothing(n, m, k, s, d, pad, strided=strided) for n, m, k, s, d, pad in zip(
-        ins[0][:-1], out[:-1], w.kernel, w.strides, w.dilation, paddings)]
+        ins[:-1], out[:-1], kernel, strides, dilation, paddings)]
     if any(r is True for r in reads):
         return None  # every output is its bias alone: no input pixel reaches it
     if any(r is SIZE_DEPENDENT for r in reads):
         return SIZE_DEPENDENT
     return layer_of(_window_axis(f, n, k, s, d, pad)
-                    for f, n, k, s, d, pad in zip(fields[0], ins[0][:-1], w.kernel, w.strides,
-                                                  w.dilation, paddings))
+                    for f, n, k, s, d, pad in zip(field, ins[:-1], kernel, strides, dilation,
+                                                  paddings))
 
 
 def reads_nothing(n: Value, n_out: Value, k: Value, s: Value, d: Value,
@@ -182,8 +190,8 @@ def custom_field(op: O.Custom, fields: list[Field], ins: list[Shape], out: Shape
     if op.kernel_size is None or fields[0] is None or len(out) != len(ins[0]):
         return None
     kernel, strides, dilation = op.geometry(len(ins[0]) - 1)
-    return layer_of(_window_axis(f, n, k, s, d, op.padding)
-                    for f, n, k, s, d in zip(fields[0], ins[0][:-1], kernel, strides, dilation))
+    return _sliding_field(fields[0], ins[0], out, kernel, strides, dilation,
+                          [op.padding] * len(kernel))
 
 
 def transpose_field(op: O.ConvTranspose, fields: list[Field], ins: list[Shape],
