@@ -133,8 +133,8 @@ class Op:
     has_kernel: ClassVar[bool] = False  # multiplies by a learned kernel: a convolution or Dense
     # one input, same shape, every position kept where it is (a window run passes through)
     elementwise: ClassVar[bool] = False
-    # elementwise, and output channel c is input channel c's alone (no mixing across channels;
-    # an Activation's softmax-like functions do mix: receptive.keeps_channels)
+    # output channel c is computed from input channel c alone (positions may move: pooling,
+    # padding, resampling; an Activation's softmax-like functions do mix: receptive.keeps_channels)
     channelwise: ClassVar[bool] = False
     # its Keras layer passes its input's mask on (supports_masking, the default compute_mask):
     # convplan.analysis.masks
