@@ -23,9 +23,6 @@ from convplan.errors import ShapeError
 from convplan.ir import ops as O
 from convplan.ir.graph import Graph
 
-# merges whose mask is the OR of their inputs' (None unless every input has one)
-OR_MERGES = (O.Add, O.Subtract, O.Multiply, O.Average, O.Maximum, O.Minimum)
-
 
 def mask_sources(graph: Graph, order: Sequence[str]) -> dict[str, str | None]:
     """Per layer, the Masking or Embedding whose mask its output carries (the first, where
@@ -39,7 +36,7 @@ def mask_sources(graph: Graph, order: Sequence[str]) -> dict[str, str | None]:
             sources[name] = name
         elif isinstance(op, O.Concatenate):
             sources[name] = next((s for s in inputs if s is not None), None)
-        elif isinstance(op, OR_MERGES):
+        elif isinstance(op, O.ELEMENTWISE_MERGES):  # their masks' OR: one where every input has
             sources[name] = inputs[0] if inputs and None not in inputs else None
         elif op.keeps_mask and inputs:
             sources[name] = inputs[0]

@@ -699,7 +699,6 @@ def _channel_axis(op: O.Split | O.Concatenate, rank: int) -> bool:
 
 # Activation functions that mix the channels (each output channel depends on all of them)
 CHANNEL_MIXING_ACTIVATIONS = frozenset({"softmax", "log_softmax", "sparsemax"})
-ELEMENTWISE_MERGES = (O.Add, O.Subtract, O.Multiply, O.Average, O.Maximum, O.Minimum)
 
 
 def keeps_channels(op: O.Op) -> bool:
@@ -725,7 +724,7 @@ def channel_source(node: Any, sources: Mapping[str, str | None],
         return node.name if _channel_axis(op, len(shapes[node.name])) else None
     if keeps_channels(op) and len(node.inputs) == 1:
         return sources[node.inputs[0]]
-    if isinstance(op, ELEMENTWISE_MERGES) and all(
+    if isinstance(op, O.ELEMENTWISE_MERGES) and all(
             tuple(shapes[i]) == tuple(shapes[node.name]) for i in node.inputs):
         found = {sources[i] for i in node.inputs}
         return found.pop() if len(found) == 1 else None

@@ -84,6 +84,7 @@ from convplan.ir.ops_pool import (
     Pooling,
 )
 from convplan.ir.ops_spatial import (
+    ELEMENTWISE_MERGES,
     Add,
     Average,
     Concatenate,
@@ -226,7 +227,8 @@ __all__ = [
     "Add", "Average", "Concatenate", "Cropping", "Cropping1D", "Cropping2D", "Cropping3D",
     "Custom", "Maximum", "Merge", "Minimum", "Multiply", "Subtract", "UpSampling", "UpSampling1D",
     "UpSampling2D", "UpSampling3D", "ZeroPadding", "ZeroPadding1D", "ZeroPadding2D",
-    "ZeroPadding3D", "OPS", "ALIASES", "op_class", "attribute_names", "make_op",
+    "ZeroPadding3D", "ELEMENTWISE_MERGES", "OPS", "ALIASES", "op_class", "attribute_names",
+    "make_op",
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
     "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AdaptivePooling",
     "CenterCrop", "Dot", "EinsumDense", "Embedding", "ExpandDims", "KerasOperation", "Masking",

@@ -71,6 +71,10 @@ class Concatenate(Merge):
         A.as_axis(self, "axis", self.axis)
 
 
+# the merges that combine their inputs element by element (broadcasting), not Concatenate or Dot
+ELEMENTWISE_MERGES = (Add, Subtract, Multiply, Average, Maximum, Minimum)
+
+
 # ---------------------------------------------------------------- resampling, padding, cropping
 
 
